@@ -1,0 +1,221 @@
+"""The engine seam: where canonical tables live and how analyses reach them.
+
+Everything that differs between DuckDB and Spark is in this module. Both engines expose the
+canonical tables as Ibis tables, so an analysis is written once. Files are always parsed and
+validated by DuckDB (embedded, one file at a time); what differs is where accepted rows land:
+
+- DuckDB: in the workspace's DuckDB file, in the same transaction as the batch record, so a batch
+  lands whole or not at all.
+- Spark: as one Parquet file per table and batch under `warehouse/`, written to a staging name and
+  renamed into place before the batch record commits; files whose batch never committed are
+  removed when the workspace opens, and readers only ever list committed batches.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import ibis
+
+from svduty.errors import EngineError
+from svduty.schema import FACT_TABLES, REFERENCE_TABLES, create_table_sql
+
+if TYPE_CHECKING:
+    from ibis.backends import BaseBackend
+
+
+class Store(ABC):
+    """Canonical tables on one engine."""
+
+    name: str
+
+    def __init__(self, catalogue: duckdb.DuckDBPyConnection, root: Path) -> None:
+        self.catalogue = catalogue
+        self.root = root
+
+    @abstractmethod
+    def create(self) -> None:
+        """Create empty canonical tables."""
+
+    @abstractmethod
+    def load_reference(self, table: str, select_sql: str) -> None:
+        """Replace a reference table with the rows of a DuckDB query."""
+
+    @abstractmethod
+    def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
+        """Add a batch's accepted rows; called inside the open catalogue transaction."""
+
+    def after_commit(self) -> None:  # noqa: B027 - optional hook
+        """Called once the catalogue transaction has committed."""
+
+    def after_rollback(self) -> None:  # noqa: B027 - optional hook
+        """Called when the catalogue transaction rolled back."""
+
+    @abstractmethod
+    def recover(self) -> None:
+        """Remove anything a killed ingest left behind."""
+
+    @property
+    @abstractmethod
+    def ibis(self) -> BaseBackend:
+        """The Ibis connection analyses use."""
+
+    @abstractmethod
+    def table(self, name: str) -> ibis.Table:
+        """A canonical table as an Ibis expression."""
+
+
+class DuckDBStore(Store):
+    name = "duckdb"
+
+    def create(self) -> None:
+        for name, columns in {**FACT_TABLES, **REFERENCE_TABLES}.items():
+            self.catalogue.execute(create_table_sql(name, columns))
+
+    def load_reference(self, table: str, select_sql: str) -> None:
+        columns = ", ".join(f'"{c}"' for c in REFERENCE_TABLES[table])
+        self.catalogue.execute(f'DELETE FROM "{table}"')
+        self.catalogue.execute(
+            f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM ({select_sql})'
+        )
+
+    def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
+        columns = ", ".join(f'"{c}"' for c in FACT_TABLES[table])
+        self.catalogue.execute(
+            f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM ({select_sql})'
+        )
+
+    def recover(self) -> None:
+        """Nothing to do: DuckDB discards an uncommitted transaction on restart."""
+
+    @property
+    def ibis(self) -> BaseBackend:
+        return _duckdb_ibis(self.catalogue)
+
+    def table(self, name: str) -> ibis.Table:
+        return self.ibis.table(name)
+
+
+@cache
+def _duckdb_ibis(connection: duckdb.DuckDBPyConnection) -> BaseBackend:
+    return ibis.duckdb.from_connection(connection)
+
+
+class SparkStore(Store):
+    name = "spark"
+
+    def __init__(self, catalogue: duckdb.DuckDBPyConnection, root: Path) -> None:
+        super().__init__(catalogue, root)
+        self.warehouse = root / "warehouse"
+        self._pending: list[tuple[Path, Path]] = []
+
+    def _path(self, table: str, label: str) -> Path:
+        return self.warehouse / table / f"{label}.parquet"
+
+    def create(self) -> None:
+        for name, columns in {**FACT_TABLES, **REFERENCE_TABLES}.items():
+            (self.warehouse / name).mkdir(parents=True, exist_ok=True)
+            empty = self._path(name, "empty")
+            if not empty.exists():
+                body = ", ".join(f'NULL::{kind} AS "{c}"' for c, kind in columns.items())
+                self._copy(f"SELECT {body} LIMIT 0", empty)
+        (self.warehouse / "_staging").mkdir(parents=True, exist_ok=True)
+
+    def _copy(self, select_sql: str, target: Path) -> None:
+        staging = self.warehouse / "_staging" / f"{target.parent.name}-{target.name}"
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        self.catalogue.execute(f"COPY ({select_sql}) TO '{staging}' (FORMAT parquet)")
+        os.replace(staging, target)
+
+    def load_reference(self, table: str, select_sql: str) -> None:
+        columns = ", ".join(f'"{c}"' for c in REFERENCE_TABLES[table])
+        self._copy(f"SELECT {columns} FROM ({select_sql})", self._path(table, "data"))
+
+    def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
+        columns = ", ".join(f'"{c}"' for c in FACT_TABLES[table])
+        staging = self.warehouse / "_staging" / f"{table}-batch-{batch_id}.parquet"
+        self.catalogue.execute(
+            f"COPY (SELECT {columns} FROM ({select_sql})) TO '{staging}' (FORMAT parquet)"
+        )
+        self._pending.append((staging, self._path(table, f"batch-{batch_id}")))
+
+    def publish_pending(self) -> None:
+        """Rename staged files into place; the catalogue commit that follows makes them visible."""
+        for staging, target in self._pending:
+            os.replace(staging, target)
+
+    def after_commit(self) -> None:
+        self._pending.clear()
+
+    def after_rollback(self) -> None:
+        for staging, target in self._pending:
+            staging.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
+        self._pending.clear()
+
+    def _committed_batches(self) -> set[int]:
+        return {row[0] for row in self.catalogue.execute("SELECT batch_id FROM batches").fetchall()}
+
+    def recover(self) -> None:
+        committed = self._committed_batches()
+        for path in self.warehouse.glob("*/batch-*.parquet"):
+            if int(path.stem.removeprefix("batch-")) not in committed:
+                path.unlink()
+        for path in (self.warehouse / "_staging").glob("*"):
+            path.unlink()
+
+    @property
+    def ibis(self) -> BaseBackend:
+        return ibis.pyspark.connect(spark_session())
+
+    def table(self, name: str) -> ibis.Table:
+        if name not in FACT_TABLES and name not in REFERENCE_TABLES:
+            raise EngineError(f"spark: no canonical table {name!r}")
+        committed = self._committed_batches()
+        paths = [str(self._path(name, "empty"))]
+        if name in REFERENCE_TABLES and self._path(name, "data").exists():
+            paths = [str(self._path(name, "data"))]
+        paths += sorted(
+            str(p)
+            for p in (self.warehouse / name).glob("batch-*.parquet")
+            if int(p.stem.removeprefix("batch-")) in committed
+        )
+        frame = spark_session().read.parquet(*paths)
+        view = f"svduty_{name}"
+        frame.createOrReplaceTempView(view)
+        return self.ibis.table(view)
+
+
+@cache
+def spark_session() -> Any:
+    """One local Spark session per process, quiet and in UTC so dates match DuckDB's."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise EngineError(
+            "spark: PySpark is not installed; install svduty with the 'spark' extra "
+            "(pip install 'svduty[spark]')"
+        ) from error
+    session = (
+        SparkSession.builder.master(os.environ.get("SVDUTY_SPARK_MASTER", "local[2]"))
+        .appName("svduty")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", os.environ.get("SVDUTY_SPARK_DRIVER_MEMORY", "2g"))
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def make_store(engine: str, catalogue: duckdb.DuckDBPyConnection, root: Path) -> Store:
+    stores: dict[str, type[Store]] = {"duckdb": DuckDBStore, "spark": SparkStore}
+    if engine not in stores:
+        raise EngineError(f"unknown engine {engine!r}; choose one of {sorted(stores)}")
+    return stores[engine](catalogue, root)

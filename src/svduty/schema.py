@@ -1,0 +1,146 @@
+"""Canonical tables: the one shape every source is loaded into and every analysis reads.
+
+Columns are given in DuckDB types; the Spark store holds the same columns as Parquet.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+FACT_TABLES: dict[str, dict[str, str]] = {
+    "incidents": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "source_kind": "VARCHAR",
+        "crime_ref": "VARCHAR",
+        "month": "DATE",
+        "occurred_from": "TIMESTAMP",
+        "occurred_to": "TIMESTAMP",
+        "date_precision": "VARCHAR",
+        "reported_by": "VARCHAR",
+        "force": "VARCHAR",
+        "longitude": "DOUBLE",
+        "latitude": "DOUBLE",
+        "easting": "DOUBLE",
+        "northing": "DOUBLE",
+        "location": "VARCHAR",
+        "lsoa_code": "VARCHAR",
+        "lsoa_name": "VARCHAR",
+        "category": "VARCHAR",
+        "offence_code": "VARCHAR",
+        "outcome": "VARCHAR",
+        "context": "VARCHAR",
+        "synthetic": "BOOLEAN",
+    },
+    "outcomes": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "crime_ref": "VARCHAR",
+        "month": "DATE",
+        "reported_by": "VARCHAR",
+        "force": "VARCHAR",
+        "longitude": "DOUBLE",
+        "latitude": "DOUBLE",
+        "location": "VARCHAR",
+        "lsoa_code": "VARCHAR",
+        "lsoa_name": "VARCHAR",
+        "outcome": "VARCHAR",
+    },
+    "stop_searches": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "force": "VARCHAR",
+        "search_type": "VARCHAR",
+        "searched_at": "TIMESTAMP",
+        "month": "DATE",
+        "policing_operation": "VARCHAR",
+        "longitude": "DOUBLE",
+        "latitude": "DOUBLE",
+        "gender": "VARCHAR",
+        "age_range": "VARCHAR",
+        "self_defined_ethnicity": "VARCHAR",
+        "officer_defined_ethnicity": "VARCHAR",
+        "legislation": "VARCHAR",
+        "object_of_search": "VARCHAR",
+        "outcome": "VARCHAR",
+        "outcome_linked_to_object": "BOOLEAN",
+        "removal_of_more_than_outer_clothing": "BOOLEAN",
+    },
+    "offence_counts": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "financial_year": "VARCHAR",
+        "financial_quarter": "INTEGER",
+        "force": "VARCHAR",
+        "csp_name": "VARCHAR",
+        "offence_code": "VARCHAR",
+        "offence_description": "VARCHAR",
+        "offence_group": "VARCHAR",
+        "offence_subgroup": "VARCHAR",
+        "count": "BIGINT",
+    },
+}
+
+REFERENCE_TABLES: dict[str, dict[str, str]] = {
+    "areas": {
+        "lsoa_code": "VARCHAR",
+        "lsoa_name": "VARCHAR",
+        "msoa_code": "VARCHAR",
+        "la_code": "VARCHAR",
+        "la_name": "VARCHAR",
+        "csp_name": "VARCHAR",
+        "force": "VARCHAR",
+        "in_2011": "BOOLEAN",
+        "in_2021": "BOOLEAN",
+        "population_2019": "BIGINT",
+        "population_2024": "BIGINT",
+        "population": "BIGINT",
+        "imd2019_decile": "INTEGER",
+        "imd2025_score": "DOUBLE",
+        "imd2025_decile": "INTEGER",
+    },
+    "offences": {
+        "offence_code": "VARCHAR",
+        "description": "VARCHAR",
+        "offence_group": "VARCHAR",
+        "offence_subgroup": "VARCHAR",
+        "police_uk_category": "VARCHAR",
+    },
+}
+
+CATALOGUE_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE SEQUENCE IF NOT EXISTS batch_ids START 1;
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id INTEGER PRIMARY KEY,
+    source_kind VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,
+    sha256 VARCHAR NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_accepted BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL,
+    seconds DOUBLE NOT NULL,
+    status VARCHAR NOT NULL,
+    engine VARCHAR NOT NULL,
+    synthetic BOOLEAN NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    batch_id INTEGER NOT NULL,
+    file_name VARCHAR NOT NULL,
+    line BIGINT,
+    field VARCHAR,
+    value VARCHAR,
+    reason VARCHAR NOT NULL,
+    raw VARCHAR
+);
+CREATE TABLE IF NOT EXISTS audit (
+    logged_at TIMESTAMP NOT NULL, action VARCHAR NOT NULL, detail VARCHAR
+);
+"""
+
+
+def create_table_sql(name: str, columns: dict[str, str]) -> str:
+    body = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
+    return f'CREATE TABLE IF NOT EXISTS "{name}" ({body})'

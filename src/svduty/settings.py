@@ -1,0 +1,110 @@
+"""Workspace settings (svduty.toml): one list of settings drives the file, the CLI and the docs."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from svduty.errors import WorkspaceError
+
+SETTINGS_FILE = "svduty.toml"
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("area", "", "Name of the partnership's area, shown on every output."),
+    Setting("engine", "duckdb", "Analysis engine: 'duckdb' (embedded file) or 'spark'."),
+    Setting("disclosure_threshold", 5, "Published counts below this are suppressed."),
+    Setting("definition", "west-mercia-2022", "Default serious-violence definition id."),
+    Setting(
+        "forces",
+        [],
+        "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The partnership's choices. `csps` maps a CSP name to the districts (codes or names) in it."""
+
+    area: str = ""
+    engine: str = "duckdb"
+    disclosure_threshold: int = 5
+    definition: str = "west-mercia-2022"
+    forces: tuple[str, ...] = ()
+    csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.engine not in ENGINES:
+            problems.append(f"engine must be one of {ENGINES}; {self.engine!r} was given")
+        if not isinstance(self.disclosure_threshold, int) or self.disclosure_threshold < 0:
+            problems.append("disclosure_threshold must be a whole number >= 0")
+        if problems:
+            raise WorkspaceError("; ".join(problems))
+
+
+def load_settings(workspace: Path) -> Settings:
+    path = workspace / SETTINGS_FILE
+    if not path.exists():
+        raise WorkspaceError(
+            f"{workspace} is not an svduty workspace (no {SETTINGS_FILE}); "
+            f"run 'svduty init {workspace}' first"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise WorkspaceError(f"{path}: {error}") from error
+    section = dict(raw.get("workspace", {}))
+    known = {s.name for s in SETTINGS}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise WorkspaceError(
+            f"{path}: unknown setting(s) {unknown}; known settings are {sorted(known)}"
+        )
+    section["forces"] = tuple(section.get("forces", ()))
+    csps = {name: tuple(districts) for name, districts in raw.get("csps", {}).items()}
+    return Settings(**section, csps=csps)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def render_settings(settings: Settings) -> str:
+    """The settings file, each setting preceded by its help so the file documents itself."""
+    lines = ["# svduty workspace settings", "[workspace]"]
+    for setting in SETTINGS:
+        lines.append(f"# {setting.help}")
+        lines.append(f"{setting.name} = {_toml_value(getattr(settings, setting.name))}")
+    lines.append("")
+    lines.append("# Community Safety Partnerships as groups of districts (codes or names).")
+    lines.append("# Leave empty to use the ONS district -> CSP lookup.")
+    lines.append("[csps]")
+    for name, districts in settings.csps.items():
+        lines.append(f"{_toml_value(name)} = {_toml_value(list(districts))}")
+    return "\n".join(lines) + "\n"
+
+
+def save_settings(workspace: Path, settings: Settings) -> None:
+    (workspace / SETTINGS_FILE).write_text(render_settings(settings), encoding="utf-8")
+
+
+def setting_names() -> list[str]:
+    return [f.name for f in fields(Settings)]

@@ -1,0 +1,267 @@
+"""What every source adapter shares: header detection, DuckDB's CSV reader with line-level
+rejects, field checks written as SQL, and the bookkeeping that turns both into reject rows.
+
+A file is read once by DuckDB with its columns typed; rows DuckDB cannot read (wrong column
+count, undecodable bytes, a value that is not a date or a number) are recorded by DuckDB itself with
+their line. Rows it can read then pass the adapter's checks; each failing check becomes a reject
+row naming the line, field, value and reason. Accepted rows go to the canonical table.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from svduty.errors import InputError
+from svduty.reference.forces import canonical_force
+
+UK_BOUNDS = {"longitude": (-8.7, 1.8), "latitude": (49.8, 60.9)}
+"""WGS84 box around the United Kingdom; a coordinate outside it is a data error."""
+LSOA_PATTERN = "[EW]01[0-9]{6}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """A field rule: `bad` is SQL over the staged row that is true when the row fails it."""
+
+    field: str
+    bad: str
+    reason: str
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class StageResult:
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+
+
+def read_header(path: Path) -> list[str]:
+    """The first line of a CSV file as column names (byte-order mark and spaces removed)."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path}: the header line is not UTF-8 text ({error})") from error
+    row = next(csv.reader([text.rstrip("\r\n")]), [])
+    return [column.strip() for column in row]
+
+
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+_CSV_REASONS = {
+    "TOO MANY COLUMNS": "wrong column count",
+    "MISSING COLUMNS": "wrong column count",
+    "INVALID ENCODING": "undecodable bytes (the file is not UTF-8)",
+    "UNQUOTED VALUE": "malformed quoting",
+    "LINE SIZE OVER MAXIMUM": "line too long",
+}
+
+
+class Adapter(ABC):
+    """One source kind: a file format, the canonical table it fills and its rules."""
+
+    kind: str
+    table: str
+    description: str
+
+    @abstractmethod
+    def layout(self, header: list[str]) -> str | None:
+        """The name of the layout this header has, or None when this adapter cannot read it."""
+
+    @abstractmethod
+    def expected_headers(self) -> list[str]:
+        """Headers this adapter reads, for error messages."""
+
+    @abstractmethod
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        header: list[str],
+        batch_id: int,
+        file_name: str,
+    ) -> StageResult:
+        """Read the file into the temp table `_accepted` (canonical columns) and add its rejects
+        to the `rejects` table. Runs inside the caller's transaction."""
+
+
+class CsvAdapter(Adapter):
+    """An adapter for a CSV layout: subclasses give column types, checks and the projection."""
+
+    dateformat: str | None = None
+
+    @abstractmethod
+    def column_types(self, layout: str, header: list[str]) -> dict[str, str]:
+        """DuckDB type for each column of the file, in file order."""
+
+    @abstractmethod
+    def checks(self, layout: str) -> list[Check]:
+        """Field rules over the staged columns."""
+
+    @abstractmethod
+    def projection(self, layout: str, batch_id: int) -> str:
+        """SELECT list producing the canonical columns from `_staged s` (and joins it names)."""
+
+    def joins(self, layout: str) -> str:
+        return ""
+
+    def prepare(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:  # noqa: B027
+        """Hook run after staging, before the projection (e.g. to build lookup tables)."""
+
+    def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:  # noqa: B027
+        """Hook run on `_accepted` before it is published (e.g. to fill coordinates)."""
+
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        header: list[str],
+        batch_id: int,
+        file_name: str,
+    ) -> StageResult:
+        layout = self.layout(header)
+        if layout is None:
+            raise InputError(f"{path}: header does not match {self.kind}")
+        types = self.column_types(layout, header)
+        columns = "{" + ", ".join(f"{sql_text(c)}: {sql_text(t)}" for c, t in types.items()) + "}"
+        options = [
+            f"columns={columns}",
+            "header=true",
+            "auto_detect=false",
+            "delim=','",
+            "quote='\"'",
+            "escape='\"'",
+            "store_rejects=true",
+            "rejects_table='_csv_errors'",
+            "rejects_scan='_csv_scans'",
+        ]
+        if self.dateformat:
+            options.append(f"dateformat={sql_text(self.dateformat)}")
+        con.execute("DROP TABLE IF EXISTS _csv_errors")
+        con.execute("DROP TABLE IF EXISTS _csv_scans")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, * "
+            f"FROM read_csv({sql_text(str(path))}, {', '.join(options)})"
+        )
+        csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types)
+        self._number_rows(con)
+        checks = self.checks(layout)
+        self._record_check_rejects(con, batch_id, file_name, checks)
+        self.prepare(con, layout)
+        good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _accepted AS SELECT {self.projection(layout, batch_id)} "
+            f"FROM _staged s {self.joins(layout)} WHERE {good} ORDER BY s._row"
+        )
+        self.finish(con, layout)
+        staged = _scalar(con, "SELECT count(*) FROM _staged")
+        accepted = _scalar(con, "SELECT count(*) FROM _accepted")
+        rejected = csv_rejects + (staged - accepted)
+        return StageResult(staged + csv_rejects, accepted, rejected)
+
+    def _record_csv_rejects(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch_id: int,
+        file_name: str,
+        types: dict[str, str],
+    ) -> int:
+        """Lines DuckDB could not read, one reject per line (its first error)."""
+        errors = con.execute(
+            "SELECT line, column_name, error_type, csv_line, error_message FROM _csv_errors "
+            "ORDER BY line"
+        ).fetchall()
+        seen: dict[int, tuple[str | None, str | None, str, str]] = {}
+        for line, column, error_type, raw, message in errors:
+            if line in seen:
+                continue
+            if error_type == "CAST":
+                value = _cast_value(message)
+                reason = f"{column}: {value!r} is not a valid {_type_word(types.get(column))}"
+            else:
+                value = None
+                reason = _CSV_REASONS.get(error_type, error_type.lower())
+                if error_type in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
+                    reason += f" ({message})"
+                    column = None
+            seen[line] = (column, value, reason, raw)
+        if seen:
+            con.executemany(
+                "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (batch_id, file_name, line, column, value, reason, raw)
+                    for line, (column, value, reason, raw) in seen.items()
+                ],
+            )
+        con.execute("CREATE OR REPLACE TEMP TABLE _csv_lines AS SELECT unnest(?) AS line",
+                    [sorted(seen)])
+        return len(seen)
+
+    def _number_rows(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Give each staged row its line in the file, skipping lines DuckDB rejected."""
+        skipped = _scalar(con, "SELECT count(*) FROM _csv_lines")
+        if skipped == 0:
+            con.execute("ALTER TABLE _staged ADD COLUMN _row BIGINT")
+            con.execute("UPDATE _staged SET _row = _rn + 1")
+            return
+        # the k-th rejected line (1-based, sorted) has (line - 1 - k) readable rows before it
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _skips AS "
+            "SELECT line - 1 - row_number() OVER (ORDER BY line) AS before FROM _csv_lines"
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.*, "
+            "s._rn + 1 + (SELECT count(*) FROM _skips k WHERE k.before < s._rn) AS _row "
+            "FROM _staged s"
+        )
+
+    def _record_check_rejects(
+        self, con: duckdb.DuckDBPyConnection, batch_id: int, file_name: str, checks: list[Check]
+    ) -> None:
+        for check in checks:
+            value = check.value or f's."{check.field}"'
+            con.execute(
+                f"INSERT INTO rejects SELECT {batch_id}, $file, s._row, {sql_text(check.field)}, "
+                f"CAST({value} AS VARCHAR), {check.reason}, "
+                "CAST(to_json(s) AS VARCHAR) "
+                f"FROM _staged s WHERE coalesce({check.bad}, false)",
+                {"file": file_name},
+            )
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _cast_value(message: str) -> str | None:
+    match = re.search(r'Could not convert string "(.*?)" to', message)
+    return match.group(1) if match else None
+
+
+def _type_word(kind: str | None) -> str:
+    return {
+        "DATE": "month (expected YYYY-MM)",
+        "DOUBLE": "number",
+        "BIGINT": "whole number",
+        "INTEGER": "whole number",
+    }.get(kind or "", (kind or "value").lower())
+
+
+def force_map(con: duckdb.DuckDBPyConnection, column: str) -> None:
+    """Temp table `_forces(raw, force)` from the distinct force names in `_staged`."""
+    names = [row[0] for row in con.execute(f'SELECT DISTINCT "{column}" FROM _staged').fetchall()]
+    pairs = [(name, canonical_force(name)) for name in names if name is not None]
+    con.execute("CREATE OR REPLACE TEMP TABLE _forces (raw VARCHAR, force VARCHAR)")
+    if pairs:
+        con.executemany("INSERT INTO _forces VALUES (?, ?)", pairs)
