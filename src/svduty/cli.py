@@ -1,0 +1,305 @@
+"""The svduty command line: every command takes --workspace (or SVDUTY_WORKSPACE, or the cwd)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from svduty import __version__
+from svduty.errors import SvdutyError
+from svduty.output import Format, render
+from svduty.settings import Settings
+from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
+
+app = typer.Typer(
+    help="svduty: pool partner data, apply a serious-violence definition, publish the SNA.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+fetch_app = typer.Typer(help="Download open data (the only commands that use the network).")
+bench_app = typer.Typer(help="Benchmarks, as ratios against a baseline in the same run.")
+reference_app = typer.Typer(help="Bundled reference data (areas, forces, offence codes).")
+app.add_typer(fetch_app, name="fetch")
+app.add_typer(bench_app, name="bench")
+app.add_typer(reference_app, name="reference")
+
+out = Console()
+err = Console(stderr=True)
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace", "-w", envvar=WORKSPACE_ENV, default_factory=default_workspace,
+        show_default="current directory", help="Workspace folder.",
+    ),
+]  # fmt: skip
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _open(workspace: Path) -> Workspace:
+    return Workspace.open(workspace)
+
+
+def _emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
+    sys.stdout.write(render(frame, fmt, title))
+
+
+@app.command()
+def version() -> None:
+    """Print the svduty version."""
+    out.print(__version__)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder for the new workspace.")],
+    area: Annotated[str, typer.Option(help="The partnership's area name.")] = "",
+    engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
+    threshold: Annotated[int, typer.Option(help="Disclosure threshold.")] = 5,
+    definition: Annotated[str, typer.Option(help="Default definition id.")] = "west-mercia-2022",
+    force: Annotated[list[str] | None, typer.Option(help="A force in the area (repeat).")] = None,
+    csp: Annotated[
+        list[str] | None,
+        typer.Option(help='A CSP as districts: "North Worcestershire=E07000234,E07000236".'),
+    ] = None,
+    example: Annotated[bool, typer.Option(help="Use the bundled West Mercia settings.")] = False,
+) -> None:
+    """Create a workspace: settings file and DuckDB database with reference data loaded."""
+    if example:
+        from svduty.example import WEST_MERCIA
+
+        settings = WEST_MERCIA
+    else:
+        groups = {}
+        for item in csp or []:
+            name, sep, districts = item.partition("=")
+            if not sep:
+                raise SvdutyError(f"--csp {item!r} must look like NAME=DISTRICT,DISTRICT")
+            groups[name.strip()] = tuple(d.strip() for d in districts.split(",") if d.strip())
+        settings = Settings(area, engine, threshold, definition, tuple(force or ()), groups)
+    workspace = Workspace.init(directory, settings)
+    workspace.audit("init", str(directory))
+    workspace.close()
+    out.print(f"Created workspace {directory} (engine {settings.engine}).")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="CSV files, folders or zip archives.")],
+    workspace: WorkspaceOption,
+    kind: Annotated[str | None, typer.Option(help="Source kind (detected when omitted).")] = None,
+    synthetic: Annotated[bool, typer.Option(help="Mark these records synthetic.")] = False,
+) -> None:
+    """Load files as batches: atomic, idempotent, with rejected rows kept and reported."""
+    from svduty.ingest import ingest as run_ingest
+
+    ws = _open(workspace)
+    reports = run_ingest(
+        ws, paths, kind, synthetic, on_file=lambda s: err.print(f"ingesting {s.name}")
+    )
+    ws.audit("ingest", ", ".join(str(p) for p in paths))
+    ws.close()
+    frame = pd.DataFrame([r.__dict__ for r in reports])
+    frame["file_name"] = frame["file_name"].map(lambda p: p.split("!")[-1])
+    _emit(frame.drop(columns=["seconds"]), Format.table, "Batches")
+    new = [r for r in reports if r.status != "already ingested"]
+    out.print(
+        f"{len(new)} new batch(es), {len(reports) - len(new)} already ingested; "
+        f"rows accepted {sum(r.rows_accepted for r in new):,}, "
+        f"rejected {sum(r.rows_rejected for r in new):,}"
+        + (" (see 'svduty rejects')" if any(r.rows_rejected for r in new) else "")
+    )
+
+
+@app.command()
+def batches(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
+    """List every ingested batch with its lineage."""
+    ws = _open(workspace)
+    frame = ws.con.sql("SELECT * FROM batches ORDER BY batch_id").df()
+    ws.close()
+    _emit(frame, fmt, "Batches")
+
+
+@app.command()
+def rejects(
+    workspace: WorkspaceOption,
+    fmt: FormatOption = Format.table,
+    batch: Annotated[int | None, typer.Option(help="Only this batch.")] = None,
+    raw: Annotated[bool, typer.Option(help="Include the rejected row as read.")] = False,
+) -> None:
+    """List rejected rows: batch, file, line, field, value and reason."""
+    ws = _open(workspace)
+    columns = "*" if raw else "* EXCLUDE (raw)"
+    where = "WHERE batch_id = ?" if batch is not None else ""
+    frame = ws.con.execute(
+        f"SELECT {columns} FROM rejects {where} ORDER BY batch_id, line",
+        [batch] if batch is not None else [],
+    ).df()
+    ws.close()
+    _emit(frame, fmt, "Rejected rows")
+
+
+@app.command()
+def quality(
+    workspace: WorkspaceOption,
+    fmt: FormatOption = Format.table,
+    table: Annotated[str, typer.Option(help="incidents, offence_counts or gaps.")] = "incidents",
+) -> None:
+    """Data quality per source, force and month (missing months shown as rows with no data)."""
+    from svduty.quality import quality as run_quality
+
+    ws = _open(workspace)
+    report = run_quality(ws.store, ws.settings)
+    ws.close()
+    frames = {"incidents": report.incidents, "offence_counts": report.offence_counts,
+              "gaps": report.gaps}
+    if table not in frames:
+        raise SvdutyError(f"--table must be one of {', '.join(frames)}")
+    _emit(frames[table], fmt, f"Data quality: {table}")
+
+
+@app.command()
+def counts(
+    workspace: WorkspaceOption,
+    by: Annotated[str, typer.Option(help="Dimensions, comma separated.")] = "",
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE (repeat; same column: OR).")
+    ] = None,
+    table: Annotated[str, typer.Option(help="incidents or offence_counts.")] = "incidents",
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Count records by dimensions: lsoa, la, csp, force, month, quarter, financial_year,
+    offence_group, offence_subgroup, offence_code, category, or any canonical column."""
+    from svduty.counting import Filter
+    from svduty.counting import counts as run_counts
+
+    ws = _open(workspace)
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    result = run_counts(ws.store, table, dims, [Filter.parse(f) for f in filter_ or []])
+    ws.close()
+    _emit(result.frame, fmt, f"{table} by {', '.join(dims) or 'total'}")
+
+
+@app.command()
+def report(
+    workspace: WorkspaceOption,
+    output: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
+) -> None:
+    """Write the overview report (HTML) into the workspace's reports folder."""
+    from svduty.report.overview import build_overview
+
+    ws = _open(workspace)
+    path = build_overview(ws, output)
+    ws.audit("report", str(path))
+    ws.close()
+    out.print(f"Wrote {path}")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the example workspace.")] = Path(
+        "example-workspace"
+    ),
+) -> None:
+    """The main job on the bundled example: a West Mercia workspace from real open data, ingested
+    and reported."""
+    from svduty.example import WEST_MERCIA, example_archive
+    from svduty.ingest import ingest as run_ingest
+    from svduty.report.overview import build_overview
+
+    ws = Workspace.open(directory) if (directory / "svduty.toml").exists() else Workspace.init(
+        directory, WEST_MERCIA
+    )
+    reports = run_ingest(ws, [example_archive()], on_file=lambda s: err.print(
+        f"ingesting {s.name.split('!')[-1]}"))
+    path = build_overview(ws)
+    ws.close()
+    rows = sum(r.rows_accepted for r in reports)
+    out.print(f"Workspace {directory}: {len(reports)} batches, {rows:,} records. Report: {path}")
+
+
+@fetch_app.command("police-uk")
+def fetch_police_uk(
+    workspace: WorkspaceOption,
+    force: Annotated[str, typer.Option(help='Force name, e.g. "West Mercia".')],
+    start: Annotated[str, typer.Option("--from", help="First month, YYYY-MM.")],
+    end: Annotated[str, typer.Option("--to", help="Last month, YYYY-MM.")],
+    base_url: Annotated[
+        str, typer.Option(envvar="SVDUTY_POLICE_UK_ARCHIVE", help="Archive location.")
+    ] = "",
+) -> None:
+    """Download data.police.uk monthly archives (resumable) and ingest the force's files."""
+    from svduty.fetch import DEFAULT_BASE_URL, Month, fetch_police_uk
+
+    ws = _open(workspace)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), console=err, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(name: str, done: int, total: int | None) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, total=total)
+
+        reports = fetch_police_uk(ws, force, Month.parse(start), Month.parse(end),
+                                  base_url or DEFAULT_BASE_URL, progress)
+    ws.audit("fetch police-uk", f"{force} {start}..{end}")
+    ws.close()
+    frame = pd.DataFrame([r.__dict__ for r in reports]).drop(columns=["seconds"])
+    frame["file_name"] = frame["file_name"].map(lambda p: p.split("!")[-1])
+    _emit(frame, Format.table, "Fetched batches")
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    rows: Annotated[int, typer.Option(help="Rows in the large file (0: example only).")] = 5_000_000,
+) -> None:
+    """Ingest rate against DuckDB's bare read_csv count over the same files."""
+    from svduty.bench import bench_ingest as run
+
+    frame = pd.DataFrame(
+        [
+            {
+                "dataset": r.dataset, "rows": r.rows, "files": r.files,
+                "read_csv count (s)": round(r.baseline_seconds, 3),
+                "ingest (s)": round(r.ingest_seconds, 3),
+                "read_csv rows/s": round(r.baseline_rate), "ingest rows/s": round(r.ingest_rate),
+                "ratio": round(r.ratio, 3),
+            }
+            for r in run(rows)
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Ingest benchmark")
+
+
+@reference_app.command("build")
+def reference_build(
+    shared: Annotated[Path, typer.Option(help="The shared/data folder with the sources.")],
+    target: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+) -> None:
+    """Rebuild the bundled reference tables from their public source files."""
+    from svduty.reference import data_path
+    from svduty.reference.build import build
+
+    written = build(shared, target or data_path(""))
+    for name, rows in written.items():
+        out.print(f"{name}: {rows:,} rows")
+
+
+def main() -> None:
+    try:
+        app()
+    except SvdutyError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False, markup=True, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
