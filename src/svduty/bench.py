@@ -45,9 +45,9 @@ class IngestBench:
 def _baseline(files: list[Path]) -> tuple[int, float]:
     con = duckdb.connect()
     listing = [str(f) for f in files]
-    con.execute("SELECT count(*) FROM read_csv(?)", [listing]).fetchone()  # warm the page cache
+    con.execute("SELECT count(*) FROM read_csv(?)", [listing]).fetchall()[0]  # warm the page cache
     start = time.perf_counter()
-    row = con.execute("SELECT count(*) FROM read_csv(?)", [listing]).fetchone()
+    row = con.execute("SELECT count(*) FROM read_csv(?)", [listing]).fetchall()[0]
     elapsed = time.perf_counter() - start
     con.close()
     return (int(row[0]) if row else 0), elapsed

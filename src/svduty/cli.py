@@ -9,6 +9,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from svduty import __version__
@@ -297,7 +298,7 @@ def main() -> None:
     try:
         app()
     except SvdutyError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False, markup=True, soft_wrap=True)
+        err.print("[red]error:[/red]", escape(str(error)), highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

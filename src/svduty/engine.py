@@ -73,6 +73,10 @@ class Store(ABC):
 class DuckDBStore(Store):
     name = "duckdb"
 
+    def __init__(self, catalogue: duckdb.DuckDBPyConnection, root: Path) -> None:
+        super().__init__(catalogue, root)
+        self._ibis: BaseBackend | None = None
+
     def create(self) -> None:
         for name, columns in {**FACT_TABLES, **REFERENCE_TABLES}.items():
             self.catalogue.execute(create_table_sql(name, columns))
@@ -95,15 +99,13 @@ class DuckDBStore(Store):
 
     @property
     def ibis(self) -> BaseBackend:
-        return _duckdb_ibis(self.catalogue)
+        """Ibis on its own cursor, so its results never collide with the catalogue's."""
+        if self._ibis is None:
+            self._ibis = ibis.duckdb.from_connection(self.catalogue.cursor())
+        return self._ibis
 
     def table(self, name: str) -> ibis.Table:
         return self.ibis.table(name)
-
-
-@cache
-def _duckdb_ibis(connection: duckdb.DuckDBPyConnection) -> BaseBackend:
-    return ibis.duckdb.from_connection(connection)
 
 
 class SparkStore(Store):

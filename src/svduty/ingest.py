@@ -140,9 +140,9 @@ def ingest_file(
         "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
         "WHERE sha256 = ? AND source_kind = ?",
         [digest, adapter.kind],
-    ).fetchone()
-    if existing is not None:
-        batch_id, read, accepted, rejected = existing
+    ).fetchall()
+    if existing:
+        batch_id, read, accepted, rejected = existing[0]
         return BatchReport(
             source.name, adapter.kind, batch_id, "already ingested", read, accepted, rejected, 0.0
         )
@@ -150,9 +150,7 @@ def ingest_file(
     clock = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
     try:
-        row = con.execute("SELECT nextval('batch_ids')").fetchone()
-        assert row is not None
-        batch_id = int(row[0])
+        batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
         result = adapter.stage(con, source.path, header, batch_id, source.name)
         if synthetic and adapter.table == "incidents":
             con.execute("UPDATE _accepted SET synthetic = true")

@@ -44,12 +44,12 @@ class Workspace:
         settings = load_settings(root)
         con = duckdb.connect(str(root / DATABASE_FILE))
         con.execute(CATALOGUE_DDL)
-        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if version is None:
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        if not version:
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        elif int(version[0]) != SCHEMA_VERSION:
+        elif int(version[0][0]) != SCHEMA_VERSION:
             raise WorkspaceError(
-                f"{root}: workspace schema version {version[0]}, this svduty reads "
+                f"{root}: workspace schema version {version[0][0]}, this svduty reads "
                 f"{SCHEMA_VERSION}; upgrade svduty or rebuild the workspace"
             )
         store = make_store(settings.engine, con, root)
@@ -77,8 +77,8 @@ class Workspace:
         fingerprint = hashlib.sha256(
             json.dumps(sorted(self.settings.csps.items())).encode()
         ).hexdigest()
-        stored = self.con.execute("SELECT value FROM meta WHERE key = 'reference'").fetchone()
-        if stored is not None and stored[0] == fingerprint:
+        stored = self.con.execute("SELECT value FROM meta WHERE key = 'reference'").fetchall()
+        if stored and stored[0][0] == fingerprint:
             return
         self.con.execute("BEGIN TRANSACTION")
         try:

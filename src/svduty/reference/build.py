@@ -87,7 +87,7 @@ def build_areas_sql(shared: Path) -> str:
     -- districts created after 2017 (mergers) are not in the ONS 2017 lookup: take the force most of
     -- their LSOAs had in the 2011 lookup.
     la_force_2011 AS (
-        SELECT la_code, arg_max(force11, n) AS force FROM (
+        SELECT la_code, first(force11 ORDER BY n DESC, force11) AS force FROM (
             SELECT j.la_code, coalesce(j.force11, lad.force) AS force11, count(*) AS n
             FROM joined j JOIN l11 USING (lsoa_code) LEFT JOIN lad ON lad.la_code = l11.la_code
             GROUP BY ALL
@@ -95,7 +95,7 @@ def build_areas_sql(shared: Path) -> str:
     ),
     ranked AS (
         SELECT *, CASE WHEN imd2025_score IS NULL THEN NULL
-                  ELSE ntile(10) OVER (ORDER BY imd2025_score DESC) END AS imd2025_decile_all
+                  ELSE ntile(10) OVER (ORDER BY imd2025_score DESC, lsoa_code) END AS imd2025_decile_all
         FROM joined
     )
     SELECT r.lsoa_code, r.lsoa_name, r.msoa_code, r.la_code, r.la_name,

@@ -240,8 +240,8 @@ class CsvAdapter(Adapter):
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0
+    rows = con.execute(sql).fetchall()
+    return int(rows[0][0]) if rows else 0
 
 
 def _cast_value(message: str) -> str | None:

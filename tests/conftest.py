@@ -1,0 +1,56 @@
+"""Fixtures: the shared public data beside the project, and fresh workspaces on each engine."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from svduty.example import WEST_MERCIA
+from svduty.settings import Settings
+from svduty.workspace import Workspace
+
+SHARED = Path(os.environ.get("SVDUTY_SHARED_DATA", Path(__file__).parents[2] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"shared data not found at {SHARED}; set SVDUTY_SHARED_DATA")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def west_mercia(shared: Path) -> Path:
+    return shared / "police-uk-west-mercia"
+
+
+@pytest.fixture(scope="session")
+def prc_table(shared: Path) -> Path:
+    return shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv"
+
+
+def make_workspace(root: Path, engine: str = "duckdb", settings: Settings = WEST_MERCIA) -> Workspace:
+    return Workspace.init(root, Settings(**{**settings.__dict__, "engine": engine}))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    ws = make_workspace(tmp_path / "ws")
+    yield ws
+    ws.close()
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV read with the standard library: an independent reading of the same file."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def table_count(ws: Workspace, table: str) -> int:
+    row = ws.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+    assert row is not None
+    return int(row[0])

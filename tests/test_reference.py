@@ -1,0 +1,81 @@
+"""Bundled reference data: rebuilt from the public sources it came from, and consistent with them."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from conftest import csv_rows
+
+from svduty.reference import data_path
+from svduty.reference.build import build
+from svduty.reference.forces import canonical_force
+
+WEST_MERCIA_DISTRICTS = {
+    "Herefordshire, County of", "Shropshire", "Telford and Wrekin", "Bromsgrove",
+    "Malvern Hills", "Redditch", "Worcester", "Wychavon", "Wyre Forest",
+}  # fmt: skip
+
+
+def test_bundled_files_are_exactly_what_the_sources_build(shared, tmp_path):
+    build(shared, tmp_path)
+    for name in ("areas.csv.gz", "offences.csv", "forces.csv"):
+        assert (tmp_path / name).read_bytes() == data_path(name).read_bytes(), name
+
+
+def _areas() -> list[dict[str, str]]:
+    import csv
+    import io
+
+    text = gzip.decompress(data_path("areas.csv.gz").read_bytes()).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_two_tier_districts_get_their_force(shared):
+    """The 2011 lookup leaves the Worcestershire districts' force blank; ours does not."""
+    lookup = csv_rows(shared / "lsoa-2011-lookups" / "lsoa-to-la-and-police-force.csv")
+    blank = {r["LSOA Code"] for r in lookup if r["Local authority name"] == "Worcester"}
+    assert blank and all(not r["Police_force"] for r in lookup if r["LSOA Code"] in blank)
+    forces = {r["lsoa_code"]: r["force"] for r in _areas()}
+    assert {forces[code] for code in blank} == {"West Mercia"}
+
+
+def test_west_mercia_population_matches_an_independent_sum(shared):
+    imd = csv_rows(shared / "imd-2019-lsoa" / "IMD2019.csv")
+    codes = {
+        r["LSOA code (2011)"]
+        for r in imd
+        if r["Local Authority District name (2019)"] in WEST_MERCIA_DISTRICTS
+    }
+    pops = csv_rows(shared / "lsoa-population-mid2019" / "2019_population.csv")
+    expected = sum(int(r["pop"].replace(",", "")) for r in pops if r["lsoa"] in codes)
+    areas = [r for r in _areas() if r["force"] == "West Mercia" and r["in_2011"] == "True"]
+    assert len(codes) == 781
+    assert sum(int(r["population_2019"]) for r in areas if r["population_2019"]) == expected
+
+
+def test_both_lsoa_vintages_are_present(west_mercia):
+    codes = {r["lsoa_code"] for r in _areas()}
+    for month in ("2018-10", "2025-06"):
+        path = next((west_mercia / month).glob("*.csv"))
+        seen = {r["LSOA code"] for r in csv_rows(path) if r["LSOA code"].startswith("E")}
+        assert seen <= codes, month
+
+
+def test_force_names_from_every_source_meet():
+    assert canonical_force("West Mercia Police") == "West Mercia"
+    assert canonical_force("Devon & Cornwall Police") == "Devon & Cornwall"
+    assert canonical_force("Devon and Cornwall") == "Devon & Cornwall"
+    assert canonical_force("City of London Police") == "London, City of"
+    assert canonical_force("Metropolitan Police Service") == "Metropolitan Police"
+    assert canonical_force("Dyfed-Powys Police") == "Dyfed-Powys"
+    assert canonical_force("Ruritania Constabulary") == "Ruritania Constabulary"
+
+
+def test_offence_categories_use_police_uk_spelling():
+    rows = csv_rows(Path(data_path("offences.csv")))
+    assert len(rows) == 132
+    assert {r["police_uk_category"] for r in rows if r["offence_code"] in ("8N", "5D")} == {
+        "Violence and sexual offences"
+    }
+    assert all(r["police_uk_category"] for r in rows)
