@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
 
+def typed_columns(columns: dict[str, str]) -> str:
+    """A select list casting each column to its canonical type, so every Parquet file of a table
+    has one schema whatever the adapter's projection inferred."""
+    return ", ".join(f'CAST("{c}" AS {kind}) AS "{c}"' for c, kind in columns.items())
+
+
 class Store(ABC):
     """Canonical tables on one engine."""
 
@@ -135,11 +141,11 @@ class SparkStore(Store):
         os.replace(staging, target)
 
     def load_reference(self, table: str, select_sql: str) -> None:
-        columns = ", ".join(f'"{c}"' for c in REFERENCE_TABLES[table])
+        columns = typed_columns(REFERENCE_TABLES[table])
         self._copy(f"SELECT {columns} FROM ({select_sql})", self._path(table, "data"))
 
     def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
-        columns = ", ".join(f'"{c}"' for c in FACT_TABLES[table])
+        columns = typed_columns(FACT_TABLES[table])
         staging = self.warehouse / "_staging" / f"{table}-batch-{batch_id}.parquet"
         self.catalogue.execute(
             f"COPY (SELECT {columns} FROM ({select_sql})) TO '{staging}' (FORMAT parquet)"

@@ -153,7 +153,8 @@ class StreetAdapter(CsvAdapter):
             place = (
                 "NULL::DOUBLE AS longitude, NULL::DOUBLE AS latitude, "
                 's."Easting" AS easting, s."Northing" AS northing, '
-                "NULL::VARCHAR AS crime_ref, NULL AS lsoa_code, NULL AS lsoa_name, NULL AS outcome"
+                "NULL::VARCHAR AS crime_ref, NULL::VARCHAR AS lsoa_code, NULL::VARCHAR AS lsoa_name, "
+                "NULL::VARCHAR AS outcome"
             )
         else:
             place = (
