@@ -31,8 +31,8 @@ app.add_typer(fetch_app, name="fetch")
 app.add_typer(bench_app, name="bench")
 app.add_typer(reference_app, name="reference")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WorkspaceOption = Annotated[
     Path,

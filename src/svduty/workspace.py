@@ -37,7 +37,12 @@ class Workspace:
         if (root / SETTINGS_FILE).exists():
             raise WorkspaceError(f"{root} is already a workspace ({SETTINGS_FILE} exists)")
         save_settings(root, settings)
-        return cls.open(root)
+        try:
+            return cls.open(root)
+        except BaseException:
+            for name in (SETTINGS_FILE, DATABASE_FILE, DATABASE_FILE + ".wal"):
+                (root / name).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def open(cls, root: Path) -> Workspace:

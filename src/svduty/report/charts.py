@@ -30,7 +30,8 @@ def bar_chart(labels: list[str], values: list[int], title: str, horizontal: bool
     else:
         axes.bar(labels, values, color="#1d5c8c")
         axes.set_ylabel("Count")
-        axes.tick_params(axis="x", labelrotation=90 if len(labels) > 12 else 0)
+        if len(labels) > 6:
+            axes.tick_params(axis="x", labelrotation=90)
     axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
     return _svg(figure)

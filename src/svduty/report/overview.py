@@ -44,20 +44,58 @@ def _table_renderer(threshold: int, masked_columns: set[str]):  # noqa: ANN202
     return render
 
 
+def _csp_table(workspace: Workspace, area_las: tuple[str, ...]) -> pd.DataFrame:
+    """The partnership's CSPs, then records with no location, then all others in one row."""
+    frame = counts(workspace.store, "incidents", ["csp"]).frame
+    if area_las:
+        areas = workspace.store.table("areas")
+        own = set(
+            areas.filter(areas.la_code.isin(list(area_las)))
+            .select("csp_name").distinct().to_pandas()["csp_name"]
+        )
+        frame["csp"] = frame["csp"].map(
+            lambda c: c if c in own or pd.isna(c) else "Outside the partnership's area"
+        )
+        frame = frame.groupby("csp", dropna=False, as_index=False)["count"].sum()
+    frame["csp"] = frame["csp"].fillna("(no LSOA)")
+    order = frame["csp"].isin(["(no LSOA)", "Outside the partnership's area"])
+    return pd.concat([
+        frame[~order].sort_values("count", ascending=False, kind="stable"),
+        frame[order].sort_values("csp", kind="stable"),
+    ]).reset_index(drop=True)
+
+
+def _quality_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Quality rows with short labels and percentages, to fit a page."""
+    table = pd.DataFrame({
+        "source": frame["source_kind"].str.replace("police_uk_", "police.uk ", regex=False),
+        "force": frame["force"],
+        "month": frame["month"],
+        "rows": frame["rows"],
+        "no location": frame["no_location"],
+        "no location %": (100 * frame["no_location_share"]).round(1),
+        "outside area": frame["outside_area"],
+        "outside area %": (100 * frame["outside_area_share"]).round(1),
+        "unknown LSOA": frame["unknown_lsoa"],
+        "repeated crime IDs": frame["duplicate_crime_ids"],
+        "synthetic": frame["synthetic"],
+    })
+    return table.reset_index(drop=True)
+
+
 def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
     store, settings = workspace.store, workspace.settings
     threshold = settings.disclosure_threshold
     by_month = counts(store, "incidents", ["month"]).frame
     by_category = counts(store, "incidents", ["category"]).frame
-    by_csp = counts(store, "incidents", ["csp"]).frame.fillna({"csp": "(no LSOA)"})
-    by_csp = by_csp.sort_values("count", ascending=False, kind="stable")
     report = quality(store, settings)
+    by_csp = _csp_table(workspace, report.area_las)
     batches = workspace.con.sql(
         "SELECT batch_id, source_kind, file_name, left(sha256, 12) AS sha256_prefix, rows_read, "
         "rows_accepted, rows_rejected, status FROM batches ORDER BY batch_id"
     ).df()
     batches["file_name"] = batches["file_name"].map(lambda p: Path(p.split("!")[-1]).name)
-    quality_rows = report.incidents[report.incidents["rows"] > 0]
+    quality_rows = _quality_table(report.incidents[report.incidents["rows"] > 0])
     env = Environment(
         loader=PackageLoader("svduty.report", "templates"), autoescape=select_autoescape()
     )

@@ -1,0 +1,115 @@
+"""The command line as a user runs it: a real process, real workspace, every output format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import csv_rows
+
+
+def svduty(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "svduty.cli", *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cli_workspace(tmp_path_factory, west_mercia: Path, prc_table: Path) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "ws"
+    done = svduty("init", str(root), "--example")
+    assert done.returncode == 0, done.stderr
+    done = svduty("ingest", "-w", str(root), str(west_mercia / "2025-05"),
+                  str(west_mercia / "2025-06"), str(prc_table))
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_init_writes_a_documented_settings_file(cli_workspace):
+    text = (cli_workspace / "svduty.toml").read_text()
+    assert 'area = "West Mercia"' in text
+    assert "# Published counts below this are suppressed." in text
+    assert '"North Worcestershire" = ["E07000234", "E07000236", "E07000239"]' in text
+    assert (cli_workspace / "svduty.duckdb").exists()
+
+
+def test_counts_csv_matches_an_independent_count(cli_workspace, west_mercia):
+    done = svduty("counts", "-w", str(cli_workspace), "--by", "month,category",
+                  "--filter", "category=Robbery", "--filter", "category=Drugs", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    got = {(r["month"], r["category"]): int(r["count"])
+           for r in csv.DictReader(io.StringIO(done.stdout))}
+    expected: Counter[tuple[str, str]] = Counter()
+    for month in ("2025-05", "2025-06"):
+        for row in csv_rows(next((west_mercia / month).glob("*.csv"))):
+            if row["Crime type"] in ("Robbery", "Drugs"):
+                expected[(row["Month"], row["Crime type"])] += 1
+    assert got == dict(expected)
+
+
+def test_counts_json_by_csp_uses_the_partnership_csps(cli_workspace):
+    done = svduty("counts", "-w", str(cli_workspace), "--by", "csp", "--filter",
+                  "financial_year=2025/26", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert set(rows[0]) == {"csp", "count"}
+    csps = {r["csp"] for r in rows}
+    assert {"North Worcestershire", "South Worcestershire", "Herefordshire", "Shropshire",
+            "Telford and Wrekin"} <= csps
+
+
+def test_workspace_from_environment_variable(cli_workspace, tmp_path):
+    done = svduty("counts", "--by", "force", "--format", "csv",
+                  env={"SVDUTY_WORKSPACE": str(cli_workspace)}, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "force,count"
+
+
+def test_unknown_dimension_lists_the_valid_ones(cli_workspace):
+    done = svduty("counts", "-w", str(cli_workspace), "--by", "ward")
+    assert done.returncode == 2
+    assert "unknown dimension 'ward' for incidents" in done.stderr
+    assert "financial_year" in done.stderr and "offence_subgroup" in done.stderr
+
+
+def test_batches_and_rejects_formats(cli_workspace):
+    done = svduty("batches", "-w", str(cli_workspace), "--format", "json")
+    batches = json.loads(done.stdout)
+    assert len(batches) == 3
+    for key in ("batch_id", "source_kind", "file_name", "sha256", "rows_read",
+                "rows_accepted", "rows_rejected", "status"):
+        assert key in batches[0]
+    done = svduty("rejects", "-w", str(cli_workspace), "--format", "csv")
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0] == "batch_id,file_name,line,field,value,reason"
+
+
+def test_quality_lists_gaps(cli_workspace, west_mercia):
+    done = svduty("ingest", "-w", str(cli_workspace), str(west_mercia / "2025-01"))
+    assert done.returncode == 0
+    done = svduty("quality", "-w", str(cli_workspace), "--table", "gaps", "--format", "csv")
+    assert done.stdout.splitlines()[1:] == [
+        "police_uk_street,West Mercia,2025-02,2025-04,3"
+    ]
+
+
+def test_not_a_workspace(tmp_path):
+    done = svduty("batches", "-w", str(tmp_path))
+    assert done.returncode == 2
+    assert "is not an svduty workspace" in done.stderr and "svduty init" in done.stderr
+
+
+def test_init_refuses_unknown_districts_and_existing_workspaces(tmp_path, cli_workspace):
+    done = svduty("init", str(tmp_path / "x"), "--csp", "North=Bromsgrove,Atlantis")
+    assert done.returncode == 2
+    assert "unknown district(s) North: 'Atlantis'" in done.stderr
+    done = svduty("init", str(cli_workspace))
+    assert done.returncode == 2 and "already a workspace" in done.stderr

@@ -1,0 +1,102 @@
+"""The main job: the bundled example becomes a workspace and an overview report a person can read."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from svduty.cli import app
+from svduty.workspace import Workspace
+
+
+class Tables(HTMLParser):
+    """Collects every table's header and cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append("".join(self._cell).strip())
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("demo") / "example-workspace"
+    result = CliRunner().invoke(app, ["demo", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "12 batches, 102,105 records" in result.output
+    return root
+
+
+def test_demo_builds_the_report_from_the_bundled_archive(demo):
+    html = (demo / "reports" / "overview.html").read_text()
+    for heading in ("Records by month", "Records by crime type",
+                    "Records by Community Safety Partnership", "Data quality", "Lineage",
+                    "Open Government Licence"):
+        assert heading in html
+    assert html.count("<svg") == 2
+    # nothing is loaded from the network: no remote src/href, stylesheets or imports
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
+    assert "<link" not in html and "@import" not in html and "<script" not in html
+
+
+def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
+    parser = Tables()
+    parser.feed((demo / "reports" / "overview.html").read_text())
+    by_month, by_category, by_csp = parser.tables[:3]
+    assert by_month[0] == ["month", "count"]
+    assert len(by_month) == 13
+    assert sum(int(r[1]) for r in by_month[1:]) == 102_105
+    with Workspace.open(demo) as ws:
+        stored = dict(ws.con.execute(
+            "SELECT category, count(*) FROM incidents GROUP BY 1").fetchall())
+    shown = {r[0]: r[1] for r in by_category[1:]}
+    assert shown == {k: str(v) for k, v in stored.items()}
+    assert [r[0] for r in by_csp[1:]] == [
+        "South Worcestershire", "North Worcestershire", "Shropshire", "Telford and Wrekin",
+        "Herefordshire", "(no LSOA)", "Outside the partnership's area",
+    ]
+    assert sum(int(r[1]) for r in by_csp[1:]) == 102_105
+    quality_table = parser.tables[3]
+    rows_column = quality_table[0].index("rows")
+    assert quality_table[0][:4] == ["source", "force", "month", "rows"]
+    assert sum(int(r[rows_column]) for r in quality_table[1:]) == 102_105
+
+
+def test_demo_twice_is_idempotent(demo):
+    result = CliRunner().invoke(app, ["demo", str(demo)])
+    assert result.exit_code == 0
+    with Workspace.open(demo) as ws:
+        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(12,)]
+        assert ws.con.execute("SELECT count(*) FROM incidents").fetchall() == [(102_105,)]
+
+
+def test_gaps_are_stated_in_words(demo, west_mercia):
+    with Workspace.open(demo) as ws:
+        from svduty.ingest import ingest
+        from svduty.report.overview import build_overview
+
+        ingest(ws, [west_mercia / "2024-04"])
+        path = build_overview(ws)
+    text = re.sub(r"\s+", " ", path.read_text())
+    assert "West Mercia 2024-05 to 2024-12 (8 months)" in text
