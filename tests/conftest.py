@@ -33,7 +33,9 @@ def prc_table(shared: Path) -> Path:
     return shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv"
 
 
-def make_workspace(root: Path, engine: str = "duckdb", settings: Settings = WEST_MERCIA) -> Workspace:
+def make_workspace(
+    root: Path, engine: str = "duckdb", settings: Settings = WEST_MERCIA
+) -> Workspace:
     return Workspace.init(root, Settings(**{**settings.__dict__, "engine": engine}))
 
 

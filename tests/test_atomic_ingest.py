@@ -1,4 +1,4 @@
-"""A process killed mid-ingest leaves no partial batch, on either engine (real subprocess, SIGKILL)."""
+"""A process killed mid-ingest leaves no partial batch, on either engine (real SIGKILL)."""
 
 from __future__ import annotations
 
@@ -61,8 +61,11 @@ def test_killed_ingest_leaves_no_partial_batch(tmp_path, west_mercia, big_file, 
     assert counts(ws.store, "incidents", ["month"]).frame.equals(before)
     assert ws.con.execute("SELECT count(*) FROM rejects").fetchall() == [(0,)]
     if engine == "spark":
-        leftovers = [p.name for p in (root / "warehouse").rglob("*.parquet")
-                     if "batch-" in p.name and p.name != "batch-1.parquet"]
+        leftovers = [
+            p.name
+            for p in (root / "warehouse").rglob("*.parquet")
+            if "batch-" in p.name and p.name != "batch-1.parquet"
+        ]
         assert leftovers == []
     # and the same file then ingests whole
     [report] = ingest(ws, [big_file])

@@ -27,8 +27,14 @@ def cli_workspace(tmp_path_factory, west_mercia: Path, prc_table: Path) -> Path:
     root = tmp_path_factory.mktemp("cli") / "ws"
     done = svduty("init", str(root), "--example")
     assert done.returncode == 0, done.stderr
-    done = svduty("ingest", "-w", str(root), str(west_mercia / "2025-05"),
-                  str(west_mercia / "2025-06"), str(prc_table))
+    done = svduty(
+        "ingest",
+        "-w",
+        str(root),
+        str(west_mercia / "2025-05"),
+        str(west_mercia / "2025-06"),
+        str(prc_table),
+    )
     assert done.returncode == 0, done.stderr
     return root
 
@@ -42,11 +48,24 @@ def test_init_writes_a_documented_settings_file(cli_workspace):
 
 
 def test_counts_csv_matches_an_independent_count(cli_workspace, west_mercia):
-    done = svduty("counts", "-w", str(cli_workspace), "--by", "month,category",
-                  "--filter", "category=Robbery", "--filter", "category=Drugs", "--format", "csv")
+    done = svduty(
+        "counts",
+        "-w",
+        str(cli_workspace),
+        "--by",
+        "month,category",
+        "--filter",
+        "category=Robbery",
+        "--filter",
+        "category=Drugs",
+        "--format",
+        "csv",
+    )
     assert done.returncode == 0, done.stderr
-    got = {(r["month"], r["category"]): int(r["count"])
-           for r in csv.DictReader(io.StringIO(done.stdout))}
+    got = {
+        (r["month"], r["category"]): int(r["count"])
+        for r in csv.DictReader(io.StringIO(done.stdout))
+    }
     expected: Counter[tuple[str, str]] = Counter()
     for month in ("2025-05", "2025-06"):
         for row in csv_rows(next((west_mercia / month).glob("*.csv"))):
@@ -56,19 +75,40 @@ def test_counts_csv_matches_an_independent_count(cli_workspace, west_mercia):
 
 
 def test_counts_json_by_csp_uses_the_partnership_csps(cli_workspace):
-    done = svduty("counts", "-w", str(cli_workspace), "--by", "csp", "--filter",
-                  "financial_year=2025/26", "--format", "json")
+    done = svduty(
+        "counts",
+        "-w",
+        str(cli_workspace),
+        "--by",
+        "csp",
+        "--filter",
+        "financial_year=2025/26",
+        "--format",
+        "json",
+    )
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     assert set(rows[0]) == {"csp", "count"}
     csps = {r["csp"] for r in rows}
-    assert {"North Worcestershire", "South Worcestershire", "Herefordshire", "Shropshire",
-            "Telford and Wrekin"} <= csps
+    assert {
+        "North Worcestershire",
+        "South Worcestershire",
+        "Herefordshire",
+        "Shropshire",
+        "Telford and Wrekin",
+    } <= csps
 
 
 def test_workspace_from_environment_variable(cli_workspace, tmp_path):
-    done = svduty("counts", "--by", "force", "--format", "csv",
-                  env={"SVDUTY_WORKSPACE": str(cli_workspace)}, cwd=tmp_path)
+    done = svduty(
+        "counts",
+        "--by",
+        "force",
+        "--format",
+        "csv",
+        env={"SVDUTY_WORKSPACE": str(cli_workspace)},
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "force,count"
 
@@ -84,8 +124,16 @@ def test_batches_and_rejects_formats(cli_workspace):
     done = svduty("batches", "-w", str(cli_workspace), "--format", "json")
     batches = json.loads(done.stdout)
     assert len(batches) == 3
-    for key in ("batch_id", "source_kind", "file_name", "sha256", "rows_read",
-                "rows_accepted", "rows_rejected", "status"):
+    for key in (
+        "batch_id",
+        "source_kind",
+        "file_name",
+        "sha256",
+        "rows_read",
+        "rows_accepted",
+        "rows_rejected",
+        "status",
+    ):
         assert key in batches[0]
     done = svduty("rejects", "-w", str(cli_workspace), "--format", "csv")
     assert done.returncode == 0
@@ -96,9 +144,7 @@ def test_quality_lists_gaps(cli_workspace, west_mercia):
     done = svduty("ingest", "-w", str(cli_workspace), str(west_mercia / "2025-01"))
     assert done.returncode == 0
     done = svduty("quality", "-w", str(cli_workspace), "--table", "gaps", "--format", "csv")
-    assert done.stdout.splitlines()[1:] == [
-        "police_uk_street,West Mercia,2025-02,2025-04,3"
-    ]
+    assert done.stdout.splitlines()[1:] == ["police_uk_street,West Mercia,2025-02,2025-04,3"]
 
 
 def test_not_a_workspace(tmp_path):

@@ -63,8 +63,15 @@ def test_quality_agrees(both):
     pd.testing.assert_frame_equal(duck.offence_counts, spark.offence_counts, check_dtype=False)
     pd.testing.assert_frame_equal(duck.gaps, spark.gaps)
     gaps = duck.gaps.to_dict(orient="records")
-    assert gaps == [{"source_kind": "police_uk_street", "force": "West Mercia",
-                     "from": "2024-03", "to": "2024-12", "months": 10}]
+    assert gaps == [
+        {
+            "source_kind": "police_uk_street",
+            "force": "West Mercia",
+            "from": "2024-03",
+            "to": "2024-12",
+            "months": 10,
+        }
+    ]
 
 
 def test_lineage_is_the_same(both):

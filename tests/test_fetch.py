@@ -8,6 +8,7 @@ import zipfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -18,12 +19,12 @@ from svduty.fetch import Month, archives_for, download, fetch_police_uk, force_s
 class RecordingHandler(http.server.SimpleHTTPRequestHandler):
     """Serves files with Range support and records the Range headers it was sent."""
 
-    ranges: list[str | None] = []
+    ranges: ClassVar[list[str | None]] = []
 
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         RecordingHandler.ranges.append(self.headers.get("Range"))
         wanted = self.headers.get("Range")
         path = Path(self.translate_path(self.path))
@@ -74,8 +75,9 @@ def _archive(root: Path, west_mercia: Path, shared: Path) -> Path:
 def test_fetch_ingests_only_the_force_and_months_asked(workspace, server, west_mercia, shared):
     base, root = server
     _archive(root, west_mercia, shared)
-    reports = fetch_police_uk(workspace, "West Mercia", Month.parse("2024-02"),
-                              Month.parse("2024-04"), base)
+    reports = fetch_police_uk(
+        workspace, "West Mercia", Month.parse("2024-02"), Month.parse("2024-04"), base
+    )
     names = sorted(r.file_name.split("!")[1] for r in reports)
     assert names == [
         "2024-02/2024-02-west-mercia-outcomes.csv",
@@ -86,8 +88,9 @@ def test_fetch_ingests_only_the_force_and_months_asked(workspace, server, west_m
     street = sum(r.rows_accepted for r in reports if r.source_kind == "police_uk_street")
     assert street == 7654 + 8529 + 8540  # PROVENANCE.md rows for 2024-02 to 2024-04
     # a second fetch downloads nothing and ingests nothing new
-    again = fetch_police_uk(workspace, "West Mercia", Month.parse("2024-02"),
-                            Month.parse("2024-04"), base)
+    again = fetch_police_uk(
+        workspace, "West Mercia", Month.parse("2024-02"), Month.parse("2024-04"), base
+    )
     assert {r.status for r in again} == {"already ingested"}
     assert RecordingHandler.ranges == [None]
 
@@ -110,8 +113,9 @@ def test_missing_archive_and_bad_months_are_clear_errors(workspace, server):
 
     base, _ = server
     with pytest.raises(SvdutyError, match="HTTP 404"):
-        fetch_police_uk(workspace, "West Mercia", Month.parse("2024-01"), Month.parse("2024-02"),
-                        base)
+        fetch_police_uk(
+            workspace, "West Mercia", Month.parse("2024-01"), Month.parse("2024-02"), base
+        )
     with pytest.raises(InputError, match="write YYYY-MM"):
         Month.parse("2024-13")
     with pytest.raises(InputError, match="is after"):
@@ -120,7 +124,9 @@ def test_missing_archive_and_bad_months_are_clear_errors(workspace, server):
 
 def test_archive_choice_and_force_slugs():
     assert [str(m) for m in archives_for(Month.parse("2019-01"), Month.parse("2025-12"))] == [
-        "2025-12", "2022-12", "2019-12",
+        "2025-12",
+        "2022-12",
+        "2019-12",
     ]
     assert [str(m) for m in archives_for(Month.parse("2023-01"), Month.parse("2025-12"))] == [
         "2025-12"

@@ -53,15 +53,17 @@ def test_negative_revisions_are_kept(workspace, prc_table):
 def test_published_spaced_header_and_csp_level_table(workspace, prc_table, tmp_path):
     """The official CSP tables: spaced headers, a CSP Name column, no index column."""
     rows = [r for r in csv_rows(prc_table) if r["Force_Name"] == "West Mercia"]
-    lines = ["Financial Year,Financial Quarter,Force Name,CSP Name,Offence Description,"
-             "Offence Group,Offence Subgroup,Offence Code,Number of Offences"]
+    lines = [
+        "Financial Year,Financial Quarter,Force Name,CSP Name,Offence Description,"
+        "Offence Group,Offence Subgroup,Offence Code,Number of Offences"
+    ]
     for i, r in enumerate(rows):
         csp = "Shropshire" if i % 2 else "Herefordshire, County of"
         description = r["Offence_Description"].replace('"', '""')
         lines.append(
             f'{r["Financial_Year"]},{r["Financial_Quarter"]},{r["Force_Name"]},"{csp}",'
             f'"{description}",{r["Offence_Group"]},{r["Offence_Subgroup"]},'
-            f'{r["Offence_Code"]},{r["Number_of_Offences"]}'
+            f"{r['Offence_Code']},{r['Number_of_Offences']}"
         )
     path = tmp_path / "prc-csp.csv"
     path.write_text("\n".join(lines) + "\n")

@@ -17,7 +17,9 @@ def test_every_row_of_real_month_is_kept_including_exact_duplicates(workspace, w
     [report] = ingest(workspace, [path])
     assert report.rows_read == report.rows_accepted == len(rows)
     assert report.rows_rejected == 0
-    duplicates_in_file = sum(n - 1 for n in Counter(tuple(r.values()) for r in rows).values() if n > 1)
+    duplicates_in_file = sum(
+        n - 1 for n in Counter(tuple(r.values()) for r in rows).values() if n > 1
+    )
     duplicates_stored = workspace.con.execute(
         "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) n FROM incidents GROUP BY "
         "crime_ref, month, reported_by, force, longitude, latitude, location, lsoa_code, "
@@ -96,8 +98,9 @@ def test_2011_layout_with_british_national_grid(workspace, shared):
     )
     assert stored == dict(categories)
     eastings = sorted(float(r["Easting"]) for r in rows)
-    stored_e = [r[0] for r in workspace.con.sql(
-        "SELECT easting FROM incidents ORDER BY easting").fetchall()]
+    stored_e = [
+        r[0] for r in workspace.con.sql("SELECT easting FROM incidents ORDER BY easting").fetchall()
+    ]
     assert stored_e == eastings
     # Birmingham lies near 52.48 N, 1.89 W: every converted point is in the West Midlands
     lon_min, lon_max, lat_min, lat_max = workspace.con.execute(
@@ -167,7 +170,7 @@ def test_empty_folder_is_an_error(workspace, tmp_path):
     from svduty.errors import InputError
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="holds no .csv or .zip files"):
+    with pytest.raises(InputError, match=r"holds no \.csv or \.zip files"):
         ingest(workspace, [tmp_path / "empty"])
     with pytest.raises(InputError, match="no such file or folder"):
         ingest(workspace, [Path(tmp_path / "missing.csv")])

@@ -1,4 +1,4 @@
-"""Bundled reference data: rebuilt from the public sources it came from, and consistent with them."""
+"""Bundled reference data: rebuilt from its public sources, and consistent with them."""
 
 from __future__ import annotations
 

@@ -74,13 +74,17 @@ def test_each_malformed_row_is_rejected_with_line_field_and_reason(workspace, br
         assert field == want_field, line
         assert want_words in reason, (line, reason)
         assert raw, "the rejected row is kept"
-    stored_lines = {r[0] for r in workspace.con.execute("SELECT source_line FROM incidents").fetchall()}
+    stored_lines = {
+        r[0] for r in workspace.con.execute("SELECT source_line FROM incidents").fetchall()
+    }
     assert stored_lines == set(range(2, data_rows + 2)) - set(CORRUPTIONS)
 
 
 def test_rejects_leave_earlier_batches_intact(workspace, west_mercia, broken_file):
     ingest(workspace, [west_mercia / "2024-01"])
-    before = workspace.con.execute("SELECT count(*), sum(hash(crime_ref)) FROM incidents").fetchone()
+    before = workspace.con.execute(
+        "SELECT count(*), sum(hash(crime_ref)) FROM incidents"
+    ).fetchone()
     ingest(workspace, [broken_file])
     after = workspace.con.execute(
         "SELECT count(*), sum(hash(crime_ref)) FROM incidents WHERE batch_id = 1"

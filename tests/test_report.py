@@ -1,4 +1,4 @@
-"""The main job: the bundled example becomes a workspace and an overview report a person can read."""
+"""The main job: the bundled example becomes a workspace and a report a person can read."""
 
 from __future__ import annotations
 
@@ -50,9 +50,14 @@ def demo(tmp_path_factory) -> Path:
 
 def test_demo_builds_the_report_from_the_bundled_archive(demo):
     html = (demo / "reports" / "overview.html").read_text()
-    for heading in ("Records by month", "Records by crime type",
-                    "Records by Community Safety Partnership", "Data quality", "Lineage",
-                    "Open Government Licence"):
+    for heading in (
+        "Records by month",
+        "Records by crime type",
+        "Records by Community Safety Partnership",
+        "Data quality",
+        "Lineage",
+        "Open Government Licence",
+    ):
         assert heading in html
     assert html.count("<svg") == 2
     # nothing is loaded from the network: no remote src/href, stylesheets or imports
@@ -68,13 +73,19 @@ def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
     assert len(by_month) == 13
     assert sum(int(r[1]) for r in by_month[1:]) == 102_105
     with Workspace.open(demo) as ws:
-        stored = dict(ws.con.execute(
-            "SELECT category, count(*) FROM incidents GROUP BY 1").fetchall())
+        stored = dict(
+            ws.con.execute("SELECT category, count(*) FROM incidents GROUP BY 1").fetchall()
+        )
     shown = {r[0]: r[1] for r in by_category[1:]}
     assert shown == {k: str(v) for k, v in stored.items()}
     assert [r[0] for r in by_csp[1:]] == [
-        "South Worcestershire", "North Worcestershire", "Shropshire", "Telford and Wrekin",
-        "Herefordshire", "(no LSOA)", "Outside the partnership's area",
+        "South Worcestershire",
+        "North Worcestershire",
+        "Shropshire",
+        "Telford and Wrekin",
+        "Herefordshire",
+        "(no LSOA)",
+        "Outside the partnership's area",
     ]
     assert sum(int(r[1]) for r in by_csp[1:]) == 102_105
     quality_table = parser.tables[3]

@@ -10,7 +10,14 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TransferSpeedColumn,
+)
 
 from svduty import __version__
 from svduty.errors import SvdutyError
@@ -159,8 +166,11 @@ def quality(
     ws = _open(workspace)
     report = run_quality(ws.store, ws.settings)
     ws.close()
-    frames = {"incidents": report.incidents, "offence_counts": report.offence_counts,
-              "gaps": report.gaps}
+    frames = {
+        "incidents": report.incidents,
+        "offence_counts": report.offence_counts,
+        "gaps": report.gaps,
+    }
     if table not in frames:
         raise SvdutyError(f"--table must be one of {', '.join(frames)}")
     _emit(frames[table], fmt, f"Data quality: {table}")
@@ -215,11 +225,14 @@ def demo(
     from svduty.ingest import ingest as run_ingest
     from svduty.report.overview import build_overview
 
-    ws = Workspace.open(directory) if (directory / "svduty.toml").exists() else Workspace.init(
-        directory, WEST_MERCIA
+    ws = (
+        Workspace.open(directory)
+        if (directory / "svduty.toml").exists()
+        else Workspace.init(directory, WEST_MERCIA)
     )
-    reports = run_ingest(ws, [example_archive()], on_file=lambda s: err.print(
-        f"ingesting {s.name.split('!')[-1]}"))
+    reports = run_ingest(
+        ws, [example_archive()], on_file=lambda s: err.print(f"ingesting {s.name.split('!')[-1]}")
+    )
     path = build_overview(ws)
     ws.close()
     rows = sum(r.rows_accepted for r in reports)
@@ -240,17 +253,24 @@ def fetch_police_uk(
     from svduty.fetch import DEFAULT_BASE_URL, Month, fetch_police_uk
 
     ws = _open(workspace)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=err, transient=False) as bar:
-        tasks: dict[str, int] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
 
         def progress(name: str, done: int, total: int | None) -> None:
             if name not in tasks:
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, total=total)
 
-        reports = fetch_police_uk(ws, force, Month.parse(start), Month.parse(end),
-                                  base_url or DEFAULT_BASE_URL, progress)
+        reports = fetch_police_uk(
+            ws, force, Month.parse(start), Month.parse(end), base_url or DEFAULT_BASE_URL, progress
+        )
     ws.audit("fetch police-uk", f"{force} {start}..{end}")
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports]).drop(columns=["seconds"])
@@ -260,7 +280,9 @@ def fetch_police_uk(
 
 @bench_app.command("ingest")
 def bench_ingest(
-    rows: Annotated[int, typer.Option(help="Rows in the large file (0: example only).")] = 5_000_000,
+    rows: Annotated[
+        int, typer.Option(help="Rows in the large file (0: example only).")
+    ] = 5_000_000,
 ) -> None:
     """Ingest rate against DuckDB's bare read_csv count over the same files."""
     from svduty.bench import bench_ingest as run

@@ -22,7 +22,9 @@ class Filter:
     def parse(cls, text: str) -> Filter:
         column, sep, value = text.partition("=")
         if not sep or not column.strip():
-            raise InputError(f"filter {text!r} must look like COLUMN=VALUE (e.g. force=West Mercia)")
+            raise InputError(
+                f"filter {text!r} must look like COLUMN=VALUE (e.g. force=West Mercia)"
+            )
         return cls(column.strip(), value.strip().strip('"'))
 
 

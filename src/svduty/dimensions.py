@@ -110,8 +110,9 @@ def resolve(name: str, dims: dict[str, ir.Value], table: str) -> ir.Value:
     if name in dims:
         return dims[name]
     if table == "offence_counts" and name in _NOT_IN_AGGREGATES:
-        raise InputError(f"dimension {name!r} is not available for {table}: "
-                         f"{_NOT_IN_AGGREGATES[name]}")
+        raise InputError(
+            f"dimension {name!r} is not available for {table}: {_NOT_IN_AGGREGATES[name]}"
+        )
     raise InputError(
         f"unknown dimension {name!r} for {table}; available: {', '.join(sorted(dims))}"
     )

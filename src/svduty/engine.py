@@ -26,6 +26,7 @@ from svduty.errors import EngineError
 from svduty.schema import FACT_TABLES, REFERENCE_TABLES, create_table_sql
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
     from ibis.backends import BaseBackend
 
 
@@ -72,7 +73,7 @@ class Store(ABC):
         """The Ibis connection analyses use."""
 
     @abstractmethod
-    def table(self, name: str) -> ibis.Table:
+    def table(self, name: str) -> ir.Table:
         """A canonical table as an Ibis expression."""
 
 
@@ -110,7 +111,7 @@ class DuckDBStore(Store):
             self._ibis = ibis.duckdb.from_connection(self.catalogue.cursor())
         return self._ibis
 
-    def table(self, name: str) -> ibis.Table:
+    def table(self, name: str) -> ir.Table:
         return self.ibis.table(name)
 
 
@@ -181,7 +182,7 @@ class SparkStore(Store):
     def ibis(self) -> BaseBackend:
         return ibis.pyspark.connect(spark_session())
 
-    def table(self, name: str) -> ibis.Table:
+    def table(self, name: str) -> ir.Table:
         if name not in FACT_TABLES and name not in REFERENCE_TABLES:
             raise EngineError(f"spark: no canonical table {name!r}")
         committed = self._committed_batches()

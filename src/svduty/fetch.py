@@ -120,13 +120,16 @@ def fetch_police_uk(
     slug = force_slug(force)
     downloads = workspace.root / "downloads"
     downloads.mkdir(exist_ok=True)
-    pattern = re.compile(rf"(\d{{4}}-\d{{2}})/\1-{re.escape(slug)}-"
-                         r"(street|outcomes|stop-and-search)\.csv$")
+    pattern = re.compile(
+        rf"(\d{{4}}-\d{{2}})/\1-{re.escape(slug)}-"
+        r"(street|outcomes|stop-and-search)\.csv$"
+    )
     reports: list[BatchReport] = []
     seen: set[str] = set()
     for archive in archives_for(start, end):
-        path = download(f"{base_url.rstrip('/')}/{archive}.zip", downloads / f"{archive}.zip",
-                        progress)
+        path = download(
+            f"{base_url.rstrip('/')}/{archive}.zip", downloads / f"{archive}.zip", progress
+        )
         scratch = downloads / f"{archive}-extract"
         try:
             with zipfile.ZipFile(path) as zipped:

@@ -8,6 +8,7 @@ batch of the same kind is skipped and said to be.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import tempfile
@@ -18,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+import duckdb
 
 from svduty.engine import SparkStore
 from svduty.errors import InputError
@@ -56,9 +59,7 @@ def expand(paths: list[Path]) -> Iterator[list[SourceFile]]:
             if not path.exists():
                 raise InputError(f"{path}: no such file or folder")
             if path.is_dir():
-                members = sorted(
-                    p for p in path.rglob("*") if p.suffix.lower() in (".csv", ".zip")
-                )
+                members = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".csv", ".zip"))
                 if not members:
                     raise InputError(f"{path}: the folder holds no .csv or .zip files")
             else:
@@ -152,9 +153,10 @@ def ingest_file(
     try:
         batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
         result = adapter.stage(con, source.path, header, batch_id, source.name)
+        relation = f"SELECT * FROM {result.relation}"
         if synthetic and adapter.table == "incidents":
-            con.execute("UPDATE _accepted SET synthetic = true")
-        store.stage_batch(adapter.table, batch_id, "SELECT * FROM _accepted")
+            relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
+        store.stage_batch(adapter.table, batch_id, relation)
         if isinstance(store, SparkStore):
             store.publish_pending()
         if result.rows_accepted == 0 and result.rows_read > 0:
@@ -176,11 +178,21 @@ def ingest_file(
     except BaseException:
         con.execute("ROLLBACK")
         store.after_rollback()
+        _drop_staging(workspace)
         raise
     store.after_commit()
-    for temp in ("_staged", "_accepted", "_csv_errors", "_csv_scans", "_csv_lines"):
-        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    _drop_staging(workspace)
     return BatchReport(
         source.name, adapter.kind, batch_id, status, result.rows_read,
         result.rows_accepted, result.rows_rejected, seconds,
     )  # fmt: skip
+
+
+def _drop_staging(workspace: Workspace) -> None:
+    con = workspace.con
+    for view in ("_with_coordinates", "_accepted"):
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+    for temp in ("_staged", "_csv_errors", "_csv_scans", "_csv_lines", "_skips", "_forces"):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+    with contextlib.suppress(duckdb.Error):
+        con.unregister("_coords")

@@ -34,8 +34,15 @@ class QualityReport:
                 if period is not None and period == previous + 1:
                     previous = period
                     continue
-                runs.append({"source_kind": kind, "force": force, "from": str(start),
-                             "to": str(previous), "months": (previous - start).n + 1})
+                runs.append(
+                    {
+                        "source_kind": kind,
+                        "force": force,
+                        "from": str(start),
+                        "to": str(previous),
+                        "months": (previous - start).n + 1,
+                    }
+                )
                 if period is not None:
                     start = previous = period
         return pd.DataFrame(runs, columns=["source_kind", "force", "from", "to", "months"])
@@ -84,21 +91,47 @@ def _incident_quality(store: Store, las: tuple[str, ...]) -> pd.DataFrame:
     dups = repeated.to_pandas()
     frame = frame.merge(dups, on=keys, how="left") if len(frame) else frame
     if len(frame) == 0:
-        return pd.DataFrame(columns=[*keys, "rows", "no_location_share", "outside_area_share",
-                                     "unknown_lsoa", "duplicate_crime_ids", "synthetic"])
+        return pd.DataFrame(
+            columns=[
+                *keys,
+                "rows",
+                "no_location_share",
+                "outside_area_share",
+                "unknown_lsoa",
+                "duplicate_crime_ids",
+                "synthetic",
+            ]
+        )
     frame["month"] = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
     frame = _add_gaps(frame)
-    for column in ("rows", "no_location", "lsoa_given", "unknown_lsoa", "outside_area",
-                   "synthetic", "duplicate_crime_ids"):
+    for column in (
+        "rows",
+        "no_location",
+        "lsoa_given",
+        "unknown_lsoa",
+        "outside_area",
+        "synthetic",
+        "duplicate_crime_ids",
+    ):
         frame[column] = frame[column].fillna(0).astype("int64")
     rows = frame["rows"].where(frame["rows"] > 0)
     frame["no_location_share"] = (frame["no_location"] / rows).round(4)
     frame["outside_area_share"] = (
         (frame["outside_area"] / frame["lsoa_given"].where(frame["lsoa_given"] > 0)).round(4)
-        if las else float("nan")
+        if las
+        else float("nan")
     )
-    columns = [*keys, "rows", "no_location", "no_location_share", "outside_area",
-               "outside_area_share", "unknown_lsoa", "duplicate_crime_ids", "synthetic"]
+    columns = [
+        *keys,
+        "rows",
+        "no_location",
+        "no_location_share",
+        "outside_area",
+        "outside_area_share",
+        "unknown_lsoa",
+        "duplicate_crime_ids",
+        "synthetic",
+    ]
     return frame[columns].sort_values(keys, kind="stable").reset_index(drop=True)
 
 

@@ -99,9 +99,7 @@ class Workspace:
                 f"SELECT * FROM read_csv('{data_path('offences.csv')}', header=true, "
                 "all_varchar=true)",
             )
-            self.con.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('reference', ?)", [fingerprint]
-            )
+            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('reference', ?)", [fingerprint])
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

@@ -95,7 +95,8 @@ def build_areas_sql(shared: Path) -> str:
     ),
     ranked AS (
         SELECT *, CASE WHEN imd2025_score IS NULL THEN NULL
-                  ELSE ntile(10) OVER (ORDER BY imd2025_score DESC, lsoa_code) END AS imd2025_decile_all
+                  ELSE ntile(10) OVER (ORDER BY imd2025_score DESC, lsoa_code)
+                  END AS imd2025_decile_all
         FROM joined
     )
     SELECT r.lsoa_code, r.lsoa_name, r.msoa_code, r.la_code, r.la_name,

@@ -7,7 +7,7 @@ import io
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 plt.rcParams["svg.hashsalt"] = "svduty"  # stable ids, so the same data gives the same file
 plt.rcParams["svg.fonttype"] = "none"

@@ -23,11 +23,12 @@ from svduty.workspace import Workspace
 def _masked(value: object, threshold: int) -> str:
     if isinstance(value, int | float) and not pd.isna(value) and 0 < value < threshold:
         return f"&lt;{threshold}"
-    return str(escape("" if value is None or (isinstance(value, float) and pd.isna(value))
-                      else value))
+    return str(
+        escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else value)
+    )
 
 
-def _table_renderer(threshold: int, masked_columns: set[str]):  # noqa: ANN202
+def _table_renderer(threshold: int, masked_columns: set[str]):
     def render(frame: pd.DataFrame) -> Markup:
         head = "".join(f"<th>{escape(c)}</th>" for c in frame.columns)
         rows = []
@@ -35,11 +36,16 @@ def _table_renderer(threshold: int, masked_columns: set[str]):  # noqa: ANN202
             cells = []
             for column, value in record.items():
                 numeric = isinstance(value, int | float) and not isinstance(value, bool)
-                text = (_masked(value, threshold) if column in masked_columns
-                        else str(escape("" if pd.isna(value) else value)))
+                text = (
+                    _masked(value, threshold)
+                    if column in masked_columns
+                    else str(escape("" if pd.isna(value) else value))
+                )
                 cells.append(f'<td class="n">{text}</td>' if numeric else f"<td>{text}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
-        return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        return Markup(
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
 
     return render
 
@@ -51,35 +57,41 @@ def _csp_table(workspace: Workspace, area_las: tuple[str, ...]) -> pd.DataFrame:
         areas = workspace.store.table("areas")
         own = set(
             areas.filter(areas.la_code.isin(list(area_las)))
-            .select("csp_name").distinct().to_pandas()["csp_name"]
+            .select("csp_name")
+            .distinct()
+            .to_pandas()["csp_name"]
         )
         frame["csp"] = frame["csp"].map(
             lambda c: c if c in own or pd.isna(c) else "Outside the partnership's area"
         )
-        frame = frame.groupby("csp", dropna=False, as_index=False)["count"].sum()
+        frame = frame.groupby("csp", dropna=False)["count"].sum().reset_index()
     frame["csp"] = frame["csp"].fillna("(no LSOA)")
     order = frame["csp"].isin(["(no LSOA)", "Outside the partnership's area"])
-    return pd.concat([
-        frame[~order].sort_values("count", ascending=False, kind="stable"),
-        frame[order].sort_values("csp", kind="stable"),
-    ]).reset_index(drop=True)
+    return pd.concat(
+        [
+            frame[~order].sort_values("count", ascending=False, kind="stable"),
+            frame[order].sort_values("csp", kind="stable"),
+        ]
+    ).reset_index(drop=True)
 
 
 def _quality_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Quality rows with short labels and percentages, to fit a page."""
-    table = pd.DataFrame({
-        "source": frame["source_kind"].str.replace("police_uk_", "police.uk ", regex=False),
-        "force": frame["force"],
-        "month": frame["month"],
-        "rows": frame["rows"],
-        "no location": frame["no_location"],
-        "no location %": (100 * frame["no_location_share"]).round(1),
-        "outside area": frame["outside_area"],
-        "outside area %": (100 * frame["outside_area_share"]).round(1),
-        "unknown LSOA": frame["unknown_lsoa"],
-        "repeated crime IDs": frame["duplicate_crime_ids"],
-        "synthetic": frame["synthetic"],
-    })
+    table = pd.DataFrame(
+        {
+            "source": frame["source_kind"].str.replace("police_uk_", "police.uk ", regex=False),
+            "force": frame["force"],
+            "month": frame["month"],
+            "rows": frame["rows"],
+            "no location": frame["no_location"],
+            "no location %": (100 * frame["no_location_share"]).round(1),
+            "outside area": frame["outside_area"],
+            "outside area %": (100 * frame["outside_area_share"]).round(1),
+            "unknown LSOA": frame["unknown_lsoa"],
+            "repeated crime IDs": frame["duplicate_crime_ids"],
+            "synthetic": frame["synthetic"],
+        }
+    )
     return table.reset_index(drop=True)
 
 
@@ -108,10 +120,15 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
         version=__version__,
         threshold=threshold,
         synthetic_rows=int(report.incidents["synthetic"].sum()),
-        month_chart=bar_chart(list(by_month["month"]), list(by_month["count"]),
-                              "Records per month"),
-        category_chart=bar_chart(list(by_category["category"]), list(by_category["count"]),
-                                 "Records by crime type", horizontal=True),
+        month_chart=bar_chart(
+            list(by_month["month"]), list(by_month["count"]), "Records per month"
+        ),
+        category_chart=bar_chart(
+            list(by_category["category"]),
+            list(by_category["count"]),
+            "Records by crime type",
+            horizontal=True,
+        ),
         by_month=by_month,
         by_category=by_category,
         by_csp=by_csp,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from svduty.errors import InputError
-from svduty.sources.base import Adapter, read_header
+from svduty.sources.base import Adapter
 from svduty.sources.home_office import PrcTableAdapter
 from svduty.sources.police_uk import OutcomesAdapter, StopSearchAdapter, StreetAdapter
 

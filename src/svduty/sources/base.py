@@ -40,6 +40,8 @@ class StageResult:
     rows_read: int
     rows_accepted: int
     rows_rejected: int
+    relation: str = "_accepted"
+    """The table or view holding the canonical rows to publish."""
 
 
 def read_header(path: Path) -> list[str]:
@@ -91,8 +93,8 @@ class Adapter(ABC):
         batch_id: int,
         file_name: str,
     ) -> StageResult:
-        """Read the file into the temp table `_accepted` (canonical columns) and add its rejects
-        to the `rejects` table. Runs inside the caller's transaction."""
+        """Stage the file so that `StageResult.relation` holds its canonical rows, and add its
+        rejects to the `rejects` table. Runs inside the caller's transaction."""
 
 
 class CsvAdapter(Adapter):
@@ -115,11 +117,13 @@ class CsvAdapter(Adapter):
     def joins(self, layout: str) -> str:
         return ""
 
-    def prepare(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:  # noqa: B027
+    def prepare(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:
         """Hook run after staging, before the projection (e.g. to build lookup tables)."""
 
-    def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:  # noqa: B027
-        """Hook run on `_accepted` before it is published (e.g. to fill coordinates)."""
+    def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> str:
+        """Hook run on the `_accepted` view; returns the relation to publish (e.g. a view that
+        adds computed coordinates)."""
+        return "_accepted"
 
     def stage(
         self,
@@ -150,8 +154,9 @@ class CsvAdapter(Adapter):
         con.execute("DROP TABLE IF EXISTS _csv_errors")
         con.execute("DROP TABLE IF EXISTS _csv_scans")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, * "
-            f"FROM read_csv({sql_text(str(path))}, {', '.join(options)})"
+            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
+            f"row_number() OVER () + 1 AS _row, * FROM read_csv({sql_text(str(path))}, "
+            f"{', '.join(options)})"
         )
         csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types)
         self._number_rows(con)
@@ -159,15 +164,16 @@ class CsvAdapter(Adapter):
         self._record_check_rejects(con, batch_id, file_name, checks)
         self.prepare(con, layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
+        # a view: the projection is computed once, while the rows are published
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _accepted AS SELECT {self.projection(layout, batch_id)} "
-            f"FROM _staged s {self.joins(layout)} WHERE {good} ORDER BY s._row"
+            f"CREATE OR REPLACE TEMP VIEW _accepted AS SELECT {self.projection(layout, batch_id)} "
+            f"FROM _staged s {self.joins(layout)} WHERE {good}"
         )
-        self.finish(con, layout)
+        relation = self.finish(con, layout)
         staged = _scalar(con, "SELECT count(*) FROM _staged")
-        accepted = _scalar(con, "SELECT count(*) FROM _accepted")
+        accepted = _scalar(con, f"SELECT count(*) FROM {relation}")
         rejected = csv_rejects + (staged - accepted)
-        return StageResult(staged + csv_rejects, accepted, rejected)
+        return StageResult(staged + csv_rejects, accepted, rejected, relation)
 
     def _record_csv_rejects(
         self,
@@ -203,16 +209,16 @@ class CsvAdapter(Adapter):
                     for line, (column, value, reason, raw) in seen.items()
                 ],
             )
-        con.execute("CREATE OR REPLACE TEMP TABLE _csv_lines AS SELECT unnest(?) AS line",
-                    [sorted(seen)])
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _csv_lines AS SELECT unnest(?) AS line", [sorted(seen)]
+        )
         return len(seen)
 
     def _number_rows(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Give each staged row its line in the file, skipping lines DuckDB rejected."""
+        """Give each staged row its line in the file, skipping lines DuckDB rejected (with none
+        rejected, row n is on line n + 1, as staged)."""
         skipped = _scalar(con, "SELECT count(*) FROM _csv_lines")
         if skipped == 0:
-            con.execute("ALTER TABLE _staged ADD COLUMN _row BIGINT")
-            con.execute("UPDATE _staged SET _row = _rn + 1")
             return
         # the k-th rejected line (1-based, sorted) has (line - 1 - k) readable rows before it
         con.execute(
@@ -220,8 +226,8 @@ class CsvAdapter(Adapter):
             "SELECT line - 1 - row_number() OVER (ORDER BY line) AS before FROM _csv_lines"
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.*, "
-            "s._rn + 1 + (SELECT count(*) FROM _skips k WHERE k.before < s._rn) AS _row "
+            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE ("
+            "s._rn + 1 + (SELECT count(*) FROM _skips k WHERE k.before < s._rn) AS _row) "
             "FROM _staged s"
         )
 

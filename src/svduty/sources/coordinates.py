@@ -1,4 +1,8 @@
-"""WGS84 <-> British National Grid for staged rows, with pyproj (the PROJ transformation)."""
+"""WGS84 <-> British National Grid for staged rows, with pyproj (the PROJ transformation).
+
+police.uk locations are a fixed set of anonymised snap points, so a file holds far fewer distinct
+coordinate pairs than rows: each distinct pair is transformed once and joined back by value.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from pyproj import Transformer
 
 WGS84 = "EPSG:4326"
 BNG = "EPSG:27700"
+_PAIRS = {"wgs84": ("longitude", "latitude"), "bng": ("easting", "northing")}
+_CRS = {"wgs84": WGS84, "bng": BNG}
 
 
 @cache
@@ -18,28 +24,30 @@ def _transformer(source: str, target: str) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
-def fill_missing_pair(con: duckdb.DuckDBPyConnection, table: str, given: str) -> None:
-    """Compute the coordinate pair `table` lacks from the one it has (`given` is 'wgs84'/'bng')."""
-    if given == "wgs84":
-        src_cols, dst_cols, source, target = ("longitude", "latitude"), ("easting", "northing"), \
-            WGS84, BNG
-    else:
-        src_cols, dst_cols, source, target = ("easting", "northing"), ("longitude", "latitude"), \
-            BNG, WGS84
-    arrow = con.sql(f"SELECT {src_cols[0]}, {src_cols[1]} FROM {table}").to_arrow_table()
-    x = arrow.column(0).to_numpy(zero_copy_only=False).astype("float64")
-    y = arrow.column(1).to_numpy(zero_copy_only=False).astype("float64")
-    out_x, out_y = _transformer(source, target).transform(x, y)
-    missing = ~(np.isfinite(out_x) & np.isfinite(out_y))
-    coords = pa.table(
+def fill_missing_pair(con: duckdb.DuckDBPyConnection, relation: str, given: str) -> str:
+    """A view of `relation` with the coordinate pair it lacks computed from the one it has
+    (`given` is 'wgs84' or 'bng')."""
+    wanted = "bng" if given == "wgs84" else "wgs84"
+    (x, y), (out_x, out_y) = _PAIRS[given], _PAIRS[wanted]
+    pairs = con.sql(
+        f"SELECT DISTINCT {x}, {y} FROM {relation} WHERE {x} IS NOT NULL AND {y} IS NOT NULL"
+    ).to_arrow_table()
+    xs = pairs.column(0).to_numpy(zero_copy_only=False).astype("float64")
+    ys = pairs.column(1).to_numpy(zero_copy_only=False).astype("float64")
+    tx, ty = _transformer(_CRS[given], _CRS[wanted]).transform(xs, ys)
+    bad = ~(np.isfinite(tx) & np.isfinite(ty))
+    lookup = pa.table(
         {
-            dst_cols[0]: pa.array(np.round(out_x, 6), mask=missing),
-            dst_cols[1]: pa.array(np.round(out_y, 6), mask=missing),
+            f"_{x}": pairs.column(0),
+            f"_{y}": pairs.column(1),
+            out_x: pa.array(np.round(tx, 6), mask=bad),
+            out_y: pa.array(np.round(ty, 6), mask=bad),
         }
     )
-    con.register("_coords", coords)
+    con.register("_coords", lookup)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT t.* EXCLUDE ({dst_cols[0]}, "
-        f"{dst_cols[1]}), c.{dst_cols[0]}, c.{dst_cols[1]} FROM {table} t POSITIONAL JOIN _coords c"
+        f"CREATE OR REPLACE TEMP VIEW _with_coordinates AS SELECT t.* REPLACE "
+        f"(c.{out_x} AS {out_x}, c.{out_y} AS {out_y}) FROM {relation} t "
+        f"LEFT JOIN _coords c ON c._{x} = t.{x} AND c._{y} = t.{y}"
     )
-    con.unregister("_coords")
+    return "_with_coordinates"

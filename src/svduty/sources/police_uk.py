@@ -93,9 +93,7 @@ def month_check() -> Check:
 
 def _located(column: str) -> str:
     """NULL for police.uk's 0,0 'no location' coordinates."""
-    return (
-        f'CASE WHEN s."Longitude" = 0 AND s."Latitude" = 0 THEN NULL ELSE s."{column}" END'
-    )
+    return f'CASE WHEN s."Longitude" = 0 AND s."Latitude" = 0 THEN NULL ELSE s."{column}" END'
 
 
 class StreetAdapter(CsvAdapter):
@@ -134,7 +132,8 @@ class StreetAdapter(CsvAdapter):
                 ),
                 Check(
                     "Easting",
-                    's."Easting" NOT BETWEEN 0 AND 700000 OR s."Northing" NOT BETWEEN 0 AND 1300000',
+                    's."Easting" NOT BETWEEN 0 AND 700000 '
+                    'OR s."Northing" NOT BETWEEN 0 AND 1300000',
                     "'coordinates outside the British National Grid'",
                     'concat_ws(\',\', s."Easting", s."Northing")',
                 ),
@@ -153,12 +152,13 @@ class StreetAdapter(CsvAdapter):
             place = (
                 "NULL::DOUBLE AS longitude, NULL::DOUBLE AS latitude, "
                 's."Easting" AS easting, s."Northing" AS northing, '
-                "NULL::VARCHAR AS crime_ref, NULL::VARCHAR AS lsoa_code, NULL::VARCHAR AS lsoa_name, "
+                "NULL::VARCHAR AS crime_ref, NULL::VARCHAR AS lsoa_code, "
+                "NULL::VARCHAR AS lsoa_name, "
                 "NULL::VARCHAR AS outcome"
             )
         else:
             place = (
-                f'{_located("Longitude")} AS longitude, {_located("Latitude")} AS latitude, '
+                f"{_located('Longitude')} AS longitude, {_located('Latitude')} AS latitude, "
                 "NULL::DOUBLE AS easting, NULL::DOUBLE AS northing, "
                 's."Crime ID" AS crime_ref, s."LSOA code" AS lsoa_code, '
                 's."LSOA name" AS lsoa_name, s."Last outcome category" AS outcome'
@@ -166,15 +166,15 @@ class StreetAdapter(CsvAdapter):
         return (
             f"{batch_id} AS batch_id, s._row AS source_line, '{self.kind}' AS source_kind, "
             's."Month" AS month, CAST(s."Month" AS TIMESTAMP) AS occurred_from, '
-            "CAST(s.\"Month\" + INTERVAL 1 MONTH AS TIMESTAMP) AS occurred_to, "
+            'CAST(s."Month" + INTERVAL 1 MONTH AS TIMESTAMP) AS occurred_to, '
             "'month' AS date_precision, "
             's."Reported by" AS reported_by, coalesce(f.force, s."Falls within") AS force, '
             f's."Location" AS location, {place}, s."Crime type" AS category, '
             'NULL::VARCHAR AS offence_code, s."Context" AS context, false AS synthetic'
         )
 
-    def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:
-        fill_missing_pair(con, "_accepted", "bng" if layout == "2011" else "wgs84")
+    def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> str:
+        return fill_missing_pair(con, "_accepted", "bng" if layout == "2011" else "wgs84")
 
 
 class OutcomesAdapter(CsvAdapter):
@@ -208,10 +208,10 @@ class OutcomesAdapter(CsvAdapter):
 
     def projection(self, layout: str, batch_id: int) -> str:
         return (
-            f"{batch_id} AS batch_id, s._row AS source_line, s.\"Crime ID\" AS crime_ref, "
+            f'{batch_id} AS batch_id, s._row AS source_line, s."Crime ID" AS crime_ref, '
             's."Month" AS month, s."Reported by" AS reported_by, '
             'coalesce(f.force, s."Falls within") AS force, '
-            f'{_located("Longitude")} AS longitude, {_located("Latitude")} AS latitude, '
+            f"{_located('Longitude')} AS longitude, {_located('Latitude')} AS latitude, "
             's."Location" AS location, s."LSOA code" AS lsoa_code, s."LSOA name" AS lsoa_name, '
             's."Outcome type" AS outcome'
         )
@@ -272,13 +272,13 @@ class StopSearchAdapter(CsvAdapter):
             f's."Type" AS search_type, {when} AS searched_at, '
             f"CAST(date_trunc('month', {when}) AS DATE) AS month, "
             's."Policing operation" AS policing_operation, '
-            f'{_located("Longitude")} AS longitude, {_located("Latitude")} AS latitude, '
+            f"{_located('Longitude')} AS longitude, {_located('Latitude')} AS latitude, "
             's."Gender" AS gender, s."Age range" AS age_range, '
             's."Self-defined ethnicity" AS self_defined_ethnicity, '
             's."Officer-defined ethnicity" AS officer_defined_ethnicity, '
             's."Legislation" AS legislation, s."Object of search" AS object_of_search, '
             's."Outcome" AS outcome, '
-            f'{_BOOL.format(c="Outcome linked to object of search")} AS outcome_linked_to_object, '
+            f"{_BOOL.format(c='Outcome linked to object of search')} AS outcome_linked_to_object, "
             f"{_BOOL.format(c='Removal of more than just outer clothing')} "
             "AS removal_of_more_than_outer_clothing"
         )

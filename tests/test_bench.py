@@ -1,0 +1,28 @@
+"""The ingest benchmark runs end to end and compares like with like (no timing asserted)."""
+
+from __future__ import annotations
+
+from svduty.bench import bench_ingest, repeat_to
+
+
+def test_bench_reports_both_datasets_against_the_same_files():
+    results = bench_ingest(rows=250_000)
+    assert [r.dataset for r in results] == [
+        "example (12 monthly files)",
+        "one file of ~250,000 rows",
+    ]
+    assert results[0].rows == 102_105 and results[0].files == 12
+    assert results[1].rows == 102_105 * 2  # 250,000 / 102,105 rounds to two copies
+    for result in results:
+        assert result.baseline_seconds > 0 and result.ingest_seconds > 0
+        assert result.ratio == result.ingest_rate / result.baseline_rate
+
+
+def test_repeat_to_keeps_one_header(west_mercia, tmp_path):
+    sources = sorted(west_mercia.glob("2024-0[12]/*.csv"))  # CRLF files
+    target = repeat_to(30_000, sources, tmp_path / "big.csv")
+    lines = target.read_bytes().split(b"\n")
+    assert lines[0].startswith(b"Crime ID,Month")
+    assert sum(1 for line in lines if line.startswith(b"Crime ID")) == 1
+    assert b"\r" not in target.read_bytes()
+    assert len(lines) - 2 == (7700 + 7654) * 2
