@@ -172,5 +172,8 @@ def test_empty_folder_is_an_error(workspace, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match=r"holds no \.csv or \.zip files"):
         ingest(workspace, [tmp_path / "empty"])
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(InputError, match=r"empty\.csv: the file is empty \(no header line\)"):
+        ingest(workspace, [tmp_path / "empty.csv"])
     with pytest.raises(InputError, match="no such file or folder"):
         ingest(workspace, [Path(tmp_path / "missing.csv")])

@@ -186,8 +186,8 @@ def counts(
     table: Annotated[str, typer.Option(help="incidents or offence_counts.")] = "incidents",
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Count records by dimensions: lsoa, la, csp, force, month, quarter, financial_year,
-    offence_group, offence_subgroup, offence_code, category, or any canonical column."""
+    """Count records by lsoa, la, csp, force, month, quarter, financial_year, offence_group,
+    offence_subgroup, offence_code, category or any column."""
     from svduty.counting import Filter
     from svduty.counting import counts as run_counts
 
@@ -219,8 +219,7 @@ def demo(
         "example-workspace"
     ),
 ) -> None:
-    """The main job on the bundled example: a West Mercia workspace from real open data, ingested
-    and reported."""
+    """The main job: a West Mercia workspace from the bundled open data, and its report."""
     from svduty.example import WEST_MERCIA, example_archive
     from svduty.ingest import ingest as run_ingest
     from svduty.report.overview import build_overview

@@ -103,6 +103,9 @@ def plan(files: list[SourceFile], kind: str | None) -> list[tuple[SourceFile, Ad
     planned, problems = [], []
     for source in files:
         header = read_header(source.path)
+        if not any(header):
+            problems.append(f"{source.name}: the file is empty (no header line)")
+            continue
         try:
             planned.append((source, detect(Path(source.name), header, kind), header))
         except InputError as error:
