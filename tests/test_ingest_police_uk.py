@@ -170,7 +170,7 @@ def test_empty_folder_is_an_error(workspace, tmp_path):
     from svduty.errors import InputError
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match=r"holds no \.csv or \.zip files"):
+    with pytest.raises(InputError, match=r"holds no \.csv, \.xml or \.zip files"):
         ingest(workspace, [tmp_path / "empty"])
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(InputError, match=r"empty\.csv: the file is empty \(no header line\)"):

@@ -30,10 +30,19 @@ if TYPE_CHECKING:
     from ibis.backends import BaseBackend
 
 
-def typed_columns(columns: dict[str, str]) -> str:
-    """A select list casting each column to its canonical type, so every Parquet file of a table
-    has one schema whatever the adapter's projection inferred."""
-    return ", ".join(f'CAST("{c}" AS {kind}) AS "{c}"' for c, kind in columns.items())
+def typed_columns(columns: dict[str, str], present: set[str] | None = None) -> str:
+    """A select list casting each column to its canonical type (NULL where the source has no such
+    column), so every file and table holds one schema whatever the adapter's projection gave."""
+    return ", ".join(
+        f'CAST("{c}" AS {kind}) AS "{c}"'
+        if present is None or c in present
+        else f'CAST(NULL AS {kind}) AS "{c}"'
+        for c, kind in columns.items()
+    )
+
+
+def columns_of(con: duckdb.DuckDBPyConnection, select_sql: str) -> set[str]:
+    return {d[0] for d in con.execute(f"SELECT * FROM ({select_sql}) LIMIT 0").description}
 
 
 class Store(ABC):
@@ -96,9 +105,10 @@ class DuckDBStore(Store):
         )
 
     def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
-        columns = ", ".join(f'"{c}"' for c in FACT_TABLES[table])
+        names = ", ".join(f'"{c}"' for c in FACT_TABLES[table])
+        columns = typed_columns(FACT_TABLES[table], columns_of(self.catalogue, select_sql))
         self.catalogue.execute(
-            f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM ({select_sql})'
+            f'INSERT INTO "{table}" ({names}) SELECT {columns} FROM ({select_sql})'
         )
 
     def recover(self) -> None:
@@ -146,7 +156,7 @@ class SparkStore(Store):
         self._copy(f"SELECT {columns} FROM ({select_sql})", self._path(table, "data"))
 
     def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
-        columns = typed_columns(FACT_TABLES[table])
+        columns = typed_columns(FACT_TABLES[table], columns_of(self.catalogue, select_sql))
         staging = self.warehouse / "_staging" / f"{table}-batch-{batch_id}.parquet"
         self.catalogue.execute(
             f"COPY (SELECT {columns} FROM ({select_sql})) TO '{staging}' (FORMAT parquet)"

@@ -24,8 +24,10 @@ import duckdb
 
 from svduty.engine import SparkStore
 from svduty.errors import InputError
+from svduty.mapping import load_mapping
 from svduty.sources import detect
 from svduty.sources.base import Adapter, read_header
+from svduty.sources.mapped import MappedAdapter, xml_to_csv
 from svduty.workspace import Workspace
 
 
@@ -59,9 +61,11 @@ def expand(paths: list[Path]) -> Iterator[list[SourceFile]]:
             if not path.exists():
                 raise InputError(f"{path}: no such file or folder")
             if path.is_dir():
-                members = sorted(p for p in path.rglob("*") if p.suffix.lower() in (".csv", ".zip"))
+                members = sorted(
+                    p for p in path.rglob("*") if p.suffix.lower() in (".csv", ".zip", ".xml")
+                )
                 if not members:
-                    raise InputError(f"{path}: the folder holds no .csv or .zip files")
+                    raise InputError(f"{path}: the folder holds no .csv, .xml or .zip files")
             else:
                 members = [path]
             for member in members:
@@ -98,21 +102,57 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def plan(files: list[SourceFile], kind: str | None) -> list[tuple[SourceFile, Adapter, list[str]]]:
-    """Detect every file's kind first; report every unreadable file at once."""
+def plan(
+    files: list[SourceFile],
+    kind: str | None,
+    extra: list[Adapter] | None = None,
+    scratch: Path | None = None,
+) -> list[tuple[SourceFile, Adapter, list[str]]]:
+    """Detect every file's kind first; report every unreadable file at once. XML files are
+    flattened to CSV (in `scratch`) by the mapping part that names their record element."""
     planned, problems = [], []
     for source in files:
+        if source.path.suffix.lower() == ".xml":
+            flattened = _flatten_xml(source, extra or [], scratch)
+            if flattened is None:
+                problems.append(
+                    f"{source.name}: an XML file needs a --mapping whose part names "
+                    "its record element ('xml: {{record: ...}}')"
+                )
+                continue
+            source = flattened
         header = read_header(source.path)
         if not any(header):
             problems.append(f"{source.name}: the file is empty (no header line)")
             continue
         try:
-            planned.append((source, detect(Path(source.name), header, kind), header))
+            planned.append((source, detect(Path(source.name), header, kind, extra), header))
         except InputError as error:
             problems.append(str(error))
     if problems:
         raise InputError("nothing was ingested:\n" + "\n".join(problems))
     return planned
+
+
+def _flatten_xml(
+    source: SourceFile, extra: list[Adapter], scratch: Path | None
+) -> SourceFile | None:
+    for adapter in extra:
+        part = getattr(adapter, "part", None)
+        if part is not None and part.xml_record:
+            folder = scratch or source.path.parent
+            target = folder / (source.path.stem + f"-{part.name}.csv")
+            xml_to_csv(source.path, part.xml_record, part.source_columns, target)
+            return SourceFile(source.name, target)
+    return None
+
+
+def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]:
+    adapters: list[Adapter] = []
+    for path in mappings:
+        mapping = load_mapping(path)
+        adapters += [MappedAdapter(mapping, part, workspace.salt) for part in mapping.parts]
+    return adapters
 
 
 def ingest(
@@ -121,13 +161,22 @@ def ingest(
     kind: str | None = None,
     synthetic: bool = False,
     on_file: Callable[[SourceFile], None] | None = None,
+    mappings: list[Path] | None = None,
 ) -> list[BatchReport]:
+    extra = mapped_adapters(workspace, mappings or [])
     with expand(paths) as files:
         reports = []
-        for source, adapter, header in plan(files, kind):
+        scratch = Path(tempfile.mkdtemp(prefix="svduty-xml-"))
+        try:
+            planned = plan(files, kind, extra, scratch)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        for source, adapter, header in planned:
             if on_file:
                 on_file(source)
             reports.append(ingest_file(workspace, source, adapter, header, synthetic))
+        shutil.rmtree(scratch, ignore_errors=True)
         return reports
 
 

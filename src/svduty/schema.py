@@ -5,7 +5,9 @@ Columns are given in DuckDB types; the Spark store holds the same columns as Par
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from svduty.vocabulary import MARKERS, marker_column
+
+SCHEMA_VERSION = 2
 
 FACT_TABLES: dict[str, dict[str, str]] = {
     "incidents": {
@@ -28,8 +30,51 @@ FACT_TABLES: dict[str, dict[str, str]] = {
         "lsoa_name": "VARCHAR",
         "category": "VARCHAR",
         "offence_code": "VARCHAR",
+        "statute": "VARCHAR",
+        "recorded_at": "TIMESTAMP",
+        "location_type": "VARCHAR",
         "outcome": "VARCHAR",
         "context": "VARCHAR",
+        **{marker_column(m): "BOOLEAN" for m in MARKERS},
+        "synthetic": "BOOLEAN",
+    },
+    "involvements": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "force": "VARCHAR",
+        "crime_ref": "VARCHAR",
+        "role": "VARCHAR",
+        "person_key": "VARCHAR",
+        "age": "INTEGER",
+        "sex": "VARCHAR",
+        "ethnicity": "VARCHAR",
+        "relationship": "VARCHAR",
+        "synthetic": "BOOLEAN",
+    },
+    "ae_attendances": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "site": "VARCHAR",
+        "attendance_ref": "VARCHAR",
+        "arrived_at": "TIMESTAMP",
+        "occurred_at": "TIMESTAMP",
+        "month": "DATE",
+        "location_type": "VARCHAR",
+        "location_text": "VARCHAR",
+        "means_of_assault": "VARCHAR",
+        "age": "INTEGER",
+        "sex": "VARCHAR",
+        "synthetic": "BOOLEAN",
+    },
+    "admissions": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "month": "DATE",
+        "area_code": "VARCHAR",
+        "age_band": "VARCHAR",
+        "sex": "VARCHAR",
+        "cause_code": "VARCHAR",
+        "count": "BIGINT",
         "synthetic": "BOOLEAN",
     },
     "outcomes": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +77,15 @@ class Workspace:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def salt(self) -> str:
+        """The workspace's secret for pseudonymising person keys; made once, never exported."""
+        path = self.root / ".salt"
+        if not path.exists():
+            path.write_text(secrets.token_hex(32), encoding="utf-8")
+            path.chmod(0o600)
+        return path.read_text(encoding="utf-8").strip()
 
     def _refresh_reference(self) -> None:
         """(Re)load areas and offences when first opened or when the CSP settings change."""

@@ -20,9 +20,14 @@ def adapters() -> dict[str, Adapter]:
     return {adapter.kind: adapter for adapter in found}
 
 
-def detect(path: Path, header: list[str], kind: str | None = None) -> Adapter:
-    """The adapter for a file: the one named by `kind`, or the one whose layout the header has."""
+def detect(
+    path: Path, header: list[str], kind: str | None = None, extra: list[Adapter] | None = None
+) -> Adapter:
+    """The adapter for a file: the one named by `kind`, or the one whose layout the header has.
+    `extra` adapters (from column mappings) are tried after the built-in ones."""
     known = adapters()
+    for adapter in extra or []:
+        known.setdefault(adapter.kind, adapter)
     if kind is not None:
         if kind not in known:
             raise InputError(f"unknown source kind {kind!r}; known kinds: {', '.join(known)}")
@@ -39,5 +44,6 @@ def detect(path: Path, header: list[str], kind: str | None = None) -> Adapter:
             return adapter
     raise InputError(
         f"{path}: no adapter recognises this file (header: {', '.join(header) or 'empty'}). "
-        f"Known kinds: {', '.join(known)}; name one with --kind to see what it expects."
+        f"Known kinds: {', '.join(known)}; name one with --kind to see what it expects, or "
+        "give the column mapping of a partner export with --mapping."
     )

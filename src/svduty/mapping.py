@@ -1,0 +1,300 @@
+"""Column mappings: how one partner's export maps onto svduty's canonical fields.
+
+Forces, hospitals and councils export differently; a mapping file (YAML) names, for each canonical
+field, the source column, its date format and its value codes. One file can map several parts of an
+export (crimes and the people in them; A&E attendances; admissions). `docs/partner-extracts.md`
+documents every field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from svduty.vocabulary import ASSAULT_MEANS, LOCATION_TYPES, MARKERS, ROLES, SEXES
+from svduty.yamlfile import Problems, load_located
+
+
+@dataclass(frozen=True)
+class Field:
+    """A canonical field: its kind drives parsing and checks."""
+
+    name: str
+    kind: str  # text, timestamp, month, int, double, enum, lsoa, code, icd10
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    help: str = ""
+
+
+def _f(name: str, kind: str, help: str, **options: Any) -> Field:
+    return Field(name, kind, help=help, **options)
+
+
+PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
+    "crimes": (
+        "incidents",
+        (
+            _f("crime_ref", "text", "The force's crime reference.", required=True),
+            _f(
+                "offence_code", "code", "Home Office offence code, e.g. 8N, 5D, 34B.", required=True
+            ),
+            _f(
+                "statute",
+                "text",
+                "Act and section, e.g. 's20 OAPA 1861' (when the force records it).",
+            ),
+            _f("recorded_at", "timestamp", "When the crime was recorded."),
+            _f("occurred_from", "timestamp", "Committed from (or at)."),
+            _f("occurred_to", "timestamp", "Committed to, when a range."),
+            _f("longitude", "double", "WGS84 longitude.", low=-8.7, high=1.8),
+            _f("latitude", "double", "WGS84 latitude.", low=49.8, high=60.9),
+            _f("easting", "double", "British National Grid easting (m).", low=0, high=700000),
+            _f("northing", "double", "British National Grid northing (m).", low=0, high=1300000),
+            _f("lsoa_code", "lsoa", "LSOA code (2011 or 2021)."),
+            _f("location", "text", "Location description."),
+            _f("location_type", "enum", "Type of place.", choices=LOCATION_TYPES),
+            _f("outcome", "text", "Latest outcome."),
+            _f("force", "text", "Force, when the export has a column for it."),
+        ),
+    ),
+    "people": (
+        "involvements",
+        (
+            _f(
+                "crime_ref",
+                "text",
+                "Crime reference linking the person to the crime.",
+                required=True,
+            ),
+            _f("role", "enum", "victim, suspect or offender.", required=True, choices=ROLES),
+            _f(
+                "person_key",
+                "text",
+                "Pseudonymous person key (hashed with the workspace salt when "
+                "'pseudonymise: true').",
+            ),
+            _f("age", "int", "Age in years at the offence.", low=0, high=120),
+            _f("sex", "enum", "Sex.", choices=SEXES),
+            _f("ethnicity", "text", "Ethnicity as recorded."),
+            _f("relationship", "text", "Relationship of the suspect to the victim."),
+            _f("force", "text", "Force, when the export has a column for it."),
+        ),
+    ),
+    "istv": (
+        "ae_attendances",
+        (
+            _f("attendance_ref", "text", "Attendance identifier (not a patient identifier)."),
+            _f("site", "text", "Emergency department."),
+            _f("arrived_at", "timestamp", "Arrival date and time at A&E.", required=True),
+            _f("occurred_at", "timestamp", "Incident date and time."),
+            _f("location_type", "enum", "Incident location type.", choices=LOCATION_TYPES),
+            _f("location_text", "text", "Specific incident location (free text)."),
+            _f("means_of_assault", "enum", "Primary means of assault.", choices=ASSAULT_MEANS),
+            _f("age", "int", "Age in years.", low=0, high=120),
+            _f("sex", "enum", "Sex.", choices=SEXES),
+        ),
+    ),
+    "admissions": (
+        "admissions",
+        (
+            _f("month", "month", "Month of admission.", required=True),
+            _f("area_code", "text", "Area of residence (LSOA or district code).", required=True),
+            _f("age_band", "text", "Age band, e.g. 0-17, 18-24."),
+            _f("sex", "enum", "Sex.", choices=SEXES),
+            _f("cause_code", "icd10", "ICD-10 external cause, e.g. X99.", required=True),
+            _f("count", "int", "Number of admissions.", required=True, low=0),
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where one canonical field comes from."""
+
+    field: Field
+    column: str
+    format: str | None = None
+    values: tuple[tuple[str, str], ...] = ()
+    pseudonymise: bool = False
+
+
+@dataclass(frozen=True)
+class MarkerSource:
+    """Markers from one flags column (codes separated) or from one column per marker."""
+
+    marker: str
+    column: str
+    true_values: tuple[str, ...]
+    false_values: tuple[str, ...] = ()
+    separator: str | None = None
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    table: str
+    columns: tuple[Column, ...]
+    markers: tuple[MarkerSource, ...] = ()
+    xml_record: str | None = None
+
+    @property
+    def source_columns(self) -> set[str]:
+        return {c.column for c in self.columns} | {m.column for m in self.markers}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    id: str
+    path: Path
+    force: str | None
+    parts: tuple[Part, ...]
+
+    def part(self, name: str) -> Part | None:
+        return next((p for p in self.parts if p.name == name), None)
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Read and check a mapping file, reporting every problem at once with its line."""
+    located = load_located(path)
+    problems = Problems(located)
+    data = located.data
+    if not isinstance(data, dict):
+        problems.add((), "a mapping file is a YAML mapping with 'id' and at least one part")
+        problems.raise_if_any("mapping")
+    for key in data:
+        if key not in {"id", "description", "force", *PARTS}:
+            problems.add((key,), f"unknown key {key!r}; parts are {', '.join(PARTS)}")
+    if not isinstance(data.get("id"), str):
+        problems.add(("id",), "'id' (text) is required")
+    parts = [
+        _part(name, data[name], problems)
+        for name in PARTS
+        if name in data and isinstance(data[name], dict)
+    ]
+    for name in PARTS:
+        if name in data and not isinstance(data[name], dict):
+            problems.add((name,), f"{name!r} must be a mapping with 'columns'")
+    if not parts:
+        problems.add((), f"no parts: give at least one of {', '.join(PARTS)}")
+    problems.raise_if_any("mapping")
+    force = data.get("force")
+    return Mapping(str(data["id"]), path, str(force) if force else None, tuple(parts))
+
+
+def _part(name: str, raw: dict[str, Any], problems: Problems) -> Part:
+    table, fields = PARTS[name]
+    known = {f.name: f for f in fields}
+    allowed = {"columns", "markers", "xml"} if name == "crimes" else {"columns", "xml"}
+    for key in raw:
+        if key not in allowed:
+            problems.add((name, key), f"unknown key {key!r} in {name}; allowed: {sorted(allowed)}")
+    columns_raw = raw.get("columns") or {}
+    if not isinstance(columns_raw, dict):
+        problems.add((name, "columns"), "'columns' maps canonical fields to source columns")
+        columns_raw = {}
+    columns = []
+    for field_name, spec in columns_raw.items():
+        where = (name, "columns", field_name)
+        if field_name not in known:
+            problems.add(
+                where, f"unknown field {field_name!r} for {name}; fields: {', '.join(known)}"
+            )
+            continue
+        column = _column(known[field_name], spec, where, problems)
+        if column:
+            columns.append(column)
+    given = {c.field.name for c in columns}
+    for field in fields:
+        if field.required and field.name not in given:
+            problems.add((name, "columns"), f"required field {field.name!r} is not mapped")
+    markers = _markers(raw.get("markers"), (name, "markers"), problems) if name == "crimes" else []
+    xml = raw.get("xml")
+    record = xml.get("record") if isinstance(xml, dict) else None
+    if xml is not None and not isinstance(record, str):
+        problems.add((name, "xml"), "'xml' needs 'record': the element holding one record")
+    return Part(name, table, tuple(columns), tuple(markers), record)
+
+
+def _column(field: Field, spec: Any, where: tuple, problems: Problems) -> Column | None:
+    if isinstance(spec, str):
+        spec = {"column": spec}
+    if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
+        problems.add(where, "give the source column name, or a mapping with 'column'")
+        return None
+    for key in spec:
+        if key not in {"column", "format", "values", "pseudonymise"}:
+            problems.add((*where, key), f"unknown option {key!r}")
+    fmt = spec.get("format")
+    if field.kind in ("timestamp", "month") and fmt is None:
+        fmt = "%Y-%m" if field.kind == "month" else None
+        if fmt is None:
+            problems.add(where, f"{field.name} needs a 'format' such as '%d/%m/%Y %H:%M'")
+    values = spec.get("values") or {}
+    if not isinstance(values, dict):
+        problems.add((*where, "values"), "'values' maps source codes to canonical values")
+        values = {}
+    if field.choices:
+        for source, target in values.items():
+            if target not in field.choices:
+                problems.add(
+                    (*where, "values", source),
+                    f"{target!r} is not a {field.name}; choose from {', '.join(field.choices)}",
+                )
+    return Column(
+        field,
+        spec["column"],
+        fmt,
+        tuple((str(k), str(v)) for k, v in values.items()),
+        bool(spec.get("pseudonymise", False)),
+    )
+
+
+def _markers(raw: Any, where: tuple, problems: Problems) -> list[MarkerSource]:
+    """`markers: {column: Flags, separator: ';', values: {DA: domestic_abuse}}` or
+    `markers: {domestic_abuse: {column: DA, true: [Y], false: [N]}}`."""
+    if raw is None:
+        return []
+    if not isinstance(raw, dict):
+        problems.add(where, "'markers' must be a mapping")
+        return []
+    found = []
+    if "column" in raw:
+        values = raw.get("values") or {}
+        by_marker: dict[str, list[str]] = {}
+        for code, marker in values.items():
+            if marker not in MARKERS:
+                problems.add(
+                    (*where, "values", code),
+                    f"unknown marker {marker!r}; markers: {', '.join(MARKERS)}",
+                )
+                continue
+            by_marker.setdefault(marker, []).append(str(code))
+        for marker, codes in by_marker.items():
+            found.append(
+                MarkerSource(
+                    marker, raw["column"], tuple(codes), separator=str(raw.get("separator", ";"))
+                )
+            )
+        return found
+    for marker, spec in raw.items():
+        if marker not in MARKERS:
+            problems.add(
+                (*where, marker), f"unknown marker {marker!r}; markers: {', '.join(MARKERS)}"
+            )
+            continue
+        if not isinstance(spec, dict) or "column" not in spec or "true" not in spec:
+            problems.add((*where, marker), "give 'column' and 'true' (and 'false') values")
+            continue
+        found.append(
+            MarkerSource(
+                marker,
+                str(spec["column"]),
+                tuple(str(v) for v in spec["true"]),
+                tuple(str(v) for v in spec.get("false", [])),
+            )
+        )
+    return found

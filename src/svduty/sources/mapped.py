@@ -1,0 +1,303 @@
+"""Adapters driven by a column mapping: record-level police extracts (crimes and people), A&E
+attendances in the ISTV minimum dataset (CSV or XML) and hospital admissions for assault.
+
+Every source column is read as text; the mapping says how each becomes a canonical field, and
+each field kind brings its check (a date in the stated format, a code from the stated values, a
+number in range). A value that fails its check rejects the row with the column, value and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import duckdb
+
+from svduty.mapping import Column, Mapping, MarkerSource, Part
+from svduty.reference import data_path
+from svduty.reference.forces import canonical_force
+from svduty.sources.base import LSOA_PATTERN, Check, CsvAdapter, force_map, sql_text
+from svduty.sources.coordinates import fill_missing_pair
+from svduty.vocabulary import MARKERS, marker_column
+
+CODE_PATTERN = r"[0-9]+(\.[0-9]+)?[A-Z]?(/[0-9]+(\.[0-9]+)?[A-Z]?)*"
+ICD10_PATTERN = r"[A-Z][0-9]{2}(\.?[0-9X]{1,2})?"
+KINDS = {
+    "crimes": "police_extract_crimes",
+    "people": "police_extract_people",
+    "istv": "istv",
+    "admissions": "admissions",
+}
+
+
+def _raw(column: str) -> str:
+    return f"nullif(trim(s.{_quote(column)}), '')"
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _mapped(column: Column) -> str:
+    """The canonical value of an enum or code column: the mapped code, or the value itself when it
+    is already canonical (enums) or unmapped (codes)."""
+    raw = _raw(column.column)
+    cases = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in column.values)
+    field = column.field
+    if field.kind == "enum":
+        choices = ", ".join(sql_text(c) for c in field.choices)
+        fallback = f"CASE WHEN lower({raw}) IN ({choices}) THEN lower({raw}) END"
+    else:
+        fallback = raw
+    return f"(CASE {raw} {cases} ELSE {fallback} END)" if cases else fallback
+
+
+def value_sql(column: Column, salt: str) -> str:
+    """SQL for a field's canonical value from the staged row `s`."""
+    raw = _raw(column.column)
+    kind = column.field.kind
+    if kind in ("timestamp", "month"):
+        return f"try_strptime({raw}, {sql_text(column.format or '')})"
+    if kind == "int":
+        return f"try_cast({raw} AS INTEGER)"
+    if kind == "double":
+        return f"try_cast({raw} AS DOUBLE)"
+    if kind in ("enum", "code"):
+        return _mapped(column)
+    if column.pseudonymise:
+        return f"CASE WHEN {raw} IS NOT NULL THEN sha256({sql_text(salt)} || {raw}) END"
+    return raw
+
+
+def column_checks(column: Column, salt: str) -> list[Check]:
+    raw, field, name = _raw(column.column), column.field, column.column
+    value = value_sql(column, salt)
+    checks = []
+    if field.required:
+        checks.append(
+            Check(
+                name, f"{raw} IS NULL", sql_text(f"{name} is empty; {field.name} is required"), raw
+            )
+        )
+    if field.kind in ("timestamp", "month"):
+        checks.append(
+            Check(
+                name,
+                f"{raw} IS NOT NULL AND {value} IS NULL",
+                sql_text(f"{name} is not a date in the format {column.format}"),
+                raw,
+            )
+        )
+    elif field.kind in ("int", "double"):
+        word = "whole number" if field.kind == "int" else "number"
+        bounds = []
+        if field.low is not None:
+            bounds.append(f"{value} < {field.low}")
+        if field.high is not None:
+            bounds.append(f"{value} > {field.high}")
+        out = " OR ".join(bounds) or "false"
+        limits = f" from {field.low:g}" if field.low is not None else ""
+        limits += f" to {field.high:g}" if field.high is not None else ""
+        checks.append(
+            Check(
+                name,
+                f"{raw} IS NOT NULL AND ({value} IS NULL OR {out})",
+                sql_text(f"{name} must be a {word}{limits}"),
+                raw,
+            )
+        )
+    elif field.kind == "enum":
+        codes = ", ".join(k for k, _ in column.values)
+        allowed = f"{codes} (or {', '.join(field.choices)})" if codes else ", ".join(field.choices)
+        checks.append(
+            Check(
+                name,
+                f"{raw} IS NOT NULL AND {value} IS NULL",
+                sql_text(f"{name} must be one of {allowed}"),
+                raw,
+            )
+        )
+    elif field.kind == "lsoa":
+        checks.append(
+            Check(
+                name,
+                f"NOT regexp_full_match({raw}, {sql_text(LSOA_PATTERN)})",
+                "'malformed LSOA code (expected E01 or W01 and six digits)'",
+                raw,
+            )
+        )
+    elif field.kind == "code":
+        checks.append(
+            Check(
+                name,
+                f"NOT regexp_full_match({value}, {sql_text(CODE_PATTERN)})",
+                sql_text(f"{name} is not a Home Office offence code (e.g. 8N, 34B)"),
+                raw,
+            )
+        )
+    elif field.kind == "icd10":
+        checks.append(
+            Check(
+                name,
+                f"NOT regexp_full_match({raw}, {sql_text(ICD10_PATTERN)})",
+                sql_text(f"{name} is not an ICD-10 code (e.g. X99)"),
+                raw,
+            )
+        )
+    return checks
+
+
+def marker_sql(sources: list[MarkerSource]) -> str:
+    """TRUE when any source says the marker is present, FALSE when a source records it absent,
+    NULL when no source records it."""
+    parts = []
+    for source in sources:
+        raw = _raw(source.column)
+        trues = ", ".join(sql_text(v) for v in source.true_values)
+        if source.separator is not None:
+            parts.append(
+                f"coalesce(len(list_intersect(list_transform(string_split({raw}, "
+                f"{sql_text(source.separator)}), x -> trim(x)), [{trues}])) > 0, false)"
+            )
+        else:
+            falses = ", ".join(sql_text(v) for v in source.false_values) or "NULL"
+            parts.append(
+                f"CASE WHEN {raw} IN ({trues}) THEN true WHEN {raw} IN ({falses}) THEN false END"
+            )
+    if len(parts) == 1:
+        return parts[0]
+    # any true -> true; else any false -> false; else null
+    return (
+        f"(CASE WHEN {' OR '.join(f'coalesce({p}, false)' for p in parts)} THEN true "
+        f"WHEN {' OR '.join(f'({p}) IS NOT NULL' for p in parts)} THEN false END)"
+    )
+
+
+class MappedAdapter(CsvAdapter):
+    """One part of a mapping (crimes, people, istv or admissions) as a source kind."""
+
+    def __init__(self, mapping: Mapping, part: Part, salt: str) -> None:
+        self.mapping, self.part, self.salt = mapping, part, salt
+        self.kind = KINDS[part.name]
+        self.table = part.table
+        self.description = f"{part.name} mapped by {mapping.id} ({mapping.path.name})"
+        self._columns = {c.field.name: c for c in part.columns}
+
+    def layout(self, header: list[str]) -> str | None:
+        return "mapped" if self.part.source_columns <= set(header) else None
+
+    def expected_headers(self) -> list[str]:
+        return [", ".join(sorted(self.part.source_columns)) + " (any order, other columns allowed)"]
+
+    def column_types(self, layout: str, header: list[str]) -> dict[str, str]:
+        return {column: "VARCHAR" for column in header}
+
+    def checks(self, layout: str) -> list[Check]:
+        checks = [check for c in self.part.columns for check in column_checks(c, self.salt)]
+        for source in self.part.markers:
+            if source.separator is None:
+                raw = _raw(source.column)
+                known = ", ".join(sql_text(v) for v in source.true_values + source.false_values)
+                checks.append(
+                    Check(
+                        source.column,
+                        f"{raw} IS NOT NULL AND {raw} NOT IN ({known})",
+                        sql_text(
+                            f"{source.column} must be one of "
+                            f"{', '.join(source.true_values + source.false_values)}"
+                        ),
+                        raw,
+                    )
+                )
+        for x, y in (("longitude", "latitude"), ("easting", "northing")):
+            if x in self._columns and y in self._columns:
+                rx, ry = _raw(self._columns[x].column), _raw(self._columns[y].column)
+                checks.append(
+                    Check(
+                        self._columns[y].column,
+                        f"({rx} IS NULL) <> ({ry} IS NULL)",
+                        sql_text(f"only one of {x} and {y} is given"),
+                        f"concat_ws(',', {rx}, {ry})",
+                    )
+                )
+        return checks
+
+    def prepare(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:
+        if "force" in self._columns:
+            force_map(con, self._columns["force"].column)
+
+    def joins(self, layout: str) -> str:
+        joins = []
+        if "force" in self._columns:
+            joins.append(
+                f"LEFT JOIN _forces f ON f.raw = s.{_quote(self._columns['force'].column)}"
+            )
+        if self.part.name == "crimes":
+            offences = data_path("offences.csv")
+            joins.append(
+                f"LEFT JOIN read_csv({sql_text(str(offences))}, header=true, all_varchar=true) o "
+                f"ON o.offence_code = {value_sql(self._columns['offence_code'], self.salt)}"
+            )
+        return " ".join(joins)
+
+    def _force(self) -> str:
+        if "force" in self._columns:
+            return f"coalesce(f.force, {_raw(self._columns['force'].column)})"
+        constant = canonical_force(self.mapping.force) if self.mapping.force else None
+        return sql_text(constant) if constant else "NULL::VARCHAR"
+
+    def projection(self, layout: str, batch_id: int) -> str:
+        values = {name: value_sql(c, self.salt) for name, c in self._columns.items()}
+        values.pop("force", None)
+        select = [f"{batch_id} AS batch_id", "s._row AS source_line", "false AS synthetic"]
+        select += [f"{sql} AS {name}" for name, sql in values.items()]
+        name = self.part.name
+        if name in ("crimes", "people"):
+            select.append(f"{self._force()} AS force")
+        if name == "crimes":
+            when = values.get("occurred_from") or values.get("recorded_at") or "NULL::TIMESTAMP"
+            fmt = self._columns.get("occurred_from") or self._columns.get("recorded_at")
+            precision = "minute" if fmt and fmt.format and "%H" in fmt.format else "day"
+            select += [
+                "'police_extract' AS source_kind",
+                f"CAST(date_trunc('month', {when}) AS DATE) AS month",
+                f"CASE WHEN {when} IS NULL THEN NULL ELSE '{precision}' END AS date_precision",
+                "o.police_uk_category AS category",
+            ]
+            for marker in MARKERS:
+                sources = [m for m in self.part.markers if m.marker == marker]
+                sql = marker_sql(sources) if sources else "NULL::BOOLEAN"
+                select.append(f"{sql} AS {marker_column(marker)}")
+        if name == "istv":
+            select.append(f"CAST(date_trunc('month', {values['arrived_at']}) AS DATE) AS month")
+        return ", ".join(select)
+
+    def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> str:
+        if self.part.name != "crimes":
+            return "_accepted"
+        if "longitude" in self._columns:
+            return fill_missing_pair(con, "_accepted", "wgs84")
+        if "easting" in self._columns:
+            return fill_missing_pair(con, "_accepted", "bng")
+        return "_accepted"
+
+
+def xml_to_csv(path: Path, record: str, columns: set[str], target: Path) -> Path:
+    """Flatten an XML file of records (one element per record, one child element per field, as
+    the ISTV XML form is laid out) into CSV so it passes the same checks as a CSV export."""
+    names = sorted(columns)
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        for _, element in ElementTree.iterparse(path, events=("end",)):
+            if _local(element.tag) != record:
+                continue
+            values = {_local(child.tag): (child.text or "").strip() for child in element}
+            writer.writerow([values.get(name, "") for name in names])
+            element.clear()
+    return target
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
