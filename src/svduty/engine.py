@@ -14,6 +14,7 @@ validated by DuckDB (embedded, one file at a time); what differs is where accept
 from __future__ import annotations
 
 import os
+import shutil
 from abc import ABC, abstractmethod
 from functools import cache
 from pathlib import Path
@@ -23,7 +24,7 @@ import duckdb
 import ibis
 
 from svduty.errors import EngineError
-from svduty.schema import FACT_TABLES, REFERENCE_TABLES, create_table_sql
+from svduty.schema import DERIVED_TABLES, FACT_TABLES, REFERENCE_TABLES, create_table_sql
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -76,6 +77,10 @@ class Store(ABC):
     def recover(self) -> None:
         """Remove anything a killed ingest left behind."""
 
+    @abstractmethod
+    def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
+        """Replace the rows of a derived table whose `key` column equals `value` with `expr`."""
+
     @property
     @abstractmethod
     def ibis(self) -> BaseBackend:
@@ -94,7 +99,7 @@ class DuckDBStore(Store):
         self._ibis: BaseBackend | None = None
 
     def create(self) -> None:
-        for name, columns in {**FACT_TABLES, **REFERENCE_TABLES}.items():
+        for name, columns in {**FACT_TABLES, **REFERENCE_TABLES, **DERIVED_TABLES}.items():
             self.catalogue.execute(create_table_sql(name, columns))
 
     def load_reference(self, table: str, select_sql: str) -> None:
@@ -113,6 +118,18 @@ class DuckDBStore(Store):
 
     def recover(self) -> None:
         """Nothing to do: DuckDB discards an uncommitted transaction on restart."""
+
+    def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
+        names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        self.catalogue.execute("BEGIN TRANSACTION")
+        try:
+            self.catalogue.execute(f'DELETE FROM "{table}" WHERE "{key}" = ?', [value])
+            self.catalogue.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql})')
+            self.catalogue.execute("COMMIT")
+        except BaseException:
+            self.catalogue.execute("ROLLBACK")
+            raise
 
     @property
     def ibis(self) -> BaseBackend:
@@ -137,7 +154,7 @@ class SparkStore(Store):
         return self.warehouse / table / f"{label}.parquet"
 
     def create(self) -> None:
-        for name, columns in {**FACT_TABLES, **REFERENCE_TABLES}.items():
+        for name, columns in {**FACT_TABLES, **REFERENCE_TABLES, **DERIVED_TABLES}.items():
             (self.warehouse / name).mkdir(parents=True, exist_ok=True)
             empty = self._path(name, "empty")
             if not empty.exists():
@@ -186,13 +203,32 @@ class SparkStore(Store):
             if int(path.stem.removeprefix("batch-")) not in committed:
                 path.unlink()
         for path in (self.warehouse / "_staging").glob("*"):
-            path.unlink()
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+    def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
+        """Written by Spark as a folder of Parquet per key value, replaced whole."""
+        target = self.warehouse / table / f"set-{value}"
+        staging = self.warehouse / "_staging" / f"{table}-set-{value}"
+        shutil.rmtree(staging, ignore_errors=True)
+        names = ", ".join(f"`{c}`" for c in DERIVED_TABLES[table])
+        sql = ibis.to_sql(expr, dialect="pyspark")
+        spark_session().sql(f"SELECT {names} FROM ({sql})").write.parquet(str(staging))
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
 
     @property
     def ibis(self) -> BaseBackend:
         return ibis.pyspark.connect(spark_session())
 
     def table(self, name: str) -> ir.Table:
+        if name in DERIVED_TABLES:
+            folders = sorted(str(p) for p in (self.warehouse / name).glob("set-*") if p.is_dir())
+            frame = spark_session().read.parquet(str(self._path(name, "empty")), *folders)
+            frame.createOrReplaceTempView(f"svduty_{name}")
+            return self.ibis.table(f"svduty_{name}")
         if name not in FACT_TABLES and name not in REFERENCE_TABLES:
             raise EngineError(f"spark: no canonical table {name!r}")
         committed = self._committed_batches()

@@ -126,6 +126,20 @@ FACT_TABLES: dict[str, dict[str, str]] = {
     },
 }
 
+DERIVED_TABLES: dict[str, dict[str, str]] = {
+    "classifications": {
+        "definition_id": "VARCHAR",
+        "definition_version": "VARCHAR",
+        "definition_sha256": "VARCHAR",
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "in_definition": "BOOLEAN",
+        "clauses": "VARCHAR",
+        "unassessed": "VARCHAR",
+    },
+}
+"""Tables computed from the canonical ones, replaced per key (here, per definition)."""
+
 REFERENCE_TABLES: dict[str, dict[str, str]] = {
     "areas": {
         "lsoa_code": "VARCHAR",

@@ -115,14 +115,23 @@ def build_areas_sql(shared: Path) -> str:
 def build_offences_sql(shared: Path) -> str:
     mapping = _csv(shared / "home-office-prc-2017-18/offence-code-to-policeuk-category.csv")
     categories = ", ".join(f"('{c.lower()}', '{c}')" for c in CATEGORIES)
+    # the tables fold homicide into one row; record-level data carries its parts (1 murder,
+    # 4.1 manslaughter, 4.10 corporate manslaughter, 4.2 infanticide), so each gets the row too
     return f"""
-    SELECT m.Offence_Code AS offence_code, m.Offence_Description AS description,
-           m.Offence_Group AS offence_group, m.Offence_Subgroup AS offence_subgroup,
-           c.category AS police_uk_category
-    FROM {mapping} m
-    LEFT JOIN (VALUES {categories}) c(lower_name, category)
-      ON c.lower_name = lower(m."Police.uk_Cat")
-    ORDER BY m.Offence_Code
+    WITH codes AS (
+        SELECT m.Offence_Code AS offence_code, m.Offence_Description AS description,
+               m.Offence_Group AS offence_group, m.Offence_Subgroup AS offence_subgroup,
+               c.category AS police_uk_category
+        FROM {mapping} m
+        LEFT JOIN (VALUES {categories}) c(lower_name, category)
+          ON c.lower_name = lower(m."Police.uk_Cat")
+    )
+    SELECT * FROM codes
+    UNION ALL
+    SELECT part, description, offence_group, offence_subgroup, police_uk_category
+    FROM codes, (VALUES ('1'), ('4.1'), ('4.10'), ('4.2')) p(part)
+    WHERE offence_code = '1/4.1/4.10/4.2'
+    ORDER BY offence_code
     """
 
 
