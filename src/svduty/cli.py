@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -34,6 +34,8 @@ app = typer.Typer(
 fetch_app = typer.Typer(help="Download open data (the only commands that use the network).")
 bench_app = typer.Typer(help="Benchmarks, as ratios against a baseline in the same run.")
 reference_app = typer.Typer(help="Bundled reference data (areas, forces, offence codes).")
+definitions_app = typer.Typer(help="Serious-violence definitions: list, show, validate, diff.")
+app.add_typer(definitions_app, name="definitions")
 app.add_typer(fetch_app, name="fetch")
 app.add_typer(bench_app, name="bench")
 app.add_typer(reference_app, name="reference")
@@ -100,19 +102,26 @@ def init(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="CSV files, folders or zip archives.")],
+    paths: Annotated[list[Path], typer.Argument(help="CSV/XML files, folders or zip archives.")],
     workspace: WorkspaceOption,
     kind: Annotated[str | None, typer.Option(help="Source kind (detected when omitted).")] = None,
+    mapping: Annotated[
+        list[Path] | None, typer.Option(help="Column mapping of a partner export (repeat).")
+    ] = None,
     synthetic: Annotated[bool, typer.Option(help="Mark these records synthetic.")] = False,
 ) -> None:
-    """Load files as batches: atomic, idempotent, with rejected rows kept and reported."""
+    """Load files as batches: atomic, idempotent, with rejected rows kept and reported. New
+    records are then classified under the workspace's default definition."""
     from svduty.ingest import ingest as run_ingest
 
     ws = _open(workspace)
     reports = run_ingest(
-        ws, paths, kind, synthetic, on_file=lambda s: err.print(f"ingesting {s.name}")
-    )
+        ws, paths, kind, synthetic, on_file=lambda s: err.print(f"ingesting {s.name}"),
+        mappings=mapping or [],
+    )  # fmt: skip
     ws.audit("ingest", ", ".join(str(p) for p in paths))
+    if any(r.status != "already ingested" and r.source_kind in INCIDENT_KINDS for r in reports):
+        _classify_default(ws)
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports])
     frame["file_name"] = frame["file_name"].map(lambda p: p.split("!")[-1])
@@ -123,6 +132,21 @@ def ingest(
         f"rows accepted {sum(r.rows_accepted for r in new):,}, "
         f"rejected {sum(r.rows_rejected for r in new):,}"
         + (" (see 'svduty rejects')" if any(r.rows_rejected for r in new) else "")
+    )
+
+
+INCIDENT_KINDS = ("police_uk_street", "police_extract_crimes", "police_extract_people")
+
+
+def _classify_default(ws: Workspace) -> None:
+    from svduty.definitions import load_definition
+    from svduty.definitions.classify import classify as run_classify
+
+    definition = load_definition(ws.settings.definition)
+    summary = run_classify(ws.store, definition)
+    out.print(
+        f"Classified {summary.incidents:,} incidents under {definition.id}: "
+        f"{summary.in_definition:,} in."
     )
 
 
@@ -185,17 +209,174 @@ def counts(
     ] = None,
     table: Annotated[str, typer.Option(help="incidents or offence_counts.")] = "incidents",
     fmt: FormatOption = Format.table,
+    definition: Annotated[
+        str | None, typer.Option(help="Count only incidents in this definition (id or file).")
+    ] = None,
+    clause: Annotated[str | None, typer.Option(help="Only this clause of the definition.")] = None,
 ) -> None:
     """Count records by lsoa, la, csp, force, month, quarter, financial_year, offence_group,
-    offence_subgroup, offence_code, category or any column."""
+    offence_subgroup, offence_code, category or any column (and clause, with --definition)."""
     from svduty.counting import Filter
     from svduty.counting import counts as run_counts
+    from svduty.definitions import load_definition
+    from svduty.definitions.classify import clause_summary
 
     ws = _open(workspace)
     dims = [d.strip() for d in by.split(",") if d.strip()]
-    result = run_counts(ws.store, table, dims, [Filter.parse(f) for f in filter_ or []])
+    chosen = load_definition(definition) if definition else None
+    result = run_counts(
+        ws.store, table, dims, [Filter.parse(f) for f in filter_ or []], chosen, clause
+    )
+    unassessed = None
+    if chosen is not None:
+        summary = clause_summary(ws.store, chosen).clauses
+        unassessed = summary[summary["not_assessable"] > 0]
     ws.close()
-    _emit(result.frame, fmt, f"{table} by {', '.join(dims) or 'total'}")
+    title = f"{table} by {', '.join(dims) or 'total'}"
+    _emit(result.frame, fmt, title)
+    if result.note:
+        err.print(result.note)
+    if unassessed is not None and len(unassessed):
+        listing = ", ".join(f"{r.clause} ({r.not_assessable:,})" for r in unassessed.itertuples())
+        err.print(
+            f"Not assessable on these data (the records lack a fact the clause needs): {listing}"
+        )
+
+
+@app.command()
+def classify(
+    workspace: WorkspaceOption,
+    definition: Annotated[
+        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Classify every incident in or out of a definition, recording the clauses that matched and
+    those the data could not assess."""
+    from svduty.definitions import load_definition
+    from svduty.definitions.classify import classify as run_classify
+
+    ws = _open(workspace)
+    chosen = load_definition(definition or ws.settings.definition)
+    summary = run_classify(ws.store, chosen)
+    ws.audit("classify", f"{chosen.id} {chosen.version} {chosen.sha256}")
+    ws.close()
+    _emit(summary.clauses, fmt, f"{chosen.name} (v{chosen.version})")
+    err.print(
+        f"{summary.in_definition:,} of {summary.incidents:,} incidents are in {chosen.id} "
+        f"v{chosen.version} (engine {summary.engine})."
+        + (f" {chosen.caveat}" if chosen.caveat else "")
+    )
+
+
+@app.command()
+def explain(
+    incident: Annotated[str, typer.Argument(help="BATCH-LINE (e.g. 3-1502) or crime reference.")],
+    workspace: WorkspaceOption,
+    definition: Annotated[
+        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
+    ] = None,
+) -> None:
+    """Why an incident is in or out of a definition: every clause and rule, with the values read."""
+    from svduty.definitions import load_definition
+    from svduty.definitions.classify import explain as run_explain
+
+    ws = _open(workspace)
+    chosen = load_definition(definition or ws.settings.definition)
+    result = run_explain(ws.store, chosen, incident)
+    ws.close()
+    sys.stdout.write(render_explanation(result))
+
+
+def render_explanation(result: Any) -> str:
+    marks = {True: "yes", False: "no", None: "cannot tell"}
+    facts = ", ".join(f"{k}={v}" for k, v in result.incident.items() if v is not None)
+    lines = [
+        f"Incident {result.incident['batch_id']}-{result.incident['source_line']}: {facts}",
+        f"Definition {result.definition.id} v{result.definition.version}: "
+        f"{'IN' if result.in_definition else 'OUT'}",
+    ]
+    for clause in result.clauses:
+        lines.append(f"  [{marks[clause.verdict]}] {clause.clause.id}: {clause.clause.name}")
+        for rule in clause.rules:
+            values = ", ".join(f"{k}={v}" for k, v in rule.values.items())
+            lines.append(f"      {marks[rule.verdict]:>11}  {rule.rule}   (record: {values})")
+    unassessed = [c.clause.id for c in result.clauses if c.verdict is None]
+    if unassessed:
+        lines.append(
+            "  'cannot tell': the record lacks a fact the rule needs (for example no "
+            "offence code or marker in open data): " + ", ".join(unassessed)
+        )
+    return "\n".join(lines) + "\n"
+
+
+@definitions_app.command("list")
+def definitions_list(fmt: FormatOption = Format.table) -> None:
+    """The definitions shipped with svduty."""
+    from svduty.definitions import load_definition, shipped_definitions
+
+    rows = []
+    for name in shipped_definitions():
+        d = load_definition(name)
+        rows.append({"id": d.id, "version": d.version, "clauses": len(d.clauses), "name": d.name})
+    _emit(pd.DataFrame(rows), fmt, "Shipped definitions")
+
+
+@definitions_app.command("show")
+def definitions_show(
+    definition: Annotated[str, typer.Argument(help="Definition id or file.")],
+) -> None:
+    """A definition as svduty reads it: source, caveat and every clause."""
+    import yaml
+
+    from svduty.definitions import load_definition
+
+    chosen = load_definition(definition)
+    sys.stdout.write(
+        yaml.safe_dump(chosen.to_yaml(), sort_keys=False, allow_unicode=True, width=100)
+    )
+    sys.stdout.write(f"# sha256: {chosen.sha256}\n")
+
+
+@definitions_app.command("validate")
+def definitions_validate(
+    paths: Annotated[list[Path], typer.Argument(help="Definition files.")],
+) -> None:
+    """Check definition files; every problem is listed with its line."""
+    from svduty.definitions import load_definition
+
+    failed = []
+    for path in paths:
+        try:
+            d = load_definition(path)
+            out.print(f"{path}: valid ({d.id} v{d.version}, {len(d.clauses)} clauses)")
+        except SvdutyError as error:
+            failed.append(str(error))
+    if failed:
+        raise SvdutyError("\n".join(failed))
+
+
+@definitions_app.command("diff")
+def definitions_diff(
+    first: Annotated[str, typer.Argument(help="Definition id or file.")],
+    second: Annotated[str, typer.Argument(help="Definition id or file.")],
+    workspace: WorkspaceOption,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Which clauses differ, and how many stored incidents change classification."""
+    from svduty.definitions import load_definition
+    from svduty.definitions.classify import diff
+
+    ws = _open(workspace)
+    result = diff(ws.store, load_definition(first), load_definition(second))
+    ws.close()
+    _emit(result.clauses, fmt, f"{result.first.id} -> {result.second.id}")
+    c = result.counts
+    err.print(
+        f"Of {c['incidents']:,} stored incidents, {c['change']:,} change classification: "
+        f"{c['first_only']:,} in {result.first.id} only, {c['second_only']:,} in "
+        f"{result.second.id} only; {c['in_both']:,} in both."
+    )
 
 
 @app.command()

@@ -6,8 +6,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
+from svduty.definitions.classify import classification_input
+from svduty.definitions.model import Definition
+from svduty.definitions.rules import any_of
 from svduty.dimensions import dimensions, resolve
 from svduty.engine import Store
 from svduty.errors import InputError
@@ -37,17 +41,69 @@ class CountResult:
     filters: tuple[Filter, ...]
     engine: str
     frame: pd.DataFrame
+    definition: Definition | None = None
+    clause: str | None = None
+
+    @property
+    def note(self) -> str:
+        """What a reader must know about the counts (the definition and its caveat)."""
+        if self.definition is None:
+            return ""
+        scope = f"clause {self.clause} of " if self.clause else ""
+        text = (
+            f"Counts of {scope}{self.definition.name} ({self.definition.id} "
+            f"v{self.definition.version})."
+        )
+        if "clause" in self.by:
+            text += " An incident matching several clauses is counted under each."
+        if self.definition.caveat:
+            text += f" {self.definition.caveat}"
+        return text
 
     @property
     def total(self) -> int:
         return int(self.frame["count"].sum())
 
 
+def _classified(
+    store: Store, definition: Definition, clause: str | None, by: list[str]
+) -> ir.Table:
+    """Incidents in the definition (or one clause); with `clause` in `by`, one row per incident
+    and clause it matches."""
+    base = classification_input(store, [definition])
+    exprs = {c.id: c.expr(base).fill_null(False) for c in definition.clauses}
+    if clause is not None:
+        if clause not in exprs:
+            raise InputError(
+                f"{definition.id} has no clause {clause!r}; its clauses: {', '.join(exprs)}"
+            )
+        exprs = {clause: exprs[clause]}
+    if "clause" in by:
+        parts = [base.filter(e).mutate(clause=ibis.literal(k)) for k, e in exprs.items()]
+        return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    return base.filter(any_of(list(exprs.values())))
+
+
 def counts(
-    store: Store, table: str, by: list[str], filters: list[Filter] | None = None
+    store: Store,
+    table: str,
+    by: list[str],
+    filters: list[Filter] | None = None,
+    definition: Definition | None = None,
+    clause: str | None = None,
 ) -> CountResult:
+    """Counts by dimensions; with a definition, of the incidents it (or one clause) takes in."""
     filters = filters or []
-    joined, dims, measure = dimensions(store, table)
+    base = None
+    if definition is not None:
+        if table != "incidents":
+            raise InputError("definitions classify records: use --table incidents")
+        base = _classified(store, definition, clause, by)
+    elif clause is not None:
+        raise InputError("--clause needs --definition")
+    elif "clause" in by:
+        raise InputError("dimension 'clause' needs --definition")
+    joined, dims, measure = dimensions(store, table, base)
     for name in by:
         if by.count(name) > 1:
             raise InputError(f"dimension {name!r} is given twice in --by")
@@ -67,7 +123,7 @@ def counts(
     if by:
         frame = frame.sort_values(list(by), na_position="last", kind="stable")
     frame = frame.reset_index(drop=True)
-    return CountResult(table, tuple(by), tuple(filters), store.name, frame)
+    return CountResult(table, tuple(by), tuple(filters), store.name, frame, definition, clause)
 
 
 def sql_of(store: Store, table: str, by: list[str]) -> str:

@@ -32,19 +32,17 @@ def financial_quarter_of(month: ir.IntegerValue) -> ir.IntegerValue:
     return ((month + 8) % 12) // 3 + 1
 
 
-def _incidents(store: Store) -> tuple[ir.Table, dict[str, ir.Value], str | None]:
-    t = store.table("incidents")
-    areas = store.table("areas").select(
-        area_lsoa="lsoa_code", la="la_name", csp="csp_name", area_force="force"
-    )
-    offences = store.table("offences").select(
-        off_code="offence_code",
-        ref_group="offence_group",
-        ref_subgroup="offence_subgroup",
-    )
-    joined = t.left_join(areas, t.lsoa_code == areas.area_lsoa).left_join(
-        offences, t.offence_code == offences.off_code
-    )
+def _incidents(
+    store: Store, base: ir.Table | None = None
+) -> tuple[ir.Table, dict[str, ir.Value], str | None]:
+    t = store.table("incidents") if base is None else base
+    if "offence_group" not in t.columns:
+        offences = store.table("offences").select(
+            _code="offence_code", offence_group="offence_group", offence_subgroup="offence_subgroup"
+        )
+        t = t.left_join(offences, t.offence_code == offences._code).drop("_code")
+    areas = store.table("areas").select(area_lsoa="lsoa_code", la="la_name", csp="csp_name")
+    joined = t.left_join(areas, t.lsoa_code == areas.area_lsoa)
     year, month = joined.month.year(), joined.month.month()
     fy = financial_year_of(year, month)
     dims: dict[str, ir.Value] = {
@@ -55,8 +53,8 @@ def _incidents(store: Store) -> tuple[ir.Table, dict[str, ir.Value], str | None]
         "month": year.cast("string") + "-" + _two_digits(month),
         "quarter": fy + " Q" + financial_quarter_of(month).cast("string"),
         "financial_year": fy,
-        "offence_group": joined.ref_group,
-        "offence_subgroup": joined.ref_subgroup,
+        "offence_group": joined.offence_group,
+        "offence_subgroup": joined.offence_subgroup,
         "offence_code": joined.offence_code,
         "category": joined.category,
     }
@@ -99,10 +97,15 @@ _NOT_IN_AGGREGATES = {
 }
 
 
-def dimensions(store: Store, table: str) -> tuple[ir.Table, dict[str, ir.Value], str | None]:
-    """The joined table, its dimensions by name, and the column to sum (None: count rows)."""
+def dimensions(
+    store: Store, table: str, base: ir.Table | None = None
+) -> tuple[ir.Table, dict[str, ir.Value], str | None]:
+    """The joined table, its dimensions by name, and the column to sum (None: count rows).
+    `base` replaces the incidents table (e.g. by the classification input)."""
     if table not in _BUILDERS:
         raise InputError(f"cannot count table {table!r}; choose one of {', '.join(COUNTABLE)}")
+    if base is not None:
+        return _incidents(store, base)
     return _BUILDERS[table](store)
 
 
