@@ -45,9 +45,10 @@ def fill_missing_pair(con: duckdb.DuckDBPyConnection, relation: str, given: str)
         }
     )
     con.register("_coords", lookup)
+    present = {d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description}
+    kept = f"t.* EXCLUDE ({out_x}, {out_y})" if {out_x, out_y} <= present else "t.*"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW _with_coordinates AS SELECT t.* REPLACE "
-        f"(c.{out_x} AS {out_x}, c.{out_y} AS {out_y}) FROM {relation} t "
-        f"LEFT JOIN _coords c ON c._{x} = t.{x} AND c._{y} = t.{y}"
+        f"CREATE OR REPLACE TEMP VIEW _with_coordinates AS SELECT {kept}, c.{out_x}, c.{out_y} "
+        f"FROM {relation} t LEFT JOIN _coords c ON c._{x} = t.{x} AND c._{y} = t.{y}"
     )
     return "_with_coordinates"

@@ -158,7 +158,7 @@ def marker_sql(sources: list[MarkerSource]) -> str:
         if source.separator is not None:
             parts.append(
                 f"coalesce(len(list_intersect(list_transform(string_split({raw}, "
-                f"{sql_text(source.separator)}), x -> trim(x)), [{trues}])) > 0, false)"
+                f"{sql_text(source.separator)}), lambda x: trim(x)), [{trues}])) > 0, false)"
             )
         else:
             falses = ", ".join(sql_text(v) for v in source.false_values) or "NULL"
