@@ -7,8 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import make_workspace
+from partner_files import FORCE_MAPPING, random_extract, write_force_extract
 
 from svduty.counting import Filter, counts
+from svduty.definitions import load_definition, shipped_definitions
+from svduty.definitions.classify import classify
 from svduty.ingest import ingest
 from svduty.quality import quality
 
@@ -36,10 +39,13 @@ def both(tmp_path_factory, shared: Path):
         shared / "police-uk-west-midlands",
         shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv",
     ]
+    crimes, people = random_extract(seed=21, n=2000)
+    extract = write_force_extract(tmp_path_factory.mktemp("extract"), crimes, people)
     workspaces = {}
     for engine in ("duckdb", "spark"):
         ws = make_workspace(tmp_path_factory.mktemp(engine) / "ws", engine)
         ingest(ws, files)
+        ingest(ws, extract, mappings=[FORCE_MAPPING])
         workspaces[engine] = ws
     yield workspaces
     for ws in workspaces.values():
@@ -78,4 +84,34 @@ def test_lineage_is_the_same(both):
     sql = "SELECT source_kind, sha256, rows_read, rows_accepted, rows_rejected FROM batches"
     duck = both["duckdb"].con.execute(sql + " ORDER BY batch_id").fetchall()
     spark = both["spark"].con.execute(sql + " ORDER BY batch_id").fetchall()
-    assert duck == spark and len(duck) == 6
+    assert duck == spark and len(duck) == 8
+
+
+@pytest.mark.parametrize("name", list(shipped_definitions()))
+def test_classification_agrees(both, name):
+    definition = load_definition(name)
+    frames = {}
+    for engine, ws in both.items():
+        summary = classify(ws.store, definition)
+        assert summary.engine == engine
+        table = ws.store.table("classifications")
+        frames[engine] = (
+            table.filter(table.definition_id == name)
+            .to_pandas()
+            .sort_values(["batch_id", "source_line"])
+            .reset_index(drop=True)
+        )
+        frames[engine + "_summary"] = summary.clauses
+    stored = both["duckdb"].con.execute("SELECT count(*) FROM incidents").fetchone()[0]
+    assert len(frames["duckdb"]) == stored  # every incident classified once
+    pd.testing.assert_frame_equal(frames["duckdb"], frames["spark"], check_dtype=False)
+    pd.testing.assert_frame_equal(frames["duckdb_summary"], frames["spark_summary"])
+    assert frames["duckdb"]["in_definition"].sum() > 0
+
+
+def test_counts_by_definition_agree(both):
+    definition = load_definition("west-mercia-2022")
+    duck = counts(both["duckdb"].store, "incidents", ["clause", "quarter"], [], definition)
+    spark = counts(both["spark"].store, "incidents", ["clause", "quarter"], [], definition)
+    pd.testing.assert_frame_equal(duck.frame, spark.frame, check_dtype=False)
+    assert set(duck.frame["clause"]) >= {"robbery", "serious_injury", "county_lines"}

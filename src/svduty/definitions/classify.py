@@ -14,7 +14,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from svduty.definitions.model import Clause, Definition
-from svduty.definitions.rules import PersonAge, any_of
+from svduty.definitions.rules import PersonAge, any_of, unknown
 from svduty.engine import Store
 from svduty.errors import InputError
 
@@ -51,7 +51,7 @@ def _label_list(labels: dict[str, ir.BooleanValue]) -> ir.StringValue:
 def classify_expr(t: ir.Table, definition: Definition) -> ir.Table:
     clauses = {c.id: c.expr(t) for c in definition.clauses}
     matched = {k: v.fill_null(False) for k, v in clauses.items()}
-    unknown = {k: v.isnull() for k, v in clauses.items()}
+    unassessable = {k: unknown(v) for k, v in clauses.items()}
     return t.select(
         definition_id=ibis.literal(definition.id),
         definition_version=ibis.literal(definition.version),
@@ -60,7 +60,7 @@ def classify_expr(t: ir.Table, definition: Definition) -> ir.Table:
         source_line=t.source_line,
         in_definition=any_of(list(matched.values())),
         clauses=_label_list(matched),
-        unassessed=_label_list(unknown),
+        unassessed=_label_list(unassessable),
     )
 
 
@@ -84,7 +84,7 @@ def clause_summary(store: Store, definition: Definition) -> ClassificationSummar
     for clause in definition.clauses:
         expr = clause.expr(t)
         metrics[f"{clause.id}__matched"] = expr.fill_null(False).sum()
-        metrics[f"{clause.id}__unassessed"] = expr.isnull().sum()
+        metrics[f"{clause.id}__unassessed"] = unknown(expr).sum()
     row = t.aggregate(**metrics).to_pandas().iloc[0]
     total = int(row["incidents"])
     table = pd.DataFrame(

@@ -155,7 +155,7 @@ def _clause(raw: Any, where: Key, problems: Problems) -> Clause | None:
             exclude = _rules(raw["exclude"], (*where, "exclude"), problems)
         if not exclude:
             problems.add((*where, "exclude"), "'exclude' needs at least one rule")
-    if not rules and not alternatives:
+    if not any(key in RULES or key == "any_of" for key in raw):
         problems.add(where, f"clause {raw.get('id')!r} is empty: it has no rules")
     if not raw.get("id") or not raw.get("name"):
         return None

@@ -30,6 +30,12 @@ def any_of(values: list[ir.BooleanValue]) -> ir.BooleanValue:
     return reduce(operator.or_, values)
 
 
+def unknown(value: ir.BooleanValue) -> ir.BooleanValue:
+    """True where a rule or clause is NULL. Written as "neither true nor false" because Ibis's
+    Spark SQL prints `x IN (...) IS NULL` without the parentheses Spark needs."""
+    return ~(value.fill_null(False) | (~value).fill_null(False))
+
+
 class Rule(ABC):
     key: ClassVar[str]
     """The YAML key this rule is written under."""
