@@ -26,3 +26,13 @@ def test_repeat_to_keeps_one_header(west_mercia, tmp_path):
     assert sum(1 for line in lines if line.startswith(b"Crime ID")) == 1
     assert b"\r" not in target.read_bytes()
     assert len(lines) - 2 == (7700 + 7654) * 2
+
+
+def test_classification_bench_classifies_every_generated_incident():
+    from svduty.bench import bench_classify
+    from svduty.definitions import shipped_definitions
+
+    results = bench_classify(rows=20_000, threads=1)
+    assert [r.definition for r in results] == list(shipped_definitions())
+    for result in results:
+        assert result.rows == 20_000 and result.classify_seconds > 0 and result.scan_seconds > 0

@@ -33,8 +33,8 @@ def classified(tmp_path_factory):
         STREET_HEADER
         + "\n"
         + "".join(
-            f"{case['id']},2025-03,West Mercia Police,West Mercia Police,-2.2,52.19,On or near High "
-            f"Street,E01032383,Worcester 010A,{case['police_uk']['category']},,\n"
+            f"{case['id']},2025-03,West Mercia Police,West Mercia Police,-2.2,52.19,"
+            f"On or near High Street,E01032383,Worcester 010A,{case['police_uk']['category']},,\n"
             for case in CASES
             if "police_uk" in case
         )
@@ -66,7 +66,7 @@ def _split(text: str | None) -> list[str]:
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 @pytest.mark.parametrize("definition", DEFINITIONS)
 def test_edge_case(classified, case, definition):
-    ws, results = classified
+    _, results = classified
     want = case["expect"].get(definition, {"in": False, "clauses": [], "unassessed": []})
     inside, clauses, unassessed = results[definition][case["id"]]
     assert inside is want["in"]
@@ -95,3 +95,62 @@ def test_explanation_shows_the_values_read(classified):
     by_rule = {r.rule: r for r in serious.rules}
     assert by_rule["any_of[2] statutes: ['s18', 's20']"].values == {"statute": "s20 OAPA 1861"}
     assert by_rule["any_of[1] offence_codes: ['5D', '5E']"].verdict is False
+
+
+YOUTH = {
+    "id": "youth-violence",
+    "name": "Youth violence",
+    "version": "1",
+    "source": "test definition",
+    "clauses": [
+        {
+            "id": "young_victim",
+            "name": "Violence with injury, victim under 25",
+            "offence_subgroups": ["Violence with injury"],
+            "victim_age": {"max": 24},
+        },
+        {
+            "id": "young_suspect",
+            "name": "Robbery, suspect aged 10 to 17",
+            "offence_codes": ["34A", "34B"],
+            "suspect_age": {"min": 10, "max": 17},
+        },
+    ],
+}
+AGE_CASES = [
+    # crime, people (role, age), expected in, clauses, unassessed. A clause whose offence rule
+    # is false is false whatever the ages: false AND unknown is false.
+    ("Y1", "8N", [("victim", 19)], True, ["young_victim"], []),
+    ("Y2", "8N", [("victim", 40), ("victim", 22)], True, ["young_victim"], []),
+    ("Y3", "8N", [("victim", 40)], False, [], []),
+    ("Y4", "8N", [("victim", None)], False, [], ["young_victim"]),
+    ("Y5", "8N", [("suspect", 15)], False, [], ["young_victim"]),
+    ("Y6", "34B", [("suspect", 15), ("victim", 70)], True, ["young_suspect"], []),
+    ("Y7", "34B", [("suspect", 18)], False, [], []),
+    ("Y8", "105A", [], False, [], []),
+]
+
+
+def test_age_rules_read_the_people_in_each_crime(tmp_path):
+    from conftest import make_workspace
+
+    crimes = [{"crime_ref": ref, "offence_code": code} for ref, code, *_ in AGE_CASES]
+    people = [
+        {"crime_ref": ref, "role": role, "age": age, "person_key": f"{ref}-{i}"}
+        for ref, _, persons, *_ in AGE_CASES
+        for i, (role, age) in enumerate(persons)
+    ]
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, write_force_extract(tmp_path / "x", crimes, people), mappings=[FORCE_MAPPING])
+    definition = load_definition(YOUTH)
+    classify(ws.store, definition)
+    got = {
+        ref: (inside, _split(c), _split(u))
+        for ref, inside, c, u in ws.con.execute(
+            "SELECT i.crime_ref, c.in_definition, c.clauses, c.unassessed FROM classifications c "
+            "JOIN incidents i USING (batch_id, source_line)"
+        ).fetchall()
+    }
+    for ref, _, _, inside, clauses, unassessed in AGE_CASES:
+        assert got[ref] == (inside, clauses, unassessed), ref
+    ws.close()

@@ -58,7 +58,7 @@ def test_force_extract_ingests_through_its_mapping(workspace, extract):
 
 
 def test_extract_fields_are_decoded(workspace, extract):
-    crimes, people, files = extract
+    crimes, _, files = extract
     ingest(workspace, files, mappings=[FORCE_MAPPING])
     first = crimes[0]
     row = workspace.con.execute(
@@ -222,3 +222,18 @@ def test_admissions_counts_and_rejects(tmp_path, workspace):
         "ICD10 Cause is not an ICD-10 code (e.g. X99)",
         "Admissions must be a whole number from 0",
     ]
+
+
+def test_every_canonical_field_is_documented():
+    from pathlib import Path
+
+    from svduty.mapping import PARTS
+    from svduty.vocabulary import MARKERS
+
+    doc = (Path(__file__).parents[1] / "docs" / "partner-extracts.md").read_text()
+    for part, (table, fields) in PARTS.items():
+        assert f"## Part `{part}` (to table `{table}`)" in doc
+        for field in fields:
+            assert f"| `{field.name}` |" in doc, (part, field.name)
+    for marker in MARKERS:
+        assert f"`{marker}`" in doc

@@ -95,3 +95,83 @@ def bench_ingest(rows: int = 5_000_000, report: bool = True) -> list[IngestBench
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ClassifyBench:
+    definition: str
+    rows: int
+    threads: int
+    scan_seconds: float
+    classify_seconds: float
+
+    @property
+    def rate_per_core(self) -> float:
+        return self.rows / self.classify_seconds / self.threads
+
+    @property
+    def ratio(self) -> float:
+        """Classification time over a bare scan of the columns it reads, in the same run."""
+        return self.classify_seconds / self.scan_seconds
+
+
+def _generate_incidents(workspace: Workspace, rows: int, seed: int) -> None:
+    """Generated incidents with real offence codes, statutes and markers (no people)."""
+    from svduty.vocabulary import MARKERS, marker_column
+
+    markers = ", ".join(f"random() < 0.08 AS {marker_column(m)}" for m in MARKERS)
+    workspace.con.execute(f"SELECT setseed({seed / 1000})")
+    workspace.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _codes AS SELECT row_number() OVER () - 1 AS i, "
+        "offence_code, police_uk_category FROM offences"
+    )
+    n_codes = workspace.con.execute("SELECT count(*) FROM _codes").fetchall()[0][0]
+    workspace.con.execute(
+        f"""INSERT INTO incidents (batch_id, source_line, source_kind, crime_ref, month, force,
+            offence_code, category, statute, {", ".join(marker_column(m) for m in MARKERS)},
+            synthetic)
+        SELECT 0, r.range + 2, 'bench', 'B' || r.range, DATE '2025-01-01', 'West Mercia',
+               c.offence_code, c.police_uk_category,
+               CASE WHEN random() < 0.5 THEN 's20 OAPA 1861' ELSE 's47 OAPA 1861' END,
+               {markers}, true
+        FROM range({rows}) r JOIN _codes c ON c.i = (hash(r.range) % {n_codes})"""
+    )
+
+
+def bench_classify(rows: int = 5_000_000, threads: int = 1, seed: int = 1) -> list[ClassifyBench]:
+    """Classify generated incidents under every shipped definition with `threads` DuckDB threads,
+    against a scan that hashes every value of the columns the definition reads. The timed
+    classification is what `svduty classify` does: store each incident's result, then count
+    per clause."""
+    from svduty.definitions import load_definition, shipped_definitions
+    from svduty.definitions.classify import classify
+
+    scratch = Path(tempfile.mkdtemp(prefix="svduty-bench-"))
+    try:
+        workspace = Workspace.init(scratch / "workspace", WEST_MERCIA)
+        _generate_incidents(workspace, rows, seed)
+        workspace.con.execute(f"SET threads = {threads}")
+        results = []
+        for name in shipped_definitions():
+            definition = load_definition(name)
+            read = sorted(
+                {c for cl in definition.clauses for r in cl.all_rules() for c in r.columns()}
+                | {"batch_id", "source_line"}
+            )
+            read = [c for c in read if c not in ("offence_group", "offence_subgroup")] + [
+                "offence_code"
+            ]
+            # hash every value read, so the scan cannot be answered from table statistics
+            scan = f"sum(hash({', '.join(dict.fromkeys(read))}))"
+            start = time.perf_counter()
+            workspace.con.execute(f"SELECT {scan} FROM incidents").fetchall()
+            scan_seconds = time.perf_counter() - start
+            start = time.perf_counter()
+            classify(workspace.store, definition)
+            results.append(
+                ClassifyBench(name, rows, threads, scan_seconds, time.perf_counter() - start)
+            )
+        workspace.close()
+        return results
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

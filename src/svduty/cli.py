@@ -482,6 +482,29 @@ def bench_ingest(
     _emit(frame, Format.table, "Ingest benchmark")
 
 
+@bench_app.command("classify")
+def bench_classify(
+    rows: Annotated[int, typer.Option(help="Generated incidents.")] = 5_000_000,
+    threads: Annotated[int, typer.Option(help="DuckDB threads (1: per-core rate).")] = 1,
+) -> None:
+    """Classification rate per core under each shipped definition, against a bare column scan."""
+    from svduty.bench import bench_classify as run
+
+    frame = pd.DataFrame(
+        [
+            {
+                "definition": r.definition, "incidents": r.rows, "threads": r.threads,
+                "column scan (s)": round(r.scan_seconds, 3),
+                "classify and store (s)": round(r.classify_seconds, 3),
+                "incidents/s per core": round(r.rate_per_core),
+                "time vs scan": round(r.ratio, 1),
+            }
+            for r in run(rows, threads)
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Classification benchmark")
+
+
 @reference_app.command("build")
 def reference_build(
     shared: Annotated[Path, typer.Option(help="The shared/data folder with the sources.")],
