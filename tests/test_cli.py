@@ -159,3 +159,56 @@ def test_init_refuses_unknown_districts_and_existing_workspaces(tmp_path, cli_wo
     assert "unknown district(s) North: 'Atlantis'" in done.stderr
     done = svduty("init", str(cli_workspace))
     assert done.returncode == 2 and "already a workspace" in done.stderr
+
+
+def test_definitions_commands(cli_workspace, tmp_path):
+    done = svduty("definitions", "list", "--format", "csv")
+    assert done.returncode == 0
+    assert [r.split(",")[0] for r in done.stdout.splitlines()[1:]] == [
+        "home-office-firearm",
+        "home-office-knife-sharp",
+        "police-uk-open-data",
+        "west-mercia-2022",
+    ]
+    shown = svduty("definitions", "show", "police-uk-open-data")
+    assert "OVER-COUNTS" in shown.stdout and "# sha256: " in shown.stdout
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(shown.stdout)
+    assert svduty("definitions", "validate", str(mine)).returncode == 0
+    mine.write_text(shown.stdout.replace("  - Robbery", "  - Robery"))
+    done = svduty("definitions", "validate", str(mine))
+    assert done.returncode == 2 and "unknown police.uk category 'Robery'" in done.stderr
+
+
+def test_classify_counts_and_explain_on_open_data(cli_workspace):
+    done = svduty(
+        "classify",
+        "-w",
+        str(cli_workspace),
+        "--definition",
+        "police-uk-open-data",
+        "--format",
+        "csv",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "clause,name,matched,not_matched,not_assessable"
+    assert "OVER-COUNTS" in done.stderr
+    done = svduty(
+        "counts",
+        "-w",
+        str(cli_workspace),
+        "--definition",
+        "west-mercia-2022",
+        "--by",
+        "clause",
+        "--format",
+        "csv",
+    )
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == ["clause,count"]  # nothing can be placed in it ...
+    assert "Not assessable on these data" in done.stderr  # ... and it says why
+    done = svduty("explain", "-w", str(cli_workspace), "1-2", "--definition", "police-uk-open-data")
+    assert done.returncode == 0
+    assert "Definition police-uk-open-data v2024.1:" in done.stdout
+    done = svduty("explain", "-w", str(cli_workspace), "99-99")
+    assert done.returncode == 2 and "no incident '99-99'" in done.stderr

@@ -199,3 +199,23 @@ def test_definition_from_a_file_path(tmp_path):
     assert load_definition(path).sha256 == load_definition("home-office-firearm").sha256
     with pytest.raises(InputError, match="not a shipped id"):
         load_definition(Path(tmp_path / "absent.yaml"))
+
+
+def test_diff_between_two_shipped_definitions(tmp_path, workspace):
+    crimes, people = random_extract(seed=8, n=2500)
+    ingest(workspace, write_force_extract(tmp_path, crimes, people), mappings=[FORCE_MAPPING])
+    first, second = load_definition("west-mercia-2022"), load_definition("home-office-knife-sharp")
+    result = diff(workspace.store, first, second)
+    with data_path("offences.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    subgroup = {r["offence_code"]: r["offence_subgroup"] for r in rows}
+    group = {r["offence_code"]: r["offence_group"] for r in rows}
+    a = [_independent_in(first, c, subgroup, group) for c in crimes]
+    b = [_independent_in(second, c, subgroup, group) for c in crimes]
+    assert result.counts["first_only"] == sum(x and not y for x, y in zip(a, b, strict=True))
+    assert result.counts["second_only"] == sum(y and not x for x, y in zip(a, b, strict=True))
+    assert result.counts["change"] == result.counts["first_only"] + result.counts["second_only"]
+    assert result.counts["change"] > 0
+    changes = dict(zip(result.clauses["clause"], result.clauses["change"], strict=True))
+    assert changes["robbery"] == "changed"  # same id, the knife collection adds the marker
+    assert changes["county_lines"] == "removed" and changes["rape"] == "added"
