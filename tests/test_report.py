@@ -44,7 +44,7 @@ def demo(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "example-workspace"
     result = CliRunner().invoke(app, ["demo", str(root)])
     assert result.exit_code == 0, result.output
-    assert "12 batches, 102,105 records" in result.output
+    assert "12 open-data batches, 102,105 records; 4 synthetic partner batches" in result.output
     return root
 
 
@@ -54,6 +54,8 @@ def test_demo_builds_the_report_from_the_bundled_archive(demo):
         "Records by month",
         "Records by crime type",
         "Records by Community Safety Partnership",
+        "SYNTHETIC partner data",
+        "Every figure in this section is synthetic",
         "Data quality",
         "Lineage",
         "Open Government Licence",
@@ -68,14 +70,20 @@ def test_demo_builds_the_report_from_the_bundled_archive(demo):
 def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
     parser = Tables()
     parser.feed((demo / "reports" / "overview.html").read_text())
-    by_month, by_category, by_csp = parser.tables[:3]
+    by_month, by_category, by_csp = parser.tables[:3]  # the real open data, nothing synthetic
     assert by_month[0] == ["month", "count"]
     assert len(by_month) == 13
     assert sum(int(r[1]) for r in by_month[1:]) == 102_105
     with Workspace.open(demo) as ws:
         stored = dict(
-            ws.con.execute("SELECT category, count(*) FROM incidents GROUP BY 1").fetchall()
+            ws.con.execute(
+                "SELECT category, count(*) FROM incidents WHERE source_kind = 'police_uk_street' "
+                "GROUP BY 1"
+            ).fetchall()
         )
+        synthetic = ws.con.execute(
+            "SELECT count(*) FROM incidents WHERE synthetic AND source_kind = 'police_extract'"
+        ).fetchall()[0][0]
     shown = {r[0]: r[1] for r in by_category[1:]}
     assert shown == {k: str(v) for k, v in stored.items()}
     assert [r[0] for r in by_csp[1:]] == [
@@ -88,18 +96,25 @@ def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
         "Outside the partnership's area",
     ]
     assert sum(int(r[1]) for r in by_csp[1:]) == 102_105
-    quality_table = parser.tables[3]
+    synthetic_groups = next(t for t in parser.tables if t[0] == ["offence_group", "count"])
+    assert sum(int(r[1]) for r in synthetic_groups[1:]) == synthetic > 80_000
+    quality_table = next(t for t in parser.tables if t[0][:2] == ["source", "force"])
     rows_column = quality_table[0].index("rows")
-    assert quality_table[0][:4] == ["source", "force", "month", "rows"]
-    assert sum(int(r[rows_column]) for r in quality_table[1:]) == 102_105
+    open_rows = [r for r in quality_table[1:] if r[0] == "police.uk street"]
+    assert sum(int(r[rows_column]) for r in open_rows) == 102_105
+    extract_rows = [r for r in quality_table[1:] if r[0] == "police_extract"]
+    synthetic_column = quality_table[0].index("synthetic")
+    assert all(r[synthetic_column] == r[rows_column] for r in extract_rows)
 
 
 def test_demo_twice_is_idempotent(demo):
     result = CliRunner().invoke(app, ["demo", str(demo)])
     assert result.exit_code == 0
     with Workspace.open(demo) as ws:
-        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(12,)]
-        assert ws.con.execute("SELECT count(*) FROM incidents").fetchall() == [(102_105,)]
+        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(16,)]
+        assert ws.con.execute("SELECT count(*) FROM incidents WHERE NOT synthetic").fetchall() == [
+            (102_105,)
+        ]
 
 
 def test_gaps_are_stated_in_words(demo, west_mercia):

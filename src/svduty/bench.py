@@ -175,3 +175,50 @@ def bench_classify(rows: int = 5_000_000, threads: int = 1, seed: int = 1) -> li
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class SynthBench:
+    incidents: int
+    seconds: float
+    peak_rss_mb: float
+
+
+_SYNTH_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from svduty.synth.generate import generate
+from svduty.synth.profile import load_profile
+start = time.perf_counter()
+written = generate(load_profile("west-mercia"), Path(sys.argv[1]), scale=float(sys.argv[2]))
+print(json.dumps({"seconds": time.perf_counter() - start, "crimes": written.rows["crimes.csv"],
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def bench_synth(sizes: tuple[int, ...] = (100_000, 10_000_000)) -> list[SynthBench]:
+    """Generate one year of West Mercia data at the scale that gives each number of incidents,
+    each run in its own process so its peak memory is its own."""
+    import json
+    import subprocess
+    import sys
+
+    from svduty.synth.generate import Tables
+    from svduty.synth.profile import load_profile
+
+    annual = Tables.load(load_profile("west-mercia")).quarters.sum()
+    results = []
+    for size in sizes:
+        scratch = Path(tempfile.mkdtemp(prefix="svduty-bench-synth-"))
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", _SYNTH_CHILD, str(scratch), str(size / annual)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            facts = json.loads(done.stdout.strip().splitlines()[-1])
+            results.append(SynthBench(facts["crimes"], facts["seconds"], facts["rss_kb"] / 1024))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return results

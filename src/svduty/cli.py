@@ -236,6 +236,11 @@ def counts(
     _emit(result.frame, fmt, title)
     if result.note:
         err.print(result.note)
+    if result.synthetic:
+        err.print(
+            f"SYNTHETIC: {result.synthetic:,} of the {result.total:,} records counted are "
+            "synthetic (column 'synthetic')."
+        )
     if unassessed is not None and len(unassessed):
         listing = ", ".join(f"{r.clause} ({r.not_assessable:,})" for r in unassessed.itertuples())
         err.print(
@@ -380,6 +385,72 @@ def definitions_diff(
 
 
 @app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder for the generated files.")],
+    area: Annotated[str, typer.Option(help="Area of a shipped profile.")] = "West Mercia",
+    profile: Annotated[Path | None, typer.Option(help="Your own profile file.")] = None,
+    years: Annotated[int, typer.Option(help="Years of data from the profile's start.")] = 1,
+    scale: Annotated[float, typer.Option(help="Multiply the profile's volumes.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
+    corrupt: Annotated[
+        float, typer.Option(help="Share of rows to break on purpose (listed in corruptions.csv).")
+    ] = 0.0,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Compare the data in --out with the profile (generating it "
+            "first when --out holds none)."
+        ),
+    ] = False,
+) -> None:
+    """Generate SYNTHETIC partner data (force extract, ISTV, admissions) calibrated to real
+    aggregates, in the formats svduty ingests, with the mappings to read them."""
+    from rich.progress import MofNCompleteColumn
+
+    from svduty.synth.check import check as run_check
+    from svduty.synth.generate import generate
+    from svduty.synth.profile import load_profile
+
+    chosen = load_profile(profile or area.lower().replace(" ", "-"))
+    if not (check and (out / "synth.json").exists()):
+        with Progress(
+            TextColumn("generating months"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as bar:
+            task = bar.add_task("months", total=12 * years)
+            written = generate(
+                chosen,
+                out,
+                scale,
+                years,
+                seed,
+                corrupt,
+                lambda done, total: bar.update(task, completed=done),
+            )
+        rows = ", ".join(f"{name} {n:,}" for name, n in sorted(written.rows.items()))
+        err.print(
+            f"Wrote SYNTHETIC data to {out}: {rows}. Ingest with: svduty ingest "
+            f"{out}/*.csv --mapping {out}/mappings/*.yaml"
+        )
+    if check:
+        result = run_check(out, chosen)
+        _emit(
+            result.table.drop(columns=["source"]),
+            Format.table,
+            f"Synthetic data in {out} against profile {chosen.id}",
+        )
+        err.print(
+            f"Rows rejected on ingest: {result.rejected:,}. "
+            + (
+                "Every calibrated figure is within tolerance."
+                if result.passed
+                else "Some figures are outside tolerance."
+            )
+        )
+        if not result.passed:
+            raise typer.Exit(1)
+
+
+@app.command()
 def report(
     workspace: WorkspaceOption,
     output: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
@@ -400,10 +471,13 @@ def demo(
         "example-workspace"
     ),
 ) -> None:
-    """The main job: a West Mercia workspace from the bundled open data, and its report."""
+    """The main job: a West Mercia workspace from the bundled open data and a SYNTHETIC partner
+    extract (crimes with victims and suspects, A&E attendances, admissions), and its report."""
     from svduty.example import WEST_MERCIA, example_archive
     from svduty.ingest import ingest as run_ingest
     from svduty.report.overview import build_overview
+    from svduty.synth.generate import generate
+    from svduty.synth.profile import load_profile
 
     ws = (
         Workspace.open(directory)
@@ -413,10 +487,24 @@ def demo(
     reports = run_ingest(
         ws, [example_archive()], on_file=lambda s: err.print(f"ingesting {s.name.split('!')[-1]}")
     )
+    synthetic = directory / "synthetic"
+    if not (synthetic / "synth.json").exists():
+        err.print("generating a SYNTHETIC West Mercia partner extract (seed 2025)")
+        generate(load_profile("west-mercia"), synthetic, seed=2025)
+    files = [synthetic / n for n in ("crimes.csv", "people.csv", "istv.csv", "admissions.csv")]
+    partner = run_ingest(
+        ws, files, mappings=sorted((synthetic / "mappings").glob("*.yaml")),
+        on_file=lambda s: err.print(f"ingesting {Path(s.name).name}"),
+    )  # fmt: skip
+    _classify_default(ws)
     path = build_overview(ws)
     ws.close()
     rows = sum(r.rows_accepted for r in reports)
-    out.print(f"Workspace {directory}: {len(reports)} batches, {rows:,} records. Report: {path}")
+    partner_rows = sum(r.rows_accepted for r in partner)
+    out.print(
+        f"Workspace {directory}: {len(reports)} open-data batches, {rows:,} records; "
+        f"{len(partner)} synthetic partner batches, {partner_rows:,} rows. Report: {path}"
+    )
 
 
 @fetch_app.command("police-uk")
@@ -505,6 +593,29 @@ def bench_classify(
     _emit(frame, Format.table, "Classification benchmark")
 
 
+@bench_app.command("synth")
+def bench_synth(
+    incidents: Annotated[int, typer.Option(help="Incidents in the large run.")] = 10_000_000,
+) -> None:
+    """Time and peak memory of synthetic generation, small run against a large one."""
+    from svduty.bench import bench_synth as run
+
+    results = run((100_000, incidents))
+    small = results[0]
+    frame = pd.DataFrame(
+        [
+            {
+                "incidents": r.incidents, "seconds": round(r.seconds, 1),
+                "incidents/s": round(r.incidents / r.seconds),
+                "peak RSS (MB)": round(r.peak_rss_mb),
+                "peak RSS vs small run": round(r.peak_rss_mb / small.peak_rss_mb, 2),
+            }
+            for r in results
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Synthetic generation")
+
+
 @reference_app.command("build")
 def reference_build(
     shared: Annotated[Path, typer.Option(help="The shared/data folder with the sources.")],
@@ -516,6 +627,20 @@ def reference_build(
 
     written = build(shared, target or data_path(""))
     for name, rows in written.items():
+        out.print(f"{name}: {rows:,} rows")
+
+
+@reference_app.command("profile")
+def reference_profile(
+    shared: Annotated[Path, typer.Option(help="The shared/data folder with the sources.")],
+    target: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+) -> None:
+    """Rebuild the data-derived files of the West Mercia synthetic profile."""
+    from svduty.synth.derive import build_west_mercia
+    from svduty.synth.profile import shipped_profiles
+
+    folder = target or shipped_profiles()["west-mercia"].parent
+    for name, rows in build_west_mercia(shared, folder).items():
         out.print(f"{name}: {rows:,} rows")
 
 

@@ -64,6 +64,10 @@ class CountResult:
     def total(self) -> int:
         return int(self.frame["count"].sum())
 
+    @property
+    def synthetic(self) -> int:
+        return int(self.frame["synthetic"].sum()) if "synthetic" in self.frame else 0
+
 
 def _classified(
     store: Store, definition: Definition, clause: str | None, by: list[str]
@@ -116,10 +120,17 @@ def counts(
         for column, values in wanted.items()
     ]
     expr = joined.filter(*predicates) if predicates else joined
-    total = expr.count() if measure is None else expr[measure].sum()
-    grouped = expr.group_by(**keys).aggregate(count=total) if keys else expr.aggregate(count=total)
+    metrics = {"count": expr.count() if measure is None else expr[measure].sum()}
+    if "synthetic" in expr.columns:
+        metrics["synthetic"] = expr.synthetic.cast("int64").sum()
+    grouped = expr.group_by(**keys).aggregate(**metrics) if keys else expr.aggregate(**metrics)
     frame = grouped.to_pandas()
     frame["count"] = frame["count"].fillna(0).astype("int64")
+    if "synthetic" in frame:
+        # synthetic records are never counted silently: a column says how many there are
+        frame["synthetic"] = frame["synthetic"].fillna(0).astype("int64")
+        if frame["synthetic"].sum() == 0:
+            frame = frame.drop(columns="synthetic")
     if by:
         frame = frame.sort_values(list(by), na_position="last", kind="stable")
     frame = frame.reset_index(drop=True)

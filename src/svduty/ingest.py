@@ -25,6 +25,7 @@ import duckdb
 from svduty.engine import SparkStore
 from svduty.errors import InputError
 from svduty.mapping import load_mapping
+from svduty.schema import FACT_TABLES
 from svduty.sources import detect
 from svduty.sources.base import Adapter, read_header
 from svduty.sources.mapped import MappedAdapter, xml_to_csv
@@ -211,6 +212,10 @@ def ingest_file(
         store.stage_batch(adapter.table, batch_id, relation)
         if isinstance(store, SparkStore):
             store.publish_pending()
+        if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
+            # the rows say whether they are synthetic; the batch says so too
+            found = con.execute(f"SELECT bool_or(synthetic) FROM ({relation})").fetchall()
+            synthetic = bool(found[0][0])
         if result.rows_accepted == 0 and result.rows_read > 0:
             status = "all rows rejected"
         elif result.rows_rejected:

@@ -21,7 +21,7 @@ class Field:
     """A canonical field: its kind drives parsing and checks."""
 
     name: str
-    kind: str  # text, timestamp, month, int, double, enum, lsoa, code, icd10
+    kind: str  # text, timestamp, month, int, double, enum, lsoa, code, icd10, flag
     required: bool = False
     choices: tuple[str, ...] = ()
     low: float | None = None
@@ -32,6 +32,8 @@ class Field:
 def _f(name: str, kind: str, help: str, **options: Any) -> Field:
     return Field(name, kind, help=help, **options)
 
+
+SYNTHETIC = _f("synthetic", "flag", "Y when the record is synthetic (generated, not real).")
 
 PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
     "crimes": (
@@ -58,6 +60,7 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
             _f("location_type", "enum", "Type of place.", choices=LOCATION_TYPES),
             _f("outcome", "text", "Latest outcome."),
             _f("force", "text", "Force, when the export has a column for it."),
+            SYNTHETIC,
         ),
     ),
     "people": (
@@ -81,6 +84,7 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
             _f("ethnicity", "text", "Ethnicity as recorded."),
             _f("relationship", "text", "Relationship of the suspect to the victim."),
             _f("force", "text", "Force, when the export has a column for it."),
+            SYNTHETIC,
         ),
     ),
     "istv": (
@@ -95,6 +99,7 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
             _f("means_of_assault", "enum", "Primary means of assault.", choices=ASSAULT_MEANS),
             _f("age", "int", "Age in years.", low=0, high=120),
             _f("sex", "enum", "Sex.", choices=SEXES),
+            SYNTHETIC,
         ),
     ),
     "admissions": (
@@ -106,6 +111,7 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
             _f("sex", "enum", "Sex.", choices=SEXES),
             _f("cause_code", "icd10", "ICD-10 external cause, e.g. X99.", required=True),
             _f("count", "int", "Number of admissions.", required=True, low=0),
+            SYNTHETIC,
         ),
     ),
 }

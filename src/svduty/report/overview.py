@@ -14,7 +14,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from svduty import __version__
-from svduty.counting import counts
+from svduty.counting import Filter, counts
+from svduty.definitions import load_definition
 from svduty.quality import quality
 from svduty.report.charts import bar_chart
 from svduty.workspace import Workspace
@@ -52,7 +53,9 @@ def _table_renderer(threshold: int, masked_columns: set[str]):
 
 def _csp_table(workspace: Workspace, area_las: tuple[str, ...]) -> pd.DataFrame:
     """The partnership's CSPs, then records with no location, then all others in one row."""
-    frame = counts(workspace.store, "incidents", ["csp"]).frame
+    frame = counts(
+        workspace.store, "incidents", ["csp"], [Filter("source_kind", "police_uk_street")]
+    ).frame
     if area_las:
         areas = workspace.store.table("areas")
         own = set(
@@ -95,16 +98,52 @@ def _quality_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def _synthetic_section(workspace: Workspace) -> dict[str, object] | None:
+    """Tables for the synthetic partner data, kept apart from the real open data."""
+    store = workspace.store
+    only = [Filter("synthetic", "true")]
+    crimes = counts(store, "incidents", ["offence_group"], only).frame
+    if crimes.empty:
+        return None
+    definition = load_definition(workspace.settings.definition)
+    clauses = counts(store, "incidents", ["clause"], only, definition).frame
+    attendances = store.table("ae_attendances")
+    attendances = attendances.filter(attendances.synthetic)
+    means = (
+        attendances.group_by("means_of_assault")
+        .aggregate(count=attendances.count())
+        .order_by("means_of_assault")
+        .to_pandas()
+    )
+    admissions = store.table("admissions")
+    admissions = admissions.filter(admissions.synthetic)
+    causes = (
+        admissions.group_by(cause="cause_code")
+        .aggregate(count=admissions["count"].sum())
+        .order_by("cause")
+        .to_pandas()
+    )
+    return {
+        "crimes": crimes.drop(columns="synthetic").fillna({"offence_group": "(unknown code)"}),
+        "clauses": clauses.drop(columns="synthetic"),
+        "definition": definition,
+        "means": means,
+        "causes": causes,
+        "total": int(crimes["count"].sum()),
+    }
+
+
 def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
     store, settings = workspace.store, workspace.settings
     threshold = settings.disclosure_threshold
-    by_month = counts(store, "incidents", ["month"]).frame
-    by_category = counts(store, "incidents", ["category"]).frame
+    open_data = [Filter("source_kind", "police_uk_street")]
+    by_month = counts(store, "incidents", ["month"], open_data).frame
+    by_category = counts(store, "incidents", ["category"], open_data).frame
     report = quality(store, settings)
     by_csp = _csp_table(workspace, report.area_las)
     batches = workspace.con.sql(
         "SELECT batch_id, source_kind, file_name, left(sha256, 12) AS sha256_prefix, rows_read, "
-        "rows_accepted, rows_rejected, status FROM batches ORDER BY batch_id"
+        "rows_accepted, rows_rejected, status, synthetic FROM batches ORDER BY batch_id"
     ).df()
     batches["file_name"] = batches["file_name"].map(lambda p: Path(p.split("!")[-1]).name)
     quality_rows = _quality_table(report.incidents[report.incidents["rows"] > 0])
@@ -135,6 +174,7 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
         quality=quality_rows,
         gaps=report.gaps.to_dict(orient="records"),
         batches=batches,
+        synthetic=_synthetic_section(workspace),
     )
     target = out or workspace.reports_dir / "overview.html"
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,11 @@ def value_sql(column: Column, salt: str) -> str:
         return f"try_cast({raw} AS DOUBLE)"
     if kind in ("enum", "code"):
         return _mapped(column)
+    if kind == "flag":
+        return (
+            f"CASE WHEN lower({raw}) IN ('y', 'yes', 'true', '1') THEN true "
+            f"WHEN lower({raw}) IN ('n', 'no', 'false', '0') THEN false END"
+        )
     if column.pseudonymise:
         return f"CASE WHEN {raw} IS NOT NULL THEN sha256({sql_text(salt)} || {raw}) END"
     return raw
@@ -133,6 +138,15 @@ def column_checks(column: Column, salt: str) -> list[Check]:
                 name,
                 f"NOT regexp_full_match({value}, {sql_text(CODE_PATTERN)})",
                 sql_text(f"{name} is not a Home Office offence code (e.g. 8N, 34B)"),
+                raw,
+            )
+        )
+    elif field.kind == "flag":
+        checks.append(
+            Check(
+                name,
+                f"{raw} IS NOT NULL AND {value} IS NULL",
+                sql_text(f"{name} must be Y or N"),
                 raw,
             )
         )
@@ -250,7 +264,12 @@ class MappedAdapter(CsvAdapter):
     def projection(self, layout: str, batch_id: int) -> str:
         values = {name: value_sql(c, self.salt) for name, c in self._columns.items()}
         values.pop("force", None)
-        select = [f"{batch_id} AS batch_id", "s._row AS source_line", "false AS synthetic"]
+        synthetic = values.pop("synthetic", "false")
+        select = [
+            f"{batch_id} AS batch_id",
+            "s._row AS source_line",
+            f"coalesce({synthetic}, false) AS synthetic",
+        ]
         select += [f"{sql} AS {name}" for name, sql in values.items()]
         name = self.part.name
         if name in ("crimes", "people"):

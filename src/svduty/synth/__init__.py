@@ -1,0 +1,1 @@
+"""Synthetic partner data with the structure of the real thing, calibrated to real aggregates."""

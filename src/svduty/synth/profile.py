@@ -1,0 +1,85 @@
+"""A calibration profile: published targets, fitted parameters, assumptions and derived data."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from svduty.errors import InputError
+
+
+def shipped_profiles() -> dict[str, Path]:
+    folder = Path(str(resources.files("svduty.synth") / "profiles"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+@dataclass(frozen=True)
+class Profile:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def force(self) -> str:
+        return str(self.data["force"])
+
+    def target(self, name: str) -> dict[str, Any]:
+        return dict(self.data["targets"][name])
+
+    def parameter(self, name: str) -> Any:
+        return self.data["parameters"][name]
+
+    def assumption(self, name: str) -> Any:
+        return self.data["assumptions"][name]
+
+    def _rows(self, name: str) -> list[dict[str, str]]:
+        path = self.path.parent / self.data["derived"][name]["file"]
+        raw = path.read_bytes()
+        text = gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def offence_mix(self) -> dict[str, list[float]]:
+        """Recorded offences per code in financial quarters 1-4."""
+        return {
+            r["offence_code"]: [float(r[f"q{i}"] or 0) for i in range(1, 5)]
+            for r in self._rows("offence_mix")
+        }
+
+    def monthly_index(self) -> dict[str, list[float]]:
+        """Records per police.uk crime type in calendar months 1-12."""
+        return {
+            r["category"]: [float(r[f"m{i:02d}"]) for i in range(1, 13)]
+            for r in self._rows("monthly_index")
+        }
+
+    def places(self) -> list[dict[str, str]]:
+        return self._rows("places")
+
+
+def load_profile(spec: str | Path) -> Profile:
+    shipped = shipped_profiles()
+    path = shipped[str(spec)] if str(spec) in shipped else Path(spec)
+    if not path.exists():
+        raise InputError(
+            f"no profile {str(spec)!r}: not a shipped profile "
+            f"({', '.join(shipped)}) and no such file"
+        )
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    missing = [
+        k
+        for k in ("id", "force", "derived", "targets", "parameters", "assumptions")
+        if k not in (data or {})
+    ]
+    if missing:
+        raise InputError(f"{path}: profile lacks {', '.join(missing)}")
+    return Profile(path, data)

@@ -1,0 +1,146 @@
+"""Synthetic partner data: deterministic, ingested by the real adapters with no rejects, marked
+synthetic everywhere, calibrated to its profile, and breakable on purpose for ingest tests."""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from svduty.counting import counts
+from svduty.ingest import ingest
+from svduty.synth.check import check, synthetic_files
+from svduty.synth.generate import generate
+from svduty.synth.profile import load_profile
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return load_profile("west-mercia")
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    names = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    if names != sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()):
+        return False
+    return all(filecmp.cmp(a / n, b / n, shallow=False) for n in names)
+
+
+def test_same_seed_gives_byte_identical_files(profile, tmp_path):
+    generate(profile, tmp_path / "a", scale=0.2, seed=5)
+    generate(profile, tmp_path / "b", scale=0.2, seed=5)
+    generate(profile, tmp_path / "c", scale=0.2, seed=6)
+    assert _same_tree(tmp_path / "a", tmp_path / "b")
+    assert not filecmp.cmp(
+        tmp_path / "a" / "crimes.csv", tmp_path / "c" / "crimes.csv", shallow=False
+    )
+
+
+def test_generated_data_ingests_with_no_rejects_and_stays_synthetic(profile, tmp_path, workspace):
+    written = generate(profile, tmp_path / "syn", scale=0.3, seed=2)
+    files, mappings = synthetic_files(tmp_path / "syn")
+    reports = ingest(workspace, files, mappings=mappings)
+    assert [r.rows_rejected for r in reports] == [0, 0, 0, 0]
+    assert [r.rows_accepted for r in reports] == [
+        written.rows[n] for n in ("crimes.csv", "people.csv", "istv.csv", "admissions.csv")
+    ]
+    for table in ("incidents", "involvements", "ae_attendances", "admissions"):
+        assert (
+            workspace.con.execute(
+                f"SELECT count(*) FILTER (WHERE NOT synthetic), count(*) FROM {table}"
+            ).fetchall()[0][0]
+            == 0
+        ), table
+    assert workspace.con.execute("SELECT bool_and(synthetic) FROM batches").fetchall() == [(True,)]
+    result = counts(workspace.store, "incidents", ["csp"])
+    assert result.synthetic == result.total > 0
+    assert (result.frame["synthetic"] == result.frame["count"]).all()
+
+
+def test_check_passes_every_calibrated_figure(profile, tmp_path):
+    generate(profile, tmp_path / "syn", scale=1, seed=11)
+    result = check(tmp_path / "syn", profile)
+    assert result.rejected == 0
+    failed = result.table[~result.table["within"]]
+    assert failed.empty, failed.to_string()
+    assert set(result.table["figure"]) == set(profile.data["targets"])
+    assert (result.table["source"] != "").all()
+
+
+def test_check_notices_a_profile_the_data_does_not_follow(profile, tmp_path):
+    generate(profile, tmp_path / "syn", scale=1, seed=11)
+    import copy
+
+    data = copy.deepcopy(profile.data)
+    data["targets"]["knife_per_year"]["value"] = 900
+    data["targets"]["sv_public_place_share"]["value"] = 0.4
+    other = type(profile)(profile.path, data)
+    result = check(tmp_path / "syn", other)
+    failed = set(result.table.loc[~result.table["within"], "figure"])
+    assert failed == {"knife_per_year", "sv_public_place_share"}
+    assert not result.passed
+
+
+def test_corruption_is_rejected_line_for_line(profile, tmp_path, workspace):
+    generate(profile, tmp_path / "syn", scale=0.2, seed=4, corrupt=0.01)
+    expected = pd.read_csv(tmp_path / "syn" / "corruptions.csv")
+    assert len(expected) > 50
+    files, mappings = synthetic_files(tmp_path / "syn")
+    ingest(workspace, files, mappings=mappings)
+    rejects = workspace.con.execute(
+        "SELECT file_name, line, field, reason FROM rejects ORDER BY file_name, line"
+    ).df()
+    rejects["file"] = rejects["file_name"].map(lambda p: Path(p).name)
+    merged = expected.merge(rejects, on=["file", "line"], how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all(), merged[merged["_merge"] != "both"].head()
+    assert (merged["column"] == merged["field"]).all()
+    assert all(
+        want in got for want, got in zip(merged["reason_x"], merged["reason_y"], strict=True)
+    )
+
+
+def test_synth_command_generates_and_checks(tmp_path):
+    out = tmp_path / "syn"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "svduty.cli",
+            "synth",
+            "--out",
+            str(out),
+            "--scale",
+            "1",
+            "--seed",
+            "3",
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Every calibrated figure is within tolerance" in done.stderr
+    assert "SYNTHETIC" in (out / "SYNTHETIC.txt").read_text()
+    again = subprocess.run(
+        [sys.executable, "-m", "svduty.cli", "synth", "--out", str(out), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert again.returncode == 0 and "Wrote SYNTHETIC" not in again.stderr
+
+
+def test_profile_data_files_are_what_the_sources_build(shared, tmp_path):
+    from svduty.synth.derive import build_west_mercia
+
+    build_west_mercia(shared, tmp_path)
+    bundled = Path(load_profile("west-mercia").path).parent
+    for name in (
+        "west-mercia-offence-mix.csv",
+        "west-mercia-monthly.csv",
+        "west-mercia-places.csv.gz",
+    ):
+        assert (tmp_path / name).read_bytes() == (bundled / name).read_bytes(), name
