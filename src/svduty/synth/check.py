@@ -62,6 +62,7 @@ def check(folder: Path, profile: Profile | None = None) -> CheckResult:
         for name in ("west-mercia-2022", "home-office-knife-sharp", "home-office-firearm"):
             classify(workspace.store, load_definition(name))
         measured = _measure(workspace, manifest["years"])
+        derived = _derived(workspace, profile, manifest["scale"], manifest["years"])
         workspace.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -104,7 +105,98 @@ def check(folder: Path, profile: Profile | None = None) -> CheckResult:
                 "source": target.get("source", ""),
             }
         )
-    return CheckResult(pd.DataFrame(rows), rejected, manifest)
+    return CheckResult(pd.DataFrame([*derived, *rows]), rejected, manifest)
+
+
+def _derived(
+    workspace: Workspace, profile: Profile, scale: float, years: int
+) -> list[dict[str, Any]]:
+    """The figures taken from public data: yearly volume (Home Office table), the share of the
+    year in each month and the share of crimes in each CSP (street-level data)."""
+    from svduty.synth.generate import Tables
+
+    tables = Tables.load(profile)
+    expected = float(tables.quarters.sum()) * scale
+    measured = _one(workspace, "SELECT count(*) FROM incidents") / years
+    volume_tolerance = max(0.02 * expected, 3 * math.sqrt(expected * years) / years)
+    rows = [
+        {
+            "figure": "crimes_per_year",
+            "target": f"{expected:,.0f}",
+            "allowed": f"±{volume_tolerance:,.0f}",
+            "generated": f"{measured:,.0f}",
+            "within": abs(measured - expected) <= volume_tolerance,
+            "source": profile.data["derived"]["offence_mix"]["source"],
+        }
+    ]
+    volume = pd.Series(tables.quarters.sum(axis=1), index=tables.category).groupby(level=0).sum()
+    index = profile.monthly_index()
+    by_month = pd.Series(0.0, index=range(1, 13))
+    for category, n in volume.items():
+        weights = pd.Series(
+            index.get(str(category), index["Violence and sexual offences"]), index=range(1, 13)
+        )
+        quarters = {
+            m: [q for q in range(4) if m in [((q * 3 + 3 + k) % 12) + 1 for k in range(3)]][0]
+            for m in range(1, 13)
+        }
+        for month in range(1, 13):
+            quarter_months = [m for m in range(1, 13) if quarters[m] == quarters[month]]
+            q_total = float(
+                tables.quarters[tables.category == category].sum(axis=0)[quarters[month]]
+            )
+            by_month[month] += q_total * weights[month] / weights[quarter_months].sum()
+    want_month = by_month / by_month.sum()
+    got_month = pd.Series(
+        dict(
+            workspace.con.execute(
+                "SELECT month(month), count(*) FROM incidents GROUP BY 1"
+            ).fetchall()
+        ),
+        dtype=float,
+    )
+    got_month = got_month / got_month.sum()
+    n = _one(workspace, "SELECT count(*) FROM incidents")
+    month_tolerance = max(0.005, _three_se(float(want_month.max()), int(n)))
+    rows.append(
+        {
+            "figure": "monthly_shares",
+            "target": "profile index",
+            "allowed": f"±{month_tolerance:.4f} each",
+            "generated": f"largest gap {(got_month - want_month).abs().max():.4f}",
+            "within": bool(((got_month - want_month).abs() <= month_tolerance).all()),
+            "source": profile.data["derived"]["monthly_index"]["source"],
+        }
+    )
+    places = pd.DataFrame(profile.places())
+    places["n"] = places["n"].astype(float)
+    per_category = places.groupby(["category", "csp"])["n"].sum()
+    shares = per_category / per_category.groupby(level=0).transform("sum")
+    want_csp: dict[str, float] = {}
+    for (category, csp), share in shares.items():
+        want_csp[str(csp)] = want_csp.get(str(csp), 0.0) + share * volume.get(category, 0.0)
+    total = sum(want_csp.values())
+    want_csp = {k: v / total for k, v in want_csp.items()}
+    got_csp = {
+        str(k): float(v)
+        for k, v in workspace.con.execute(
+            "SELECT a.csp_name, count(*) / sum(count(*)) OVER () FROM incidents i JOIN areas a "
+            "USING (lsoa_code) GROUP BY 1"
+        ).fetchall()
+    }
+    csp_tolerance = max(0.01, _three_se(max(want_csp.values()), int(n)))
+    gaps = {k: abs(got_csp.get(k, 0.0) - v) for k, v in want_csp.items()}
+    rows.append(
+        {
+            "figure": "csp_shares",
+            "target": _show(want_csp),
+            "allowed": f"±{csp_tolerance:.3f} each",
+            "generated": _show(got_csp),
+            "within": max(gaps.values()) <= csp_tolerance,
+            "source": profile.data["derived"]["places"]["source"],
+        }
+    )
+    return rows
 
 
 def _three_se(share: float, n: int | None) -> float:

@@ -246,9 +246,9 @@ class Generator:
         frame["longitude"] = frame["longitude"].astype(float)
         frame["latitude"] = frame["latitude"].astype(float)
         self.places = {c: g.reset_index(drop=True) for c, g in frame.groupby("category")}
-        self.all_places = frame.groupby(
-            ["lsoa_code", "csp", "longitude", "latitude"], as_index=False
-        )["n"].sum()
+        self.all_places: pd.DataFrame = (
+            frame.groupby(["lsoa_code", "csp", "longitude", "latitude"])["n"].sum().reset_index()
+        )
 
     def _calibrate(self) -> None:
         """Marker rates from target volumes: expected eligible offences a year -> probability."""
@@ -344,7 +344,7 @@ class Generator:
         kinds = CORRUPTIONS[name]
         for k, row in enumerate(chosen):
             column, value, reason = kinds[k % len(kinds)]
-            frame.iat[row, frame.columns.get_loc(column)] = value
+            frame.iloc[int(row), list(frame.columns).index(column)] = value
             written.corruptions.append(
                 {
                     "file": name,
@@ -501,7 +501,7 @@ class Generator:
             list(shares), n, p=np.array(list(shares.values())) / sum(shares.values())
         )
         for name in np.unique(category):
-            pool = self.places.get(name, self.all_places)
+            pool: pd.DataFrame = self.places.get(name, self.all_places)
             for is_knife in (False, True):
                 rows = np.flatnonzero((category == name) & (knife == is_knife))
                 if not len(rows):
@@ -509,9 +509,8 @@ class Generator:
                 if is_knife:
                     for area in np.unique(knife_csp[rows]):
                         sub = rows[knife_csp[rows] == area]
-                        local = pool[pool["csp"] == area]
-                        local = local if len(local) else pool
-                        self._fill(rng, local, sub, lon, lat, lsoa, csp)
+                        local: pd.DataFrame = pool.loc[pool["csp"] == area]
+                        self._fill(rng, local if len(local) else pool, sub, lon, lat, lsoa, csp)
                 else:
                     self._fill(rng, pool, rows, lon, lat, lsoa, csp)
         return lon, lat, lsoa, csp
@@ -717,7 +716,8 @@ class Generator:
                 "cause": frame["PrimaryMeansOfAssault"].map(CAUSES).to_numpy()[admitted],
             }
         ).value_counts()
-        for (area, band, sex, cause), count in tally.items():
+        for key, count in tally.items():
+            area, band, sex, cause = (str(part) for part in key)  # type: ignore[attr-defined]
             self.admissions[(f"{year:04d}-{month:02d}", area, band, sex, cause)] += int(count)
         return frame
 
