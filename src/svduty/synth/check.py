@@ -22,7 +22,7 @@ from svduty.definitions.classify import classify
 from svduty.errors import InputError
 from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
-from svduty.synth.profile import Profile, load_profile
+from svduty.synth.profile import Profile, load_profile, quarter_of
 from svduty.workspace import Workspace
 
 PUBLIC = "('public_place', 'licensed_premises', 'retail', 'transport')"
@@ -132,20 +132,15 @@ def _derived(
     volume = pd.Series(tables.quarters.sum(axis=1), index=tables.category).groupby(level=0).sum()
     index = profile.monthly_index()
     by_month = pd.Series(0.0, index=range(1, 13))
-    for category, n in volume.items():
+    for category in volume.index:
         weights = pd.Series(
             index.get(str(category), index["Violence and sexual offences"]), index=range(1, 13)
         )
-        quarters = {
-            m: [q for q in range(4) if m in [((q * 3 + 3 + k) % 12) + 1 for k in range(3)]][0]
-            for m in range(1, 13)
-        }
+        per_quarter = tables.quarters[tables.category == category].sum(axis=0)
         for month in range(1, 13):
-            quarter_months = [m for m in range(1, 13) if quarters[m] == quarters[month]]
-            q_total = float(
-                tables.quarters[tables.category == category].sum(axis=0)[quarters[month]]
-            )
-            by_month[month] += q_total * weights[month] / weights[quarter_months].sum()
+            quarter = quarter_of(month)
+            same = [m for m in range(1, 13) if quarter_of(m) == quarter]
+            by_month[month] += per_quarter[quarter] * weights[month] / weights[same].sum()
     want_month = by_month / by_month.sum()
     got_month = pd.Series(
         dict(
@@ -173,7 +168,7 @@ def _derived(
     per_category = places.groupby(["category", "csp"])["n"].sum()
     shares = per_category / per_category.groupby(level=0).transform("sum")
     want_csp: dict[str, float] = {}
-    for (category, csp), share in shares.items():
+    for (category, csp), share in zip(shares.index, shares.to_numpy(), strict=True):
         want_csp[str(csp)] = want_csp.get(str(csp), 0.0) + share * volume.get(category, 0.0)
     total = sum(want_csp.values())
     want_csp = {k: v / total for k, v in want_csp.items()}

@@ -23,7 +23,7 @@ from pyproj import Transformer
 
 from svduty.example import example_archive
 from svduty.reference import data_path
-from svduty.synth.profile import Profile
+from svduty.synth.profile import Profile, quarter_of
 
 KNIFE_CODES = {
     "1/4.1/4.10/4.2",
@@ -269,8 +269,8 @@ class Generator:
         return out
 
     def _month_means(self, month: int) -> np.ndarray:
-        quarter = ((month + 8) % 12) // 3  # 0 = April-June
-        months_in_quarter = [((quarter * 3 + 3 + k) % 12) + 1 for k in range(3)]
+        quarter = quarter_of(month)
+        months_in_quarter = [m for m in range(1, 13) if quarter_of(m) == quarter]
         means = np.zeros(len(self.t.codes))
         for i, category in enumerate(self.t.category):
             weights = self.index.get(category) or self.index["Violence and sexual offences"]

@@ -15,6 +15,11 @@ import yaml
 from svduty.errors import InputError
 
 
+def quarter_of(month: int) -> int:
+    """Financial quarter of a calendar month, 0 = April to June."""
+    return ((month + 8) % 12) // 3
+
+
 def shipped_profiles() -> dict[str, Path]:
     folder = Path(str(resources.files("svduty.synth") / "profiles"))
     return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
