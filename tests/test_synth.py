@@ -68,7 +68,10 @@ def test_check_passes_every_calibrated_figure(profile, tmp_path):
     failed = result.table[~result.table["within"]]
     assert failed.empty, failed.to_string()
     assert set(result.table["figure"]) == set(profile.data["targets"]) | {
-        "crimes_per_year", "monthly_shares", "csp_shares"}
+        "crimes_per_year",
+        "monthly_shares",
+        "csp_shares",
+    }
     assert (result.table["source"] != "").all()
 
 
