@@ -1,0 +1,106 @@
+"""Where: counts and rates per 1,000 residents with exact intervals by LSOA, district, CSP or
+force, shares, and rates by deprivation decile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from svduty.analysis.stats import poisson_interval
+from svduty.counting import Filter, counts
+from svduty.definitions.model import Definition
+from svduty.engine import Store
+from svduty.errors import InputError
+
+LEVELS = {"lsoa": "lsoa_code", "la": "la_name", "csp": "csp_name", "force": "force"}
+
+
+@dataclass(frozen=True)
+class Rates:
+    level: str
+    frame: pd.DataFrame  # area, count, population, rate, low, high, share
+    definition: str | None
+    engine: str
+    population_note: str
+
+
+def populations(store: Store, level: str) -> pd.DataFrame:
+    """Residents per area, each person once: 2024 estimates on 2021 LSOAs in England, mid-2019
+    estimates on 2011 LSOAs in Wales (the 2021 lookup has no Welsh population)."""
+    if level not in LEVELS:
+        raise InputError(f"level must be one of {', '.join(LEVELS)}")
+    people = _residents(store)
+    return (
+        people.group_by(area=people[LEVELS[level]])
+        .aggregate(population=people.population.sum())
+        .to_pandas()
+    )
+
+
+def _residents(store: Store) -> ibis.Table:
+    areas = store.table("areas")
+    england = areas.filter(areas.in_2021 & areas.population_2024.notnull()).mutate(
+        population=areas.population_2024
+    )
+    wales = areas.filter(
+        areas.lsoa_code.startswith("W") & areas.in_2011 & areas.population_2019.notnull()
+    ).mutate(population=areas.population_2019)
+    return ibis.union(england, wales)
+
+
+def rates(
+    store: Store,
+    level: str,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    alpha: float = 0.05,
+) -> Rates:
+    by = {"lsoa": "lsoa", "la": "la", "csp": "csp", "force": "force"}[level]
+    found = counts(store, "incidents", [by], filters, definition).frame.rename(columns={by: "area"})
+    found = found.dropna(subset=["area"])
+    frame = found.merge(populations(store, level), on="area", how="left")
+    intervals = [poisson_interval(int(c), alpha) for c in frame["count"]]
+    per = 1000 / frame["population"]
+    frame["rate"] = frame["count"] * per
+    frame["low"] = [lo for lo, _ in intervals] * per
+    frame["high"] = [hi for _, hi in intervals] * per
+    frame["share"] = frame["count"] / frame["count"].sum()
+    frame = frame.sort_values("rate", ascending=False, kind="stable").reset_index(drop=True)
+    keep = ["area", "count", "population", "rate", "low", "high", "share"]
+    return Rates(
+        level,
+        frame[keep],
+        None if definition is None else f"{definition.id} v{definition.version}",
+        store.name,
+        "Residents: ONS 2024 estimates on 2021 LSOAs (England); mid-2019 estimates on 2011 "
+        "LSOAs (Wales). Records on 2011 LSOA codes that 2021 replaced count towards their "
+        "district and CSP, not towards an LSOA rate.",
+    )
+
+
+def by_deprivation(
+    store: Store,
+    area_districts: tuple[str, ...],
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+) -> pd.DataFrame:
+    """Rate per 1,000 residents by IMD decile (1 = most deprived) over the partnership's LSOAs:
+    IMD 2025 deciles on 2021 LSOAs, IMD 2019 on 2011-only LSOAs."""
+    people = _residents(store)
+    own = people.filter(people.la_code.isin(list(area_districts))) if area_districts else people
+    lsoas = own.select(
+        lsoa="lsoa_code",
+        decile=ibis.coalesce(own.imd2025_decile, own.imd2019_decile),
+        population="population",
+    ).to_pandas()
+    found = counts(store, "incidents", ["lsoa"], filters, definition).frame
+    merged = lsoas.merge(found, on="lsoa", how="left").fillna({"count": 0})
+    table = merged.groupby("decile", as_index=False)[["count", "population"]].sum()
+    table["rate"] = table["count"] / table["population"] * 1000
+    intervals = [poisson_interval(int(c)) for c in table["count"]]
+    table["low"] = [lo for lo, _ in intervals] / table["population"] * 1000
+    table["high"] = [hi for _, hi in intervals] / table["population"] * 1000
+    table["decile"] = table["decile"].astype(int)
+    return table.sort_values("decile").reset_index(drop=True)

@@ -1,0 +1,130 @@
+"""Who: victims and suspects of the selected incidents by age band, sex and ethnicity; the
+relationship of suspect to victim; under-18 and under-25 shares; repeat victims and suspects
+(the same pseudonymous key in more than one incident)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from svduty.counting import Filter
+from svduty.definitions.classify import classification_input
+from svduty.definitions.model import Definition
+from svduty.definitions.rules import any_of
+from svduty.engine import Store
+
+AGE_BANDS = (
+    (0, 17, "0-17"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, 120, "65+"),
+)
+
+
+@dataclass(frozen=True)
+class RoleProfile:
+    role: str
+    people: int  # rows (a person in one incident)
+    distinct_people: int
+    age_bands: pd.DataFrame
+    sex: pd.DataFrame
+    ethnicity: pd.DataFrame
+    under_18: float | None
+    under_25: float | None
+    repeat_people: int  # keys seen in more than one incident
+    incidents_with_repeat: int
+
+
+@dataclass(frozen=True)
+class WhoResult:
+    victims: RoleProfile
+    suspects: RoleProfile
+    relationships: pd.DataFrame
+    incidents: int
+    incidents_with_people: int
+    definition: str | None
+    engine: str
+
+
+def _band(age: ibis.Value) -> ibis.Value:
+    cases = [((age >= low) & (age <= high), name) for low, high, name in AGE_BANDS]
+    return ibis.cases(*cases, else_="unknown")
+
+
+def who(
+    store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
+) -> WhoResult:
+    t = classification_input(store, [definition] if definition else [])
+    if definition is not None:
+        t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
+    for item in filters or []:
+        t = t.filter(t[item.column].cast("string") == item.value)
+    chosen = t.select(_force="force", _ref="crime_ref", _batch="batch_id", _line="source_line")
+    people = store.table("involvements")
+    joined = people.join(
+        chosen, (people.force == chosen._force) & (people.crime_ref == chosen._ref)
+    )
+    frame = joined.select(
+        "role",
+        "person_key",
+        "age",
+        "sex",
+        "ethnicity",
+        "relationship",
+        "crime_ref",
+        band=_band(joined.age),
+    ).to_pandas()
+    incidents = int(t.count().to_pandas())
+    profiles = {
+        role: _profile(role, frame[frame["role"] == role]) for role in ("victim", "suspect")
+    }
+    suspects = frame[frame["role"] == "suspect"]
+    relationships = (
+        suspects["relationship"]
+        .fillna("not recorded")
+        .value_counts()
+        .rename_axis("relationship")
+        .reset_index(name="count")
+    )
+    return WhoResult(
+        profiles["victim"],
+        profiles["suspect"],
+        relationships,
+        incidents,
+        int(frame["crime_ref"].nunique()),
+        None if definition is None else f"{definition.id} v{definition.version}",
+        store.name,
+    )
+
+
+def _counts(series: pd.Series, name: str, order: list[str] | None = None) -> pd.DataFrame:
+    table = series.fillna("not recorded").value_counts()
+    if order:
+        table = table.reindex(
+            [o for o in order if o in table.index] + [i for i in table.index if i not in order]
+        )
+    return table.rename_axis(name).reset_index(name="count")
+
+
+def _profile(role: str, frame: pd.DataFrame) -> RoleProfile:
+    aged = frame["age"].dropna()
+    keys = frame.dropna(subset=["person_key"]).groupby("person_key")["crime_ref"].nunique()
+    repeat = keys[keys > 1]
+    repeat_incidents = frame[frame["person_key"].isin(repeat.index)]["crime_ref"].nunique()
+    return RoleProfile(
+        role=role,
+        people=len(frame),
+        distinct_people=int(frame["person_key"].nunique()),
+        age_bands=_counts(frame["band"], "age_band", [b for _, _, b in AGE_BANDS]),
+        sex=_counts(frame["sex"], "sex"),
+        ethnicity=_counts(frame["ethnicity"], "ethnicity"),
+        under_18=float((aged < 18).mean()) if len(aged) else None,
+        under_25=float((aged < 25).mean()) if len(aged) else None,
+        repeat_people=len(repeat),
+        incidents_with_repeat=int(repeat_incidents),
+    )
