@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from svduty.analysis.selection import selected
 from svduty.counting import Filter
-from svduty.definitions.classify import classification_input
 from svduty.definitions.model import Definition
-from svduty.definitions.rules import any_of
 from svduty.engine import Store
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -35,11 +34,7 @@ def when(
     filters: list[Filter] | None = None,
     max_span_hours: int = 168,
 ) -> WhenResult:
-    t = classification_input(store, [definition] if definition else [])
-    if definition is not None:
-        t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
-    for item in filters or []:
-        t = t.filter(t[item.column].cast("string") == item.value)
+    t = selected(store, definition, filters)
     frame = t.select("occurred_from", "occurred_to", "date_precision").to_pandas()
     timed = frame[frame["date_precision"].isin(["minute"]) & frame["occurred_from"].notna()]
     excluded = len(frame) - len(timed)

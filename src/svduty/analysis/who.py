@@ -9,10 +9,9 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
+from svduty.analysis.selection import selected
 from svduty.counting import Filter
-from svduty.definitions.classify import classification_input
 from svduty.definitions.model import Definition
-from svduty.definitions.rules import any_of
 from svduty.engine import Store
 
 AGE_BANDS = (
@@ -59,11 +58,7 @@ def _band(age: ibis.Value) -> ibis.Value:
 def who(
     store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
 ) -> WhoResult:
-    t = classification_input(store, [definition] if definition else [])
-    if definition is not None:
-        t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
-    for item in filters or []:
-        t = t.filter(t[item.column].cast("string") == item.value)
+    t = selected(store, definition, filters)
     chosen = t.select(_force="force", _ref="crime_ref", _batch="batch_id", _line="source_line")
     people = store.table("involvements")
     joined = people.join(

@@ -1,0 +1,73 @@
+"""A&E and admissions: assault attendances by hour, place and means of assault; admissions for
+assault by sharp object (X99) by age band; and where A&E assaults happen compared with where the
+police record violence, the gap the Cardiff Model exists to fill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from svduty.analysis.selection import label, selected
+from svduty.definitions.model import Definition
+from svduty.engine import Store
+
+
+@dataclass(frozen=True)
+class Health:
+    attendances: int
+    by_hour: pd.DataFrame
+    by_location: pd.DataFrame  # location_type, ae, ae_share, police, police_share, gap
+    by_means: pd.DataFrame
+    sharp_admissions_by_age: pd.DataFrame
+    admissions: int
+    definition: str | None
+    engine: str
+
+
+def health(store: Store, definition: Definition | None = None) -> Health:
+    ae = store.table("ae_attendances")
+    attendances = int(ae.count().to_pandas())
+    by_hour = (
+        ae.group_by(hour=ae.occurred_at.hour())
+        .aggregate(count=ae.count())
+        .order_by("hour")
+        .to_pandas()
+    )
+    by_means = (
+        ae.group_by("means_of_assault")
+        .aggregate(count=ae.count())
+        .order_by(ibis.desc("count"))
+        .to_pandas()
+    )
+    places = ae.group_by("location_type").aggregate(ae=ae.count()).to_pandas()
+    police = selected(store, definition)
+    police = police.filter(police.location_type.notnull())
+    recorded = police.group_by("location_type").aggregate(police=police.count()).to_pandas()
+    by_location = places.merge(recorded, on="location_type", how="outer").fillna(0)
+    for column in ("ae", "police"):
+        by_location[column] = by_location[column].astype("int64")
+        total = by_location[column].sum()
+        by_location[f"{column}_share"] = by_location[column] / total if total else 0.0
+    by_location["gap"] = by_location["ae_share"] - by_location["police_share"]
+    by_location = by_location.sort_values("gap", ascending=False).reset_index(drop=True)
+    adm = store.table("admissions")
+    admissions = int(adm["count"].sum().to_pandas() or 0)
+    sharp = adm.filter(adm.cause_code.startswith("X99"))
+    by_age = (
+        sharp.group_by("age_band")
+        .aggregate(count=sharp["count"].sum())
+        .order_by("age_band")
+        .to_pandas()
+    )
+    return Health(
+        attendances,
+        by_hour,
+        by_location,
+        by_means,
+        by_age,
+        admissions,
+        label(definition),
+        store.name,
+    )
