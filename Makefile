@@ -5,9 +5,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean system-libraries
 
-$(BIN)/python:
+# WeasyPrint renders the PDF with Pango; install it from Debian when the machine lacks it.
+system-libraries:
+	@ldconfig -p | grep -q libpango-1.0 || (apt-get update -qq && \
+		apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core)
+
+$(BIN)/python: | system-libraries
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
@@ -19,14 +24,14 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-demo: $(VENV)/.installed
+demo: system-libraries $(VENV)/.installed
 	$(BIN)/svduty demo example-workspace
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
-test: lint
+test: system-libraries lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed

@@ -453,16 +453,32 @@ def synth(
 @app.command()
 def report(
     workspace: WorkspaceOption,
-    output: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
+    definition: Annotated[
+        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
+    ] = None,
+    area: Annotated[str | None, typer.Option(help="One CSP: a report for it alone.")] = None,
+    output: Annotated[Path | None, typer.Option("--out", help="Folder to write to.")] = None,
+    unsuppressed: Annotated[
+        bool, typer.Option(help="Analysts only: show small counts; marked NOT FOR PUBLICATION.")
+    ] = False,
+    pdf: Annotated[bool, typer.Option(help="Also render the PDF.")] = True,
+    overview: Annotated[bool, typer.Option(help="Write the data overview instead.")] = False,
 ) -> None:
-    """Write the overview report (HTML) into the workspace's reports folder."""
+    """Write the Strategic Needs Assessment: HTML, PDF and summary.json, disclosure-controlled."""
+    from svduty.definitions import load_definition
     from svduty.report.overview import build_overview
+    from svduty.report.sna import build_sna
 
     ws = _open(workspace)
-    path = build_overview(ws, output)
-    ws.audit("report", str(path))
+    if overview:
+        written = {"html": build_overview(ws, output / "overview.html" if output else None)}
+    else:
+        chosen = load_definition(definition) if definition else None
+        written = build_sna(ws, chosen, output, unsuppressed, pdf, area)
+    ws.audit("report", ", ".join(str(p) for p in written.values()))
     ws.close()
-    out.print(f"Wrote {path}")
+    for path in written.values():
+        out.print(f"Wrote {path}")
 
 
 @app.command()
@@ -498,12 +514,16 @@ def demo(
     )  # fmt: skip
     _classify_default(ws)
     path = build_overview(ws)
+    from svduty.report.sna import build_sna
+
+    sna = build_sna(ws)
     ws.close()
     rows = sum(r.rows_accepted for r in reports)
     partner_rows = sum(r.rows_accepted for r in partner)
     out.print(
         f"Workspace {directory}: {len(reports)} open-data batches, {rows:,} records; "
-        f"{len(partner)} synthetic partner batches, {partner_rows:,} rows. Report: {path}"
+        f"{len(partner)} synthetic partner batches, {partner_rows:,} rows. Reports: {path}, "
+        f"{sna['html']}, {sna['pdf']}"
     )
 
 

@@ -18,9 +18,14 @@ def selected(
     t = classification_input(store, [definition] if definition else [])
     if definition is not None:
         t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
+    area_columns = {"la": "la_name", "csp": "csp_name"}
+    if any(item.column in area_columns for item in filters or []):
+        areas = store.table("areas").select(_lsoa="lsoa_code", _la="la_name", _csp="csp_name")
+        t = t.left_join(areas, t.lsoa_code == areas._lsoa)
     for item in filters or []:
-        t = t.filter(t[item.column].cast("string") == item.value)
-    return t
+        column = f"_{item.column}" if item.column in area_columns else item.column
+        t = t.filter(t[column].cast("string") == item.value)
+    return t.drop(*[c for c in ("_lsoa", "_la", "_csp") if c in t.columns])
 
 
 def label(definition: Definition | None) -> str | None:

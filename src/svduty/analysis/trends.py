@@ -60,8 +60,9 @@ def trend(
         periods = (str(a["financial_year"]), str(b["financial_year"]))
     season = (
         pd.DataFrame({"month": [p.month for p in months], "count": monthly.to_numpy()})
-        .groupby("month", as_index=False)["count"]
+        .groupby("month")["count"]
         .mean()
+        .reset_index()
     )
     season["index"] = season["count"] / season["count"].mean()
     return Trend(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import itertools
+import re
 
 import matplotlib
+import pandas as pd
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -13,25 +16,66 @@ plt.rcParams["svg.hashsalt"] = "svduty"  # stable ids, so the same data gives th
 plt.rcParams["svg.fonttype"] = "none"
 
 
+_charts = itertools.count(1)
+
+
 def _svg(figure: plt.Figure) -> str:
+    """The figure as inline SVG, its element ids prefixed so charts on one page never clash."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    text = text[text.index("<svg") :]
+    prefix = f"c{next(_charts)}-"
+    text = re.sub(r'id="([^"]+)"', rf'id="{prefix}\1"', text)
+    return re.sub(
+        r"#([A-Za-z_][\w.-]*)\)",
+        rf"#{prefix}\1)",
+        re.sub(r'href="#([^"]+)"', rf'href="#{prefix}\1"', text),
+    )
 
 
-def bar_chart(labels: list[str], values: list[int], title: str, horizontal: bool = False) -> str:
+def bar_chart(
+    labels: list[str],
+    values: list[float],
+    title: str,
+    horizontal: bool = False,
+    unit: str = "Count",
+) -> str:
     height = max(2.5, 0.28 * len(labels)) if horizontal else 3.2
     figure, axes = plt.subplots(figsize=(8, height))
     if horizontal:
         axes.barh(labels[::-1], values[::-1], color="#1d5c8c")
-        axes.set_xlabel("Count")
+        axes.set_xlabel(unit)
     else:
         axes.bar(labels, values, color="#1d5c8c")
-        axes.set_ylabel("Count")
+        axes.set_ylabel(unit)
         if len(labels) > 6:
             axes.tick_params(axis="x", labelrotation=90)
     axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
+    return _svg(figure)
+
+
+def line_chart(labels: list[str], values: list[float], title: str) -> str:
+    """A monthly series; suppressed months (NaN) leave a gap rather than a false zero."""
+    figure, axes = plt.subplots(figsize=(8, 3.2))
+    axes.plot(labels, values, marker="o", markersize=3, color="#1d5c8c")
+    axes.set_ylabel("Count")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.spines[["top", "right"]].set_visible(False)
+    step = max(1, len(labels) // 12)
+    axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=90)
+    return _svg(figure)
+
+
+def heatmap(matrix: pd.DataFrame, title: str) -> str:
+    figure, axes = plt.subplots(figsize=(8, 3))
+    image = axes.imshow(matrix.to_numpy(), aspect="auto", cmap="Blues")
+    axes.set_yticks(range(len(matrix.index)), list(matrix.index))
+    axes.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    axes.set_xlabel("Hour of day")
+    axes.set_title(title, loc="left", fontsize=11)
+    figure.colorbar(image, ax=axes, label="Incidents (weighted)")
     return _svg(figure)
