@@ -15,51 +15,20 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from svduty.example import example_archive
+from svduty.synth import generate as generator
 
 MAPPINGS = example_archive().parent / "mappings"
 FORCE_MAPPING = MAPPINGS / "force-records-extract.yaml"
 ISTV_MAPPING = MAPPINGS / "istv-minimum-dataset.yaml"
 ADMISSIONS_MAPPING = MAPPINGS / "hospital-admissions.yaml"
 
-FLAG_CODES = {
-    "domestic_abuse": "DA", "knife": "KNIFE", "firearm": "FIREARM", "corrosive": "ACID",
-    "county_lines": "CL", "hate": "HATE", "alcohol": "ALC", "night_time_economy": "NTE",
-    "intimidation": "INTIM", "modern_slavery": "MS",
-}  # fmt: skip
-LOCATION_CODES = {
-    "public_place": "STREET",
-    "dwelling": "DWELLING",
-    "licensed_premises": "PUB",
-    "school": "SCHOOL",
-    "retail": "SHOP",
-    "transport": "STATION",
-}
+FLAG_CODES = generator.FLAGS
+LOCATION_CODES = generator.LOCATION_CODES
 ROLE_CODES = {"victim": "V", "suspect": "S", "offender": "O"}
 SEX_CODES = {"female": "F", "male": "M", "other": "X", "unknown": "U"}
 
-CRIME_HEADER = [
-    "Crime Reference",
-    "HO Class",
-    "Statute",
-    "Recorded Date",
-    "Committed From",
-    "Committed To",
-    "X",
-    "Y",
-    "LSOA",
-    "Location Type",
-    "Flags",
-    "Outcome",
-]
-PEOPLE_HEADER = [
-    "Crime Reference",
-    "Role",
-    "Person ID",
-    "Age",
-    "Gender",
-    "Ethnicity",
-    "Relationship To Victim",
-]
+CRIME_HEADER = generator.CRIME_HEADER[:-1]  # the same export, without the Synthetic column
+PEOPLE_HEADER = generator.PEOPLE_HEADER[:-1]
 
 
 def _when(value: datetime | None) -> str:

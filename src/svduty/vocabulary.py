@@ -44,5 +44,17 @@ ASSAULT_MEANS: tuple[str, ...] = (
 """Primary means of assault in the ISTV minimum dataset, as svduty groups them."""
 
 
+AGE_BANDS: tuple[tuple[int, int, str], ...] = (
+    (0, 17, "0-17"),
+    (18, 24, "18-24"),
+    (25, 34, "25-34"),
+    (35, 44, "35-44"),
+    (45, 54, "45-54"),
+    (55, 64, "55-64"),
+    (65, 120, "65+"),
+)
+"""Age bands for people and admissions: lowest age, highest age, label."""
+
+
 def marker_column(marker: str) -> str:
     return f"marker_{marker}"

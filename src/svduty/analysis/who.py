@@ -13,16 +13,7 @@ from svduty.analysis.selection import selected
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
-
-AGE_BANDS = (
-    (0, 17, "0-17"),
-    (18, 24, "18-24"),
-    (25, 34, "25-34"),
-    (35, 44, "35-44"),
-    (45, 54, "45-54"),
-    (55, 64, "55-64"),
-    (65, 120, "65+"),
-)
+from svduty.vocabulary import AGE_BANDS
 
 
 @dataclass(frozen=True)

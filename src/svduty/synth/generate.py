@@ -24,6 +24,7 @@ from pyproj import Transformer
 from svduty.example import example_archive
 from svduty.reference import data_path
 from svduty.synth.profile import Profile, quarter_of
+from svduty.vocabulary import AGE_BANDS
 
 KNIFE_CODES = {
     "1/4.1/4.10/4.2",
@@ -100,15 +101,6 @@ SITES = {
 }
 CHUNK = 200_000
 """The most crimes generated and held in memory at once."""
-AGE_BANDS = [
-    (0, 17, "0-17"),
-    (18, 24, "18-24"),
-    (25, 34, "25-34"),
-    (35, 44, "35-44"),
-    (45, 54, "45-54"),
-    (55, 64, "55-64"),
-    (65, 120, "65+"),
-]
 OUTCOMES = [
     "Under investigation",
     "Charged",
