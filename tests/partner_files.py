@@ -135,17 +135,7 @@ def random_extract(seed: int, n: int) -> tuple[list[dict], list[dict]]:
     return crimes, people
 
 
-ISTV_COLUMNS = [
-    "AttendanceID",
-    "SiteCode",
-    "ArrivalDateTime",
-    "IncidentDateTime",
-    "IncidentLocationType",
-    "IncidentLocation",
-    "PrimaryMeansOfAssault",
-    "Age",
-    "Sex",
-]
+ISTV_COLUMNS = generator.ISTV_HEADER[:-1]  # the ISTV export, without the Synthetic column
 
 
 def random_attendances(seed: int, n: int) -> list[dict[str, str]]:
