@@ -1,8 +1,13 @@
-"""The ingest benchmark runs end to end and compares like with like (no timing asserted)."""
+"""The benchmarks run end to end and compare like with like (no timing asserted)."""
 
 from __future__ import annotations
 
-from svduty.bench import bench_ingest, repeat_to
+from conftest import csv_rows
+
+from svduty.bench import bench_ingest, bench_report, repeat_to
+from svduty.example import WEST_MERCIA
+from svduty.ingest import ingest
+from svduty.workspace import Workspace
 
 
 def test_bench_reports_both_datasets_against_the_same_files():
@@ -36,3 +41,14 @@ def test_classification_bench_classifies_every_generated_incident():
     assert [r.definition for r in results] == list(shipped_definitions())
     for result in results:
         assert result.rows == 20_000 and result.classify_seconds > 0 and result.scan_seconds > 0
+
+
+def test_report_bench_times_the_report_of_the_workspace_given(tmp_path, west_mercia):
+    ws = Workspace.init(tmp_path / "ws", WEST_MERCIA)
+    ingest(ws, [west_mercia / "2025-01", west_mercia / "2025-02"])
+    ws.close()
+    [result] = bench_report(tmp_path / "ws")
+    rows = sum(len(csv_rows(f)) for f in west_mercia.glob("2025-0[12]/*street.csv"))
+    assert (result.engine, result.incidents) == ("duckdb", rows)
+    assert result.pdf_seconds and result.pdf_seconds > 0
+    assert result.ratio == result.html_seconds / result.baseline_seconds

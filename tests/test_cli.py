@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import csv_rows
 
+from svduty.counting import Filter, counts
+from svduty.definitions import load_definition
+from svduty.workspace import Workspace
+
 
 def svduty(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
     return subprocess.run(
@@ -212,3 +216,42 @@ def test_classify_counts_and_explain_on_open_data(cli_workspace):
     assert "Definition police-uk-open-data v2024.1:" in done.stdout
     done = svduty("explain", "-w", str(cli_workspace), "99-99")
     assert done.returncode == 2 and "no incident '99-99'" in done.stderr
+
+
+def test_report_for_a_period_and_each_csp(cli_workspace, tmp_path):
+    done = svduty(
+        "report", "-w", str(cli_workspace), "--definition", "police-uk-open-data",
+        "--from", "2025-06", "--to", "2025-06", "--each-area", "--no-pdf", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings = (cli_workspace / "svduty.toml").read_text()
+    csps = [line.split('"')[1] for line in settings.split("[csps]")[1].splitlines() if '"' in line]
+    written = sorted(p.name for p in tmp_path.glob("sna*.html"))
+    assert len(csps) == 5
+    assert written == sorted(
+        ["sna.html"] + [f"sna-{c.lower().replace(' ', '-')}.html" for c in csps]
+    )
+    whole = json.loads((tmp_path / "sna-summary.json").read_text())
+    assert [m["month"] for m in whole["sections"]["trends"]["monthly"]] == ["2025-06"]
+    parts = {
+        json.loads(p.read_text())["area"]: json.loads(p.read_text())["sections"]["trends"]
+        for p in tmp_path.glob("sna-*-summary.json")
+    }
+    with Workspace.open(cli_workspace) as ws:
+        by_csp = counts(
+            ws.store, "incidents", ["csp"], [Filter.parse("month=2025-06")],
+            load_definition("police-uk-open-data"),
+        ).frame  # fmt: skip
+    expected = dict(zip(by_csp["csp"].fillna("none"), by_csp["count"], strict=True))
+    assert {area: t["monthly"][0]["count"] for area, t in parts.items()} == {
+        c: expected[c] for c in csps
+    }
+    # the whole area's month also counts the records with no location (no CSP)
+    assert whole["sections"]["trends"]["monthly"][0]["count"] == sum(expected.values())
+    assert expected["none"] > 0
+
+
+def test_report_refuses_a_backwards_period(cli_workspace):
+    done = svduty("report", "-w", str(cli_workspace), "--from", "2025-06", "--to", "2025-01")
+    assert done.returncode != 0
+    assert "starts (2025-06) after it ends (2025-01)" in done.stderr

@@ -9,8 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import csv_rows
 from pypdf import PdfReader
 
+from svduty.analysis.severity import load_weights
+from svduty.counting import counts, period_filters
+from svduty.definitions import load_definition
+from svduty.errors import InputError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.report.sna import build_sna
@@ -20,7 +25,13 @@ from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
 from svduty.workspace import Workspace
 
+LOOKUP = "offence-code-to-policeuk-category.csv"
 COUNT_COLUMNS = {"count", "ae", "police", "rows", "batches"}
+
+
+def _count_columns(summary: dict, section: str, name: str) -> set[str]:
+    """The columns summary.json declares as counts, plus those every table shares."""
+    return set(summary["count_columns"].get(f"{section}/{name}", [])) | COUNT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +86,15 @@ def test_no_small_count_is_published(assessed):
     _, published, _, _ = assessed
     summary = json.loads(published["json"].read_text())
     threshold = summary["disclosure_threshold"]
+    declared = 0
     for (section, name), rows in _tables(summary).items():
+        columns = _count_columns(summary, section, name)
+        declared += len(columns - COUNT_COLUMNS)
         for row in rows:
             for column, value in row.items():
-                if column in COUNT_COLUMNS and value is not None:
+                if column in columns and value is not None:
                     assert value == 0 or value >= threshold, (section, name, row)
+    assert declared > 0  # tables with other count columns (themes by CSP, change by CSP)
 
 
 def test_no_hidden_count_can_be_recovered(assessed):
@@ -90,8 +105,9 @@ def test_no_hidden_count_can_be_recovered(assessed):
     truth = _tables(json.loads(internal["json"].read_text()))
     threshold = json.loads(published["json"].read_text())["disclosure_threshold"]
     hidden_columns = 0
+    summary = json.loads(published["json"].read_text())
     for key, rows in shown.items():
-        for column in {c for row in rows for c in row} & COUNT_COLUMNS:
+        for column in {c for row in rows for c in row} & _count_columns(summary, *key):
             hidden = [
                 truth[key][i][column]
                 for i, row in enumerate(rows)
@@ -128,3 +144,93 @@ def test_open_data_only_workspace_still_reports(tmp_path):
     assert summary["synthetic_records"] == 0
     assert "OVER-COUNTS" in paths["html"].read_text()
     ws.close()
+
+
+def test_a_period_narrows_every_section(assessed, tmp_path):
+    ws, _, internal, _ = assessed
+    paths = build_sna(
+        ws,
+        out=tmp_path,
+        unsuppressed=True,
+        pdf=False,
+        period=period_filters("2025-04", "2025-09"),
+    )
+    summary = json.loads(paths["json"].read_text())
+    whole = json.loads(internal["json"].read_text())["sections"]["trends"]["monthly"]
+    months = summary["sections"]["trends"]["monthly"]
+    assert [m["month"] for m in months] == [f"2025-{m:02d}" for m in range(4, 10)]
+    by_month = {m["month"]: m["count"] for m in whole}
+    assert all(m["count"] == by_month[m["month"]] for m in months)
+    assert summary["requested_period"] == "month>=2025-04, month<=2025-09"
+    [[attendances]] = ws.con.execute(
+        "SELECT count(*) FROM ae_attendances WHERE month BETWEEN '2025-04-01' AND '2025-09-30'"
+    ).fetchall()
+    assert f"{attendances:,} assault attendances" in paths["html"].read_text()
+
+
+def test_severity_weights_are_named_and_missing_codes_listed(assessed, tmp_path):
+    ws, _, _, _ = assessed
+    definition = load_definition("west-mercia-2022")
+    per_code = counts(ws.store, "incidents", ["offence_code"], [], definition).frame
+    present = per_code.set_index("offence_code")["count"]
+    weighted = dict(zip(present.index[:4], (7979.0, 1965.0, 746.0, 184.0), strict=True))
+    path = tmp_path / "weights.csv"
+    path.write_text(
+        "# source: illustrative test weights, not official\noffence_code,weight\n"
+        + "".join(f"{code},{w}\n" for code, w in weighted.items())
+    )
+    paths = build_sna(ws, out=tmp_path, unsuppressed=True, pdf=False, weights=load_weights(path))
+    what = json.loads(paths["json"].read_text())["sections"]["what"]
+    assert what["weighted_total"] == pytest.approx(
+        sum(present[code] * w for code, w in weighted.items())
+    )
+    assert what["unweighted_codes"] == sorted(set(present.index) - set(weighted))
+    assert "illustrative test weights, not official" in paths["html"].read_text()
+
+
+def test_weights_without_a_source_are_refused(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("offence_code,weight\n8N,184\n")
+    with pytest.raises(InputError, match="say where the weights come from"):
+        load_weights(path)
+
+
+@pytest.fixture(scope="module")
+def aggregate_only(tmp_path_factory, shared):
+    ws = Workspace.init(tmp_path_factory.mktemp("agg") / "ws", WEST_MERCIA)
+    ingest(ws, [shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv"])
+    yield ws
+    ws.close()
+
+
+def test_aggregate_only_workspace_reports_what_the_tables_support(aggregate_only, shared):
+    paths = build_sna(aggregate_only, load_definition("police-uk-open-data"), pdf=False)
+    summary = json.loads(paths["json"].read_text())
+    categories = {
+        row["Offence_Code"]: row["Police.uk_Cat"]
+        for row in csv_rows(
+            shared / "home-office-prc-2017-18" / "offence-code-to-policeuk-category.csv"
+        )
+    }
+    wanted = {"Violence and Sexual Offences", "Robbery", "Possession of Weapons"}
+    expected = sum(
+        int(row["Number_of_Offences"])
+        for row in csv_rows(shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv")
+        if row["Force_Name"] == "West Mercia" and categories.get(row["Offence_Code"]) in wanted
+    )
+    years = summary["sections"]["trends"]["financial_years"]
+    assert summary["records"] is False
+    assert [y["count"] for y in years] == [expected]
+    assert set(summary["sections"]) == {"trends", "where", "what", "summary", "report"}
+    html = paths["html"].read_text()
+    assert "What needs partner data" in html and "Who: victims and suspects" in html
+
+
+def test_aggregate_only_names_the_clauses_needing_markers(aggregate_only):
+    paths = build_sna(aggregate_only, pdf=False)
+    summary = json.loads(paths["json"].read_text())
+    clauses = {c["clause"]: c for c in summary["sections"]["what"]["clauses"]}
+    assert clauses["weapon_firearm"]["counted"] == 0
+    assert clauses["weapon_firearm"]["unassessable"] > 0
+    assert clauses["homicide"]["counted"] > 0
+    assert "weapon_firearm" in paths["html"].read_text().split('id="missing"')[1]

@@ -3,6 +3,9 @@
 `ingest`: svduty's full ingest (parse, validate, reject, project, store) against DuckDB's bare
 `SELECT count(*) FROM read_csv(...)` over the same files, on the example and on a larger file made
 by repeating the example's rows.
+`report`: the whole Strategic Needs Assessment of the example workspace (HTML, summary.json and
+PDF; then HTML alone) against one grouped count over the same incidents, on DuckDB and, with
+`spark`, the HTML build on Spark over the same files.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import shutil
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
+from svduty.synth.check import synthetic_files
 from svduty.workspace import Workspace
 
 
@@ -221,4 +226,64 @@ def bench_synth(sizes: tuple[int, ...] = (100_000, 10_000_000)) -> list[SynthBen
             results.append(SynthBench(facts["crimes"], facts["seconds"], facts["rss_kb"] / 1024))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+    return results
+
+
+@dataclass(frozen=True)
+class ReportBench:
+    engine: str
+    incidents: int
+    baseline_seconds: float  # incidents counted by month: one pass over the data
+    html_seconds: float
+    pdf_seconds: float | None  # HTML, summary.json and PDF together
+
+    @property
+    def ratio(self) -> float:
+        return self.html_seconds / self.baseline_seconds
+
+
+def _time_report(root: Path, engine: str, pdf: bool, scratch: Path) -> ReportBench:
+    from svduty.report.sna import build_sna
+
+    workspace = Workspace.open(root)
+    store = workspace.store
+    incidents = int(store.table("incidents").count().to_pandas())
+    table = store.table("incidents")
+    table.group_by("month").aggregate(n=table.count()).to_pandas()  # warm caches
+    start = time.perf_counter()
+    table.group_by("month").aggregate(n=table.count()).to_pandas()
+    baseline = time.perf_counter() - start
+    start = time.perf_counter()
+    build_sna(workspace, out=scratch / f"{engine}-html", pdf=False)
+    html = time.perf_counter() - start
+    full = None
+    if pdf:
+        start = time.perf_counter()
+        build_sna(workspace, out=scratch / f"{engine}-pdf", pdf=True)
+        full = time.perf_counter() - start
+    workspace.close()
+    return ReportBench(engine, incidents, baseline, html, full)
+
+
+def bench_report(
+    root: Path | None = None, spark: bool = False, say: Callable[[str], None] = lambda _: None
+) -> list[ReportBench]:
+    """Time the assessment of the example workspace (built first unless `root` is given)."""
+    from svduty.example import build_example
+
+    with tempfile.TemporaryDirectory(prefix="svduty-bench-") as tmp:
+        scratch = Path(tmp)
+        if root is None:
+            root = scratch / "example"
+            build_example(root, say)
+        results = [_time_report(root, "duckdb", True, scratch)]
+        if spark:
+            say("ingesting the same files into a Spark workspace")
+            spark_root = scratch / "spark"
+            ws = Workspace.init(spark_root, replace(WEST_MERCIA, engine="spark"))
+            files, mappings = synthetic_files(root / "synthetic")
+            ingest(ws, [example_archive()])
+            ingest(ws, files, mappings=mappings)
+            ws.close()
+            results.append(_time_report(spark_root, "spark", False, scratch))
     return results

@@ -93,7 +93,14 @@ def init(
             if not sep:
                 raise SvdutyError(f"--csp {item!r} must look like NAME=DISTRICT,DISTRICT")
             groups[name.strip()] = tuple(d.strip() for d in districts.split(",") if d.strip())
-        settings = Settings(area, engine, threshold, definition, tuple(force or ()), groups)
+        settings = Settings(
+            area=area,
+            engine=engine,
+            disclosure_threshold=threshold,
+            definition=definition,
+            forces=tuple(force or ()),
+            csps=groups,
+        )
     workspace = Workspace.init(directory, settings)
     workspace.audit("init", str(directory))
     workspace.close()
@@ -389,7 +396,10 @@ def synth(
     out: Annotated[Path, typer.Option(help="Folder for the generated files.")],
     area: Annotated[str, typer.Option(help="Area of a shipped profile.")] = "West Mercia",
     profile: Annotated[Path | None, typer.Option(help="Your own profile file.")] = None,
-    years: Annotated[int, typer.Option(help="Years of data from the profile's start.")] = 1,
+    years: Annotated[int, typer.Option(help="Years of data from the start.")] = 1,
+    start: Annotated[
+        str | None, typer.Option(help="First month, YYYY-MM (default: the profile's start).")
+    ] = None,
     scale: Annotated[float, typer.Option(help="Multiply the profile's volumes.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
     corrupt: Annotated[
@@ -425,6 +435,7 @@ def synth(
                 seed,
                 corrupt,
                 lambda done, total: bar.update(task, completed=done),
+                start,
             )
         rows = ", ".join(f"{name} {n:,}" for name, n in sorted(written.rows.items()))
         err.print(
@@ -457,6 +468,19 @@ def report(
         str | None, typer.Option(help="Definition id or file (default: the workspace's).")
     ] = None,
     area: Annotated[str | None, typer.Option(help="One CSP: a report for it alone.")] = None,
+    each_area: Annotated[
+        bool, typer.Option(help="Also write one report per CSP beside the whole area's.")
+    ] = False,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first held).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last held).")
+    ] = None,
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="Severity weights CSV (default: the workspace's severity_weights)."),
+    ] = None,
     output: Annotated[Path | None, typer.Option("--out", help="Folder to write to.")] = None,
     unsuppressed: Annotated[
         bool, typer.Option(help="Analysts only: show small counts; marked NOT FOR PUBLICATION.")
@@ -465,19 +489,27 @@ def report(
     overview: Annotated[bool, typer.Option(help="Write the data overview instead.")] = False,
 ) -> None:
     """Write the Strategic Needs Assessment: HTML, PDF and summary.json, disclosure-controlled."""
+    from svduty.analysis.severity import load_weights
+    from svduty.counting import period_filters
     from svduty.definitions import load_definition
     from svduty.report.overview import build_overview
     from svduty.report.sna import build_sna
 
     ws = _open(workspace)
+    written: list[Path] = []
     if overview:
-        written = {"html": build_overview(ws, output / "overview.html" if output else None)}
+        written.append(build_overview(ws, output / "overview.html" if output else None))
     else:
         chosen = load_definition(definition) if definition else None
-        written = build_sna(ws, chosen, output, unsuppressed, pdf, area)
-    ws.audit("report", ", ".join(str(p) for p in written.values()))
+        period = period_filters(start, end)
+        scale = load_weights(weights) if weights else None
+        areas = [area] + (list(ws.settings.csps) if each_area and not area else [])
+        for one in areas:
+            paths = build_sna(ws, chosen, output, unsuppressed, pdf, one, period, scale)
+            written.extend(paths.values())
+    ws.audit("report", ", ".join(str(p) for p in written))
     ws.close()
-    for path in written.values():
+    for path in written:
         out.print(f"Wrote {path}")
 
 
@@ -489,41 +521,19 @@ def demo(
 ) -> None:
     """The main job: a West Mercia workspace from the bundled open data and a SYNTHETIC partner
     extract (crimes with victims and suspects, A&E attendances, admissions), and its report."""
-    from svduty.example import WEST_MERCIA, example_archive
-    from svduty.ingest import ingest as run_ingest
+    from svduty.example import build_example
     from svduty.report.overview import build_overview
-    from svduty.synth.generate import generate
-    from svduty.synth.profile import load_profile
-
-    ws = (
-        Workspace.open(directory)
-        if (directory / "svduty.toml").exists()
-        else Workspace.init(directory, WEST_MERCIA)
-    )
-    reports = run_ingest(
-        ws, [example_archive()], on_file=lambda s: err.print(f"ingesting {s.name.split('!')[-1]}")
-    )
-    synthetic = directory / "synthetic"
-    if not (synthetic / "synth.json").exists():
-        err.print("generating a SYNTHETIC West Mercia partner extract (seed 2025)")
-        generate(load_profile("west-mercia"), synthetic, seed=2025)
-    files = [synthetic / n for n in ("crimes.csv", "people.csv", "istv.csv", "admissions.csv")]
-    partner = run_ingest(
-        ws, files, mappings=sorted((synthetic / "mappings").glob("*.yaml")),
-        on_file=lambda s: err.print(f"ingesting {Path(s.name).name}"),
-    )  # fmt: skip
-    _classify_default(ws)
-    path = build_overview(ws)
     from svduty.report.sna import build_sna
 
+    built = build_example(directory, err.print)
+    ws = Workspace.open(directory)
+    path = build_overview(ws)
     sna = build_sna(ws)
     ws.close()
-    rows = sum(r.rows_accepted for r in reports)
-    partner_rows = sum(r.rows_accepted for r in partner)
     out.print(
-        f"Workspace {directory}: {len(reports)} open-data batches, {rows:,} records; "
-        f"{len(partner)} synthetic partner batches, {partner_rows:,} rows. Reports: {path}, "
-        f"{sna['html']}, {sna['pdf']}"
+        f"Workspace {directory}: {built.open_data_batches} open-data batches, "
+        f"{built.open_data_rows:,} records; {built.partner_batches} synthetic partner batches, "
+        f"{built.partner_rows:,} rows. Reports: {path}, {sna['html']}, {sna['pdf']}"
     )
 
 
@@ -634,6 +644,33 @@ def bench_synth(
         ]
     )  # fmt: skip
     _emit(frame, Format.table, "Synthetic generation")
+
+
+@bench_app.command("report")
+def bench_report(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(help="An example workspace already built (default: build one first)."),
+    ] = None,
+    spark: Annotated[bool, typer.Option(help="Also time the HTML build on Spark.")] = False,
+) -> None:
+    """The whole assessment of the example workspace against one grouped count of its
+    incidents."""
+    from svduty.bench import bench_report as run
+
+    frame = pd.DataFrame(
+        [
+            {
+                "engine": r.engine, "incidents": r.incidents,
+                "count by month (s)": round(r.baseline_seconds, 3),
+                "report, HTML + JSON (s)": round(r.html_seconds, 2),
+                "report with PDF (s)": None if r.pdf_seconds is None else round(r.pdf_seconds, 2),
+                "HTML time vs count": round(r.ratio),
+            }
+            for r in run(workspace, spark, err.print)
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Report benchmark")
 
 
 @reference_app.command("build")

@@ -19,17 +19,49 @@ from svduty.errors import InputError
 
 @dataclass(frozen=True)
 class Filter:
+    """COLUMN=VALUE, or COLUMN>=VALUE / COLUMN<=VALUE compared as text (so month>=2024-04
+    works on the YYYY-MM month)."""
+
     column: str
     value: str
+    op: str = "="
 
     @classmethod
     def parse(cls, text: str) -> Filter:
-        column, sep, value = text.partition("=")
+        for op in (">=", "<=", "="):
+            column, sep, value = text.partition(op)
+            if sep:
+                break
         if not sep or not column.strip():
             raise InputError(
-                f"filter {text!r} must look like COLUMN=VALUE (e.g. force=West Mercia)"
+                f"filter {text!r} must look like COLUMN=VALUE, COLUMN>=VALUE or COLUMN<=VALUE "
+                "(e.g. force=West Mercia, month>=2024-04)"
             )
-        return cls(column.strip(), value.strip().strip('"'))
+        return cls(column.strip(), value.strip().strip('"'), op)
+
+    def test(self, value: ir.StringValue) -> ir.BooleanValue:
+        if self.op == ">=":
+            return value >= self.value
+        if self.op == "<=":
+            return value <= self.value
+        return value == self.value
+
+    def __str__(self) -> str:
+        return f"{self.column}{self.op}{self.value}"
+
+
+def period_filters(start: str | None, end: str | None) -> list[Filter]:
+    """Months from START to END inclusive (YYYY-MM), as filters every analysis takes."""
+    out = []
+    for op, month in ((">=", start), ("<=", end)):
+        if month is None:
+            continue
+        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+            raise InputError(f"period bound {month!r} must be a month as YYYY-MM")
+        out.append(Filter("month", month, op))
+    if start and end and start > end:
+        raise InputError(f"the period starts ({start}) after it ends ({end})")
+    return out
 
 
 @dataclass(frozen=True)
@@ -114,10 +146,15 @@ def counts(
     keys = {name: resolve(name, dims, table).cast("string").name(name) for name in by}
     wanted: dict[str, list[str]] = defaultdict(list)
     for item in filters:
-        wanted[item.column].append(item.value)
+        if item.op == "=":
+            wanted[item.column].append(item.value)
     predicates = [
         resolve(column, dims, table).cast("string").isin(values)
         for column, values in wanted.items()
+    ] + [
+        item.test(resolve(item.column, dims, table).cast("string"))
+        for item in filters
+        if item.op != "="
     ]
     expr = joined.filter(*predicates) if predicates else joined
     metrics = {"count": expr.count() if measure is None else expr[measure].sum()}

@@ -26,6 +26,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("disclosure_threshold", 5, "Published counts below this are suppressed."),
     Setting("definition", "west-mercia-2022", "Default serious-violence definition id."),
     Setting(
+        "severity_weights",
+        "",
+        "CSV of offence weights (offence_code, weight, and a '# source:' line naming the table "
+        "and its vintage), relative to the workspace; empty: no severity weighting.",
+    ),
+    Setting(
         "forces",
         [],
         "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
@@ -41,6 +47,7 @@ class Settings:
     engine: str = "duckdb"
     disclosure_threshold: int = 5
     definition: str = "west-mercia-2022"
+    severity_weights: str = ""
     forces: tuple[str, ...] = ()
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 

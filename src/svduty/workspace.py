@@ -8,6 +8,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -16,6 +17,9 @@ from svduty.errors import InputError, WorkspaceError
 from svduty.reference import data_path
 from svduty.schema import CATALOGUE_DDL, SCHEMA_VERSION
 from svduty.settings import SETTINGS_FILE, Settings, load_settings, save_settings
+
+if TYPE_CHECKING:
+    from svduty.analysis.severity import Weights
 
 DATABASE_FILE = "svduty.duckdb"
 WORKSPACE_ENV = "SVDUTY_WORKSPACE"
@@ -77,6 +81,19 @@ class Workspace:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    def weights(self) -> Weights | None:
+        """The severity weights the settings name (a path relative to the workspace), if any."""
+        if not self.settings.severity_weights:
+            return None
+        from svduty.analysis.severity import load_weights
+
+        path = self.root / self.settings.severity_weights
+        if not path.exists():
+            raise WorkspaceError(
+                f"{self.root / SETTINGS_FILE}: severity_weights names {path}, which does not exist"
+            )
+        return load_weights(path)
 
     @property
     def salt(self) -> str:

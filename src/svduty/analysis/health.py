@@ -7,9 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import label, selected
+from svduty.analysis.selection import label, month_text, selected
+from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
 
@@ -26,8 +28,20 @@ class Health:
     engine: str
 
 
-def health(store: Store, definition: Definition | None = None) -> Health:
-    ae = store.table("ae_attendances")
+def _in_period(table: ir.Table, filters: list[Filter]) -> ir.Table:
+    for item in filters:
+        if item.column == "month":
+            table = table.filter(item.test(month_text(table.month)))
+    return table
+
+
+def health(
+    store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
+) -> Health:
+    """Month filters narrow all three sources; other filters (an area) narrow the police side,
+    since A&E records carry the hospital, not the place of the assault's area."""
+    filters = filters or []
+    ae = _in_period(store.table("ae_attendances"), filters)
     attendances = int(ae.count().to_pandas())
     by_hour = (
         ae.group_by(hour=ae.occurred_at.hour())
@@ -42,7 +56,7 @@ def health(store: Store, definition: Definition | None = None) -> Health:
         .to_pandas()
     )
     places = ae.group_by("location_type").aggregate(ae=ae.count()).to_pandas()
-    police = selected(store, definition)
+    police = selected(store, definition, filters)
     police = police.filter(police.location_type.notnull())
     recorded = police.group_by("location_type").aggregate(police=police.count()).to_pandas()
     by_location = places.merge(recorded, on="location_type", how="outer").fillna(0)
@@ -52,7 +66,7 @@ def health(store: Store, definition: Definition | None = None) -> Health:
         by_location[f"{column}_share"] = by_location[column] / total if total else 0.0
     by_location["gap"] = by_location["ae_share"] - by_location["police_share"]
     by_location = by_location.sort_values("gap", ascending=False).reset_index(drop=True)
-    adm = store.table("admissions")
+    adm = _in_period(store.table("admissions"), filters)
     admissions = int(adm["count"].sum().to_pandas() or 0)
     sharp = adm.filter(adm.cause_code.startswith("X99"))
     by_age = (

@@ -24,8 +24,14 @@ def selected(
         t = t.left_join(areas, t.lsoa_code == areas._lsoa)
     for item in filters or []:
         column = f"_{item.column}" if item.column in area_columns else item.column
-        t = t.filter(t[column].cast("string") == item.value)
+        value = month_text(t.month) if column == "month" else t[column].cast("string")
+        t = t.filter(item.test(value))
     return t.drop(*[c for c in ("_lsoa", "_la", "_csp") if c in t.columns])
+
+
+def month_text(month: ir.DateValue) -> ir.StringValue:
+    """A date as its YYYY-MM month, the form periods are given in."""
+    return month.year().cast("string") + "-" + month.month().cast("string").lpad(2, "0")
 
 
 def label(definition: Definition | None) -> str | None:

@@ -10,7 +10,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import label, selected
+from svduty.analysis.selection import label, month_text, selected
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
@@ -71,7 +71,7 @@ def themes(
     )
     areas = store.table("areas").select(_lsoa="lsoa_code", csp="csp_name")
     t = t.left_join(areas, t.lsoa_code == areas._lsoa)
-    month = t.month.year().cast("string") + "-" + t.month.month().cast("string").lpad(2, "0")
+    month = month_text(t.month)
     flags = {key: rule(t) for key, (_, rule) in THEMES.items()}
     base = t.mutate(_month=month, **{f"_t_{k}": v for k, v in flags.items()})
     total = int(base.count().to_pandas())

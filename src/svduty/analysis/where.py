@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
+from svduty.analysis.selection import label
 from svduty.analysis.stats import poisson_interval
 from svduty.counting import Filter, counts
 from svduty.definitions.model import Definition
@@ -72,7 +73,7 @@ def rates(
     return Rates(
         level,
         frame[keep],
-        None if definition is None else f"{definition.id} v{definition.version}",
+        label(definition),
         store.name,
         "Residents: ONS 2024 estimates on 2021 LSOAs (England); mid-2019 estimates on 2011 "
         "LSOAs (Wales). Records on 2011 LSOA codes that 2021 replaced count towards their "
@@ -80,12 +81,19 @@ def rates(
     )
 
 
+@dataclass(frozen=True)
+class Deprivation:
+    frame: pd.DataFrame  # decile, count, population, rate, low, high
+    definition: str | None
+    engine: str
+
+
 def by_deprivation(
     store: Store,
     area_districts: tuple[str, ...],
     definition: Definition | None = None,
     filters: list[Filter] | None = None,
-) -> pd.DataFrame:
+) -> Deprivation:
     """Rate per 1,000 residents by IMD decile (1 = most deprived) over the partnership's LSOAs:
     IMD 2025 deciles on 2021 LSOAs, IMD 2019 on 2011-only LSOAs."""
     people = _residents(store)
@@ -103,4 +111,6 @@ def by_deprivation(
     table["low"] = [lo for lo, _ in intervals] / table["population"] * 1000
     table["high"] = [hi for _, hi in intervals] / table["population"] * 1000
     table["decile"] = table["decile"].astype(int)
-    return table.sort_values("decile").reset_index(drop=True)
+    return Deprivation(
+        table.sort_values("decile").reset_index(drop=True), label(definition), store.name
+    )

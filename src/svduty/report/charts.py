@@ -79,3 +79,18 @@ def heatmap(matrix: pd.DataFrame, title: str) -> str:
     axes.set_title(title, loc="left", fontsize=11)
     figure.colorbar(image, ax=axes, label="Incidents (weighted)")
     return _svg(figure)
+
+
+def lines_chart(labels: list[str], series: dict[str, list[float]], title: str) -> str:
+    """Several monthly series on one axis (e.g. one per theme), each with its legend entry."""
+    figure, axes = plt.subplots(figsize=(8, 3.6))
+    for name, values in series.items():
+        axes.plot(labels, values, marker="o", markersize=2, linewidth=1.2, label=name)
+    axes.set_ylabel("Count")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title, loc="left", fontsize=11)
+    axes.spines[["top", "right"]].set_visible(False)
+    step = max(1, len(labels) // 12)
+    axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=90)
+    axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _svg(figure)

@@ -212,7 +212,13 @@ class Written:
 
 class Generator:
     def __init__(
-        self, profile: Profile, scale: float, years: int, seed: int, corrupt: float = 0.0
+        self,
+        profile: Profile,
+        scale: float,
+        years: int,
+        seed: int,
+        corrupt: float = 0.0,
+        start: str | None = None,
     ) -> None:
         self.profile, self.scale, self.years, self.seed, self.corrupt = (
             profile,
@@ -221,6 +227,7 @@ class Generator:
             seed,
             corrupt,
         )
+        self.start = start or profile.data.get("start", "2025-01")
         self.t = Tables.load(profile)
         self.index = profile.monthly_index()
         self._places()
@@ -253,7 +260,7 @@ class Generator:
         self.expected_crimes = annual.sum() * self.scale * self.years
 
     def months(self) -> list[tuple[int, int]]:
-        year, month = (int(x) for x in self.profile.data.get("start", "2025-01").split("-"))
+        year, month = (int(x) for x in self.start.split("-"))
         out = []
         for i in range(12 * self.years):
             index = year * 12 + month - 1 + i
@@ -310,6 +317,7 @@ class Generator:
                     "profile_path": str(self.profile.path),
                     "scale": self.scale,
                     "years": self.years,
+                    "start": self.start,
                     "seed": self.seed,
                     "corrupt": self.corrupt,
                     "rows": dict(sorted(written.rows.items())),
@@ -746,5 +754,7 @@ def generate(
     seed: int = 1,
     corrupt: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
+    start: str | None = None,
 ) -> Written:
-    return Generator(profile, scale, years, seed, corrupt).run(out, progress)
+    """Synthetic files for `years` years from `start` (YYYY-MM; default the profile's)."""
+    return Generator(profile, scale, years, seed, corrupt, start).run(out, progress)
