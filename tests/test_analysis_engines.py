@@ -138,3 +138,14 @@ def test_whole_assessment_agrees(both, tmp_path):
     duck, spark = summaries["duckdb"], summaries["spark"]
     assert (duck.pop("engine"), spark.pop("engine")) == ("duckdb", "spark")
     assert duck == spark
+
+
+def test_hotspots_agree(both):
+    from svduty.spatial.hotspots import hotspots
+
+    results = {
+        engine: hotspots(ws.store, DEFINITION, cell_size=2000, permutations=99, seed=2)
+        for engine, ws in both.items()
+    }
+    assert results["duckdb"].events > 0
+    _same(results["duckdb"], results["spark"], "hotspots")

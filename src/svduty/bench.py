@@ -287,3 +287,96 @@ def bench_report(
             ws.close()
             results.append(_time_report(spark_root, "spark", False, scratch))
     return results
+
+
+@dataclass(frozen=True)
+class SpatialBench:
+    task: str
+    size: str
+    peer: str
+    peer_seconds: float
+    svduty_seconds: float
+    agreement: str
+
+    @property
+    def ratio(self) -> float:
+        return self.peer_seconds / self.svduty_seconds
+
+
+def _timed(run: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = run()
+    return time.perf_counter() - start, result
+
+
+def bench_spatial(
+    cells_side: int = 300, permutations: int = 999, events: int = 20_000, seed: int = 1
+) -> list[SpatialBench]:
+    """Gi* against esda's G_Local on a square lattice (analytic and with permutations) and the
+    Knox test against pointpats' Knox, on the same generated data, side by side in one run."""
+    import warnings
+
+    import numpy as np
+    from esda import G_Local
+    from libpysal.weights import lat2W
+    from pointpats import Knox
+
+    from svduty.spatial.gistar import gi_star, queen
+    from svduty.spatial.grid import make_grid
+    from svduty.spatial.knox import knox
+
+    rng = np.random.default_rng(seed)
+    grid = make_grid((0, 0, cells_side * 100 - 1, cells_side * 100 - 1), 100)
+    values = rng.poisson(rng.gamma(0.5, 2.0, grid.cells)).astype(float)
+    lattice = lat2W(grid.rows, grid.columns, rook=False)
+    weights = queen(grid)
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        G_Local(values[:100], lat2W(10, 10, rook=False), transform="B", star=True, permutations=9)
+        peer, theirs = _timed(
+            lambda: G_Local(values, lattice, transform="B", star=True, permutations=0)
+        )
+        own, ours = _timed(lambda: gi_star(values, weights))
+        gap = float(np.abs(ours.z - theirs.Zs).max())  # type: ignore[attr-defined]
+        results.append(
+            SpatialBench(
+                "Gi* analytic", f"{grid.cells:,} cells", "esda G_Local", peer, own,
+                f"max |z difference| {gap:.1e}",
+            )
+        )  # fmt: skip
+        peer, theirs = _timed(
+            lambda: G_Local(
+                values, lattice, transform="B", star=True, permutations=permutations, seed=seed
+            )
+        )
+        own, ours = _timed(lambda: gi_star(values, weights, permutations, seed))
+        both = (theirs.p_sim < 0.05) & (ours.p_value < 0.05)  # type: ignore[attr-defined]
+        either = (theirs.p_sim < 0.05) | (ours.p_value < 0.05)  # type: ignore[attr-defined]
+        results.append(
+            SpatialBench(
+                "Gi* permutations", f"{grid.cells:,} cells x {permutations}", "esda G_Local",
+                peer, own, f"cells p < 0.05 in both / either: {both.sum() / either.sum():.3f}",
+            )
+        )  # fmt: skip
+    x, y = rng.uniform(0, 20_000, events), rng.uniform(0, 20_000, events)
+    days = rng.integers(0, 365, events).astype(float)
+    peer, theirs = _timed(
+        lambda: Knox(np.column_stack([x, y]), days[:, None], 100, 7, permutations=99)
+    )
+    own, ours = _timed(lambda: knox(x, y, days, [0, 100], [0, 7], 99, seed))
+    same = int(ours.table.iloc[0]["observed"]) == int(theirs.nst)  # type: ignore[attr-defined]
+    results.append(
+        SpatialBench(
+            "Knox, one band", f"{events:,} events x 99", "pointpats Knox", peer, own,
+            "space-time pairs equal" if same else "space-time pairs DIFFER",
+        )
+    )  # fmt: skip
+    own, _ = _timed(lambda: knox(x, y, days, [0, 100, 200, 300, 400], [0, 7, 14, 21], 99, seed))
+    results.append(
+        SpatialBench(
+            "Knox, 5 x 5 bands", f"{events:,} events x 99", "pointpats Knox (one band)", peer,
+            own, "pointpats has no bands: its one-band time",
+        )
+    )  # fmt: skip
+    return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -513,6 +514,124 @@ def report(
         out.print(f"Wrote {path}")
 
 
+class SpatialFormat(StrEnum):
+    csv = "csv"
+    geojson = "geojson"
+    png = "png"
+
+
+def _edges(text: str, what: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError as error:
+        raise SvdutyError(f"{what} must be numbers separated by commas, e.g. 0,100,200") from error
+
+
+@app.command()
+def hotspots(
+    workspace: WorkspaceOption,
+    cell_size: Annotated[
+        float | None, typer.Option(help="Cell side in metres (default: chosen and announced).")
+    ] = None,
+    neighbours: Annotated[str, typer.Option(help="queen or distance.")] = "queen",
+    distance: Annotated[
+        float | None, typer.Option(help="Distance band in metres (default 1.5 cells).")
+    ] = None,
+    permutations: Annotated[
+        int, typer.Option(help="Conditional permutations for pseudo p-values (0: analytic).")
+    ] = 0,
+    seed: Annotated[int | None, typer.Option(help="Random seed for the permutations.")] = None,
+    bandwidth: Annotated[
+        float | None, typer.Option(help="KDE bandwidth in metres (default: chosen, announced).")
+    ] = None,
+    harm: Annotated[
+        bool, typer.Option(help="Weight by the workspace's severity weights (or --weights).")
+    ] = False,
+    weights: Annotated[Path | None, typer.Option(help="Severity weights CSV.")] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
+    ] = None,
+    definition: Annotated[
+        str | None, typer.Option(help="Only incidents in this definition (id or file).")
+    ] = None,
+    fmt: Annotated[SpatialFormat, typer.Option("--format")] = SpatialFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Getis-Ord Gi* hotspots on a square grid in British National Grid metres, with FDR
+    correction and a kernel density surface: one row per cell, empty cells included."""
+    from shapely import union_all
+
+    from svduty.analysis.severity import load_weights
+    from svduty.counting import Filter
+    from svduty.definitions import load_definition
+    from svduty.spatial.hotspots import hotspots as run
+    from svduty.spatial.maps import area_outline, cells_geojson, class_map
+
+    ws = _open(workspace)
+    chosen = load_definition(definition) if definition else None
+    scale = (load_weights(weights) if weights else ws.weights()) if harm else None
+    if harm and scale is None:
+        raise SvdutyError("--harm needs --weights FILE or the workspace setting severity_weights")
+    outlines = list(area_outline(ws.settings.csps).values())
+    result = run(
+        ws.store, chosen, [Filter.parse(f) for f in filter_ or []], cell_size, neighbours,
+        distance, permutations, seed, scale, bandwidth, union_all(outlines) if outlines else None,
+    )  # fmt: skip
+    title = f"Gi* hotspots: {chosen.id if chosen else 'all incidents'}"
+    if fmt is SpatialFormat.png:
+        data: bytes = class_map(result.frame, result.grid, ws.settings.csps, title)
+    elif fmt is SpatialFormat.geojson:
+        data = cells_geojson(result.frame, result.grid).encode()
+    else:
+        data = result.frame.to_csv(index=False, lineterminator="\n").encode()
+    ws.close()
+    for note in result.notes:
+        err.print(note)
+    if output is None:
+        if fmt is SpatialFormat.png:
+            raise SvdutyError("--format png needs --out FILE")
+        sys.stdout.buffer.write(data)
+    else:
+        output.write_bytes(data)
+        err.print(f"Wrote {output}")
+
+
+@app.command("near-repeat")
+def near_repeat(
+    workspace: WorkspaceOption,
+    distances: Annotated[
+        str, typer.Option(help="Distance band edges in metres, from 0.")
+    ] = "0,100,200,300,400",
+    days: Annotated[str, typer.Option(help="Time band edges in days, from 0.")] = "0,7,14,21,28",
+    simulations: Annotated[int, typer.Option(help="Monte Carlo shuffles of dates.")] = 99,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
+    ] = None,
+    definition: Annotated[
+        str | None, typer.Option(help="Only incidents in this definition (id or file).")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Banded Knox test (the Near Repeat Calculator's method): pairs of incidents close in
+    space and time against shuffled dates. Needs exact places and days: refuses open data."""
+    from svduty.counting import Filter
+    from svduty.definitions import load_definition
+    from svduty.spatial.hotspots import near_repeat as run
+
+    ws = _open(workspace)
+    chosen = load_definition(definition) if definition else None
+    result = run(
+        ws.store, chosen, [Filter.parse(f) for f in filter_ or []],
+        _edges(distances, "--distances"), _edges(days, "--days"), simulations, seed,
+    )  # fmt: skip
+    ws.close()
+    _emit(result.table, fmt, f"Near repeats: {result.events:,} incidents")
+    err.print(result.method)
+
+
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Folder for the example workspace.")] = Path(
@@ -671,6 +790,28 @@ def bench_report(
         ]
     )  # fmt: skip
     _emit(frame, Format.table, "Report benchmark")
+
+
+@bench_app.command("spatial")
+def bench_spatial(
+    cells_side: Annotated[int, typer.Option(help="Lattice side (cells = side squared).")] = 300,
+    permutations: Annotated[int, typer.Option(help="Gi* permutations.")] = 999,
+    events: Annotated[int, typer.Option(help="Events for the Knox test.")] = 20_000,
+) -> None:
+    """Gi* against esda and the Knox test against pointpats, same data, one run."""
+    from svduty.bench import bench_spatial as run
+
+    frame = pd.DataFrame(
+        [
+            {
+                "task": r.task, "size": r.size, "peer": r.peer,
+                "peer (s)": round(r.peer_seconds, 3), "svduty (s)": round(r.svduty_seconds, 3),
+                "speed-up": round(r.ratio, 1), "agreement": r.agreement,
+            }
+            for r in run(cells_side, permutations, events)
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Spatial benchmark")
 
 
 @reference_app.command("build")

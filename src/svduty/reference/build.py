@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 
 from svduty.reference import CATEGORIES
+from svduty.reference.boundaries import BOUNDARIES_FILE, build_boundaries
 
 AREA_COLUMNS = (
     "lsoa_code, lsoa_name, msoa_code, la_code, la_name, csp_name, force, in_2011, in_2021, "
@@ -148,7 +149,7 @@ def build_forces_sql(shared: Path) -> str:
 
 
 def build(shared: Path, out: Path) -> dict[str, int]:
-    """Write the three reference files into `out`; returns rows written per file."""
+    """Write the reference files into `out`; returns rows (or features) written per file."""
     con = duckdb.connect()
     out.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -165,4 +166,5 @@ def build(shared: Path, out: Path) -> dict[str, int]:
         else:
             frame.to_csv(out / name, index=False, lineterminator="\n")
         written[name] = len(frame)
+    written[BOUNDARIES_FILE] = build_boundaries(shared, out)
     return written

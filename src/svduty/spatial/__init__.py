@@ -1,0 +1,2 @@
+"""Spatial analysis in British National Grid metres: grids, Gi*, KDE, emerging hotspots,
+near repeats and maps."""

@@ -1,0 +1,165 @@
+"""One call from the workspace to hotspots and near repeats: select, bin in the engine, test.
+
+Every result says how it was made (cell size and how it was chosen, neighbours, permutations,
+seed, correction, bandwidth), so a map or table can always be traced to its parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from shapely import MultiPolygon, Polygon, contains_xy
+
+from svduty.analysis.selection import label
+from svduty.analysis.severity import Weights
+from svduty.counting import Filter
+from svduty.definitions.model import Definition
+from svduty.engine import Store
+from svduty.errors import InputError
+from svduty.spatial.gistar import NEIGHBOURS, distance_band, gi_star, queen
+from svduty.spatial.grid import Grid, check_bng, extent, grid_counts, located, make_grid
+from svduty.spatial.kde import Density, kde
+from svduty.spatial.knox import KnoxResult, knox
+
+
+@dataclass(frozen=True)
+class Hotspots:
+    frame: pd.DataFrame  # cell_id, x, y, count, [harm], gi_star_z, p_value, p_fdr, class, density
+    grid: Grid
+    neighbours: str
+    method: str
+    density: Density
+    events: int
+    weights_source: str | None
+    unweighted_events: int
+    definition: str | None
+    engine: str
+
+    @property
+    def notes(self) -> list[str]:
+        out = [self.grid.announced, self.method, self.density.announced, *self.density.warnings]
+        if self.weights_source:
+            out.append(
+                f"harm-weighted by {self.weights_source}; {self.unweighted_events:,} events "
+                "with no weight for their offence are left out of the harm values"
+            )
+        return out
+
+
+def hotspots(
+    store: Store,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    cell_size: float | None = None,
+    neighbours: str = "queen",
+    distance: float | None = None,
+    permutations: int = 0,
+    seed: int | None = None,
+    weights: Weights | None = None,
+    bandwidth: float | None = None,
+    within: Polygon | MultiPolygon | None = None,
+) -> Hotspots:
+    """Gi* over the cells whose centres fall `within` the area (all cells if None): cells
+    outside carry no statistic, so empty land beyond the border cannot make cold spots."""
+    if neighbours not in NEIGHBOURS:
+        raise InputError(f"--neighbours must be one of {', '.join(NEIGHBOURS)}")
+    t = located(store, definition, filters)
+    grid = make_grid(extent(t), cell_size)
+    binned = grid_counts(
+        t,
+        grid,
+        weights.weights if weights else None,
+        weights.source if weights else None,
+    )
+    if neighbours == "queen":
+        w = queen(grid)
+        described = "queen contiguity (the 8 surrounding cells)"
+    else:
+        band = distance if distance is not None else 1.5 * grid.size
+        w = distance_band(grid, band)
+        described = f"distance band {band:,.0f} m between cell centres"
+    x, y = grid.centres()
+    inside = np.ones(grid.cells, dtype=bool) if within is None else contains_xy(within, x, y)
+    if inside.sum() < 3:
+        raise InputError("fewer than three grid cells fall inside the area: use smaller cells")
+    keep = np.flatnonzero(inside)
+    result = gi_star(binned.values[keep], w[keep][:, keep].tocsr(), permutations, seed)
+    points = t.select("easting", "northing").to_pandas()
+    density = kde(
+        grid, points["easting"].to_numpy(), points["northing"].to_numpy(), None, bandwidth
+    )
+    frame = pd.DataFrame(
+        {
+            "cell_id": np.arange(grid.cells),
+            "x": x,
+            "y": y,
+            "count": binned.counts.astype("int64"),
+        }
+    )
+    if weights:
+        frame["harm"] = binned.values
+    frame["in_area"] = inside
+    for column, values in (
+        ("gi_star_z", result.z),
+        ("p_value", result.p_value),
+        ("p_fdr", result.p_fdr),
+    ):
+        frame[column] = np.nan
+        frame.loc[keep, column] = values
+    frame["class"] = "outside the area"
+    frame.loc[keep, "class"] = result.classes
+    frame["density"] = density.values
+    return Hotspots(
+        frame,
+        grid,
+        neighbours,
+        f"{result.method}; neighbours by {described}",
+        density,
+        binned.events,
+        binned.weighted_by,
+        binned.unweighted_events,
+        label(definition),
+        store.name,
+    )
+
+
+def near_repeat(
+    store: Store,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    distance_edges: list[float] | None = None,
+    day_edges: list[float] | None = None,
+    simulations: int = 99,
+    seed: int | None = None,
+) -> KnoxResult:
+    """Banded Knox on records with exact places and days; refuses open data, and says why."""
+    t = located(store, definition, filters)
+    frame = t.select("easting", "northing", "occurred_from", "date_precision", "source_kind")
+    events = frame.to_pandas()
+    open_data = events["source_kind"].eq("police_uk_street") | events["date_precision"].eq("month")
+    if open_data.any():
+        raise InputError(
+            f"{int(open_data.sum()):,} of the selected incidents are data.police.uk records (or "
+            "others dated to the month only). A near-repeat test needs each crime's day and exact "
+            "place: open data gives only the month, and moves every crime to one of a few "
+            "thousand snap points, which makes unrelated crimes look like repeats at distance 0. "
+            "Select a force extract (e.g. --filter source_kind=police_extract)."
+        )
+    events = events.dropna(subset=["occurred_from"])
+    if len(events) < 3:
+        raise InputError("fewer than three selected incidents with a date and a place")
+    x, y = events["easting"].to_numpy(float), events["northing"].to_numpy(float)
+    check_bng(x, y, "incidents")
+    days = (
+        events["occurred_from"].to_numpy("datetime64[D]").astype("int64").astype(float)
+    )  # whole days, as the Calculator counts them
+    return knox(
+        x,
+        y,
+        days,
+        distance_edges or [0, 100, 200, 300, 400],
+        day_edges or [0, 7, 14, 21, 28],
+        simulations,
+        seed,
+    )

@@ -1,0 +1,186 @@
+"""Static maps for the PDF and the page, and GeoJSON for the dashboard. No tile server: district
+and CSP outlines come from the bundled boundaries, so a map draws offline and identically.
+
+Every map has a legend, a scale bar (a round number of kilometres), a north arrow and the
+boundaries it was drawn with; grid cells are drawn in BNG metres, the system they were made in."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.patches import Patch
+from pyproj import Transformer
+from shapely import MultiPolygon, Polygon, union_all
+
+from svduty.reference.boundaries import districts
+from svduty.spatial.grid import Grid
+
+CLASS_COLOURS = {
+    "hot 99%": "#b2182b",
+    "hot 95%": "#ef8a62",
+    "hot 90%": "#fddbc7",
+    "not significant": "#f7f7f7",
+    "cold 90%": "#d1e5f0",
+    "cold 95%": "#67a9cf",
+    "cold 99%": "#2166ac",
+}
+NOT_DRAWN = ("not significant", "outside the area")
+
+
+def _rings(shape: Polygon | MultiPolygon) -> Iterable[np.ndarray]:
+    polygons = shape.geoms if isinstance(shape, MultiPolygon) else [shape]
+    for polygon in polygons:
+        yield np.asarray(polygon.exterior.coords)
+
+
+def area_outline(csps: dict[str, tuple[str, ...]]) -> dict[str, Polygon | MultiPolygon]:
+    """CSP outlines as unions of their districts' outlines (districts without one are skipped)."""
+    shapes = districts()
+    out = {}
+    for name, codes in csps.items():
+        parts = [shapes[c] for c in codes if c in shapes]
+        if parts:
+            out[name] = union_all(parts)
+    return out
+
+
+def _decorate(axes: plt.Axes, grid: Grid, csps: dict[str, tuple[str, ...]]) -> None:
+    for shape in districts().values():
+        for ring in _rings(shape):
+            axes.plot(ring[:, 0], ring[:, 1], color="#777777", linewidth=0.4)
+    for name, shape in area_outline(csps).items():
+        for ring in _rings(shape):
+            axes.plot(ring[:, 0], ring[:, 1], color="#111111", linewidth=1.0)
+        point = shape.representative_point()
+        axes.annotate(
+            name, (point.x, point.y), fontsize=6.5, ha="center",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7},
+        )  # fmt: skip
+    west, east = axes.get_xlim()
+    south, north = axes.get_ylim()
+    span = east - west
+    # about a fifth of the map's width, in a round number of kilometres
+    km = max(1, round(span / 5000)) if span < 50_000 else 10 * max(1, round(span / 50_000))
+    x0, y0 = west + 0.05 * span, south + 0.04 * (north - south)
+    axes.plot([x0, x0 + km * 1000], [y0, y0], color="black", linewidth=2.5, solid_capstyle="butt")
+    axes.text(x0 + km * 500, y0 + 0.015 * (north - south), f"{km} km", ha="center", fontsize=7)
+    ax, ay = east - 0.06 * span, north - 0.12 * (north - south)
+    axes.annotate(
+        "N", xy=(ax, ay + 0.08 * (north - south)), xytext=(ax, ay), ha="center", fontsize=9,
+        fontweight="bold", arrowprops={"arrowstyle": "-|>", "color": "black"},
+    )  # fmt: skip
+    axes.set_aspect("equal")
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.text(
+        0.0, -0.02, f"British National Grid; {grid.size:,.0f} m cells. Boundaries: ONS/OS, "
+        "Crown copyright 2016, OGL.", transform=axes.transAxes, fontsize=6, va="top",
+    )  # fmt: skip
+
+
+def _extent(grid: Grid, csps: dict[str, tuple[str, ...]]) -> tuple[float, float, float, float]:
+    shapes = list(area_outline(csps).values())
+    if shapes:
+        west, south, east, north = union_all(shapes).bounds
+    else:
+        west, south = grid.x0, grid.y0
+        east, north = grid.x0 + grid.columns * grid.size, grid.y0 + grid.rows * grid.size
+    pad = 0.03 * max(east - west, north - south)
+    return west - pad, south - pad, east + pad, north + pad
+
+
+def class_map(
+    frame: pd.DataFrame, grid: Grid, csps: dict[str, tuple[str, ...]], title: str
+) -> bytes:
+    """Gi* classes per cell as a PNG."""
+    order = list(CLASS_COLOURS)
+    drawn = frame["class"].where(~frame["class"].isin(NOT_DRAWN))
+    codes = drawn.map({c: i for i, c in enumerate(order)}).to_numpy(float)
+    image = codes.reshape(grid.rows, grid.columns)
+    figure, axes = plt.subplots(figsize=(7, 7.6))
+    axes.imshow(
+        np.ma.masked_invalid(image), origin="lower",
+        extent=_bounds(grid),
+        cmap=ListedColormap(list(CLASS_COLOURS.values())), vmin=-0.5, vmax=len(order) - 0.5,
+        interpolation="nearest",
+    )  # fmt: skip
+    west, south, east, north = _extent(grid, csps)
+    axes.set_xlim(west, east)
+    axes.set_ylim(south, north)
+    _decorate(axes, grid, csps)
+    present = [c for c in order if (frame["class"] == c).any() and c not in NOT_DRAWN]
+    axes.legend(
+        handles=[Patch(facecolor=CLASS_COLOURS[c], edgecolor="#999999", label=c) for c in present],
+        loc="upper left", fontsize=7, title="Gi* class", title_fontsize=7, frameon=True,
+    )  # fmt: skip
+    axes.set_title(title, loc="left", fontsize=10)
+    return _png(figure)
+
+
+def density_map(
+    values: np.ndarray, grid: Grid, csps: dict[str, tuple[str, ...]], title: str
+) -> bytes:
+    figure, axes = plt.subplots(figsize=(7, 7.6))
+    image = values.reshape(grid.rows, grid.columns)
+    shown = axes.imshow(
+        np.ma.masked_where(image <= image.max() * 0.01, image), origin="lower", cmap="YlOrRd",
+        extent=_bounds(grid),
+        interpolation="nearest",
+    )  # fmt: skip
+    west, south, east, north = _extent(grid, csps)
+    axes.set_xlim(west, east)
+    axes.set_ylim(south, north)
+    _decorate(axes, grid, csps)
+    figure.colorbar(shown, ax=axes, shrink=0.6, label="Incidents per square km")
+    axes.set_title(title, loc="left", fontsize=10)
+    return _png(figure)
+
+
+def _bounds(grid: Grid) -> tuple[float, float, float, float]:
+    return (grid.x0, grid.x0 + grid.columns * grid.size, grid.y0, grid.y0 + grid.rows * grid.size)
+
+
+def _png(figure: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=150, bbox_inches="tight", metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def cells_geojson(frame: pd.DataFrame, grid: Grid) -> str:
+    """Grid cells as WGS84 polygons with every column as a property (RFC 7946 wants WGS84)."""
+    to_wgs = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+    half = grid.size / 2
+    x, y = frame["x"].to_numpy(), frame["y"].to_numpy()
+    corners = [
+        (x - half, y - half),
+        (x + half, y - half),
+        (x + half, y + half),
+        (x - half, y + half),
+    ]
+    projected = [to_wgs.transform(cx, cy) for cx, cy in corners]
+    features = []
+    records = frame.to_dict(orient="records")
+    for k, row in enumerate(records):
+        ring = [[round(float(px[k]), 6), round(float(py[k]), 6)] for px, py in projected]
+        ring.append(ring[0])
+        properties = {
+            key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": properties,
+            }
+        )
+    return json.dumps({"type": "FeatureCollection", "features": features})
