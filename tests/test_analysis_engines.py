@@ -7,6 +7,7 @@ import json
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_workspace
@@ -74,6 +75,8 @@ def _same(duck: object, spark: object, where: str = "result") -> None:
         assert isinstance(spark, dict) and duck.keys() == spark.keys(), where
         for key in duck:
             _same(duck[key], spark[key], f"{where}[{key}]")
+    elif isinstance(duck, np.ndarray):
+        np.testing.assert_allclose(duck, spark, rtol=1e-12, err_msg=where)
     elif isinstance(duck, float):
         assert duck == pytest.approx(spark, rel=1e-12), where
     else:

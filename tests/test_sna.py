@@ -77,7 +77,7 @@ def test_every_section_names_its_definition_and_period(assessed):
         for key, text in headings
         if key not in ("contents", "findings", "definition", "sources", "methods")
     ]
-    assert len(analysis) == 8
+    assert len(analysis) == 10
     label = f"(west-mercia-2022, {summary['period']})"
     assert all(label in text for text in analysis)
 

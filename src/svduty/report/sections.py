@@ -21,6 +21,7 @@ from svduty.analysis.who import who
 from svduty.counting import Filter, counts
 from svduty.definitions.model import Definition
 from svduty.engine import Store
+from svduty.errors import InputError
 from svduty.report.charts import bar_chart, heatmap, line_chart, lines_chart
 from svduty.report.published import Published, html_table, records
 from svduty.settings import Settings
@@ -449,15 +450,77 @@ def health_section(ctx: Context) -> str:
     return "".join(html)
 
 
+def hotspots_section(ctx: Context) -> str:
+    """Gi* classes and density on the grid, drawn inside the partnership's outline."""
+    from shapely import union_all
+
+    from svduty.spatial.hotspots import hotspots
+    from svduty.spatial.maps import area_outline, class_map, density_map
+
+    csps = {k: v for k, v in ctx.settings.csps.items() if not ctx.csp or k == ctx.csp}
+    outlines = list(area_outline(csps).values())
+    try:
+        spots = hotspots(
+            ctx.store,
+            ctx.definition,
+            ctx.filters,
+            within=union_all(outlines) if outlines else None,
+        )
+    except InputError as error:
+        return f"<p>No hotspot analysis: {escape(str(error))}</p>"
+    ctx.pub.figure("hotspots", "method", spots.notes)
+    classes = spots.frame["class"].value_counts().rename_axis("class").reset_index(name="cells")
+    ctx.pub.figure("hotspots", "cells_by_class", records(classes))
+    title = f"Gi* hotspots: {ctx.definition.id}, {ctx.period}"
+    html = [
+        _png(class_map(spots.frame, spots.grid, csps, title), title),
+        str(html_table(classes)),
+        "<p class='note'>" + "; ".join(escape(n) for n in spots.notes) + ". Cells are coloured "
+        "by class only; no cell count is shown, so none needs suppressing.</p>",
+    ]
+    density_title = f"Kernel density: {ctx.definition.id}, {ctx.period}"
+    html.append(
+        _png(density_map(spots.density.values, spots.grid, csps, density_title), density_title)
+    )
+    return "".join(html)
+
+
+def near_repeat_section(ctx: Context) -> str:
+    from svduty.spatial.hotspots import near_repeat
+
+    filters = [*ctx.filters, Filter("source_kind", "police_extract")]
+    try:
+        result = near_repeat(ctx.store, ctx.definition, filters, simulations=99, seed=1)
+    except InputError as error:
+        return f"<p>No near-repeat analysis: {escape(str(error))}</p>"
+    shown = ctx.pub.table("near_repeats", "knox", result.table, ["observed"])
+    return (
+        f"<p>{result.events:,} incidents from force extracts (exact places and days).</p>"
+        + str(html_table(shown))
+        + f"<p class='note'>{escape(result.method)}. A Knox ratio above 1 with a small p-value "
+        "means more pairs close in space and time than chance would give: a near-repeat "
+        "pattern.</p>"
+    )
+
+
+def _png(data: bytes, title: str) -> str:
+    import base64
+
+    encoded = base64.b64encode(data).decode()
+    return f'<img class="map" alt="{escape(title)}" src="data:image/png;base64,{encoded}">'
+
+
 RECORD_SECTIONS = (
     ("trends", "Trends", trends_section),
     ("where", "Where", where_section),
+    ("hotspots", "Where: hotspots", hotspots_section),
     ("when", "When", when_section),
     ("what", "What and how serious", what_section),
     ("who", "Who: victims and suspects", who_section),
     ("themes", "Themes", themes_section),
     ("concentration", "Concentration", concentration_section),
     ("health", "A&E and hospital admissions", health_section),
+    ("near_repeats", "Near repeats", near_repeat_section),
 )
 
 

@@ -146,7 +146,10 @@ def near_repeat(
             "thousand snap points, which makes unrelated crimes look like repeats at distance 0. "
             "Select a force extract (e.g. --filter source_kind=police_extract)."
         )
-    events = events.dropna(subset=["occurred_from"])
+    # a fixed order, so a seed gives the same shuffles whatever order the engine returns rows in
+    events = events.dropna(subset=["occurred_from"]).sort_values(
+        ["occurred_from", "easting", "northing"], kind="stable"
+    )
     if len(events) < 3:
         raise InputError("fewer than three selected incidents with a date and a place")
     x, y = events["easting"].to_numpy(float), events["northing"].to_numpy(float)
