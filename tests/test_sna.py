@@ -234,3 +234,18 @@ def test_aggregate_only_names_the_clauses_needing_markers(aggregate_only):
     assert clauses["weapon_firearm"]["unassessable"] > 0
     assert clauses["homicide"]["counted"] > 0
     assert "weapon_firearm" in paths["html"].read_text().split('id="missing"')[1]
+
+
+def test_bad_weights_name_the_file_and_line(tmp_path):
+    with pytest.raises(InputError, match="no such weights file"):
+        load_weights(tmp_path / "missing.csv")
+    path = tmp_path / "w.csv"
+    path.write_text("# source: test\noffence_code,weight\n8N,184\n5D,heavy\n")
+    with pytest.raises(InputError, match=r"w\.csv: line 4: need offence_code and a numeric"):
+        load_weights(path)
+
+
+@pytest.mark.parametrize("month", ["2025-13", "2025-00", "25-01", "2025/01"])
+def test_a_period_bound_must_be_a_month(month):
+    with pytest.raises(InputError, match="must be a month as YYYY-MM"):
+        period_filters(month, None)

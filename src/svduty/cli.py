@@ -569,6 +569,8 @@ def hotspots(
     from svduty.spatial.hotspots import hotspots as run
     from svduty.spatial.maps import area_outline, cells_geojson, class_map
 
+    if fmt is SpatialFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
     ws = _open(workspace)
     chosen = load_definition(definition) if definition else None
     scale = (load_weights(weights) if weights else ws.weights()) if harm else None
@@ -590,8 +592,6 @@ def hotspots(
     for note in result.notes:
         err.print(note)
     if output is None:
-        if fmt is SpatialFormat.png:
-            raise SvdutyError("--format png needs --out FILE")
         sys.stdout.buffer.write(data)
     else:
         output.write_bytes(data)

@@ -56,7 +56,12 @@ def period_filters(start: str | None, end: str | None) -> list[Filter]:
     for op, month in ((">=", start), ("<=", end)):
         if month is None:
             continue
-        if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
+        if (
+            len(month) != 7
+            or month[4] != "-"
+            or not (month[:4] + month[5:]).isdigit()
+            or not 1 <= int(month[5:]) <= 12
+        ):
             raise InputError(f"period bound {month!r} must be a month as YYYY-MM")
         out.append(Filter("month", month, op))
     if start and end and start > end:

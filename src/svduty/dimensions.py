@@ -21,6 +21,11 @@ def _two_digits(value: ir.IntegerValue) -> ir.StringValue:
     return value.cast("string").lpad(2, "0")
 
 
+def month_text(month: ir.DateValue) -> ir.StringValue:
+    """A date as its YYYY-MM month, the form months are counted and periods given in."""
+    return month.year().cast("string") + "-" + _two_digits(month.month())
+
+
 def financial_year_of(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.StringValue:
     """April-to-March years labelled as the Home Office does: 2017/18."""
     start = ibis.ifelse(month >= 4, year, year - 1)
@@ -50,7 +55,7 @@ def _incidents(
         "la": joined.la,
         "csp": joined.csp,
         "force": joined.force,
-        "month": year.cast("string") + "-" + _two_digits(month),
+        "month": month_text(joined.month),
         "quarter": fy + " Q" + financial_quarter_of(month).cast("string"),
         "financial_year": fy,
         "offence_group": joined.offence_group,

@@ -8,6 +8,7 @@ from svduty.counting import Filter
 from svduty.definitions.classify import classification_input
 from svduty.definitions.model import Definition
 from svduty.definitions.rules import any_of
+from svduty.dimensions import month_text
 from svduty.engine import Store
 
 
@@ -27,11 +28,6 @@ def selected(
         value = month_text(t.month) if column == "month" else t[column].cast("string")
         t = t.filter(item.test(value))
     return t.drop(*[c for c in ("_lsoa", "_la", "_csp") if c in t.columns])
-
-
-def month_text(month: ir.DateValue) -> ir.StringValue:
-    """A date as its YYYY-MM month, the form periods are given in."""
-    return month.year().cast("string") + "-" + month.month().cast("string").lpad(2, "0")
 
 
 def label(definition: Definition | None) -> str | None:

@@ -29,6 +29,8 @@ class Weights:
 
 
 def load_weights(path: Path) -> Weights:
+    if not path.is_file():
+        raise InputError(f"{path}: no such weights file")
     text = path.read_text(encoding="utf-8").splitlines()
     source = next(
         (
@@ -43,13 +45,14 @@ def load_weights(path: Path) -> Weights:
             f"{path}: say where the weights come from in a first line such as "
             "'# source: ONS Crime Severity Score data tool, year ending March 2024'"
         )
+    numbers = [n for n, line in enumerate(text, start=1) if not line.startswith("#")]
     rows = list(csv.DictReader(line for line in text if not line.startswith("#")))
     problems, weights = [], {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in zip(numbers[1:], rows, strict=False):
         try:
             weights[row["offence_code"].strip()] = float(row["weight"])
         except (KeyError, TypeError, ValueError):
-            problems.append(f"{path}: row {number}: need offence_code and a numeric weight")
+            problems.append(f"{path}: line {number}: need offence_code and a numeric weight")
     if problems:
         raise InputError("\n".join(problems))
     return Weights(path, source, weights)

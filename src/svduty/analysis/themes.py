@@ -10,9 +10,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import label, month_text, selected
+from svduty.analysis.selection import label, selected
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
+from svduty.dimensions import month_text
 from svduty.engine import Store
 
 PUBLIC = ["public_place", "licensed_premises", "retail", "transport"]

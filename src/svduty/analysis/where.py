@@ -51,6 +51,17 @@ def _residents(store: Store) -> ibis.Table:
     return ibis.union(england, wales)
 
 
+def with_rates(frame: pd.DataFrame, per_years: int = 1, alpha: float = 0.05) -> pd.DataFrame:
+    """Add rate, low and high per 1,000 residents a year (exact Poisson interval) to a frame
+    with count and population."""
+    intervals = [poisson_interval(int(c), alpha) for c in frame["count"]]
+    per = 1000 / frame["population"] / per_years
+    frame["rate"] = frame["count"] * per
+    frame["low"] = [lo for lo, _ in intervals] * per
+    frame["high"] = [hi for _, hi in intervals] * per
+    return frame
+
+
 def rates(
     store: Store,
     level: str,
@@ -62,11 +73,7 @@ def rates(
     found = counts(store, "incidents", [by], filters, definition).frame.rename(columns={by: "area"})
     found = found.dropna(subset=["area"])
     frame = found.merge(populations(store, level), on="area", how="left")
-    intervals = [poisson_interval(int(c), alpha) for c in frame["count"]]
-    per = 1000 / frame["population"]
-    frame["rate"] = frame["count"] * per
-    frame["low"] = [lo for lo, _ in intervals] * per
-    frame["high"] = [hi for _, hi in intervals] * per
+    frame = with_rates(frame, alpha=alpha)
     frame["share"] = frame["count"] / frame["count"].sum()
     frame = frame.sort_values("rate", ascending=False, kind="stable").reset_index(drop=True)
     keep = ["area", "count", "population", "rate", "low", "high", "share"]
@@ -106,10 +113,7 @@ def by_deprivation(
     found = counts(store, "incidents", ["lsoa"], filters, definition).frame
     merged = lsoas.merge(found, on="lsoa", how="left").fillna({"count": 0})
     table = merged.groupby("decile", as_index=False)[["count", "population"]].sum()
-    table["rate"] = table["count"] / table["population"] * 1000
-    intervals = [poisson_interval(int(c)) for c in table["count"]]
-    table["low"] = [lo for lo, _ in intervals] / table["population"] * 1000
-    table["high"] = [hi for _, hi in intervals] / table["population"] * 1000
+    table = with_rates(table)
     table["decile"] = table["decile"].astype(int)
     return Deprivation(
         table.sort_values("decile").reset_index(drop=True), label(definition), store.name

@@ -8,8 +8,7 @@ import pandas as pd
 from markupsafe import escape
 
 from svduty.analysis.aggregates import AggregateCounts, aggregate_counts, aggregate_trend
-from svduty.analysis.stats import poisson_interval
-from svduty.analysis.where import populations
+from svduty.analysis.where import populations, with_rates
 from svduty.report.charts import line_chart
 from svduty.report.published import html_table
 from svduty.report.sections import Context, change_words, with_gaps
@@ -69,11 +68,7 @@ def aggregate_where_section(ctx: Context) -> str:
     level = "csp" if found["csp"].notna().any() else "force"
     per = found.groupby(level)["count"].sum().rename_axis("area").reset_index()
     years = max(found["financial_year"].nunique(), 1)
-    frame = per.merge(populations(ctx.store, level), on="area", how="left")
-    frame["rate"] = frame["count"] / years / frame["population"] * 1000
-    intervals = [poisson_interval(int(c)) for c in frame["count"]]
-    frame["low"] = [lo for lo, _ in intervals] / frame["population"] / years * 1000
-    frame["high"] = [hi for _, hi in intervals] / frame["population"] / years * 1000
+    frame = with_rates(per.merge(populations(ctx.store, level), on="area", how="left"), years)
     frame = frame.sort_values("rate", ascending=False).round(3).reset_index(drop=True)
     ctx.results["aggregate_rates"] = frame
     shown = ctx.pub.table(

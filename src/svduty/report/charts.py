@@ -61,13 +61,18 @@ def line_chart(labels: list[str], values: list[float], title: str) -> str:
     """A monthly series; suppressed months (NaN) leave a gap rather than a false zero."""
     figure, axes = plt.subplots(figsize=(8, 3.2))
     axes.plot(labels, values, marker="o", markersize=3, color="#1d5c8c")
+    _monthly_axes(axes, labels, title)
+    return _svg(figure)
+
+
+def _monthly_axes(axes: plt.Axes, labels: list[str], title: str) -> None:
+    """Counts from zero, a month label at most every twelfth of the axis."""
     axes.set_ylabel("Count")
     axes.set_ylim(bottom=0)
     axes.set_title(title, loc="left", fontsize=11)
     axes.spines[["top", "right"]].set_visible(False)
     step = max(1, len(labels) // 12)
     axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=90)
-    return _svg(figure)
 
 
 def heatmap(matrix: pd.DataFrame, title: str) -> str:
@@ -86,11 +91,6 @@ def lines_chart(labels: list[str], series: dict[str, list[float]], title: str) -
     figure, axes = plt.subplots(figsize=(8, 3.6))
     for name, values in series.items():
         axes.plot(labels, values, marker="o", markersize=2, linewidth=1.2, label=name)
-    axes.set_ylabel("Count")
-    axes.set_ylim(bottom=0)
-    axes.set_title(title, loc="left", fontsize=11)
-    axes.spines[["top", "right"]].set_visible(False)
-    step = max(1, len(labels) // 12)
-    axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=90)
+    _monthly_axes(axes, labels, title)
     axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return _svg(figure)
