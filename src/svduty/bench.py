@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from svduty.errors import SvdutyError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.synth.check import synthetic_files
@@ -317,9 +318,16 @@ def bench_spatial(
     import warnings
 
     import numpy as np
-    from esda import G_Local
-    from libpysal.weights import lat2W
-    from pointpats import Knox
+
+    try:
+        from esda import G_Local
+        from libpysal.weights import lat2W
+        from pointpats import Knox
+    except ImportError as error:
+        raise SvdutyError(
+            f"the spatial benchmark compares with esda and pointpats ({error.name} is not "
+            "installed): pip install 'svduty[compare]'"
+        ) from error
 
     from svduty.spatial.gistar import gi_star, queen
     from svduty.spatial.grid import make_grid
