@@ -152,3 +152,27 @@ def test_hotspots_agree(both):
     }
     assert results["duckdb"].events > 0
     _same(results["duckdb"], results["spark"], "hotspots")
+
+
+def test_emerging_hotspots_agree(both):
+    from svduty.spatial.emerging import emerging_hotspots
+
+    results = {
+        engine: emerging_hotspots(ws.store, DEFINITION, period="month", cell_size=2000)
+        for engine, ws in both.items()
+    }
+    assert len(results["duckdb"].periods) >= 12
+    _same(results["duckdb"], results["spark"], "emerging hotspots")
+
+
+def test_lsoa_hotspots_agree(both):
+    from svduty.reference.boundaries import lsoas
+    from svduty.spatial.areas import area_hotspots
+
+    results = {
+        engine: area_hotspots(ws.store, lsoas(), DEFINITION, permutations=99, seed=3)
+        for engine, ws in both.items()
+    }
+    assert results["duckdb"].events > 0
+    _same(results["duckdb"].frame, results["spark"].frame, "LSOA hotspots")
+    assert results["duckdb"].notes == results["spark"].notes

@@ -292,3 +292,17 @@ def test_example_boundaries_are_bundled():
 
     shapes = districts()
     assert len(shapes) == 9 and all(not s.is_empty for s in shapes.values())
+
+
+def test_spatial_benchmark_runs_every_comparison_and_agrees():
+    from svduty.bench import bench_spatial
+
+    results = {r.task: r for r in bench_spatial(cells_side=30, permutations=9, events=500)}
+    assert set(results) == {
+        "Gi* analytic", "Gi* permutations", "space-time Gi*", "Mann-Kendall",
+        "Knox, one band", "Knox, 5 x 5 bands",
+    }  # fmt: skip
+    for task in ("Gi* analytic", "space-time Gi*", "Mann-Kendall"):
+        assert float(results[task].agreement.rsplit(" ", 1)[1]) < 1e-9, task
+    assert results["Knox, one band"].agreement == "space-time pairs equal"
+    assert all(r.peer_seconds > 0 and r.svduty_seconds > 0 for r in results.values())

@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -25,6 +26,9 @@ from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.synth.check import synthetic_files
 from svduty.workspace import Workspace
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -310,6 +314,51 @@ def _timed(run: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+def _bench_emerging(
+    rng: np.random.Generator, side: int = 50, periods: int = 12
+) -> list[SpatialBench]:
+    """Emerging hotspots' two statistics against the general tools an analyst would use."""
+    import numpy as np
+    from esda import G_Local
+    from libpysal.weights import WSP
+    from scipy import stats
+
+    from svduty.spatial.emerging import mann_kendall, space_time_gi_star, space_time_weights
+    from svduty.spatial.gistar import queen
+    from svduty.spatial.grid import make_grid
+
+    grid = make_grid((0, 0, side * 100 - 1, side * 100 - 1), 100)
+    cube = rng.poisson(rng.gamma(0.5, 2.0, grid.cells), (periods, grid.cells)).astype(float)
+    w = queen(grid)
+    explicit = WSP(space_time_weights(w, periods, 1)).to_W(silence_warnings=True)
+    peer, theirs = _timed(lambda: G_Local(cube.ravel(), explicit, "B", 0, star=True))
+    own, ours = _timed(lambda: space_time_gi_star(cube, w, 1))
+    gap = float(np.abs(ours.ravel() - theirs.Zs).max())  # type: ignore[attr-defined]
+    results = [
+        SpatialBench(
+            "space-time Gi*", f"{grid.cells:,} cells x {periods} periods",
+            "esda G_Local, space-time weights", peer, own, f"max |z difference| {gap:.1e}",
+        )
+    ]  # fmt: skip
+    steps = np.arange(periods)
+    peer, taus = _timed(
+        lambda: [
+            stats.kendalltau(steps, cube[:, c], method="asymptotic") for c in range(grid.cells)
+        ]
+    )
+    own, trend = _timed(lambda: mann_kendall(cube, continuity=False))
+    theirs_p = np.array([t.pvalue for t in taus])  # type: ignore[attr-defined]
+    defined = ~np.isnan(theirs_p)  # scipy gives no p for a constant series; svduty gives 1
+    gap = float(np.abs(theirs_p - trend.p_value)[defined].max())  # type: ignore[attr-defined]
+    results.append(
+        SpatialBench(
+            "Mann-Kendall", f"{grid.cells:,} series x {periods}", "scipy kendalltau per series",
+            peer, own, f"max |p difference| {gap:.1e}",
+        )
+    )  # fmt: skip
+    return results
+
+
 def bench_spatial(
     cells_side: int = 300, permutations: int = 999, events: int = 20_000, seed: int = 1
 ) -> list[SpatialBench]:
@@ -367,6 +416,7 @@ def bench_spatial(
                 peer, own, f"cells p < 0.05 in both / either: {both.sum() / either.sum():.3f}",
             )
         )  # fmt: skip
+        results.extend(_bench_emerging(rng))
     x, y = rng.uniform(0, 20_000, events), rng.uniform(0, 20_000, events)
     days = rng.integers(0, 365, events).astype(float)
     peer, theirs = _timed(

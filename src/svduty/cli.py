@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -25,6 +25,11 @@ from svduty.errors import SvdutyError
 from svduty.output import Format, render
 from svduty.settings import Settings
 from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
+
+if TYPE_CHECKING:
+    from svduty.analysis.severity import Weights
+    from svduty.counting import Filter
+    from svduty.definitions.model import Definition
 
 app = typer.Typer(
     help="svduty: pool partner data, apply a serious-violence definition, publish the SNA.",
@@ -514,6 +519,11 @@ def report(
         out.print(f"Wrote {path}")
 
 
+class Unit(StrEnum):
+    grid = "grid"
+    lsoa = "lsoa"
+
+
 class SpatialFormat(StrEnum):
     csv = "csv"
     geojson = "geojson"
@@ -554,13 +564,19 @@ def hotspots(
     definition: Annotated[
         str | None, typer.Option(help="Only incidents in this definition (id or file).")
     ] = None,
+    unit: Annotated[Unit, typer.Option(help="Square grid cells, or LSOA polygons.")] = Unit.grid,
+    boundaries: Annotated[
+        Path | None,
+        typer.Option(help="GeoJSON of LSOA polygons (default: the bundled 2011 LSOAs)."),
+    ] = None,
     fmt: Annotated[SpatialFormat, typer.Option("--format")] = SpatialFormat.csv,
     output: Annotated[
         Path | None, typer.Option("--out", help="File to write (default: standard output).")
     ] = None,
 ) -> None:
-    """Getis-Ord Gi* hotspots on a square grid in British National Grid metres, with FDR
-    correction and a kernel density surface: one row per cell, empty cells included."""
+    """Getis-Ord Gi* hotspots with FDR correction, on a square grid in British National Grid
+    metres (with a kernel density surface) or on LSOA polygons: one row per cell or LSOA, empty
+    ones included."""
     from shapely import union_all
 
     from svduty.analysis.severity import load_weights
@@ -571,15 +587,27 @@ def hotspots(
 
     if fmt is SpatialFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
+    if unit is Unit.grid and boundaries is not None:
+        raise SvdutyError("--boundaries needs --unit lsoa")
+    if unit is Unit.lsoa and (cell_size is not None or bandwidth is not None):
+        raise SvdutyError("--cell-size and --bandwidth apply to --unit grid only")
     ws = _open(workspace)
     chosen = load_definition(definition) if definition else None
     scale = (load_weights(weights) if weights else ws.weights()) if harm else None
     if harm and scale is None:
         raise SvdutyError("--harm needs --weights FILE or the workspace setting severity_weights")
+    filters = [Filter.parse(f) for f in filter_ or []]
+    if unit is Unit.lsoa:
+        by_lsoa, notes = _lsoa_hotspots(
+            ws, chosen, filters, neighbours, distance, permutations, seed, scale, boundaries, fmt
+        )
+        ws.close()
+        _write(by_lsoa, notes, output)
+        return
     outlines = list(area_outline(ws.settings.csps).values())
     result = run(
-        ws.store, chosen, [Filter.parse(f) for f in filter_ or []], cell_size, neighbours,
-        distance, permutations, seed, scale, bandwidth, union_all(outlines) if outlines else None,
+        ws.store, chosen, filters, cell_size, neighbours, distance, permutations, seed, scale,
+        bandwidth, union_all(outlines) if outlines else None,
     )  # fmt: skip
     title = f"Gi* hotspots: {chosen.id if chosen else 'all incidents'}"
     if fmt is SpatialFormat.png:
@@ -589,13 +617,125 @@ def hotspots(
     else:
         data = result.frame.to_csv(index=False, lineterminator="\n").encode()
     ws.close()
-    for note in result.notes:
+    _write(data, result.notes, output)
+
+
+def _lsoa_hotspots(
+    ws: Workspace,
+    chosen: Definition | None,
+    filters: list[Filter],
+    neighbours: str,
+    distance: float | None,
+    permutations: int,
+    seed: int | None,
+    scale: Weights | None,
+    boundaries: Path | None,
+    fmt: SpatialFormat,
+) -> tuple[bytes, list[str]]:
+    from svduty.reference.boundaries import load_areas, lsoas
+    from svduty.spatial.areas import area_hotspots
+    from svduty.spatial.maps import area_map, areas_geojson
+
+    wanted = {code for codes in ws.settings.csps.values() for code in codes}
+    areas = load_areas(boundaries) if boundaries else lsoas(wanted or None)
+    result = area_hotspots(
+        ws.store, areas, chosen, filters, neighbours, distance, permutations, seed, scale
+    )
+    title = f"Gi* hotspots by LSOA: {chosen.id if chosen else 'all incidents'}"
+    if fmt is SpatialFormat.png:
+        data = area_map(result.frame, areas.shapes, ws.settings.csps, title)
+    elif fmt is SpatialFormat.geojson:
+        data = areas_geojson(result.frame, areas.shapes).encode()
+    else:
+        data = result.frame.to_csv(index=False, lineterminator="\n").encode()
+    return data, [*result.notes, result.method]
+
+
+def _write(data: bytes, notes: list[str], output: Path | None) -> None:
+    """Notes to standard error; the result to the file, or to standard output."""
+    for note in notes:
         err.print(note)
     if output is None:
         sys.stdout.buffer.write(data)
     else:
         output.write_bytes(data)
         err.print(f"Wrote {output}")
+
+
+class Period(StrEnum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+@app.command("emerging-hotspots")
+def emerging_hotspots(
+    workspace: WorkspaceOption,
+    period: Annotated[
+        Period, typer.Option(help="Time step (quarters and years from April).")
+    ] = Period.quarter,
+    time_steps: Annotated[
+        int, typer.Option(help="Earlier periods in each neighbourhood (ArcGIS's default 1).")
+    ] = 1,
+    alpha: Annotated[float, typer.Option(help="Significance level, after FDR.")] = 0.05,
+    cell_size: Annotated[
+        float | None, typer.Option(help="Cell side in metres (default: chosen and announced).")
+    ] = None,
+    neighbours: Annotated[str, typer.Option(help="queen or distance.")] = "queen",
+    distance: Annotated[
+        float | None, typer.Option(help="Distance band in metres (default 1.5 cells).")
+    ] = None,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
+    ] = None,
+    definition: Annotated[
+        str | None, typer.Option(help="Only incidents in this definition (id or file).")
+    ] = None,
+    periods: Annotated[
+        bool, typer.Option(help="CSV of every cell x period (z, FDR p) instead of one per cell.")
+    ] = False,
+    fmt: Annotated[SpatialFormat, typer.Option("--format")] = SpatialFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Emerging and persistent hotspots: space-time Gi* per period and a Mann-Kendall trend,
+    each cell classed new, consecutive, intensifying, persistent, diminishing, sporadic,
+    oscillating or historical hot (or cold) spot, as ArcGIS Pro's Emerging Hot Spot Analysis."""
+    from shapely import union_all
+
+    from svduty.counting import Filter
+    from svduty.definitions import load_definition
+    from svduty.spatial.emerging import emerging_hotspots as run
+    from svduty.spatial.maps import PATTERN_COLOURS, area_outline, cells_geojson, class_map
+
+    if fmt is SpatialFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
+    if periods and fmt is not SpatialFormat.csv:
+        raise SvdutyError("--periods writes CSV only")
+    ws = _open(workspace)
+    chosen = load_definition(definition) if definition else None
+    outlines = list(area_outline(ws.settings.csps).values())
+    result = run(
+        ws.store, chosen, [Filter.parse(f) for f in filter_ or []], period.value, cell_size,
+        neighbours, distance, time_steps, alpha, union_all(outlines) if outlines else None,
+    )  # fmt: skip
+    ws.close()
+    title = (
+        f"Emerging hotspots: {chosen.id if chosen else 'all incidents'}, "
+        f"{result.periods[0]} to {result.periods[-1]}"
+    )
+    if fmt is SpatialFormat.png:
+        data: bytes = class_map(
+            result.frame, result.grid, ws.settings.csps, title, "pattern", PATTERN_COLOURS,
+            "Pattern",
+        )  # fmt: skip
+    elif fmt is SpatialFormat.geojson:
+        data = cells_geojson(result.frame, result.grid).encode()
+    else:
+        table = result.z if periods else result.frame
+        data = table.to_csv(index=False, lineterminator="\n").encode()
+    _write(data, [*result.notes, result.method], output)
 
 
 @app.command("near-repeat")

@@ -451,7 +451,8 @@ def health_section(ctx: Context) -> str:
 
 
 def hotspots_section(ctx: Context) -> str:
-    """Gi* classes and density on the grid, drawn inside the partnership's outline."""
+    """Gi* on the grid (classes, density, harm where weights are set), by LSOA, and over time;
+    all drawn inside the partnership's outline, with no counts shown."""
     from shapely import union_all
 
     from svduty.spatial.hotspots import hotspots
@@ -459,13 +460,9 @@ def hotspots_section(ctx: Context) -> str:
 
     csps = {k: v for k, v in ctx.settings.csps.items() if not ctx.csp or k == ctx.csp}
     outlines = list(area_outline(csps).values())
+    within = union_all(outlines) if outlines else None
     try:
-        spots = hotspots(
-            ctx.store,
-            ctx.definition,
-            ctx.filters,
-            within=union_all(outlines) if outlines else None,
-        )
+        spots = hotspots(ctx.store, ctx.definition, ctx.filters, within=within)
     except InputError as error:
         return f"<p>No hotspot analysis: {escape(str(error))}</p>"
     ctx.pub.figure("hotspots", "method", spots.notes)
@@ -482,7 +479,95 @@ def hotspots_section(ctx: Context) -> str:
     html.append(
         _png(density_map(spots.density.values, spots.grid, csps, density_title), density_title)
     )
+    if ctx.weights:
+        harm = hotspots(
+            ctx.store, ctx.definition, ctx.filters, cell_size=spots.grid.size,
+            weights=ctx.weights, within=within,
+        )  # fmt: skip
+        harm_title = f"Harm-weighted Gi* hotspots: {ctx.definition.id}, {ctx.period}"
+        ctx.pub.figure("hotspots", "harm_method", harm.notes)
+        harm_map = class_map(harm.frame, harm.grid, csps, harm_title)
+        html.append(
+            "<h3>Weighted by harm</h3>"
+            + _png(harm_map, harm_title)
+            + f"<p class='note'>{escape(harm.notes[-1])}.</p>"
+        )
+    html.append(_lsoa_hotspots(ctx, csps))
+    html.append(_emerging_hotspots(ctx, csps, within, spots.grid.size))
     return "".join(html)
+
+
+def _lsoa_hotspots(ctx: Context, csps: dict[str, tuple[str, ...]]) -> str:
+    from svduty.reference.boundaries import lsoas
+    from svduty.spatial.areas import area_hotspots
+    from svduty.spatial.maps import area_map
+
+    districts = {code for codes in csps.values() for code in codes}
+    try:
+        result = area_hotspots(ctx.store, lsoas(districts), ctx.definition, ctx.filters)
+    except InputError as error:
+        return f"<h3>By LSOA</h3><p>No LSOA hotspot analysis: {escape(str(error))}</p>"
+    ctx.pub.figure("hotspots", "lsoa_method", [*result.notes, result.method])
+    classes = result.frame["class"].value_counts().rename_axis("class").reset_index(name="LSOAs")
+    ctx.pub.figure("hotspots", "lsoas_by_class", records(classes))
+    names = ctx.store.table("areas").select("lsoa_code", "lsoa_name", "la_name").to_pandas()
+    hottest = (
+        result.frame[result.frame["class"] == "hot 99%"]
+        .merge(names.drop_duplicates("lsoa_code"), on="lsoa_code", how="left")
+        .sort_values("gi_star_z", ascending=False)[["lsoa_code", "lsoa_name", "la_name"]]
+        .rename(columns={"lsoa_code": "LSOA", "lsoa_name": "name", "la_name": "district"})
+    )
+    ctx.pub.figure("hotspots", "lsoas_hot_99", records(hottest))
+    title = f"Gi* hotspots by LSOA: {ctx.definition.id}, {ctx.period}"
+    return (
+        "<h3>By LSOA</h3>"
+        + _png(area_map(result.frame, result.areas.shapes, csps, title), title)
+        + str(html_table(classes))
+        + (
+            f"<p>The {len(hottest)} LSOAs at the centre of 99% hotspots, hottest first:</p>"
+            + str(html_table(hottest))
+            if len(hottest)
+            else ""
+        )
+        + "<p class='note'>"
+        + "; ".join(escape(n) for n in [*result.notes, result.method])
+        + ".</p>"
+    )
+
+
+def _emerging_hotspots(
+    ctx: Context, csps: dict[str, tuple[str, ...]], within: Any, cell_size: float
+) -> str:
+    from svduty.spatial.emerging import PATTERNS, emerging_hotspots
+    from svduty.spatial.maps import PATTERN_COLOURS, class_map
+
+    try:
+        result = emerging_hotspots(
+            ctx.store, ctx.definition, ctx.filters, cell_size=cell_size, within=within
+        )
+    except InputError as error:
+        return f"<h3>Over time</h3><p>No emerging hotspot analysis: {escape(str(error))}</p>"
+    ctx.pub.figure("hotspots", "emerging_method", [*result.notes, result.method])
+    inside = result.frame[result.frame["in_area"]]
+    patterns = (
+        inside["pattern"].value_counts().reindex(PATTERNS).dropna().astype(int)
+        .rename_axis("pattern").reset_index(name="cells")
+    )  # fmt: skip
+    ctx.pub.figure("hotspots", "cells_by_pattern", records(patterns))
+    title = f"Emerging hotspots: {ctx.definition.id}, {result.periods[0]} to {result.periods[-1]}"
+    return (
+        "<h3>Over time: emerging and persistent hotspots</h3>"
+        + _png(
+            class_map(
+                result.frame, result.grid, csps, title, "pattern", PATTERN_COLOURS, "Pattern"
+            ),
+            title,
+        )
+        + str(html_table(patterns))
+        + "<p class='note'>"
+        + "; ".join(escape(n) for n in [*result.notes, result.method])
+        + "</p>"
+    )
 
 
 def near_repeat_section(ctx: Context) -> str:

@@ -19,7 +19,9 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from pyproj import Transformer
-from shapely import MultiPolygon, Polygon, union_all
+from shapely import MultiPolygon, Polygon, set_precision, to_geojson, union_all
+from shapely import transform as transform_shapes
+from shapely.plotting import plot_polygon
 
 from svduty.reference.boundaries import districts
 from svduty.spatial.grid import Grid
@@ -33,7 +35,25 @@ CLASS_COLOURS = {
     "cold 95%": "#67a9cf",
     "cold 99%": "#2166ac",
 }
-NOT_DRAWN = ("not significant", "outside the area")
+NOT_DRAWN = ("not significant", "outside the area", "no pattern detected")
+PATTERN_COLOURS = {
+    "intensifying hot spot": "#bd0026",
+    "persistent hot spot": "#f03b20",
+    "diminishing hot spot": "#fd8d3c",
+    "consecutive hot spot": "#fed976",
+    "new hot spot": "#ffffb2",
+    "sporadic hot spot": "#c994c7",
+    "oscillating hot spot": "#dd3497",
+    "historical hot spot": "#8c6d31",
+    "intensifying cold spot": "#08306b",
+    "persistent cold spot": "#2171b5",
+    "diminishing cold spot": "#6baed6",
+    "consecutive cold spot": "#9ecae1",
+    "new cold spot": "#deebf7",
+    "sporadic cold spot": "#a1d99b",
+    "oscillating cold spot": "#41ab5d",
+    "historical cold spot": "#bdbdbd",
+}
 
 
 def _rings(shape: Polygon | MultiPolygon) -> Iterable[np.ndarray]:
@@ -53,7 +73,7 @@ def area_outline(csps: dict[str, tuple[str, ...]]) -> dict[str, Polygon | MultiP
     return out
 
 
-def _decorate(axes: plt.Axes, grid: Grid, csps: dict[str, tuple[str, ...]]) -> None:
+def _decorate(axes: plt.Axes, unit: str, csps: dict[str, tuple[str, ...]]) -> None:
     for shape in districts().values():
         for ring in _rings(shape):
             axes.plot(ring[:, 0], ring[:, 1], color="#777777", linewidth=0.4)
@@ -82,45 +102,50 @@ def _decorate(axes: plt.Axes, grid: Grid, csps: dict[str, tuple[str, ...]]) -> N
     axes.set_xticks([])
     axes.set_yticks([])
     axes.text(
-        0.0, -0.02, f"British National Grid; {grid.size:,.0f} m cells. Boundaries: ONS/OS, "
+        0.0, -0.02, f"British National Grid; {unit}. Boundaries: ONS/OS, "
         "Crown copyright 2016, OGL.", transform=axes.transAxes, fontsize=6, va="top",
     )  # fmt: skip
 
 
-def _extent(grid: Grid, csps: dict[str, tuple[str, ...]]) -> tuple[float, float, float, float]:
+def _extent(
+    covered: tuple[float, float, float, float], csps: dict[str, tuple[str, ...]]
+) -> tuple[float, float, float, float]:
+    """The partnership's outline, or what the map covers when it has none, with a margin."""
     shapes = list(area_outline(csps).values())
-    if shapes:
-        west, south, east, north = union_all(shapes).bounds
-    else:
-        west, south = grid.x0, grid.y0
-        east, north = grid.x0 + grid.columns * grid.size, grid.y0 + grid.rows * grid.size
+    west, south, east, north = union_all(shapes).bounds if shapes else covered
     pad = 0.03 * max(east - west, north - south)
     return west - pad, south - pad, east + pad, north + pad
 
 
 def class_map(
-    frame: pd.DataFrame, grid: Grid, csps: dict[str, tuple[str, ...]], title: str
+    frame: pd.DataFrame,
+    grid: Grid,
+    csps: dict[str, tuple[str, ...]],
+    title: str,
+    column: str = "class",
+    colours: dict[str, str] = CLASS_COLOURS,
+    legend: str = "Gi* class",
 ) -> bytes:
-    """Gi* classes per cell as a PNG."""
-    order = list(CLASS_COLOURS)
-    drawn = frame["class"].where(~frame["class"].isin(NOT_DRAWN))
+    """One category per cell (Gi* classes, or emerging patterns) as a PNG."""
+    order = list(colours)
+    drawn = frame[column].where(~frame[column].isin(NOT_DRAWN))
     codes = drawn.map({c: i for i, c in enumerate(order)}).to_numpy(float)
     image = codes.reshape(grid.rows, grid.columns)
     figure, axes = plt.subplots(figsize=(7, 7.6))
     axes.imshow(
         np.ma.masked_invalid(image), origin="lower",
         extent=_bounds(grid),
-        cmap=ListedColormap(list(CLASS_COLOURS.values())), vmin=-0.5, vmax=len(order) - 0.5,
+        cmap=ListedColormap(list(colours.values())), vmin=-0.5, vmax=len(order) - 0.5,
         interpolation="nearest",
     )  # fmt: skip
-    west, south, east, north = _extent(grid, csps)
+    west, south, east, north = _extent(_covered(grid), csps)
     axes.set_xlim(west, east)
     axes.set_ylim(south, north)
-    _decorate(axes, grid, csps)
-    present = [c for c in order if (frame["class"] == c).any() and c not in NOT_DRAWN]
+    _decorate(axes, f"{grid.size:,.0f} m cells", csps)
+    present = [c for c in order if (frame[column] == c).any()]
     axes.legend(
-        handles=[Patch(facecolor=CLASS_COLOURS[c], edgecolor="#999999", label=c) for c in present],
-        loc="upper left", fontsize=7, title="Gi* class", title_fontsize=7, frameon=True,
+        handles=[Patch(facecolor=colours[c], edgecolor="#999999", label=c) for c in present],
+        loc="upper left", fontsize=7, title=legend, title_fontsize=7, frameon=True,
     )  # fmt: skip
     axes.set_title(title, loc="left", fontsize=10)
     return _png(figure)
@@ -136,13 +161,46 @@ def density_map(
         extent=_bounds(grid),
         interpolation="nearest",
     )  # fmt: skip
-    west, south, east, north = _extent(grid, csps)
+    west, south, east, north = _extent(_covered(grid), csps)
     axes.set_xlim(west, east)
     axes.set_ylim(south, north)
-    _decorate(axes, grid, csps)
+    _decorate(axes, f"{grid.size:,.0f} m cells", csps)
     figure.colorbar(shown, ax=axes, shrink=0.6, label="Incidents per square km")
     axes.set_title(title, loc="left", fontsize=10)
     return _png(figure)
+
+
+def area_map(
+    frame: pd.DataFrame,
+    shapes: np.ndarray,
+    csps: dict[str, tuple[str, ...]],
+    title: str,
+    column: str = "class",
+    colours: dict[str, str] = CLASS_COLOURS,
+    legend: str = "Gi* class",
+) -> bytes:
+    """One category per polygon (LSOA Gi* classes) as a choropleth PNG."""
+    figure, axes = plt.subplots(figsize=(7, 7.6))
+    for shape, category in zip(shapes, frame[column], strict=True):
+        plot_polygon(
+            shape, axes, add_points=False, linewidth=0.15, edgecolor="#bbbbbb",
+            facecolor=colours.get(category, "#ffffff"),
+        )  # fmt: skip
+    west, south, east, north = _extent(union_all(shapes).bounds, csps)
+    axes.set_xlim(west, east)
+    axes.set_ylim(south, north)
+    _decorate(axes, f"{len(shapes):,} LSOAs", csps)
+    present = [c for c in colours if (frame[column] == c).any() and c not in NOT_DRAWN]
+    axes.legend(
+        handles=[Patch(facecolor=colours[c], edgecolor="#999999", label=c) for c in present],
+        loc="upper left", fontsize=7, title=legend, title_fontsize=7, frameon=True,
+    )  # fmt: skip
+    axes.set_title(title, loc="left", fontsize=10)
+    return _png(figure)
+
+
+def _covered(grid: Grid) -> tuple[float, float, float, float]:
+    return grid.x0, grid.y0, grid.x0 + grid.columns * grid.size, grid.y0 + grid.rows * grid.size
 
 
 def _bounds(grid: Grid) -> tuple[float, float, float, float]:
@@ -183,4 +241,23 @@ def cells_geojson(frame: pd.DataFrame, grid: Grid) -> str:
                 "properties": properties,
             }
         )
+    return json.dumps({"type": "FeatureCollection", "features": features})
+
+
+def areas_geojson(frame: pd.DataFrame, shapes: np.ndarray) -> str:
+    """Area polygons in WGS84 with every column as a property, for the dashboard."""
+    to_wgs = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+    wgs = transform_shapes(shapes, lambda xy: np.column_stack(to_wgs.transform(xy[:, 0], xy[:, 1])))
+    wgs = set_precision(wgs, 1e-6)  # about 0.1 m: enough for a map, a third of the size
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(to_geojson(shape, indent=None)),
+            "properties": {
+                key: (value.item() if hasattr(value, "item") else value)
+                for key, value in row.items()
+            },
+        }
+        for shape, row in zip(wgs, frame.to_dict(orient="records"), strict=True)
+    ]
     return json.dumps({"type": "FeatureCollection", "features": features})
