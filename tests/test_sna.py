@@ -180,7 +180,11 @@ def test_severity_weights_are_named_and_missing_codes_listed(assessed, tmp_path)
         + "".join(f"{code},{w}\n" for code, w in weighted.items())
     )
     paths = build_sna(ws, out=tmp_path, unsuppressed=True, pdf=False, weights=load_weights(path))
-    what = json.loads(paths["json"].read_text())["sections"]["what"]
+    sections = json.loads(paths["json"].read_text())["sections"]
+    what = sections["what"]
+    harm_notes = " ".join(sections["hotspots"]["harm_method"])
+    assert "harm-weighted by illustrative test weights, not official" in harm_notes
+    assert "Weighted by harm" in paths["html"].read_text()
     assert what["weighted_total"] == pytest.approx(
         sum(present[code] * w for code, w in weighted.items())
     )

@@ -306,3 +306,12 @@ def test_spatial_benchmark_runs_every_comparison_and_agrees():
         assert float(results[task].agreement.rsplit(" ", 1)[1]) < 1e-9, task
     assert results["Knox, one band"].agreement == "space-time pairs equal"
     assert all(r.peer_seconds > 0 and r.svduty_seconds > 0 for r in results.values())
+
+
+def test_automatic_cell_size_follows_the_area_not_stray_events():
+    events = (300_000.0, 200_000.0, 600_000.0, 500_000.0)  # strays stretch the extent to 300 km
+    area = (350_000.0, 220_000.0, 420_000.0, 320_000.0)  # the partnership: 70 km across
+    grid = make_grid(events, None, area)
+    assert grid.size == nice_size(70_000 / 50) == 1_400
+    assert "shorter side of the area (70.0 km)" in grid.announced
+    assert grid.x0 <= events[0] and grid.x0 + grid.columns * grid.size > events[2]

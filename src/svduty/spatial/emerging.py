@@ -242,7 +242,7 @@ def emerging_hotspots(
         raise InputError("--alpha must be between 0 and 1")
     t = located(store, definition, filters)
     t = t.filter(t.month.notnull())
-    grid = make_grid(extent(t), cell_size)
+    grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
     month, index = _period_index(t, period)
     span = t.aggregate(first=month.min(), last=month.max()).to_pandas().iloc[0]
     months, start = PERIODS[period]
@@ -254,12 +254,20 @@ def emerging_hotspots(
             f"the selection covers {max(count, 0)} complete {period}s; a trend needs at least "
             f"{FEWEST_PERIODS} (choose a shorter --period)"
         )
-    binned = t.group_by(cell_id=cell_expr(t, grid), period=index).aggregate(n=t.count()).to_pandas()
+    binned = (
+        t.group_by(cell_id=cell_expr(t, grid), period=index, month=month, source=t.source_kind)
+        .aggregate(n=t.count())
+        .to_pandas()
+    )
     used = binned["period"].between(first, last)
+    kept = binned[used].groupby(["period", "cell_id"], as_index=False)["n"].sum()
     cube = np.zeros((count, grid.cells))
-    cube[binned["period"][used].to_numpy() - first, binned["cell_id"][used].to_numpy()] = binned[
-        "n"
-    ][used].to_numpy()
+    cube[kept["period"].to_numpy() - first, kept["cell_id"].to_numpy()] = kept["n"].to_numpy()
+    every_month = range(first * months + start, (last + 1) * months + start)
+    months_seen = set(binned.loc[used, "month"])
+    empty_months = [period_label(m, "month") for m in every_month if m not in months_seen]
+    coverage = binned[used].groupby("source")["month"].nunique()
+    partial = {kind: n for kind, n in coverage.items() if n < len(months_seen)}
     x, y = grid.centres()
     inside = np.ones(grid.cells, dtype=bool) if within is None else contains_xy(within, x, y)
     keep = np.flatnonzero(inside)
@@ -307,6 +315,18 @@ def emerging_hotspots(
             else ""
         ),
     ]
+    if empty_months:
+        notes.append(
+            f"no incidents at all in {', '.join(empty_months)}: if data are missing there, "
+            "the periods holding those months will look like falls"
+        )
+    if partial:
+        notes.append(
+            "the sources cover different months ("
+            + ", ".join(f"{kind}: {n} of {len(months_seen)}" for kind, n in partial.items())
+            + "): a change in the mixture looks like a change in the streets; select one source, "
+            "e.g. --filter source_kind=police_extract"
+        )
     if count < ADVISED_PERIODS:
         notes.append(
             f"only {count} periods: the Mann-Kendall trend test has little power below "

@@ -79,17 +79,25 @@ def check_bng(easting: np.ndarray, northing: np.ndarray, what: str) -> None:
         )
 
 
-def make_grid(extent: tuple[float, float, float, float], cell_size: float | None = None) -> Grid:
-    """A grid covering (west, south, east, north), its edges on multiples of the cell size."""
+def make_grid(
+    extent: tuple[float, float, float, float],
+    cell_size: float | None = None,
+    area: tuple[float, float, float, float] | None = None,
+) -> Grid:
+    """A grid covering (west, south, east, north), its edges on multiples of the cell size.
+    The automatic size follows the `area` (the partnership's bounds) when given, so that a few
+    crimes recorded far away do not coarsen every cell."""
     west, south, east, north = extent
     if cell_size is None:
-        shorter = min(east - west, north - south)
+        a_west, a_south, a_east, a_north = area or extent
+        shorter = min(a_east - a_west, a_north - a_south)
         if shorter <= 0:
             raise InputError("the events' extent is a line or a point: give --cell-size")
         size = nice_size(shorter / CELLS_ON_SHORTER_SIDE)
         announced = (
             f"cell size {size:,.0f} m, chosen automatically: about {CELLS_ON_SHORTER_SIDE} cells "
-            f"along the shorter side of the extent ({shorter / 1000:,.1f} km), as sfhotspot does"
+            f"along the shorter side of the {'area' if area else 'extent'} "
+            f"({shorter / 1000:,.1f} km), as sfhotspot does"
         )
     else:
         size = float(cell_size)

@@ -65,7 +65,7 @@ def hotspots(
     if neighbours not in NEIGHBOURS:
         raise InputError(f"--neighbours must be one of {', '.join(NEIGHBOURS)}")
     t = located(store, definition, filters)
-    grid = make_grid(extent(t), cell_size)
+    grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
     binned = grid_counts(
         t,
         grid,
