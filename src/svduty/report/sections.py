@@ -480,10 +480,7 @@ def hotspots_section(ctx: Context) -> str:
         _png(density_map(spots.density.values, spots.grid, csps, density_title), density_title)
     )
     if ctx.weights:
-        harm = hotspots(
-            ctx.store, ctx.definition, ctx.filters, cell_size=spots.grid.size,
-            weights=ctx.weights, within=within,
-        )  # fmt: skip
+        harm = hotspots(ctx.store, ctx.definition, ctx.filters, weights=ctx.weights, within=within)
         harm_title = f"Harm-weighted Gi* hotspots: {ctx.definition.id}, {ctx.period}"
         ctx.pub.figure("hotspots", "harm_method", harm.notes)
         harm_map = class_map(harm.frame, harm.grid, csps, harm_title)
@@ -493,7 +490,7 @@ def hotspots_section(ctx: Context) -> str:
             + f"<p class='note'>{escape(harm.notes[-1])}.</p>"
         )
     html.append(_lsoa_hotspots(ctx, csps))
-    html.append(_emerging_hotspots(ctx, csps, within, spots.grid.size))
+    html.append(_emerging_hotspots(ctx, csps, within))
     return "".join(html)
 
 
@@ -535,16 +532,12 @@ def _lsoa_hotspots(ctx: Context, csps: dict[str, tuple[str, ...]]) -> str:
     )
 
 
-def _emerging_hotspots(
-    ctx: Context, csps: dict[str, tuple[str, ...]], within: Any, cell_size: float
-) -> str:
+def _emerging_hotspots(ctx: Context, csps: dict[str, tuple[str, ...]], within: Any) -> str:
     from svduty.spatial.emerging import PATTERNS, emerging_hotspots
     from svduty.spatial.maps import PATTERN_COLOURS, class_map
 
     try:
-        result = emerging_hotspots(
-            ctx.store, ctx.definition, ctx.filters, cell_size=cell_size, within=within
-        )
+        result = emerging_hotspots(ctx.store, ctx.definition, ctx.filters, within=within)
     except InputError as error:
         return f"<h3>Over time</h3><p>No emerging hotspot analysis: {escape(str(error))}</p>"
     ctx.pub.figure("hotspots", "emerging_method", [*result.notes, result.method])
