@@ -530,6 +530,25 @@ class SpatialFormat(StrEnum):
     png = "png"
 
 
+CellSizeOption = Annotated[
+    float | None, typer.Option(help="Cell side in metres (default: chosen and announced).")
+]
+NeighboursOption = Annotated[str, typer.Option(help="queen or distance.")]
+DistanceOption = Annotated[
+    float | None, typer.Option(help="Distance band in metres (default 1.5 cells).")
+]
+SelectOption = Annotated[
+    list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
+]
+DefinitionOption = Annotated[
+    str | None, typer.Option(help="Only incidents in this definition (id or file).")
+]
+SpatialFormatOption = Annotated[SpatialFormat, typer.Option("--format")]
+OutOption = Annotated[
+    Path | None, typer.Option("--out", help="File to write (default: standard output).")
+]
+
+
 def _edges(text: str, what: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
@@ -540,13 +559,9 @@ def _edges(text: str, what: str) -> list[float]:
 @app.command()
 def hotspots(
     workspace: WorkspaceOption,
-    cell_size: Annotated[
-        float | None, typer.Option(help="Cell side in metres (default: chosen and announced).")
-    ] = None,
-    neighbours: Annotated[str, typer.Option(help="queen or distance.")] = "queen",
-    distance: Annotated[
-        float | None, typer.Option(help="Distance band in metres (default 1.5 cells).")
-    ] = None,
+    cell_size: CellSizeOption = None,
+    neighbours: NeighboursOption = "queen",
+    distance: DistanceOption = None,
     permutations: Annotated[
         int, typer.Option(help="Conditional permutations for pseudo p-values (0: analytic).")
     ] = 0,
@@ -558,32 +573,25 @@ def hotspots(
         bool, typer.Option(help="Weight by the workspace's severity weights (or --weights).")
     ] = False,
     weights: Annotated[Path | None, typer.Option(help="Severity weights CSV.")] = None,
-    filter_: Annotated[
-        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
-    ] = None,
-    definition: Annotated[
-        str | None, typer.Option(help="Only incidents in this definition (id or file).")
-    ] = None,
+    filter_: SelectOption = None,
+    definition: DefinitionOption = None,
     unit: Annotated[Unit, typer.Option(help="Square grid cells, or LSOA polygons.")] = Unit.grid,
     boundaries: Annotated[
         Path | None,
         typer.Option(help="GeoJSON of LSOA polygons (default: the bundled 2011 LSOAs)."),
     ] = None,
-    fmt: Annotated[SpatialFormat, typer.Option("--format")] = SpatialFormat.csv,
-    output: Annotated[
-        Path | None, typer.Option("--out", help="File to write (default: standard output).")
-    ] = None,
+    fmt: SpatialFormatOption = SpatialFormat.csv,
+    output: OutOption = None,
 ) -> None:
     """Getis-Ord Gi* hotspots with FDR correction, on a square grid in British National Grid
     metres (with a kernel density surface) or on LSOA polygons: one row per cell or LSOA, empty
     ones included."""
-    from shapely import union_all
 
     from svduty.analysis.severity import load_weights
     from svduty.counting import Filter
     from svduty.definitions import load_definition
     from svduty.spatial.hotspots import hotspots as run
-    from svduty.spatial.maps import area_outline, cells_geojson, class_map
+    from svduty.spatial.maps import cells_geojson, class_map, partnership_outline
 
     if fmt is SpatialFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
@@ -604,10 +612,9 @@ def hotspots(
         ws.close()
         _write(by_lsoa, notes, output)
         return
-    outlines = list(area_outline(ws.settings.csps).values())
     result = run(
         ws.store, chosen, filters, cell_size, neighbours, distance, permutations, seed, scale,
-        bandwidth, union_all(outlines) if outlines else None,
+        bandwidth, partnership_outline(ws.settings.csps),
     )  # fmt: skip
     title = f"Gi* hotspots: {chosen.id if chosen else 'all incidents'}"
     if fmt is SpatialFormat.png:
@@ -678,36 +685,30 @@ def emerging_hotspots(
         int, typer.Option(help="Earlier periods in each neighbourhood (ArcGIS's default 1).")
     ] = 1,
     alpha: Annotated[float, typer.Option(help="Significance level, after FDR.")] = 0.05,
-    cell_size: Annotated[
-        float | None, typer.Option(help="Cell side in metres (default: chosen and announced).")
-    ] = None,
-    neighbours: Annotated[str, typer.Option(help="queen or distance.")] = "queen",
-    distance: Annotated[
-        float | None, typer.Option(help="Distance band in metres (default 1.5 cells).")
-    ] = None,
-    filter_: Annotated[
-        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
-    ] = None,
-    definition: Annotated[
-        str | None, typer.Option(help="Only incidents in this definition (id or file).")
-    ] = None,
+    cell_size: CellSizeOption = None,
+    neighbours: NeighboursOption = "queen",
+    distance: DistanceOption = None,
+    filter_: SelectOption = None,
+    definition: DefinitionOption = None,
     periods: Annotated[
         bool, typer.Option(help="CSV of every cell x period (z, FDR p) instead of one per cell.")
     ] = False,
-    fmt: Annotated[SpatialFormat, typer.Option("--format")] = SpatialFormat.csv,
-    output: Annotated[
-        Path | None, typer.Option("--out", help="File to write (default: standard output).")
-    ] = None,
+    fmt: SpatialFormatOption = SpatialFormat.csv,
+    output: OutOption = None,
 ) -> None:
     """Emerging and persistent hotspots: space-time Gi* per period and a Mann-Kendall trend,
     each cell classed new, consecutive, intensifying, persistent, diminishing, sporadic,
     oscillating or historical hot (or cold) spot, as ArcGIS Pro's Emerging Hot Spot Analysis."""
-    from shapely import union_all
 
     from svduty.counting import Filter
     from svduty.definitions import load_definition
     from svduty.spatial.emerging import emerging_hotspots as run
-    from svduty.spatial.maps import PATTERN_COLOURS, area_outline, cells_geojson, class_map
+    from svduty.spatial.maps import (
+        PATTERN_COLOURS,
+        cells_geojson,
+        class_map,
+        partnership_outline,
+    )
 
     if fmt is SpatialFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
@@ -715,10 +716,9 @@ def emerging_hotspots(
         raise SvdutyError("--periods writes CSV only")
     ws = _open(workspace)
     chosen = load_definition(definition) if definition else None
-    outlines = list(area_outline(ws.settings.csps).values())
     result = run(
         ws.store, chosen, [Filter.parse(f) for f in filter_ or []], period.value, cell_size,
-        neighbours, distance, time_steps, alpha, union_all(outlines) if outlines else None,
+        neighbours, distance, time_steps, alpha, partnership_outline(ws.settings.csps),
     )  # fmt: skip
     ws.close()
     title = (
@@ -747,12 +747,8 @@ def near_repeat(
     days: Annotated[str, typer.Option(help="Time band edges in days, from 0.")] = "0,7,14,21,28",
     simulations: Annotated[int, typer.Option(help="Monte Carlo shuffles of dates.")] = 99,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    filter_: Annotated[
-        list[str] | None, typer.Option("--filter", help="COLUMN=VALUE, >= or <= (repeat).")
-    ] = None,
-    definition: Annotated[
-        str | None, typer.Option(help="Only incidents in this definition (id or file).")
-    ] = None,
+    filter_: SelectOption = None,
+    definition: DefinitionOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Banded Knox test (the Near Repeat Calculator's method): pairs of incidents close in

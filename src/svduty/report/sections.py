@@ -453,14 +453,11 @@ def health_section(ctx: Context) -> str:
 def hotspots_section(ctx: Context) -> str:
     """Gi* on the grid (classes, density, harm where weights are set), by LSOA, and over time;
     all drawn inside the partnership's outline, with no counts shown."""
-    from shapely import union_all
-
     from svduty.spatial.hotspots import hotspots
-    from svduty.spatial.maps import area_outline, class_map, density_map
+    from svduty.spatial.maps import class_map, density_map, partnership_outline
 
     csps = {k: v for k, v in ctx.settings.csps.items() if not ctx.csp or k == ctx.csp}
-    outlines = list(area_outline(csps).values())
-    within = union_all(outlines) if outlines else None
+    within = partnership_outline(csps)
     try:
         spots = hotspots(ctx.store, ctx.definition, ctx.filters, within=within)
     except InputError as error:

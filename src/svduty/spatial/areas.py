@@ -13,8 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.spatial import cKDTree
-from shapely import STRtree, points
+from shapely import STRtree, centroid, get_x, get_y, points
 
 from svduty.analysis.selection import label, selected
 from svduty.analysis.severity import Weights
@@ -23,7 +22,8 @@ from svduty.definitions.model import Definition
 from svduty.engine import Store
 from svduty.errors import InputError
 from svduty.reference.boundaries import Areas
-from svduty.spatial.gistar import NEIGHBOURS, gi_star
+from svduty.spatial.gistar import NEIGHBOURS, band_weights, gi_star
+from svduty.spatial.grid import tally, with_weight
 
 
 def polygon_queen(shapes: np.ndarray) -> sparse.csr_matrix:
@@ -34,16 +34,6 @@ def polygon_queen(shapes: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix(
         (np.ones(int(other.sum())), (first[other], second[other])), shape=(n, n)
     )
-
-
-def centroid_band(shapes: np.ndarray, metres: float) -> sparse.csr_matrix:
-    """Binary weights between polygons whose centroids are at most `metres` apart (no self)."""
-    centres = np.array([[s.centroid.x, s.centroid.y] for s in shapes])
-    pairs = cKDTree(centres).query_pairs(metres * (1 + 1e-12), output_type="ndarray")
-    i = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    n = len(shapes)
-    return sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
 
 
 @dataclass(frozen=True)
@@ -60,17 +50,10 @@ def area_counts(t: ibis.Table, areas: Areas, weights: dict[str, float] | None = 
     codes = [str(c) for c in areas.codes]
     index = pd.Series(np.arange(len(codes)), index=codes)
     if weights:
-        lookup = ibis.memtable(
-            pd.DataFrame({"_code": list(weights), "_weight": list(weights.values())})
-        )
-        t = t.left_join(lookup, t.offence_code == lookup._code)
+        t = with_weight(t, weights)
     known = t.lsoa_code.isin(codes).fill_null(False)
     coded = t.filter(known)
-    metrics = {"n": coded.count()}
-    if weights:
-        metrics["harm"] = coded._weight.sum()
-        metrics["unweighted"] = coded._weight.isnull().cast("int64").sum()
-    grouped = coded.group_by("lsoa_code").aggregate(**metrics).to_pandas()
+    grouped = coded.group_by("lsoa_code").aggregate(**tally(coded, bool(weights))).to_pandas()
     counts = np.zeros(len(codes))
     values = np.zeros(len(codes))
     where = index[grouped["lsoa_code"]].to_numpy()
@@ -128,22 +111,22 @@ def area_hotspots(
         raise InputError("Gi* needs at least three areas")
     t = selected(store, definition, filters)
     counted = area_counts(t, areas, weights.weights if weights else None)
+    centroids = np.column_stack([get_x(centroid(areas.shapes)), get_y(centroid(areas.shapes))])
     if neighbours == "queen":
         w = polygon_queen(areas.shapes)
         described = "queen contiguity (polygons sharing a boundary point)"
     else:
         if distance is None:
             raise InputError("--neighbours distance on LSOAs needs --distance METRES")
-        w = centroid_band(areas.shapes, distance)
+        w = band_weights(centroids, distance)
         described = f"centroids within {distance:,.0f} m"
     islands = int((np.diff(w.indptr) == 0).sum())
     result = gi_star(counted.values, w, permutations, seed)
-    centres = np.array([[s.centroid.x, s.centroid.y] for s in areas.shapes])
     frame = pd.DataFrame(
         {
             "lsoa_code": areas.codes,
-            "x": centres[:, 0].round(1),
-            "y": centres[:, 1].round(1),
+            "x": centroids[:, 0].round(1),
+            "y": centroids[:, 1].round(1),
             "count": counted.counts.astype("int64"),
         }
     )

@@ -52,13 +52,16 @@ def distance_band(grid: Grid, metres: float) -> sparse.csr_matrix:
             f"a distance band of {metres:,.0f} m is shorter than the cell size "
             f"({grid.size:,.0f} m): no cell would have a neighbour"
         )
-    x, y = grid.centres()
-    pairs = cKDTree(np.column_stack([x, y])).query_pairs(
-        metres * (1 + 1e-12), output_type="ndarray"
-    )
+    return band_weights(np.column_stack(grid.centres()), metres)
+
+
+def band_weights(points: np.ndarray, metres: float) -> sparse.csr_matrix:
+    """Binary weights between points at most `metres` apart (no self), found with a k-d tree."""
+    pairs = cKDTree(points).query_pairs(metres * (1 + 1e-12), output_type="ndarray")
     i = np.concatenate([pairs[:, 0], pairs[:, 1]])
     j = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    return sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(grid.cells, grid.cells))
+    n = len(points)
+    return sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,23 @@ def cell_expr(t: ir.Table, grid: Grid) -> ir.IntegerValue:
     return row * grid.columns + column
 
 
+def with_weight(t: ir.Table, weights: dict[str, float]) -> ir.Table:
+    """Each incident with its offence's severity weight as `_weight` (NULL when it has none)."""
+    lookup = ibis.memtable(
+        pd.DataFrame({"_code": list(weights), "_weight": list(weights.values())})
+    )
+    return t.left_join(lookup, t.offence_code == lookup._code)
+
+
+def tally(t: ir.Table, weighted: bool) -> dict[str, ir.Value]:
+    """Incidents, and with weights the harm and the incidents no weight covers."""
+    metrics: dict[str, ir.Value] = {"n": t.count()}
+    if weighted:
+        metrics["harm"] = t._weight.sum()
+        metrics["unweighted"] = t._weight.isnull().cast("int64").sum()
+    return metrics
+
+
 @dataclass(frozen=True)
 class GridCounts:
     grid: Grid
@@ -162,16 +179,8 @@ def grid_counts(
 ) -> GridCounts:
     """Counts (and harm with `weights`) per cell, computed by the engine; empty cells are 0."""
     if weights:
-        lookup = ibis.memtable(
-            pd.DataFrame({"_code": list(weights), "_weight": list(weights.values())})
-        )
-        t = t.left_join(lookup, t.offence_code == lookup._code)
-    cell = cell_expr(t, grid)
-    metrics: dict[str, ir.Value] = {"n": t.count()}
-    if weights:
-        metrics["harm"] = t._weight.sum()
-        metrics["unweighted"] = t._weight.isnull().cast("int64").sum()
-    frame = t.group_by(cell_id=cell).aggregate(**metrics).to_pandas()
+        t = with_weight(t, weights)
+    frame = t.group_by(cell_id=cell_expr(t, grid)).aggregate(**tally(t, bool(weights))).to_pandas()
     counts = np.zeros(grid.cells)
     counts[frame["cell_id"].to_numpy()] = frame["n"].to_numpy()
     values = counts

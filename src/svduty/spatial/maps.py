@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 from pyproj import Transformer
-from shapely import MultiPolygon, Polygon, set_precision, to_geojson, union_all
+from shapely import MultiPolygon, Polygon, set_precision, to_geojson, total_bounds, union_all
 from shapely import transform as transform_shapes
 from shapely.plotting import plot_polygon
 
@@ -73,6 +73,12 @@ def area_outline(csps: dict[str, tuple[str, ...]]) -> dict[str, Polygon | MultiP
     return out
 
 
+def partnership_outline(csps: dict[str, tuple[str, ...]]) -> Polygon | MultiPolygon | None:
+    """The union of the CSP outlines: the area whose cells are tested (None if none is known)."""
+    shapes = list(area_outline(csps).values())
+    return union_all(shapes) if shapes else None
+
+
 def _decorate(axes: plt.Axes, unit: str, csps: dict[str, tuple[str, ...]]) -> None:
     for shape in districts().values():
         for ring in _rings(shape):
@@ -111,10 +117,36 @@ def _extent(
     covered: tuple[float, float, float, float], csps: dict[str, tuple[str, ...]]
 ) -> tuple[float, float, float, float]:
     """The partnership's outline, or what the map covers when it has none, with a margin."""
-    shapes = list(area_outline(csps).values())
-    west, south, east, north = union_all(shapes).bounds if shapes else covered
+    outline = partnership_outline(csps)
+    west, south, east, north = outline.bounds if outline is not None else covered
     pad = 0.03 * max(east - west, north - south)
     return west - pad, south - pad, east + pad, north + pad
+
+
+def _finish(
+    figure: plt.Figure,
+    axes: plt.Axes,
+    covered: tuple[float, float, float, float],
+    unit: str,
+    csps: dict[str, tuple[str, ...]],
+    title: str,
+) -> bytes:
+    """Frame the map on the partnership, add boundaries and furniture, and render it."""
+    west, south, east, north = _extent(covered, csps)
+    axes.set_xlim(west, east)
+    axes.set_ylim(south, north)
+    _decorate(axes, unit, csps)
+    axes.set_title(title, loc="left", fontsize=10)
+    return _png(figure)
+
+
+def _legend(axes: plt.Axes, categories: pd.Series, colours: dict[str, str], title: str) -> None:
+    """A swatch for each category drawn on the map, in the colours' order."""
+    present = [c for c in colours if (categories == c).any() and c not in NOT_DRAWN]
+    axes.legend(
+        handles=[Patch(facecolor=colours[c], edgecolor="#999999", label=c) for c in present],
+        loc="upper left", fontsize=7, title=title, title_fontsize=7, frameon=True,
+    )  # fmt: skip
 
 
 def class_map(
@@ -138,17 +170,8 @@ def class_map(
         cmap=ListedColormap(list(colours.values())), vmin=-0.5, vmax=len(order) - 0.5,
         interpolation="nearest",
     )  # fmt: skip
-    west, south, east, north = _extent(_covered(grid), csps)
-    axes.set_xlim(west, east)
-    axes.set_ylim(south, north)
-    _decorate(axes, f"{grid.size:,.0f} m cells", csps)
-    present = [c for c in order if (frame[column] == c).any()]
-    axes.legend(
-        handles=[Patch(facecolor=colours[c], edgecolor="#999999", label=c) for c in present],
-        loc="upper left", fontsize=7, title=legend, title_fontsize=7, frameon=True,
-    )  # fmt: skip
-    axes.set_title(title, loc="left", fontsize=10)
-    return _png(figure)
+    _legend(axes, frame[column], colours, legend)
+    return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", csps, title)
 
 
 def density_map(
@@ -161,13 +184,8 @@ def density_map(
         extent=_bounds(grid),
         interpolation="nearest",
     )  # fmt: skip
-    west, south, east, north = _extent(_covered(grid), csps)
-    axes.set_xlim(west, east)
-    axes.set_ylim(south, north)
-    _decorate(axes, f"{grid.size:,.0f} m cells", csps)
     figure.colorbar(shown, ax=axes, shrink=0.6, label="Incidents per square km")
-    axes.set_title(title, loc="left", fontsize=10)
-    return _png(figure)
+    return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", csps, title)
 
 
 def area_map(
@@ -186,17 +204,9 @@ def area_map(
             shape, axes, add_points=False, linewidth=0.15, edgecolor="#bbbbbb",
             facecolor=colours.get(category, "#ffffff"),
         )  # fmt: skip
-    west, south, east, north = _extent(union_all(shapes).bounds, csps)
-    axes.set_xlim(west, east)
-    axes.set_ylim(south, north)
-    _decorate(axes, f"{len(shapes):,} LSOAs", csps)
-    present = [c for c in colours if (frame[column] == c).any() and c not in NOT_DRAWN]
-    axes.legend(
-        handles=[Patch(facecolor=colours[c], edgecolor="#999999", label=c) for c in present],
-        loc="upper left", fontsize=7, title=legend, title_fontsize=7, frameon=True,
-    )  # fmt: skip
-    axes.set_title(title, loc="left", fontsize=10)
-    return _png(figure)
+    _legend(axes, frame[column], colours, legend)
+    covered = tuple(total_bounds(shapes))
+    return _finish(figure, axes, covered, f"{len(shapes):,} LSOAs", csps, title)
 
 
 def _covered(grid: Grid) -> tuple[float, float, float, float]:
