@@ -252,7 +252,9 @@ def emerging_hotspots(
     if count < FEWEST_PERIODS:
         raise InputError(
             f"the selection covers {max(count, 0)} complete {period}s; a trend needs at least "
-            f"{FEWEST_PERIODS} (choose a shorter --period)"
+            f"{FEWEST_PERIODS} ("
+            + ("select more months" if period == "month" else "choose a shorter --period")
+            + ")"
         )
     binned = (
         t.group_by(cell_id=cell_expr(t, grid), period=index, month=month, source=t.source_kind)
@@ -330,7 +332,12 @@ def emerging_hotspots(
     if count < ADVISED_PERIODS:
         notes.append(
             f"only {count} periods: the Mann-Kendall trend test has little power below "
-            f"{ADVISED_PERIODS}; a shorter --period gives more"
+            f"{ADVISED_PERIODS}; "
+            + (
+                "a longer selection gives more"
+                if period == "month"
+                else "a shorter --period gives more"
+            )
         )
     method = (
         f"space-time Gi* (binary weights, focal cell included; neighbours by {described} in the "
