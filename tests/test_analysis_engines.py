@@ -24,7 +24,7 @@ from svduty.analysis.who import who
 from svduty.counting import Filter, period_filters
 from svduty.definitions import load_definition
 from svduty.ingest import ingest
-from svduty.report.sna import build_sna
+from svduty.sna import build_sna
 from svduty.synth.check import synthetic_files
 from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
@@ -140,6 +140,9 @@ def test_whole_assessment_agrees(both, tmp_path):
         summaries[engine] = json.loads(paths["json"].read_text())
     duck, spark = summaries["duckdb"], summaries["spark"]
     assert (duck.pop("engine"), spark.pop("engine")) == ("duckdb", "spark")
+    provenance = duck.pop("provenance"), spark.pop("provenance")
+    assert [p.pop("engine") for p in provenance] == ["duckdb", "spark"]
+    assert provenance[0] == provenance[1]
     assert duck == spark
 
 

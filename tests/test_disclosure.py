@@ -1,4 +1,5 @@
-"""Disclosure control: no small count shown, and no hidden count recoverable from a total."""
+"""Disclosure control: no small count shown, and no hidden count recoverable from a total,
+within a table, along a hierarchy (months in their year) and across the reports of a set."""
 
 from __future__ import annotations
 
@@ -8,44 +9,53 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from svduty.disclosure import control, recoverable
+from svduty.publish import Draft, Policy, publish
+from svduty.publish.tables import Parent, Table
 
 
-def _shown_counts(controlled, column):
-    return [v for v in controlled.values[column] if v is not None]
+def _one(frame: pd.DataFrame, counts: list[str], threshold: int = 5, **kw) -> pd.DataFrame:
+    table = Table("t", "t", frame, [frame.columns[0]], counts, **kw)
+    return publish([Draft("area", [table])], Policy(threshold))[0].table("t", "t")
+
+
+def _safe_line(values: list[float], shown: list, threshold: int) -> bool:
+    """A line whose total is shown: no hidden cell alone, hidden cells adding to the threshold."""
+    hidden = [v for v, s in zip(values, shown, strict=True) if s is None]
+    return not hidden or (len(hidden) >= 2 and sum(hidden) >= threshold)
 
 
 def test_small_counts_are_hidden_and_zero_is_shown():
     frame = pd.DataFrame({"area": list("abcde"), "count": [0, 3, 12, 40, 7]})
-    result = control(frame, ["count"], threshold=5)
-    assert list(result.values["count"]) == [0, None, 12, 40, None]  # 7 protects 3
-    assert (result.primary, result.secondary) == (1, 1)
-    assert all(v == 0 or v >= 5 for v in _shown_counts(result, "count"))
+    shown = _one(frame, ["count"])
+    assert list(shown["count"]) == [0, None, 12, 40, None]  # 7 protects 3
 
 
-def test_a_single_hidden_cell_gets_a_partner():
+def test_a_single_hidden_cell_gets_its_smallest_partner():
     frame = pd.DataFrame({"area": list("abcd"), "count": [2, 50, 30, 9]})
-    result = control(frame, ["count"], threshold=5)
-    hidden = [v is None for v in result.values["count"]]
-    assert hidden == [True, False, False, True]  # 9 is the next smallest
-    assert result.secondary == 1
-    assert not recoverable(list(result.values["count"]), total=91)
+    assert [v is None for v in _one(frame, ["count"])["count"]] == [True, False, False, True]
 
 
 def test_hidden_cells_adding_below_the_threshold_get_another():
     frame = pd.DataFrame({"area": list("abcd"), "count": [1, 2, 30, 8]})
-    result = control(frame, ["count"], threshold=5)
-    assert [v is None for v in result.values["count"]] == [True, True, False, True]
+    assert [v is None for v in _one(frame, ["count"])["count"]] == [True, True, False, True]
 
 
 def test_rates_are_hidden_with_their_counts():
     frame = pd.DataFrame({"area": list("abc"), "count": [3, 40, 4], "rate": [0.3, 4.0, 0.4]})
-    result = control(frame, ["count"], threshold=5, derived={"rate": "count"})
-    assert list(result.values["rate"]) == [None, 4.0, None]
+    shown = _one(frame, ["count"], derived={"rate": ["count"]})
+    assert list(shown["rate"]) == [None, 4.0, None]
+
+
+def test_internal_policy_hides_nothing_and_is_marked():
+    frame = pd.DataFrame({"area": list("abc"), "count": [3, 40, 4]})
+    table = Table("t", "t", frame, ["area"], ["count"])
+    internal = publish([Draft("area", [table])], Policy(5, internal=True))[0]
+    assert list(internal.table("t", "t")["count"]) == [3, 40, 4]
+    assert internal.provenance["marking"] == "NOT FOR PUBLICATION"
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_random_two_way_tables_leave_nothing_recoverable(seed):
+def test_random_two_way_tables_leave_no_line_unsafe(seed):
     """Rows and columns both add to published totals: check every line of the result."""
     rng = np.random.default_rng(seed)
     values = rng.choice(
@@ -54,27 +64,61 @@ def test_random_two_way_tables_leave_nothing_recoverable(seed):
         p=[0.15, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.15, 0.1],
     )
     frame = pd.DataFrame(values, columns=list("wxyz"))
-    result = control(frame, list("wxyz"), threshold=5, row_totals=True)
-    shown = result.values[list("wxyz")]
-    for column in "wxyz":
+    frame.insert(0, "row", [f"r{i}" for i in range(6)])
+    shown = _one(frame, list("wxyz"), row_total="row_totals")
+    for j, column in enumerate("wxyz"):
         cells = list(shown[column])
         assert all(v is None or v == 0 or v >= 5 for v in cells)
-        if not result.total_hidden[column]:
-            assert not recoverable(cells, total=float(values[:, "wxyz".index(column)].sum()))
-            hidden_sum = sum(
-                values[i, "wxyz".index(column)] for i, v in enumerate(cells) if v is None
-            )
-            assert hidden_sum == 0 or hidden_sum >= 5
-    for i in range(len(values)):
-        if not result.row_total_hidden[i]:
-            assert not recoverable(list(shown.iloc[i]), total=float(values[i].sum()))
+        if sum(values[:, j]) >= 5:
+            assert _safe_line(list(values[:, j]), cells, 5)
+    for i in range(6):
+        if sum(values[i]) >= 5:
+            assert _safe_line(list(values[i]), list(shown.iloc[i, 1:]), 5)
 
 
-def test_every_possible_single_recovery_is_blocked_exhaustively():
-    """All 1-D tables of four cells from a small alphabet: no shown total reveals a cell."""
+def test_every_single_line_of_four_cells_is_protected_exhaustively():
+    """All 1-D tables of four cells from a small alphabet: a shown total reveals no cell."""
     for cells in itertools.product([0, 1, 3, 5, 8], repeat=4):
-        frame = pd.DataFrame({"count": cells})
-        result = control(frame, ["count"], threshold=5)
-        shown = list(result.values["count"])
-        if not result.total_hidden["count"]:
-            assert not recoverable(shown, float(sum(cells))), cells
+        frame = pd.DataFrame({"k": list("abcd"), "count": cells})
+        shown = list(_one(frame, ["count"])["count"])
+        if sum(cells) >= 5:
+            assert _safe_line(list(cells), shown, 5), cells
+
+
+def test_a_hidden_month_is_protected_within_its_year():
+    """Months add up to their financial year's published count: one hidden month per year
+    would be the year less the others."""
+    months = pd.DataFrame(
+        {
+            "month": ["a1", "a2", "a3", "b1", "b2", "b3"],
+            "year": list("aaabbb"),
+            "count": [3, 40, 50, 30, 20, 60],
+        }
+    )
+    years = pd.DataFrame({"year": ["a", "b"], "count": [93, 110]})
+    tables = [
+        Table("t", "years", years, ["year"], ["count"], total="all"),
+        Table(
+            "t", "months", months, ["month"], ["count"], total="all", parent=Parent("years", "year")
+        ),
+    ]
+    pub = publish([Draft("area", tables)], Policy(5))[0]
+    shown = list(pub.table("t", "months")["count"])
+    assert shown[0] is None and sum(v is None for v in shown[:3]) >= 2
+
+
+def test_reports_of_a_set_are_controlled_together():
+    """The whole area is the sum of its CSPs: a CSP's hidden cell must not be the area's cell
+    less the other CSPs' shown cells."""
+
+    def draft(name: str, counts: list[int]) -> Draft:
+        frame = pd.DataFrame({"month": ["m1", "m2", "m3"], "count": counts})
+        return Draft(name, [Table("t", "monthly", frame, ["month"], ["count"])])
+
+    a, b = [3, 40, 41], [50, 60, 70]
+    area = [x + y for x, y in zip(a, b, strict=True)]
+    pubs = publish([draft("area", area), draft("A", a), draft("B", b)], Policy(5))
+    shown = {p.id: list(p.table("t", "monthly")["count"]) for p in pubs}
+    assert shown["A"][0] is None
+    # m1: area = A + B; with A hidden, the area or B must be hidden too
+    assert shown["area"][0] is None or shown["B"][0] is None

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import csv_rows
 from pypdf import PdfReader
+from scanner import recoverable, small_counts, small_counts_in_pages
 
 from svduty.analysis.severity import load_weights
 from svduty.counting import counts, period_filters
@@ -18,8 +19,8 @@ from svduty.definitions import load_definition
 from svduty.errors import InputError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
-from svduty.report.sna import build_sna
 from svduty.settings import Settings
+from svduty.sna import build_sna
 from svduty.synth.check import synthetic_files
 from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
@@ -82,41 +83,84 @@ def test_every_section_names_its_definition_and_period(assessed):
     assert all(label in text for text in analysis)
 
 
-def test_no_small_count_is_published(assessed):
-    _, published, _, _ = assessed
-    summary = json.loads(published["json"].read_text())
-    threshold = summary["disclosure_threshold"]
-    declared = 0
-    for (section, name), rows in _tables(summary).items():
-        columns = _count_columns(summary, section, name)
-        declared += len(columns - COUNT_COLUMNS)
-        for row in rows:
-            for column, value in row.items():
-                if column in columns and value is not None:
-                    assert value == 0 or value >= threshold, (section, name, row)
-    assert declared > 0  # tables with other count columns (themes by CSP, change by CSP)
+@pytest.fixture(scope="module")
+def report_set(assessed, tmp_path_factory):
+    """Every report of the set (the whole area and each CSP) as published, and the internal
+    figures of the same set."""
+    from svduty.publish import Policy
+    from svduty.sna import publications, selection_of
+
+    ws = assessed[0]
+    root = tmp_path_factory.mktemp("set")
+    published, pages = {}, {}
+    for area in [None, *ws.settings.csps]:
+        paths = build_sna(ws, out=root, csp=area, pdf=False)
+        published[area or ws.settings.area] = json.loads(paths["json"].read_text())
+        pages[area or ws.settings.area] = paths["html"].read_text()
+    truth = publications(ws, selection_of(ws), Policy(0, internal=True))
+    internal = {
+        p.id: {"sections": p.sections(), "count_columns": p.count_columns} for p in truth.values()
+    }
+    return ws.settings.area, published, internal, pages
 
 
-def test_no_hidden_count_can_be_recovered(assessed):
-    """Against the unsuppressed build: a column with hidden cells hides at least two, and they
-    add up to at least the threshold, so the column total cannot give any one of them away."""
-    _, published, internal, _ = assessed
-    shown = _tables(json.loads(published["json"].read_text()))
-    truth = _tables(json.loads(internal["json"].read_text()))
-    threshold = json.loads(published["json"].read_text())["disclosure_threshold"]
-    hidden_columns = 0
-    summary = json.loads(published["json"].read_text())
-    for key, rows in shown.items():
-        for column in {c for row in rows for c in row} & _count_columns(summary, *key):
-            hidden = [
-                truth[key][i][column]
-                for i, row in enumerate(rows)
-                if row.get(column) is None and truth[key][i].get(column) is not None
-            ]
-            if hidden:
-                hidden_columns += 1
-                assert len(hidden) >= 2 and sum(hidden) >= threshold, (key, column, hidden)
-    assert hidden_columns > 0  # the example has small cells, so the check has bite
+def test_no_small_count_is_published_in_any_report_of_the_set(report_set):
+    whole, published, _, pages = report_set
+    threshold = published[whole]["disclosure_threshold"]
+    assert small_counts(published, threshold) == []
+    assert small_counts_in_pages(pages, published, threshold) == []
+    hidden = sum(s["suppressed"]["primary"] for s in published.values())
+    assert hidden > 0  # the example has small cells, so the check has bite
+
+
+def test_no_hidden_count_can_be_recovered_within_or_across_reports(report_set):
+    """Linear programming over every published table, hierarchy and the area as the sum of its
+    CSPs: no hidden cell is pinned down."""
+    whole, published, internal, _ = report_set
+    assert recoverable(published, internal, whole) == []
+
+
+def test_the_scanner_finds_what_an_unsafe_build_gives_away(assessed, monkeypatch, tmp_path):
+    """With secondary suppression switched off the same scanner must fail: proof it can."""
+    import svduty.publish.control as control
+    from svduty.publish import Policy
+    from svduty.sna import publications, selection_of
+
+    ws = assessed[0]
+    monkeypatch.setattr(control, "_protect", lambda *args: False)
+    monkeypatch.setattr(ws, "root", tmp_path)  # a cache of its own
+    selection = selection_of(ws)
+    unsafe = publications(ws, selection, Policy(ws.settings.disclosure_threshold))
+    truth = publications(ws, selection, Policy(0, internal=True))
+
+    def summaries(pubs):
+        return {
+            p.id: {"sections": p.sections(), "count_columns": p.count_columns}
+            for p in pubs.values()
+        }
+
+    found = recoverable(summaries(unsafe), summaries(truth), ws.settings.area)
+    assert len(found) > 0
+    assert len(small_counts(summaries(truth), ws.settings.disclosure_threshold)) > 0
+
+
+def test_hour_by_day_cells_are_whole_controlled_counts(report_set):
+    """Aoristic fractions are rounded to whole incidents before control."""
+    _, published, _, _ = report_set
+    for summary in published.values():
+        for row in summary["sections"]["when"]["hour_by_day"]:
+            for hour, value in row.items():
+                if hour != "day" and value is not None:
+                    assert value == int(value) and (value == 0 or value >= 5)
+
+
+def test_person_counts_are_controlled(report_set):
+    _, published, _, _ = report_set
+    for summary in published.values():
+        for key in ("victim_repeat_people", "suspect_repeat_people"):
+            value = summary["sections"]["who"].get(key)
+            assert value is None or value == 0 or value >= 5
+            assert "value" in summary["count_columns"][f"who/{key}"]
 
 
 def test_internal_version_is_marked_not_for_publication(assessed):
@@ -225,7 +269,7 @@ def test_aggregate_only_workspace_reports_what_the_tables_support(aggregate_only
     years = summary["sections"]["trends"]["financial_years"]
     assert summary["records"] is False
     assert [y["count"] for y in years] == [expected]
-    assert set(summary["sections"]) == {"trends", "where", "what", "summary", "report"}
+    assert set(summary["sections"]) == {"trends", "where", "what", "summary", "report", "sources"}
     html = paths["html"].read_text()
     assert "What needs partner data" in html and "Who: victims and suspects" in html
 
@@ -253,3 +297,27 @@ def test_bad_weights_name_the_file_and_line(tmp_path):
 def test_a_period_bound_must_be_a_month(month):
     with pytest.raises(InputError, match="must be a month as YYYY-MM"):
         period_filters(month, None)
+
+
+@pytest.mark.parametrize("csp", ["Shropshire", "Herefordshire"])
+def test_a_csp_split_from_the_set_equals_its_own_assessment(assessed, csp):
+    """The set is assessed in one pass per analysis, split by CSP: each CSP's tables must be
+    those of assessing it alone (the change by CSP compares the set's two years, so it is left
+    out)."""
+    import pandas as pd
+
+    from svduty.analysis.assessment import assess, assess_set
+    from svduty.publish.sna import draft
+    from svduty.sna import selection_of
+
+    ws = assessed[0]
+    selection = selection_of(ws)
+    together = next(a for a in assess_set(ws.store, ws.settings, selection) if a.area == csp)
+    alone = assess(ws.store, ws.settings, selection.for_area(csp))
+    split = {t.id: t.frame for t in draft(together).tables}
+    own = {t.id: t.frame for t in draft(alone).tables}
+    assert set(split) == set(own)
+    for key in split.keys() - {"where/csp_change"}:
+        pd.testing.assert_frame_equal(
+            split[key].reset_index(drop=True), own[key].reset_index(drop=True), check_dtype=False
+        )

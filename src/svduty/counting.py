@@ -111,6 +111,10 @@ def _classified(
 ) -> ir.Table:
     """Incidents in the definition (or one clause); with `clause` in `by`, one row per incident
     and clause it matches."""
+    if clause is None and "clause" not in by:
+        from svduty.analysis.selection import in_definition
+
+        return in_definition(store, definition)
     base = classification_input(store, [definition])
     exprs = {c.id: c.expr(base).fill_null(False) for c in definition.clauses}
     if clause is not None:

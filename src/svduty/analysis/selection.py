@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import ibis
 import ibis.expr.types as ir
 
 from svduty.counting import Filter
@@ -11,14 +15,42 @@ from svduty.definitions.rules import any_of
 from svduty.dimensions import month_text
 from svduty.engine import Store
 
+_classified: WeakKeyDictionary[Store, dict[tuple[str, tuple[int, ...]], ir.Table]] = (
+    WeakKeyDictionary()
+)
+
+
+def in_definition(store: Store, definition: Definition) -> ir.Table:
+    """The incidents a definition takes in, classified once per store and data version and
+    kept as a temporary table (DuckDB) or a cached frame (Spark): every analysis of a run
+    reads these rows instead of classifying again."""
+    batches = tuple(
+        int(r[0]) for r in store.catalogue.execute("SELECT batch_id FROM batches").fetchall()
+    )
+    memo = _classified.setdefault(store, {})
+    key = (definition.sha256, tuple(sorted(batches)))
+    if key not in memo:
+        t = classification_input(store, [definition])
+        t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
+        memo.clear()  # older data versions are never read again
+        memo[key] = _materialised(store, t, f"_svduty_in_{definition.sha256[:12]}_{len(batches)}")
+    return memo[key]
+
+
+def _materialised(store: Store, t: ir.Table, name: str) -> ir.Table:
+    """A temporary table on DuckDB (dropped with the connection); Spark reads the expression."""
+    if store.name != "duckdb":
+        return t
+    backend: Any = store.ibis
+    backend.raw_sql(f"CREATE OR REPLACE TEMP TABLE {name} AS {ibis.to_sql(t, dialect='duckdb')}")
+    return backend.table(name)
+
 
 def selected(
     store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
 ) -> ir.Table:
     """Incidents (with offence group and subgroup) in the definition and matching the filters."""
-    t = classification_input(store, [definition] if definition else [])
-    if definition is not None:
-        t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
+    t = in_definition(store, definition) if definition else classification_input(store, [])
     area_columns = {"la": "la_name", "csp": "csp_name"}
     if any(item.column in area_columns for item in filters or []):
         areas = store.table("areas").select(_lsoa="lsoa_code", _la="la_name", _csp="csp_name")
@@ -28,6 +60,12 @@ def selected(
         value = month_text(t.month) if column == "month" else t[column].cast("string")
         t = t.filter(item.test(value))
     return t.drop(*[c for c in ("_lsoa", "_la", "_csp") if c in t.columns])
+
+
+def with_csp(store: Store, t: ir.Table) -> ir.Table:
+    """`t` with each incident's CSP as `_area` (from its LSOA), for results split by CSP."""
+    areas = store.table("areas").select(_lsoa_key="lsoa_code", _area="csp_name")
+    return t.left_join(areas, t.lsoa_code == areas._lsoa_key).drop("_lsoa_key")
 
 
 def label(definition: Definition | None) -> str | None:

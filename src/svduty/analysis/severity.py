@@ -12,9 +12,10 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import label, selected
+from svduty.analysis.selection import label, selected, with_csp
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
@@ -76,14 +77,41 @@ def breakdown(
     filters: list[Filter] | None = None,
     weights: Weights | None = None,
 ) -> Breakdown:
-    t = selected(store, definition, filters)
+    frame = _per_code(store, selected(store, definition, filters), [])
+    return breakdown_from(frame, definition, store.name, weights)
+
+
+def breakdowns_by_csp(
+    store: Store,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    weights: Weights | None = None,
+) -> dict[str, Breakdown]:
+    """Each CSP's breakdown from one query."""
+    frame = _per_code(store, with_csp(store, selected(store, definition, filters)), ["_area"])
+    return {
+        str(csp): breakdown_from(group.drop(columns="_area"), definition, store.name, weights)
+        for csp, group in frame.dropna(subset=["_area"]).groupby("_area")
+    }
+
+
+def _per_code(store: Store, t: ir.Table, by: list[str]) -> pd.DataFrame:
     offences = store.table("offences").select(_code="offence_code", description="description")
-    per_code = t.group_by("offence_group", "offence_subgroup", "offence_code").aggregate(
+    per_code = t.group_by(*by, "offence_group", "offence_subgroup", "offence_code").aggregate(
         count=t.count()
     )
     per_code = per_code.left_join(offences, per_code.offence_code == offences._code).drop("_code")
-    frame = per_code.to_pandas().sort_values("count", ascending=False, kind="stable")
-    frame = frame[frame["offence_code"].notna()]
+    return per_code.to_pandas()
+
+
+def breakdown_from(
+    frame: pd.DataFrame, definition: Definition | None, engine: str, weights: Weights | None
+) -> Breakdown:
+    """Groups, subgroups and codes (with harm where weights are given) from counts per code."""
+    ordered: pd.DataFrame = frame.sort_values(
+        ["count", "offence_code"], ascending=[False, True], kind="stable"
+    )
+    frame = ordered[ordered["offence_code"].notna()].copy()
     unweighted: list[str] = []
     total = None
     if weights is not None:
@@ -92,14 +120,16 @@ def breakdown(
         unweighted = sorted(frame.loc[frame["weight"].isna(), "offence_code"])
         total = float(frame["harm"].sum())
     groups = (
-        frame.groupby("offence_group", as_index=False)["count"]
+        frame.groupby("offence_group")["count"]
         .sum()
-        .sort_values("count", ascending=False)
+        .reset_index()
+        .sort_values("count", ascending=False, kind="stable")
     )
     subgroups = (
-        frame.groupby(["offence_group", "offence_subgroup"], as_index=False)["count"]
+        frame.groupby(["offence_group", "offence_subgroup"])["count"]
         .sum()
-        .sort_values("count", ascending=False)
+        .reset_index()
+        .sort_values("count", ascending=False, kind="stable")
     )
     return Breakdown(
         groups.reset_index(drop=True),
@@ -109,5 +139,5 @@ def breakdown(
         unweighted,
         weights.source if weights else None,
         label(definition),
-        store.name,
+        engine,
     )

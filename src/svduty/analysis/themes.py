@@ -61,6 +61,14 @@ class ThemesResult:
 def themes(
     store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
 ) -> ThemesResult:
+    grouped = _grouped(store, definition, filters)
+    return themes_from(grouped, definition, store.name)
+
+
+def _grouped(
+    store: Store, definition: Definition | None, filters: list[Filter] | None
+) -> pd.DataFrame:
+    """One pass: each theme's hits and assessable records by month and CSP."""
     t = selected(store, definition, filters)
     young = _young(store)
     t = t.left_join(young, (t.force == young._yf) & (t.crime_ref == young._yr)).mutate(
@@ -72,32 +80,41 @@ def themes(
     )
     areas = store.table("areas").select(_lsoa="lsoa_code", csp="csp_name")
     t = t.left_join(areas, t.lsoa_code == areas._lsoa)
-    month = month_text(t.month)
     flags = {key: rule(t) for key, (_, rule) in THEMES.items()}
-    base = t.mutate(_month=month, **{f"_t_{k}": v for k, v in flags.items()})
-    total = int(base.count().to_pandas())
+    return (
+        t.group_by(month=month_text(t.month), csp=t.csp)
+        .aggregate(
+            _n=t.count(),
+            **{f"{k}__count": v.fill_null(False).cast("int64").sum() for k, v in flags.items()},
+            **{f"{k}__assessable": v.notnull().cast("int64").sum() for k, v in flags.items()},
+        )
+        .to_pandas()
+    )
+
+
+def themes_by_csp(
+    store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
+) -> dict[str, ThemesResult]:
+    """Each CSP's themes: the same one pass, split by CSP."""
+    grouped = _grouped(store, definition, filters)
+    return {
+        str(csp): themes_from(part, definition, store.name)
+        for csp, part in grouped.dropna(subset=["csp"]).groupby("csp")
+    }
+
+
+def themes_from(grouped: pd.DataFrame, definition: Definition | None, engine: str) -> ThemesResult:
+    """Each theme's count, assessable records, months and CSPs from the grouped pass."""
+    total = int(grouped["_n"].sum())
     out = []
     for key, (name, _) in THEMES.items():
-        flag = base[f"_t_{key}"]
-        summary = (
-            base.aggregate(count=flag.fill_null(False).sum(), assessable=flag.notnull().sum())
-            .to_pandas()
-            .iloc[0]
-        )
-        hits = base.filter(flag.fill_null(False))
-        monthly = (
-            hits.group_by(month="_month")
-            .aggregate(count=hits.count())
-            .order_by("month")
-            .to_pandas()
-        )
-        by_csp = (
-            hits.group_by("csp")
-            .aggregate(count=hits.count())
-            .order_by(ibis.desc("count"))
-            .to_pandas()
-        )
-        count, assessable = int(summary["count"] or 0), int(summary["assessable"] or 0)
+        hits = grouped.rename(columns={f"{key}__count": "count"})
+        count = int(hits["count"].sum())
+        assessable = int(grouped[f"{key}__assessable"].sum())
+        monthly = hits.groupby("month", as_index=False)["count"].sum()
+        monthly = monthly[monthly["count"] > 0].sort_values("month").reset_index(drop=True)
+        by_csp = hits.groupby("csp", as_index=False, dropna=False)["count"].sum()
+        by_csp = by_csp[by_csp["count"] > 0].sort_values("count", ascending=False)
         out.append(
             Theme(
                 key,
@@ -105,8 +122,8 @@ def themes(
                 count,
                 assessable,
                 count / assessable if assessable else None,
-                monthly,
-                by_csp,
+                monthly.astype({"count": "int64"}),
+                by_csp.reset_index(drop=True).astype({"count": "int64"}),
             )
         )
-    return ThemesResult(out, total, label(definition), store.name)
+    return ThemesResult(out, total, label(definition), engine)

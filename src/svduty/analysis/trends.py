@@ -33,9 +33,34 @@ def trend(
     minimum: int = 20,
 ) -> Trend:
     frame = counts(store, "incidents", ["month"], filters, definition).frame
+    return trend_from(frame, definition, store.name, filters, minimum)
+
+
+def trends_by_csp(
+    store: Store,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    minimum: int = 20,
+) -> dict[str, Trend]:
+    """Each CSP's trend from one query (the same as `trend` with a csp filter, CSP by CSP)."""
+    frame = counts(store, "incidents", ["csp", "month"], filters, definition).frame
+    return {
+        str(csp): trend_from(group[["month", "count"]], definition, store.name, filters, minimum)
+        for csp, group in frame.dropna(subset=["csp"]).groupby("csp")
+    }
+
+
+def trend_from(
+    frame: pd.DataFrame,
+    definition: Definition | None,
+    engine: str,
+    filters: list[Filter] | None = None,
+    minimum: int = 20,
+) -> Trend:
+    """The trend of counts by month (months with none filled in as zero)."""
     if frame.empty:
         empty = pd.DataFrame(columns=["month", "count"])
-        return Trend(empty, empty, empty, None, None, empty, _name(definition), store.name)
+        return Trend(empty, empty, empty, None, None, empty, _name(definition), engine)
     months = pd.period_range(frame["month"].min(), frame["month"].max(), freq="M")
     monthly = (
         frame.assign(month=pd.PeriodIndex(frame["month"], freq="M"))
@@ -75,7 +100,7 @@ def trend(
         change_periods=periods,
         seasonality=season,
         definition=_name(definition),
-        engine=store.name,
+        engine=engine,
         parameters={
             "minimum_to_compare": minimum,
             "filters": [f"{f.column}={f.value}" for f in filters or []],

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from svduty.analysis.selection import selected
+from svduty.analysis.selection import selected, with_csp
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
@@ -36,6 +36,28 @@ def when(
 ) -> WhenResult:
     t = selected(store, definition, filters)
     frame = t.select("occurred_from", "occurred_to", "date_precision").to_pandas()
+    return when_from(frame, definition, store.name, max_span_hours)
+
+
+def when_by_csp(
+    store: Store,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    max_span_hours: int = 168,
+) -> dict[str, WhenResult]:
+    """Each CSP's hour-by-day picture from one query."""
+    t = with_csp(store, selected(store, definition, filters))
+    frame = t.select("occurred_from", "occurred_to", "date_precision", "_area").to_pandas()
+    return {
+        str(csp): when_from(group, definition, store.name, max_span_hours)
+        for csp, group in frame.dropna(subset=["_area"]).groupby("_area")
+    }
+
+
+def when_from(
+    frame: pd.DataFrame, definition: Definition | None, engine: str, max_span_hours: int = 168
+) -> WhenResult:
+    """Exact times count in their hour; ranges are spread evenly over the hours they touch."""
     timed = frame[frame["date_precision"].isin(["minute"]) & frame["occurred_from"].notna()]
     excluded = len(frame) - len(timed)
     start = pd.to_datetime(timed["occurred_from"]).dt.floor("h").to_numpy()
@@ -59,5 +81,5 @@ def when(
         excluded=excluded,
         max_span_hours=max_span_hours,
         definition=None if definition is None else f"{definition.id} v{definition.version}",
-        engine=store.name,
+        engine=engine,
     )

@@ -15,6 +15,11 @@ from svduty.definitions.model import Definition
 from svduty.engine import Store
 from svduty.errors import InputError
 
+POPULATION_NOTE = (
+    "Residents: ONS 2024 estimates on 2021 LSOAs (England); mid-2019 estimates on 2011 "
+    "LSOAs (Wales). Records on 2011 LSOA codes that 2021 replaced count towards their "
+    "district and CSP, not towards an LSOA rate."
+)
 LEVELS = {"lsoa": "lsoa_code", "la": "la_name", "csp": "csp_name", "force": "force"}
 
 
@@ -82,9 +87,7 @@ def rates(
         frame[keep],
         label(definition),
         store.name,
-        "Residents: ONS 2024 estimates on 2021 LSOAs (England); mid-2019 estimates on 2011 "
-        "LSOAs (Wales). Records on 2011 LSOA codes that 2021 replaced count towards their "
-        "district and CSP, not towards an LSOA rate.",
+        POPULATION_NOTE,
     )
 
 
@@ -107,14 +110,23 @@ def by_deprivation(
     own = people.filter(people.la_code.isin(list(area_districts))) if area_districts else people
     lsoas = own.select(
         lsoa="lsoa_code",
+        la_code="la_code",
         decile=ibis.coalesce(own.imd2025_decile, own.imd2019_decile),
         population="population",
     ).to_pandas()
     found = counts(store, "incidents", ["lsoa"], filters, definition).frame
-    merged = lsoas.merge(found, on="lsoa", how="left").fillna({"count": 0})
+    return deprivation_from(lsoas, found, definition, store.name)
+
+
+def deprivation_from(
+    lsoas: pd.DataFrame, found: pd.DataFrame, definition: Definition | None, engine: str
+) -> Deprivation:
+    """Rates by decile from the area's LSOAs (decile, residents) and incidents per LSOA."""
+    lsoas = lsoas[["lsoa", "decile", "population"]]
+    merged = lsoas.merge(found[["lsoa", "count"]], on="lsoa", how="left").fillna({"count": 0})
     table = merged.groupby("decile", as_index=False)[["count", "population"]].sum()
     table = with_rates(table)
     table["decile"] = table["decile"].astype(int)
     return Deprivation(
-        table.sort_values("decile").reset_index(drop=True), label(definition), store.name
+        table.sort_values("decile").reset_index(drop=True), label(definition), engine
     )

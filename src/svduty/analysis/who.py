@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import selected
+from svduty.analysis.selection import selected, with_csp
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
@@ -50,12 +51,35 @@ def who(
     store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
 ) -> WhoResult:
     t = selected(store, definition, filters)
-    chosen = t.select(_force="force", _ref="crime_ref", _batch="batch_id", _line="source_line")
+    frame = _people(store, t, [])
+    incidents = int(t.count().to_pandas())
+    return who_from(frame, incidents, definition, store.name)
+
+
+def who_by_csp(
+    store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
+) -> dict[str, WhoResult]:
+    """Each CSP's victims and suspects from one query (a CSP is the incident's)."""
+    t = with_csp(store, selected(store, definition, filters))
+    frame = _people(store, t, ["_area"])
+    incidents = t.group_by("_area").aggregate(n=t.count()).to_pandas()
+    incidents = incidents.dropna(subset=["_area"])
+    return {
+        str(area): who_from(frame[frame["_area"] == area], int(n), definition, store.name)
+        for area, n in zip(incidents["_area"], incidents["n"], strict=True)
+    }
+
+
+def _people(store: Store, t: ir.Table, keep: list[str]) -> pd.DataFrame:
+    chosen = t.select(
+        *keep, _force="force", _ref="crime_ref", _batch="batch_id", _line="source_line"
+    )
     people = store.table("involvements")
     joined = people.join(
         chosen, (people.force == chosen._force) & (people.crime_ref == chosen._ref)
     )
-    frame = joined.select(
+    return joined.select(
+        *keep,
         "role",
         "person_key",
         "age",
@@ -65,15 +89,18 @@ def who(
         "crime_ref",
         band=_band(joined.age),
     ).to_pandas()
-    incidents = int(t.count().to_pandas())
+
+
+def who_from(
+    frame: pd.DataFrame, incidents: int, definition: Definition | None, engine: str
+) -> WhoResult:
+    """Profiles of victims and suspects from their involvement rows."""
     profiles = {
         role: _profile(role, frame[frame["role"] == role]) for role in ("victim", "suspect")
     }
     suspects = frame[frame["role"] == "suspect"]
     relationships = (
-        suspects["relationship"]
-        .fillna("not recorded")
-        .value_counts()
+        _by_count(suspects["relationship"].fillna("not recorded").value_counts())
         .rename_axis("relationship")
         .reset_index(name="count")
     )
@@ -84,12 +111,17 @@ def who(
         incidents,
         int(frame["crime_ref"].nunique()),
         None if definition is None else f"{definition.id} v{definition.version}",
-        store.name,
+        engine,
     )
 
 
+def _by_count(table: pd.Series) -> pd.Series:
+    """Most first, ties in name order, so the order never depends on the engine or the run."""
+    return table.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+
+
 def _counts(series: pd.Series, name: str, order: list[str] | None = None) -> pd.DataFrame:
-    table = series.fillna("not recorded").value_counts()
+    table = _by_count(series.fillna("not recorded").value_counts())
     if order:
         table = table.reindex(
             [o for o in order if o in table.index] + [i for i in table.index if i not in order]

@@ -1,96 +1,163 @@
-"""Charts as inline SVG (matplotlib, no network, no JavaScript); analyses never draw."""
+"""Charts drawn from published tables: inline SVG for the report (matplotlib, no network, no
+JavaScript) and a Vega-Lite spec of the same data for the dashboard. Each chart builds its own
+Figure (no pyplot state), so charts can be drawn from several threads at once."""
 
 from __future__ import annotations
 
+import hashlib
 import io
-import itertools
+import math
 import re
+from dataclasses import dataclass, field
+from typing import Any
 
 import matplotlib
-import pandas as pd
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-plt.rcParams["svg.hashsalt"] = "svduty"  # stable ids, so the same data gives the same file
-plt.rcParams["svg.fonttype"] = "none"
+BLUE = "#1d5c8c"
+VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
+SVG_PARAMS: dict[str, Any] = {
+    "svg.hashsalt": "svduty",
+    "svg.fonttype": "none",
+}  # same data, same file
 
 
-_charts = itertools.count(1)
+def gaps(values: Any) -> list[float]:
+    """Hidden (None) values as NaN: a gap in a line, no bar; never a false zero."""
+    return [float("nan") if v is None else float(v) for v in values]
 
 
-def _svg(figure: plt.Figure) -> str:
-    """The figure as inline SVG, its element ids prefixed so charts on one page never clash."""
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(figure)
-    text = buffer.getvalue()
+@dataclass(frozen=True)
+class Chart:
+    """One chart: `kind` is bar, line, lines or heatmap; `series` maps a name to values along
+    `labels` (a heatmap's series are its rows)."""
+
+    id: str
+    kind: str
+    title: str
+    labels: list[str]
+    series: dict[str, list[float]]
+    unit: str = "Count"
+    horizontal: bool = False
+    x_title: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def svg(self) -> str:
+        with matplotlib.rc_context(SVG_PARAMS):  # type: ignore[arg-type]
+            figure = getattr(self, f"_draw_{self.kind}")()
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        return _prefixed(buffer.getvalue(), self.id)
+
+    def vega_lite(self) -> dict[str, Any]:
+        """The chart's data and encoding; hidden values are null (Vega-Lite leaves a gap)."""
+        rows = [
+            {"label": label, "series": name, "value": None if math.isnan(v) else v}
+            for name, values in self.series.items()
+            for label, v in zip(self.labels, values, strict=True)
+        ]
+        x = {"field": "label", "type": "ordinal", "sort": None, "title": self.x_title}
+        y = {"field": "value", "type": "quantitative", "title": self.unit}
+        spec: dict[str, Any] = {
+            "$schema": VEGA_LITE,
+            "title": self.title,
+            "data": {"values": rows},
+            "width": "container",
+        }
+        if self.kind == "heatmap":
+            spec["mark"] = "rect"
+            spec["encoding"] = {
+                "x": x,
+                "y": {"field": "series", "type": "ordinal", "sort": None, "title": ""},
+                "color": {**y, "scale": {"scheme": "blues"}},
+            }
+        elif self.kind == "bar":
+            spec["mark"] = "bar"
+            spec["encoding"] = {"y": x, "x": y} if self.horizontal else {"x": x, "y": y}
+        else:
+            spec["mark"] = {"type": "line", "point": True}
+            spec["encoding"] = {"x": x, "y": y}
+            if self.kind == "lines":
+                spec["encoding"]["color"] = {"field": "series", "type": "nominal", "title": ""}
+        return spec
+
+    def _draw_bar(self) -> Figure:
+        values = next(iter(self.series.values()))
+        height = max(2.5, 0.28 * len(self.labels)) if self.horizontal else 3.2
+        figure = Figure(figsize=(8, height))
+        axes = figure.subplots()
+        if self.horizontal:
+            axes.barh(self.labels[::-1], values[::-1], color=BLUE)
+            axes.set_xlabel(self.unit)
+        else:
+            axes.bar(self.labels, values, color=BLUE)
+            axes.set_ylabel(self.unit)
+            if len(self.labels) > 6:
+                axes.tick_params(axis="x", labelrotation=90)
+        self._mark_hidden(axes, values)
+        self._finish(axes)
+        return figure
+
+    def _mark_hidden(self, axes: Axes, values: list[float]) -> None:
+        """A hidden bar is drawn as nothing with [c] where it would stand."""
+        for i, v in enumerate(values):
+            if math.isnan(v):
+                if self.horizontal:
+                    axes.text(0, len(values) - 1 - i, " [c]", va="center", fontsize=7)
+                else:
+                    axes.text(i, 0, "[c]", ha="center", va="bottom", fontsize=7)
+
+    def _draw_line(self) -> Figure:
+        return self._draw_lines()
+
+    def _draw_lines(self) -> Figure:
+        figure = Figure(figsize=(8, 3.6 if len(self.series) > 1 else 3.2))
+        axes = figure.subplots()
+        for name, values in self.series.items():
+            axes.plot(
+                self.labels,
+                values,
+                marker="o",
+                markersize=3 if len(self.series) == 1 else 2,
+                linewidth=1.2,
+                label=name,
+                color=BLUE if len(self.series) == 1 else None,
+            )
+        axes.set_ylabel(self.unit)
+        axes.set_ylim(bottom=0)
+        step = max(1, len(self.labels) // 12)
+        axes.set_xticks(range(0, len(self.labels), step), self.labels[::step], rotation=90)
+        if len(self.series) > 1:
+            axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        self._finish(axes)
+        return figure
+
+    def _draw_heatmap(self) -> Figure:
+        figure = Figure(figsize=(8, 3))
+        axes = figure.subplots()
+        rows = list(self.series)
+        image = axes.imshow([self.series[r] for r in rows], aspect="auto", cmap="Blues")
+        axes.set_yticks(range(len(rows)), rows)
+        axes.set_xticks(range(0, len(self.labels), 2), self.labels[::2])
+        axes.set_xlabel(self.x_title)
+        figure.colorbar(image, ax=axes, label=self.unit)
+        axes.set_title(self.title, loc="left", fontsize=11)
+        return figure
+
+    def _finish(self, axes: Axes) -> None:
+        axes.set_title(self.title, loc="left", fontsize=11)
+        axes.spines[["top", "right"]].set_visible(False)
+        if self.x_title:
+            axes.set_xlabel(self.x_title)
+
+
+def _prefixed(text: str, chart_id: str) -> str:
+    """The SVG with its element ids prefixed by the chart's, so charts on a page never clash."""
     text = text[text.index("<svg") :]
-    prefix = f"c{next(_charts)}-"
+    prefix = "c" + hashlib.sha256(chart_id.encode()).hexdigest()[:8] + "-"
     text = re.sub(r'id="([^"]+)"', rf'id="{prefix}\1"', text)
-    return re.sub(
-        r"#([A-Za-z_][\w.-]*)\)",
-        rf"#{prefix}\1)",
-        re.sub(r'href="#([^"]+)"', rf'href="#{prefix}\1"', text),
-    )
-
-
-def bar_chart(
-    labels: list[str],
-    values: list[float],
-    title: str,
-    horizontal: bool = False,
-    unit: str = "Count",
-) -> str:
-    height = max(2.5, 0.28 * len(labels)) if horizontal else 3.2
-    figure, axes = plt.subplots(figsize=(8, height))
-    if horizontal:
-        axes.barh(labels[::-1], values[::-1], color="#1d5c8c")
-        axes.set_xlabel(unit)
-    else:
-        axes.bar(labels, values, color="#1d5c8c")
-        axes.set_ylabel(unit)
-        if len(labels) > 6:
-            axes.tick_params(axis="x", labelrotation=90)
-    axes.set_title(title, loc="left", fontsize=11)
-    axes.spines[["top", "right"]].set_visible(False)
-    return _svg(figure)
-
-
-def line_chart(labels: list[str], values: list[float], title: str) -> str:
-    """A monthly series; suppressed months (NaN) leave a gap rather than a false zero."""
-    figure, axes = plt.subplots(figsize=(8, 3.2))
-    axes.plot(labels, values, marker="o", markersize=3, color="#1d5c8c")
-    _monthly_axes(axes, labels, title)
-    return _svg(figure)
-
-
-def _monthly_axes(axes: plt.Axes, labels: list[str], title: str) -> None:
-    """Counts from zero, a month label at most every twelfth of the axis."""
-    axes.set_ylabel("Count")
-    axes.set_ylim(bottom=0)
-    axes.set_title(title, loc="left", fontsize=11)
-    axes.spines[["top", "right"]].set_visible(False)
-    step = max(1, len(labels) // 12)
-    axes.set_xticks(range(0, len(labels), step), labels[::step], rotation=90)
-
-
-def heatmap(matrix: pd.DataFrame, title: str) -> str:
-    figure, axes = plt.subplots(figsize=(8, 3))
-    image = axes.imshow(matrix.to_numpy(), aspect="auto", cmap="Blues")
-    axes.set_yticks(range(len(matrix.index)), list(matrix.index))
-    axes.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
-    axes.set_xlabel("Hour of day")
-    axes.set_title(title, loc="left", fontsize=11)
-    figure.colorbar(image, ax=axes, label="Incidents (weighted)")
-    return _svg(figure)
-
-
-def lines_chart(labels: list[str], series: dict[str, list[float]], title: str) -> str:
-    """Several monthly series on one axis (e.g. one per theme), each with its legend entry."""
-    figure, axes = plt.subplots(figsize=(8, 3.6))
-    for name, values in series.items():
-        axes.plot(labels, values, marker="o", markersize=2, linewidth=1.2, label=name)
-    _monthly_axes(axes, labels, title)
-    axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _svg(figure)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}\1"', text)
+    return re.sub(r"#([A-Za-z_][\w.-]*)\)", rf"#{prefix}\1)", text)

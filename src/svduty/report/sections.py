@@ -1,242 +1,247 @@
-"""The sections of an assessment built from records: each runs its analysis, publishes its tables
-through disclosure control and returns the section's HTML. Analyses never draw; sections do."""
+"""The sections of the assessment, drawn from a publication only: tables as published (hidden
+cells read [c]), charts from the same tables, maps from cell classes. Nothing here reads the
+store or computes a figure a reader sees that is not in the publication."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 from markupsafe import escape
 
-from svduty.analysis.concentration import concentration
-from svduty.analysis.health import health
-from svduty.analysis.severity import Weights, breakdown
-from svduty.analysis.stats import compare_counts
-from svduty.analysis.themes import themes
-from svduty.analysis.trends import trend
-from svduty.analysis.when import when
-from svduty.analysis.where import by_deprivation, rates
-from svduty.analysis.who import who
-from svduty.counting import Filter, counts
-from svduty.definitions.model import Definition
-from svduty.engine import Store
-from svduty.errors import InputError
-from svduty.report.charts import bar_chart, heatmap, line_chart, lines_chart
-from svduty.report.published import Published, html_table, records
-from svduty.settings import Settings
-
-MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from svduty.publish import Publication
+from svduty.report.charts import Chart, gaps
+from svduty.report.published import html_table
 
 
 @dataclass
-class Context:
-    """What every section needs, and what sections leave for the key findings."""
+class Page:
+    """What sections draw into: the publication, and every chart drawn (for Vega-Lite)."""
 
-    store: Store
-    settings: Settings
-    definition: Definition
-    filters: list[Filter]
-    pub: Published
-    districts: tuple[str, ...]
-    weights: Weights | None = None
-    csp: str | None = None
-    period: str = ""
-    results: dict[str, Any] = field(default_factory=dict)
+    pub: Publication
+    definition_id: str
+    charts: list[Chart] = field(default_factory=list)
+
+    def chart(self, chart: Chart) -> str:
+        self.charts.append(chart)
+        return chart.svg()
+
+    def table(self, section: str, name: str, drop: tuple[str, ...] = ()) -> str:
+        frame = self.pub.table(section, name)
+        return str(html_table(frame.drop(columns=[c for c in drop if c in frame.columns])))
+
+    @property
+    def period(self) -> str:
+        return str(self.pub.value("report", "period"))
 
 
-def with_gaps(values: Any) -> list[float]:
-    return [float("nan") if v is None else float(v) for v in values]
-
-
-def trends_section(ctx: Context) -> str:
-    pub, definition = ctx.pub, ctx.definition
-    t = trend(ctx.store, definition, ctx.filters)
-    ctx.results["trend"] = t
-    monthly = pub.table("trends", "monthly", t.monthly, ["count"])
-    ctx.period = (
-        f"{t.monthly['month'].iloc[0]} to {t.monthly['month'].iloc[-1]}"
-        if len(t.monthly)
-        else "no records"
-    )
+def trends_section(page: Page) -> str:
+    pub = page.pub
+    monthly = pub.table("trends", "monthly")
     html = [
-        line_chart(
-            list(monthly["month"]),
-            with_gaps(monthly["count"]),
-            f"Incidents a month: {definition.id}, {ctx.period}",
-        )
-    ]
-    if len(t.rolling):
-        # from the published months, so a rolling total never reveals a hidden month by
-        # differencing: a window with a hidden month is hidden
-        shown = pd.Series(with_gaps(monthly["count"])).rolling(12).sum().iloc[11:]
-        rolling = pd.DataFrame(
-            {"month": list(monthly["month"])[11:], "rolling_12_months": shown.to_numpy()}
-        )
-        pub.figure("trends", "rolling_12_months", records(rolling))
-        html.append(
-            line_chart(
-                list(rolling["month"]),
-                with_gaps(rolling["rolling_12_months"]),
-                f"Rolling 12-month total: {definition.id}",
+        page.chart(
+            Chart(
+                "trends-monthly",
+                "line",
+                f"Incidents a month: {page.definition_id}, {page.period}",
+                list(monthly["month"]),
+                {"count": gaps(monthly["count"])},
             )
         )
-    years = pub.table("trends", "financial_years", t.financial_years, ["count"])
-    html.append("<h3>Financial years (April to March)</h3>" + str(html_table(years)))
-    change_text = "Fewer than two complete financial years: no year-on-year comparison."
-    if t.change is not None and t.change_periods:
-        a, b = t.change_periods
-        change_text = f"{b} against {a}: {change_words(t.change)}."
-    pub.figure("trends", "change", change_text)
-    html.append(f"<p>{escape(change_text)}</p>")
-    if len(t.monthly) >= 24:
-        season = t.seasonality.assign(month=[MONTH_NAMES[m - 1] for m in t.seasonality["month"]])
-        pub.figure("trends", "seasonality", records(season.round(3)))
+    ]
+    if pub.has("trends", "rolling_12_months"):
+        rolling = pub.table("trends", "rolling_12_months")
+        if rolling["rolling_12_months"].notna().any():
+            html.append(
+                page.chart(
+                    Chart(
+                        "trends-rolling",
+                        "line",
+                        f"Rolling 12-month total: {page.definition_id}",
+                        list(rolling["month"]),
+                        {"total": gaps(rolling["rolling_12_months"])},
+                    )
+                )
+            )
+        else:
+            html.append(
+                "<p class='note'>No rolling 12-month total: every window holds a "
+                "suppressed month.</p>"
+            )
+    html.append("<h3>Financial years (April to March)</h3>")
+    html.append(page.table("trends", "financial_years"))
+    html.append(f"<p>{escape(pub.value('trends', 'change'))}</p>")
+    if pub.has("trends", "seasonality"):
+        season = pub.table("trends", "seasonality")
         html.append(
-            bar_chart(
-                list(season["month"]),
-                list(season["index"]),
-                "Seasonality: each calendar month's mean against all months' mean (1 = average)",
-                unit="Seasonal index",
+            page.chart(
+                Chart(
+                    "trends-season",
+                    "bar",
+                    "Seasonality: each calendar month's mean against "
+                    "all months' mean (1 = average)",
+                    list(season["month"]),
+                    {"index": gaps(season["index"])},
+                    unit="Seasonal index",
+                )
             )
         )
     else:
         html.append(
-            f"<p class='note'>Seasonality needs at least two years of months; "
-            f"{len(t.monthly)} are held.</p>"
+            f"<p class='note'>No seasonality: it needs at least two years of months, all "
+            f"shown; {len(monthly)} months are held.</p>"
         )
     return "".join(html)
 
 
-def change_words(change: Any) -> str:
-    words = change.verdict
-    if change.ratio:
-        words += (
-            f" (rate ratio {change.ratio:.2f}, 95% interval {change.low:.2f} to "
-            f"{change.high:.2f}, exact test p = {change.p_value:.3g})"
-        )
-    return words
-
-
-def where_section(ctx: Context) -> str:
-    pub, settings = ctx.pub, ctx.settings
-    csp_rates = rates(ctx.store, "csp", ctx.definition, ctx.filters)
-    own = csp_rates.frame[
-        csp_rates.frame["area"].isin(list(settings.csps) or csp_rates.frame["area"])
-    ]
-    ctx.results["csp_rates"] = own
-    derived = {"rate": "count", "low": "count", "high": "count", "share": "count"}
-    shown = pub.table("where", "csp_rates", own.round(3), ["count"], derived)
+def where_section(page: Page) -> str:
+    pub = page.pub
     html = ["<h3>Rate per 1,000 residents by Community Safety Partnership</h3>"]
-    html.append(str(html_table(shown)))
+    html.append(page.table("where", "csp_rates"))
     html.append(
-        f"<p class='note'>{escape(csp_rates.population_note)} Intervals are exact "
+        f"<p class='note'>{escape(pub.value('where', 'population_note'))} Intervals are exact "
         "95% Poisson intervals.</p>"
     )
-    change = _csp_change(ctx, list(own["area"]))
-    if change is not None:
-        ctx.results["csp_change"] = change
-        shown_change = pub.table(
-            "where", "csp_change", change, ["first", "second"], {"ratio": "first"}
-        )
+    if pub.has("where", "csp_change"):
         html.append("<h3>Change by CSP between the last two complete financial years</h3>")
-        html.append(str(html_table(shown_change)))
-    la_rates = rates(ctx.store, "la", ctx.definition, ctx.filters).frame
-    la_own = la_rates[la_rates["area"].isin(_district_names(ctx))]
-    shown_la = pub.table("where", "district_rates", la_own.round(3), ["count"], derived)
-    html.append("<h3>Rate per 1,000 residents by district</h3>" + str(html_table(shown_la)))
-    deprivation = by_deprivation(
-        ctx.store, ctx.districts, ctx.definition, ctx.filters
-    ).frame.astype({"count": "int64", "population": "int64"})
-    dep = pub.table(
-        "where",
-        "deprivation",
-        deprivation.round(3),
-        ["count"],
-        {"rate": "count", "low": "count", "high": "count"},
-    )
+        html.append(page.table("where", "csp_change"))
+    html.append("<h3>Rate per 1,000 residents by district</h3>")
+    html.append(page.table("where", "district_rates"))
+    dep = pub.table("where", "deprivation")
     html.append("<h3>Rate per 1,000 residents by deprivation decile (1 = most deprived)</h3>")
     html.append(
-        bar_chart(
-            [str(d) for d in dep["decile"]],
-            [v or 0 for v in dep["rate"]],
-            "Rate per 1,000 residents by IMD decile",
-            unit="Rate per 1,000 residents",
+        page.chart(
+            Chart(
+                "where-deprivation",
+                "bar",
+                "Rate per 1,000 residents by IMD decile",
+                [str(d) for d in dep["decile"]],
+                {"rate": gaps(dep["rate"])},
+                unit="Rate per 1,000 residents",
+            )
         )
     )
-    html.append(str(html_table(dep)))
+    html.append(page.table("where", "deprivation"))
     return "".join(html)
 
 
-def _district_names(ctx: Context) -> list[str]:
-    areas = ctx.store.table("areas")
-    names = (
-        areas.filter(areas.la_code.isin(list(ctx.districts)))
-        .select("la_name")
-        .distinct()
-        .to_pandas()["la_name"]
+def hotspots_section(page: Page) -> str:
+    from svduty.spatial.maps import PATTERN_COLOURS, area_map, class_map, density_map
+
+    pub, extras = page.pub, page.pub.extras
+    if pub.has("hotspots", "unavailable"):
+        return f"<p>No hotspot analysis: {escape(pub.value('hotspots', 'unavailable'))}</p>"
+    csps = extras["csps"]
+    spots = extras["hotspots"]
+    title = f"Gi* hotspots: {page.definition_id}, {page.period}"
+    notes = "; ".join(escape(n) for n in pub.value("hotspots", "method"))
+    html = [
+        _png(class_map(spots["frame"], spots["grid"], csps, title), title),
+        page.table("hotspots", "cells_by_class"),
+        f"<p class='note'>{notes}. Cells are coloured by class only; no cell count is shown, "
+        "so none needs suppressing.</p>",
+    ]
+    density_title = f"Kernel density: {page.definition_id}, {page.period}"
+    html.append(
+        _png(density_map(spots["density"], spots["grid"], csps, density_title), density_title)
     )
-    return list(names)
-
-
-def _csp_change(ctx: Context, csps: list[str]) -> pd.DataFrame | None:
-    """Each CSP's last two complete financial years, compared by the exact test."""
-    t = ctx.results["trend"]
-    if not t.change_periods:
-        return None
-    first, second = t.change_periods
-    found = counts(
-        ctx.store, "incidents", ["csp", "financial_year"], ctx.filters, ctx.definition
-    ).frame
-    rows = []
-    for csp in csps:
-        mine = found[found["csp"] == csp].set_index("financial_year")["count"]
-        a, b = int(mine.get(first, 0)), int(mine.get(second, 0))
-        change = compare_counts(a, b)
-        rows.append(
-            {
-                "area": csp,
-                "first": a,
-                "second": b,
-                "ratio": None if change.ratio is None else round(change.ratio, 3),
-                "p_value": None if change.p_value is None else round(change.p_value, 4),
-                "verdict": change.verdict,
-            }
+    if "harm_hotspots" in extras:
+        harm = extras["harm_hotspots"]
+        harm_title = f"Harm-weighted Gi* hotspots: {page.definition_id}, {page.period}"
+        html.append(
+            "<h3>Weighted by harm</h3>"
+            + _png(class_map(harm["frame"], harm["grid"], csps, harm_title), harm_title)
+            + f"<p class='note'>{escape(harm['notes'][-1])}.</p>"
         )
-    return pd.DataFrame(rows)
+    html.append("<h3>By LSOA</h3>")
+    if pub.has("hotspots", "lsoa_unavailable"):
+        html.append(
+            f"<p>No LSOA hotspot analysis: {escape(pub.value('hotspots', 'lsoa_unavailable'))}</p>"
+        )
+    else:
+        lsoa = extras["lsoa_hotspots"]
+        lsoa_title = f"Gi* hotspots by LSOA: {page.definition_id}, {page.period}"
+        hottest = pub.table("hotspots", "lsoas_hot_99")
+        html.append(_png(area_map(lsoa["frame"], lsoa["shapes"], csps, lsoa_title), lsoa_title))
+        html.append(page.table("hotspots", "lsoas_by_class"))
+        if len(hottest):
+            html.append(
+                f"<p>The {len(hottest)} LSOAs at the centre of 99% hotspots, hottest "
+                "first:</p>" + page.table("hotspots", "lsoas_hot_99")
+            )
+        lsoa_notes = "; ".join(escape(n) for n in pub.value("hotspots", "lsoa_method"))
+        html.append(f"<p class='note'>{lsoa_notes}.</p>")
+    html.append("<h3>Over time: emerging and persistent hotspots</h3>")
+    if pub.has("hotspots", "emerging_unavailable"):
+        reason = escape(pub.value("hotspots", "emerging_unavailable"))
+        html.append(f"<p>No emerging hotspot analysis: {reason}</p>")
+    else:
+        emerging = extras["emerging"]
+        periods = pub.value("hotspots", "emerging_periods")
+        emerging_title = f"Emerging hotspots: {page.definition_id}, {periods[0]} to {periods[-1]}"
+        drawn = class_map(
+            emerging["frame"],
+            emerging["grid"],
+            csps,
+            emerging_title,
+            "pattern",
+            PATTERN_COLOURS,
+            "Pattern",
+        )
+        html.append(_png(drawn, emerging_title))
+        html.append(page.table("hotspots", "cells_by_pattern"))
+        emerging_notes = "; ".join(escape(n) for n in pub.value("hotspots", "emerging_method"))
+        html.append(f"<p class='note'>{emerging_notes}</p>")
+    return "".join(html)
 
 
-def when_section(ctx: Context) -> str:
-    w = when(ctx.store, ctx.definition, ctx.filters)
-    ctx.pub.figure(
-        "when", "matrix", [[round(float(x), 2) for x in row] for row in w.matrix.to_numpy()]
-    )
-    if w.exact + w.spread == 0:
+def when_section(page: Page) -> str:
+    pub = page.pub
+    exact, spread = pub.value("when", "exact"), pub.value("when", "spread")
+    if exact == 0 and spread == 0:
         return (
             "<p>No incident in the selection has a time of day (open data has month-only "
             "dates): the hour-by-day picture needs a force extract.</p>"
         )
+    matrix = pub.table("when", "hour_by_day")
+    hours = [c for c in matrix.columns if c != "day"]
+    rows = {str(r["day"]): gaps([r[h] for h in hours]) for _, r in matrix.iterrows()}
+    excluded = pub.value("when", "excluded")
     return (
-        heatmap(w.matrix, f"Incidents by hour and day: {ctx.definition.id}")
-        + f"<p class='note'>{w.exact:,} incidents with one time, {w.spread:,} spread evenly "
-        f"over their from-to range (aoristic), {w.excluded:,} left out (month-only dates or "
-        f"ranges over {w.max_span_hours} hours). Cells are weighted counts, not suppressed "
-        "(no cell is a count of records).</p>"
+        page.chart(
+            Chart(
+                "when-hour-by-day",
+                "heatmap",
+                f"Incidents by hour and day: {page.definition_id}",
+                hours,
+                rows,
+                unit="Incidents",
+                x_title="Hour of day",
+            )
+        )
+        + f"<p class='note'>{_n(exact)} incidents with one time, {_n(spread)} spread evenly over"
+        f" their from-to range (aoristic), {_n(excluded)} left out (month-only dates or ranges "
+        f"over {pub.value('when', 'max_span_hours')} hours). Each cell's share of an incident "
+        "is added up and rounded to a whole number, then controlled like any count: hidden "
+        "cells are left blank.</p>"
     )
 
 
-def what_section(ctx: Context) -> str:
-    pub = ctx.pub
-    offences = breakdown(ctx.store, ctx.definition, ctx.filters, ctx.weights)
-    groups = pub.table("what", "offence_groups", offences.groups, ["count"])
-    subgroups = pub.table("what", "offence_subgroups", offences.subgroups, ["count"])
+def _n(value: Any) -> str:
+    return "[c]" if value is None else f"{int(value):,}"
+
+
+def what_section(page: Page) -> str:
+    pub = page.pub
     html = [
         "<h3>Offence groups</h3>",
-        str(html_table(groups)),
+        page.table("what", "offence_groups"),
         "<h3>Offence subgroups</h3>",
-        str(html_table(subgroups)),
+        page.table("what", "offence_subgroups"),
     ]
-    if ctx.weights is None:
+    if not pub.has("what", "weights_source"):
         html.append(
             "<p class='note'>No weights table is configured, so there are no severity-weighted "
             "totals. Give one (ONS Crime Severity Score or Cambridge Crime Harm Index) as a CSV "
@@ -244,348 +249,177 @@ def what_section(ctx: Context) -> str:
             "setting severity_weights.</p>"
         )
         return "".join(html)
-    codes = offences.codes.assign(harm=offences.codes["harm"].round(1))
-    top = codes.dropna(subset=["harm"]).sort_values("harm", ascending=False).head(15)
-    shown = pub.table(
-        "what",
-        "harm_by_code",
-        top[["offence_code", "description", "count", "weight", "harm"]],
-        ["count"],
-        {"harm": "count"},
-    )
-    ctx.results["harm_total"] = offences.weighted_total
-    harm_share = top["harm"].sum() / offences.weighted_total if offences.weighted_total else None
-    html.append(f"<h3>Severity: weights from {escape(offences.weights_source or '')}</h3>")
-    html.append(
-        f"<p>Severity-weighted total: {offences.weighted_total:,.0f} "
-        f"({_harm_per_head(ctx, offences.weighted_total)}). The 15 offence codes below carry "
-        f"{harm_share:.0%} of it.</p>"
-        if offences.weighted_total is not None and harm_share is not None
-        else ""
-    )
-    pub.figure("what", "weights_source", offences.weights_source)
-    pub.figure("what", "weighted_total", offences.weighted_total)
-    html.append(str(html_table(shown)))
-    if offences.unweighted_codes:
-        missing = codes[codes["offence_code"].isin(offences.unweighted_codes)]
-        listed = pub.table(
-            "what", "codes_without_weight", missing[["offence_code", "description", "count"]],
-            ["count"],
-        )  # fmt: skip
-        pub.figure("what", "unweighted_codes", offences.unweighted_codes)
+    total = pub.value("what", "weighted_total")
+    residents = pub.value("what", "residents")
+    html.append(f"<h3>Severity: weights from {escape(pub.value('what', 'weights_source'))}</h3>")
+    if total:
+        per_head = (
+            f"{total / residents:.2f} per resident over {residents:,} residents"
+            if residents
+            else "no residents to divide by"
+        )
+        html.append(
+            f"<p>Severity-weighted total: {total:,.0f} ({per_head}). The 15 offence "
+            "codes below carry most of it.</p>"
+        )
+    html.append(page.table("what", "harm_by_code"))
+    if pub.has("what", "codes_without_weight"):
         html.append(
             "<p class='warn'>These offence codes have no weight in the table and are left out "
-            "of the weighted total (not weighted 0):</p>" + str(html_table(listed))
+            "of the weighted total (not weighted 0):</p>"
+            + page.table("what", "codes_without_weight")
         )
     return "".join(html)
 
 
-def _harm_per_head(ctx: Context, total: float | None) -> str:
-    """The Crime Severity Score is weighted harm divided by the area's residents."""
-    if not total:
-        return "no residents to divide by"
-    frame = ctx.results.get("csp_rates")
-    residents = int(frame["population"].sum()) if frame is not None and len(frame) else 0
-    if not residents:
-        return "no residents to divide by"
-    return f"{total / residents:.2f} per resident over {residents:,} residents"
-
-
-def who_section(ctx: Context) -> str:
-    pub = ctx.pub
-    people = who(ctx.store, ctx.definition, ctx.filters)
-    if people.incidents_with_people == 0:
+def who_section(page: Page) -> str:
+    pub = page.pub
+    if pub.value("who", "incidents_with_people") == 0:
         return (
             "<p>No incident in the selection has victims or suspects recorded: profiles need a "
             "force extract with people (open data has none).</p>"
         )
     html = []
-    for role in (people.victims, people.suspects):
-        ages = pub.table("who", f"{role.role}_age_bands", role.age_bands, ["count"])
-        sexes = pub.table("who", f"{role.role}_sex", role.sex, ["count"])
-        ethnicity = pub.table("who", f"{role.role}_ethnicity", role.ethnicity, ["count"])
+    for role in ("victim", "suspect"):
+        ages = pub.table("who", f"{role}_age_bands")
         html.append(
-            f"<h3>{role.role.title()}s: {role.people:,} in {people.incidents:,} incidents</h3>"
+            f"<h3>{role.title()}s: {_n(pub.value('who', f'{role}_people'))} in "
+            f"{_n(pub.value('who', 'incidents'))} incidents</h3>"
         )
         html.append(
-            bar_chart(
-                [str(a) for a in ages.iloc[:, 0]],
-                [v or 0 for v in ages["count"]],
-                f"{role.role.title()}s by age band",
+            page.chart(
+                Chart(
+                    f"who-{role}-ages",
+                    "bar",
+                    f"{role.title()}s by age band",
+                    [str(a) for a in ages["age_band"]],
+                    {"count": gaps(ages["count"])},
+                )
             )
         )
         html.append(
-            "<div class='pair'>" + str(html_table(sexes)) + str(html_table(ethnicity)) + "</div>"
+            "<div class='pair'>"
+            + page.table("who", f"{role}_sex")
+            + page.table("who", f"{role}_ethnicity")
+            + "</div>"
         )
         facts = []
-        if role.under_18 is not None:
-            facts.append(f"{role.under_18:.0%} under 18, {role.under_25:.0%} under 25")
-        facts.append(f"{role.repeat_people:,} appear in more than one incident")
-        pub.figure("who", f"{role.role}_facts", "; ".join(facts))
+        under_18, under_25 = (
+            pub.value("who", f"{role}_under_18"),
+            pub.value("who", f"{role}_under_25"),
+        )
+        if under_18 is not None and under_25 is not None:
+            facts.append(f"{under_18:.0%} under 18, {under_25:.0%} under 25")
+        repeat = pub.value("who", f"{role}_repeat_people")
+        facts.append(
+            "people appearing in more than one incident: "
+            + ("fewer than the disclosure threshold or hidden" if repeat is None else f"{repeat:,}")
+        )
         html.append(f"<p>{escape('; '.join(facts))}.</p>")
-    relationships = pub.table("who", "relationships", people.relationships, ["count"])
-    html.append("<h3>Relationship of suspect to victim</h3>" + str(html_table(relationships)))
+    html.append("<h3>Relationship of suspect to victim</h3>" + page.table("who", "relationships"))
     return "".join(html)
 
 
-def themes_section(ctx: Context) -> str:
-    pub = ctx.pub
-    th = themes(ctx.store, ctx.definition, ctx.filters)
-    ctx.results["themes"] = th
-    frame = pd.DataFrame(
-        [
-            {
-                "theme": x.name,
-                "count": x.count,
-                "assessable": x.assessable,
-                "share": round(x.share, 3) if x.share is not None else None,
-            }
-            for x in th.themes
-        ]
-    )
-    shown = pub.table("themes", "themes", frame, ["count", "assessable"], {"share": "count"})
+def themes_section(page: Page) -> str:
+    pub = page.pub
     html = [
-        str(html_table(shown)),
+        page.table("themes", "themes"),
         "<p class='note'>Share of the incidents in the definition where the theme's facts "
         "are recorded (assessable); a record can belong to several themes.</p>",
     ]
-    months = sorted({m for x in th.themes for m in x.monthly["month"]})
-    series = {}
-    for x in th.themes:
-        if x.count == 0:
-            continue
-        monthly = x.monthly.set_index("month")["count"].reindex(months, fill_value=0)
-        shown_monthly = pub.table(
-            "themes", f"{x.id}_monthly", monthly.rename_axis("month").reset_index(), ["count"]
-        )
-        series[x.name] = with_gaps(shown_monthly["count"])
+    series, labels = {}, []
+    for key in pub.tables:
+        if key.startswith("themes/") and key.endswith("_monthly"):
+            frame = pub.tables[key]
+            labels = list(frame["month"])
+            series[str(frame["theme"].iloc[0])] = gaps(frame["count"])
     if series:
-        html.append(lines_chart(months, series, "Themes a month (hidden months left as gaps)"))
-    by_csp = (
-        pd.concat(
-            [
-                x.by_csp.dropna(subset=["csp"]).set_index("csp")["count"].rename(x.name)
-                for x in th.themes
-            ],
-            axis=1,
-        )
-        .fillna(0)
-        .astype("int64")
-    )
-    csps = sorted(by_csp.index)
-    if csps:
-        # themes down the side, CSPs across: seven rows fit a page where seven columns do not
-        place = by_csp.reindex(csps).T.rename_axis("theme").reset_index()
-        place.columns = ["theme", *csps]
-        shown_place = pub.table("themes", "by_csp", place, csps)
         html.append(
-            "<h3>Where each theme falls (incidents by CSP)</h3>" + str(html_table(shown_place))
+            page.chart(
+                Chart(
+                    "themes-monthly",
+                    "lines",
+                    "Themes a month (hidden months left as gaps)",
+                    labels,
+                    series,
+                )
+            )
         )
+    if pub.has("themes", "by_csp"):
+        html.append("<h3>Where each theme falls (incidents by CSP)</h3>")
+        html.append(page.table("themes", "by_csp"))
     return "".join(html)
 
 
-def concentration_section(ctx: Context) -> str:
-    lsoas = ctx.store.table("areas")
-    area_lsoas = list(
-        lsoas.filter(lsoas.la_code.isin(list(ctx.districts)) & lsoas.in_2021)
-        .select("lsoa_code")
-        .to_pandas()["lsoa_code"]
-    )
-    conc = concentration(ctx.store, area_lsoas, ctx.definition, ctx.filters)
-    ctx.results["concentration"] = conc
-    frame = conc.table.round(3).astype({"year": str}) if len(conc.table) else conc.table
-    table = ctx.pub.figure("concentration", "table", records(frame))
+def concentration_section(page: Page) -> str:
     return (
-        str(html_table(pd.DataFrame(table)))
+        page.table(
+            "concentration", "table", drop=("measure", "total", "in_top_1", "in_top_5", "in_top_10")
+        )
         + "<p class='note'>Share of incidents in the 1%, 5% and 10% of LSOAs with the most, "
-        "counting LSOAs with none. Shares are of the year's whole count, not of any one "
-        "LSOA, so none is suppressed.</p>"
+        "counting LSOAs with none; a share is hidden when the incidents it stands for are "
+        "fewer than the disclosure threshold.</p>"
     )
 
 
-def health_section(ctx: Context) -> str:
-    pub = ctx.pub
-    h = health(ctx.store, ctx.definition, ctx.filters)
-    ctx.results["health"] = h
-    if h.attendances == 0 and h.admissions == 0:
+def health_section(page: Page) -> str:
+    pub = page.pub
+    attendances, admissions = pub.value("health", "attendances"), pub.value("health", "admissions")
+    if attendances == 0 and admissions == 0:
         return (
             "<p>No A&amp;E (ISTV) attendances or hospital admissions are held: this section "
             "needs health partner data.</p>"
         )
-    html = [f"<p>{h.attendances:,} assault attendances; {h.admissions:,} admissions.</p>"]
-    if ctx.csp:
+    html = [f"<p>{_n(attendances)} assault attendances; {_n(admissions)} admissions.</p>"]
+    if pub.provenance.get("csp"):
         html.append(
             "<p class='note'>A&amp;E attendances and admissions are for the whole partnership: "
             "they record the hospital, not the CSP where the assault happened.</p>"
         )
-    if h.attendances:
-        hours = pub.table("health", "by_hour", h.by_hour, ["count"])
+    if pub.has("health", "by_hour"):
+        hours = pub.table("health", "by_hour")
         html.append(
-            bar_chart(
-                [f"{int(x):02d}" for x in hours["hour"]],
-                [v or 0 for v in hours["count"]],
-                "Assault attendances at A&E by hour of the assault",
+            page.chart(
+                Chart(
+                    "health-by-hour",
+                    "bar",
+                    "Assault attendances at A&E by hour of the assault",
+                    [f"{int(x):02d}" for x in hours["hour"]],
+                    {"count": gaps(hours["count"])},
+                )
             )
         )
-        loc = pub.table(
-            "health",
-            "locations",
-            h.by_location.round(3),
-            ["ae", "police"],
-            {"ae_share": "ae", "police_share": "police", "gap": "ae"},
-        )
-        means = pub.table("health", "means_of_assault", h.by_means, ["count"])
-        html.append(
-            "<h3>Where A&amp;E assaults happen and where police record violence</h3>"
-            + str(html_table(loc))
-            + "<h3>Means of assault</h3>"
-            + str(html_table(means))
-        )
-    if h.admissions:
-        sharp = pub.table("health", "sharp_object_admissions", h.sharp_admissions_by_age, ["count"])
-        html.append(
-            "<h3>Admissions for assault by sharp object (X99) by age band</h3>"
-            + str(html_table(sharp))
-        )
+        html.append("<h3>Where A&amp;E assaults happen and where police record violence</h3>")
+        html.append(page.table("health", "locations"))
+        html.append("<h3>Means of assault</h3>" + page.table("health", "means_of_assault"))
+    if pub.has("health", "sharp_object_admissions"):
+        html.append("<h3>Admissions for assault by sharp object (X99) by age band</h3>")
+        html.append(page.table("health", "sharp_object_admissions"))
     return "".join(html)
 
 
-def hotspots_section(ctx: Context) -> str:
-    """Gi* on the grid (classes, density, harm where weights are set), by LSOA, and over time;
-    all drawn inside the partnership's outline, with no counts shown."""
-    from svduty.spatial.hotspots import hotspots
-    from svduty.spatial.maps import class_map, density_map, partnership_outline
-
-    csps = {k: v for k, v in ctx.settings.csps.items() if not ctx.csp or k == ctx.csp}
-    within = partnership_outline(csps)
-    try:
-        spots = hotspots(ctx.store, ctx.definition, ctx.filters, within=within)
-    except InputError as error:
-        return f"<p>No hotspot analysis: {escape(str(error))}</p>"
-    ctx.pub.figure("hotspots", "method", spots.notes)
-    classes = spots.frame["class"].value_counts().rename_axis("class").reset_index(name="cells")
-    ctx.pub.figure("hotspots", "cells_by_class", records(classes))
-    title = f"Gi* hotspots: {ctx.definition.id}, {ctx.period}"
-    html = [
-        _png(class_map(spots.frame, spots.grid, csps, title), title),
-        str(html_table(classes)),
-        "<p class='note'>" + "; ".join(escape(n) for n in spots.notes) + ". Cells are coloured "
-        "by class only; no cell count is shown, so none needs suppressing.</p>",
-    ]
-    density_title = f"Kernel density: {ctx.definition.id}, {ctx.period}"
-    html.append(
-        _png(density_map(spots.density.values, spots.grid, csps, density_title), density_title)
-    )
-    if ctx.weights:
-        harm = hotspots(ctx.store, ctx.definition, ctx.filters, weights=ctx.weights, within=within)
-        harm_title = f"Harm-weighted Gi* hotspots: {ctx.definition.id}, {ctx.period}"
-        ctx.pub.figure("hotspots", "harm_method", harm.notes)
-        harm_map = class_map(harm.frame, harm.grid, csps, harm_title)
-        html.append(
-            "<h3>Weighted by harm</h3>"
-            + _png(harm_map, harm_title)
-            + f"<p class='note'>{escape(harm.notes[-1])}.</p>"
-        )
-    html.append(_lsoa_hotspots(ctx, csps))
-    html.append(_emerging_hotspots(ctx, csps, within))
-    return "".join(html)
-
-
-def _lsoa_hotspots(ctx: Context, csps: dict[str, tuple[str, ...]]) -> str:
-    from svduty.reference.boundaries import lsoas
-    from svduty.spatial.areas import area_hotspots
-    from svduty.spatial.maps import area_map
-
-    districts = {code for codes in csps.values() for code in codes}
-    try:
-        result = area_hotspots(ctx.store, lsoas(districts), ctx.definition, ctx.filters)
-    except InputError as error:
-        return f"<h3>By LSOA</h3><p>No LSOA hotspot analysis: {escape(str(error))}</p>"
-    ctx.pub.figure("hotspots", "lsoa_method", [*result.notes, result.method])
-    classes = result.frame["class"].value_counts().rename_axis("class").reset_index(name="LSOAs")
-    ctx.pub.figure("hotspots", "lsoas_by_class", records(classes))
-    names = ctx.store.table("areas").select("lsoa_code", "lsoa_name", "la_name").to_pandas()
-    hottest = (
-        result.frame[result.frame["class"] == "hot 99%"]
-        .merge(names.drop_duplicates("lsoa_code"), on="lsoa_code", how="left")
-        .sort_values("gi_star_z", ascending=False)[["lsoa_code", "lsoa_name", "la_name"]]
-        .rename(columns={"lsoa_code": "LSOA", "lsoa_name": "name", "la_name": "district"})
-    )
-    ctx.pub.figure("hotspots", "lsoas_hot_99", records(hottest))
-    title = f"Gi* hotspots by LSOA: {ctx.definition.id}, {ctx.period}"
+def near_repeat_section(page: Page) -> str:
+    pub = page.pub
+    if pub.has("near_repeats", "unavailable"):
+        return f"<p>No near-repeat analysis: {escape(pub.value('near_repeats', 'unavailable'))}</p>"
     return (
-        "<h3>By LSOA</h3>"
-        + _png(area_map(result.frame, result.areas.shapes, csps, title), title)
-        + str(html_table(classes))
-        + (
-            f"<p>The {len(hottest)} LSOAs at the centre of 99% hotspots, hottest first:</p>"
-            + str(html_table(hottest))
-            if len(hottest)
-            else ""
-        )
-        + "<p class='note'>"
-        + "; ".join(escape(n) for n in [*result.notes, result.method])
-        + ".</p>"
-    )
-
-
-def _emerging_hotspots(ctx: Context, csps: dict[str, tuple[str, ...]], within: Any) -> str:
-    from svduty.spatial.emerging import PATTERNS, emerging_hotspots
-    from svduty.spatial.maps import PATTERN_COLOURS, class_map
-
-    try:
-        result = emerging_hotspots(ctx.store, ctx.definition, ctx.filters, within=within)
-    except InputError as error:
-        return f"<h3>Over time</h3><p>No emerging hotspot analysis: {escape(str(error))}</p>"
-    ctx.pub.figure("hotspots", "emerging_method", [*result.notes, result.method])
-    inside = result.frame[result.frame["in_area"]]
-    patterns = (
-        inside["pattern"].value_counts().reindex(PATTERNS).dropna().astype(int)
-        .rename_axis("pattern").reset_index(name="cells")
-    )  # fmt: skip
-    ctx.pub.figure("hotspots", "cells_by_pattern", records(patterns))
-    title = f"Emerging hotspots: {ctx.definition.id}, {result.periods[0]} to {result.periods[-1]}"
-    return (
-        "<h3>Over time: emerging and persistent hotspots</h3>"
-        + _png(
-            class_map(
-                result.frame, result.grid, csps, title, "pattern", PATTERN_COLOURS, "Pattern"
-            ),
-            title,
-        )
-        + str(html_table(patterns))
-        + "<p class='note'>"
-        + "; ".join(escape(n) for n in [*result.notes, result.method])
-        + "</p>"
-    )
-
-
-def near_repeat_section(ctx: Context) -> str:
-    from svduty.spatial.hotspots import near_repeat
-
-    filters = [*ctx.filters, Filter("source_kind", "police_extract")]
-    try:
-        result = near_repeat(ctx.store, ctx.definition, filters, simulations=99, seed=1)
-    except InputError as error:
-        return f"<p>No near-repeat analysis: {escape(str(error))}</p>"
-    shown = ctx.pub.table("near_repeats", "knox", result.table, ["observed"])
-    return (
-        f"<p>{result.events:,} incidents from force extracts (exact places and days).</p>"
-        + str(html_table(shown))
-        + f"<p class='note'>{escape(result.method)}. A Knox ratio above 1 with a small p-value "
-        "means more pairs close in space and time than chance would give: a near-repeat "
-        "pattern.</p>"
+        f"<p>{_n(pub.value('near_repeats', 'events'))} incidents from force extracts (exact "
+        "places and days).</p>"
+        + page.table("near_repeats", "knox")
+        + f"<p class='note'>{escape(pub.value('near_repeats', 'method'))}. A Knox ratio above 1 "
+        "with a small p-value means more pairs close in space and time than chance would give: "
+        "a near-repeat pattern.</p>"
     )
 
 
 def _png(data: bytes, title: str) -> str:
-    import base64
-
     encoded = base64.b64encode(data).decode()
     return f'<img class="map" alt="{escape(title)}" src="data:image/png;base64,{encoded}">'
 
 
-RECORD_SECTIONS = (
+Section = tuple[str, str, Callable[[Page], str]]
+
+RECORD_SECTIONS: tuple[Section, ...] = (
     ("trends", "Trends", trends_section),
     ("where", "Where", where_section),
     ("hotspots", "Where: hotspots", hotspots_section),
@@ -597,53 +431,3 @@ RECORD_SECTIONS = (
     ("health", "A&E and hospital admissions", health_section),
     ("near_repeats", "Near repeats", near_repeat_section),
 )
-
-
-def record_findings(ctx: Context) -> list[str]:
-    """Key findings as sentences with their numbers (only figures that are published)."""
-    definition, pub = ctx.definition, ctx.pub
-    t = ctx.results["trend"]
-    out = []
-    total = int(t.monthly["count"].sum()) if len(t.monthly) else 0
-    out.append(f"{total:,} incidents met the {definition.name} definition in {ctx.period}.")
-    if t.change is not None and t.change_periods:
-        out.append(
-            f"Year on year ({t.change_periods[1]} against {t.change_periods[0]}): "
-            f"{t.change.verdict}."
-        )
-    own = ctx.results["csp_rates"]
-    if len(own) and own["count"].min() >= pub.threshold:
-        top = own.iloc[0]
-        overall = own["count"].sum() / own["population"].sum() * 1000
-        clear = "significantly above" if top["low"] > overall else "not significantly above"
-        sentence = (
-            f"{top['area']} had the highest rate, {top['rate']:.1f} per 1,000 residents "
-            f"(95% interval {top['low']:.1f} to {top['high']:.1f}), {clear} the area's "
-            f"{overall:.1f}"
-        )
-        change = ctx.results.get("csp_change")
-        if change is not None:
-            mine = change[change["area"] == top["area"]].iloc[0]
-            if min(mine["first"], mine["second"]) >= pub.threshold:
-                sentence += f"; its change between the last two years: {mine['verdict']}"
-        out.append(sentence + ".")
-    for theme in ctx.results["themes"].themes:
-        if theme.id in ("domestic_abuse", "youth") and theme.share is not None:
-            out.append(f"{theme.name}: {theme.share:.0%} of incidents where recorded.")
-    conc = ctx.results["concentration"]
-    if len(conc.table):
-        row = conc.table.iloc[-1]
-        out.append(
-            f"In {row['year']}, {row['top_5']:.0%} of incidents fell in the 5% of "
-            "neighbourhoods (LSOAs) with the most."
-        )
-    h = ctx.results["health"]
-    if h.attendances and len(h.by_location):
-        gap = h.by_location.iloc[0]
-        if min(gap["ae"], gap["police"]) >= pub.threshold:
-            out.append(
-                f"A&E assaults are over-represented at {gap['location_type'].replace('_', ' ')}"
-                f" ({gap['ae_share']:.0%} of attendances against {gap['police_share']:.0%} of "
-                "police-recorded incidents)."
-            )
-    return out

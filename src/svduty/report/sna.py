@@ -1,10 +1,7 @@
-"""The Strategic Needs Assessment: every analysis, through disclosure control, into one HTML file
-(charts inline, nothing loaded from the network), a PDF of the same HTML, and summary.json with
-every figure shown, keyed by section. The PDF and the page show the same numbers because they are
-the same document.
-
-A workspace with records gets every section; one with only the Home Office tables gets the
-sections those support and a list of what needs partner data."""
+"""The Strategic Needs Assessment drawn from one publication: an HTML file (charts inline,
+nothing loaded from the network), a PDF of the same HTML (so the page and the PDF show the same
+numbers), summary.json with every figure shown, and a Vega-Lite spec per chart. A renderer knows
+published tables only: nothing here reads the store."""
 
 from __future__ import annotations
 
@@ -18,122 +15,80 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from svduty import __version__
-from svduty.analysis.severity import Weights
-from svduty.counting import Filter
-from svduty.definitions import load_definition
 from svduty.definitions.model import Definition
-from svduty.errors import InputError
-from svduty.quality import area_districts, quality
-from svduty.report.aggregate_sections import (
-    AGGREGATE_SECTIONS,
-    aggregate_findings,
-    needs_partner_data,
-)
-from svduty.report.published import Published, html_table
-from svduty.report.sections import RECORD_SECTIONS, Context, record_findings
-from svduty.workspace import Workspace
+from svduty.publish import Publication
+from svduty.report.aggregate_sections import AGGREGATE_SECTIONS, needs_partner_data
+from svduty.report.published import html_table
+from svduty.report.sections import RECORD_SECTIONS, Page
 
 
-def _rows(workspace: Workspace, table: str) -> int:
-    return int(workspace.store.table(table).count().to_pandas())
-
-
-def build_sna(
-    workspace: Workspace,
-    definition: Definition | None = None,
-    out: Path | None = None,
-    unsuppressed: bool = False,
-    pdf: bool = True,
-    csp: str | None = None,
-    period: list[Filter] | None = None,
-    weights: Weights | None = None,
+def render(
+    pub: Publication,
+    definition: Definition,
+    target: Path,
+    stem: str,
+    pdf: bool,
+    weights: Any,
+    started: float,
 ) -> dict[str, Path]:
-    """Write sna[-csp].html, sna[-csp]-summary.json and (with `pdf`) sna[-csp].pdf."""
-    started = time.perf_counter()
-    store, settings = workspace.store, workspace.settings
-    definition = definition or load_definition(settings.definition)
-    if csp and settings.csps and csp not in settings.csps:
-        raise InputError(f"no CSP {csp!r} in this workspace; its CSPs: {', '.join(settings.csps)}")
-    records = _rows(workspace, "incidents") > 0
-    aggregates = _rows(workspace, "offence_counts")
-    if not records and not aggregates:
-        raise InputError("the workspace holds no crime records and no Home Office tables")
-    ctx = Context(
-        store=store,
-        settings=settings,
-        definition=definition,
-        filters=[*(period or []), *([Filter("csp", csp)] if csp else [])],
-        pub=Published(settings.disclosure_threshold, unsuppressed),
-        districts=area_districts(store, settings),
-        weights=weights or workspace.weights(),
-        csp=csp,
-    )
+    """Draw one publication as HTML, summary.json, Vega-Lite specs and (with `pdf`) PDF."""
+    records = bool(pub.provenance["records"])
+    page = Page(pub, definition.id)
     sections = []
     for key, title, build in RECORD_SECTIONS if records else AGGREGATE_SECTIONS:
-        sections.append({"key": key, "title": title, "body": Markup(build(ctx))})
-    findings = record_findings(ctx) if records else aggregate_findings(ctx)
-    ctx.pub.figure("summary", "findings", findings)
-    ctx.pub.figure("report", "period", ctx.period)
-    missing = None if records else needs_partner_data(ctx)
-    report = quality(store, settings)
-    synthetic = int(report.incidents["synthetic"].sum()) if len(report.incidents) else 0
-    batches = (
-        workspace.con.sql(
-            "SELECT source_kind, count(*) AS batches, sum(rows_accepted) AS rows, "
-            "sum(rows_rejected) AS rejected, bool_or(synthetic) AS synthetic FROM batches "
-            "GROUP BY 1 ORDER BY 1"
-        )
-        .df()
-        .astype({"rows": "int64", "rejected": "int64"})
-    )
-    requested = ", ".join(str(f) for f in period or []) or "all months held"
+        sections.append({"key": key, "title": title, "body": Markup(build(page))})
+    missing = None if records else Markup(needs_partner_data(page))
+    synthetic = pub.value("sources", "synthetic_records") or 0
+    threshold = pub.policy.threshold
     env = Environment(
         loader=PackageLoader("svduty.report", "templates"), autoescape=select_autoescape()
     )
     html = env.get_template("sna.html.j2").render(
-        title=f"Strategic Needs Assessment: {csp or settings.area or 'workspace'}",
+        title=f"Strategic Needs Assessment: {pub.id}",
         label=f"{definition.name} ({definition.id} v{definition.version})",
-        period=ctx.period,
-        requested=requested,
+        period=page.period,
+        requested=pub.provenance["period"],
         definition=definition,
-        findings=findings,
+        findings=pub.value("summary", "findings"),
         sections=sections,
-        missing=None if missing is None else html_table(missing),
-        batches=html_table(batches),
-        gaps=report.gaps.to_dict(orient="records"),
+        missing=missing,
+        batches=html_table(pub.table("sources", "batches")),
+        gaps=pub.value("sources", "gaps"),
         synthetic=synthetic,
-        unsuppressed=unsuppressed,
-        threshold=ctx.pub.threshold,
-        weights=ctx.weights,
-        engine=store.name,
+        unsuppressed=pub.policy.internal,
+        threshold=threshold,
+        weights=weights,
+        engine=pub.provenance["engine"],
         version=__version__,
         built=datetime.now().strftime("%Y-%m-%d %H:%M"),
         seconds=round(time.perf_counter() - started, 1),
     )
-    target = out or workspace.reports_dir
     target.mkdir(parents=True, exist_ok=True)
-    stem = "sna" if not csp else "sna-" + csp.lower().replace(" ", "-")
-    paths = {"html": target / f"{stem}.html", "json": target / f"{stem}-summary.json"}
+    paths = {
+        "html": target / f"{stem}.html",
+        "json": target / f"{stem}-summary.json",
+        "charts": target / f"{stem}-charts.json",
+    }
     paths["html"].write_text(html, encoding="utf-8")
     summary: dict[str, Any] = {
-        "definition": {
-            "id": definition.id,
-            "version": definition.version,
-            "sha256": definition.sha256,
-        },
-        "period": ctx.period,
-        "requested_period": requested,
-        "area": csp or settings.area,
+        "definition": pub.provenance["definition"],
+        "period": page.period,
+        "requested_period": pub.provenance["period"],
+        "area": pub.id,
         "records": records,
         "synthetic_records": synthetic,
-        "disclosure_threshold": ctx.pub.threshold,
-        "unsuppressed": unsuppressed,
-        "engine": store.name,
-        "weights": None if ctx.weights is None else ctx.weights.source,
-        "count_columns": ctx.pub.count_columns,
-        "sections": ctx.pub.sections,
+        "disclosure_threshold": threshold,
+        "unsuppressed": pub.policy.internal,
+        "engine": pub.provenance["engine"],
+        "weights": None if weights is None else weights.source,
+        "provenance": pub.provenance,
+        "suppressed": {"primary": pub.primary, "secondary": pub.secondary},
+        "count_columns": pub.count_columns,
+        "sections": pub.sections(),
     }
     paths["json"].write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    charts = {chart.id: chart.vega_lite() for chart in page.charts}
+    paths["charts"].write_text(json.dumps(charts, indent=1), encoding="utf-8")
     if pdf:
         from weasyprint import HTML
 

@@ -1,0 +1,418 @@
+"""The assessment: every analysis of the Strategic Needs Assessment for one selection, run once,
+returned as results with their provenance. Nothing here draws or publishes; the publishing step
+turns these results into controlled tables and the renderers draw those."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from svduty import __version__
+from svduty.analysis.aggregates import AggregateCounts, aggregate_counts, aggregate_trend
+from svduty.analysis.concentration import concentration, concentration_from, per_place
+from svduty.analysis.health import health
+from svduty.analysis.severity import Weights, breakdown, breakdowns_by_csp
+from svduty.analysis.stats import compare_counts
+from svduty.analysis.themes import themes, themes_by_csp
+from svduty.analysis.trends import trend, trends_by_csp
+from svduty.analysis.when import when, when_by_csp
+from svduty.analysis.where import (
+    POPULATION_NOTE,
+    _residents,
+    by_deprivation,
+    deprivation_from,
+    populations,
+    rates,
+    with_rates,
+)
+from svduty.analysis.who import who, who_by_csp
+from svduty.counting import Filter, counts
+from svduty.definitions.model import Definition
+from svduty.engine import Store
+from svduty.errors import InputError
+from svduty.quality import area_districts, quality
+from svduty.settings import Settings
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What one assessment looks at: a definition, a period, an area (the whole partnership or
+    one CSP) and any further filters. Built once per run; its key names it in caches."""
+
+    definition: Definition
+    start: str | None = None  # YYYY-MM
+    end: str | None = None
+    csp: str | None = None
+    filters: tuple[Filter, ...] = ()
+
+    @property
+    def period_filters(self) -> list[Filter]:
+        from svduty.counting import period_filters
+
+        return period_filters(self.start, self.end)
+
+    @property
+    def all_filters(self) -> list[Filter]:
+        area = [Filter("csp", self.csp)] if self.csp else []
+        return [*self.period_filters, *area, *self.filters]
+
+    def for_area(self, csp: str | None) -> Selection:
+        return Selection(self.definition, self.start, self.end, csp, self.filters)
+
+    @property
+    def requested(self) -> str:
+        return ", ".join(str(f) for f in self.period_filters) or "all months held"
+
+    @property
+    def key(self) -> str:
+        text = json.dumps(
+            [
+                self.definition.id,
+                self.definition.version,
+                self.definition.sha256,
+                self.start,
+                self.end,
+                self.csp,
+                [str(f) for f in self.filters],
+            ]
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result comes from, so any figure walks back to its rows."""
+
+    definition: dict[str, str]
+    period: str
+    area: str
+    engine: str
+    parameters: dict[str, Any]
+    data_version: str
+    batch_ids: tuple[int, ...]
+    svduty: str = __version__
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "definition": self.definition,
+            "period": self.period,
+            "area": self.area,
+            "engine": self.engine,
+            "parameters": self.parameters,
+            "data_version": self.data_version,
+            "batch_ids": list(self.batch_ids),
+            "svduty": self.svduty,
+        }
+
+
+@dataclass
+class Assessment:
+    """Every result of one selection. `records` is False for a workspace holding only the Home
+    Office tables, whose results are in `aggregate`."""
+
+    selection: Selection
+    area: str
+    records: bool
+    provenance: Provenance
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+def batch_ids(store: Store) -> tuple[int, ...]:
+    rows = store.catalogue.execute("SELECT batch_id FROM batches ORDER BY 1").fetchall()
+    return tuple(int(r[0]) for r in rows)
+
+
+def data_version(ids: tuple[int, ...], settings: Settings) -> str:
+    text = json.dumps([list(ids), sorted(settings.csps.items()), settings.forces])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def assess(
+    store: Store,
+    settings: Settings,
+    selection: Selection,
+    weights: Weights | None = None,
+) -> Assessment:
+    """Run every analysis of the assessment for `selection`."""
+    if selection.csp and settings.csps and selection.csp not in settings.csps:
+        raise InputError(
+            f"area: no CSP {selection.csp!r} in this workspace; its CSPs: "
+            f"{', '.join(settings.csps)}"
+        )
+    records = int(store.table("incidents").count().to_pandas()) > 0
+    aggregates = int(store.table("offence_counts").count().to_pandas()) > 0
+    if not records and not aggregates:
+        raise InputError("the workspace holds no crime records and no Home Office tables")
+    ids = batch_ids(store)
+    definition = selection.definition
+    provenance = Provenance(
+        {"id": definition.id, "version": str(definition.version), "sha256": definition.sha256},
+        selection.requested,
+        selection.csp or settings.area or "workspace",
+        store.name,
+        {"weights": None if weights is None else weights.source, "near_repeat_seed": 1},
+        data_version(ids, settings),
+        ids,
+    )
+    found = Assessment(selection, provenance.area, records, provenance)
+    found.results["sources"] = _sources(store, settings)
+    found.results["weights"] = weights
+    if records:
+        _assess_records(found, store, settings, weights)
+    else:
+        _assess_aggregates(found, store, settings, weights)
+    return found
+
+
+def _sources(store: Store, settings: Settings) -> dict[str, Any]:
+    report = quality(store, settings)
+    synthetic = int(report.incidents["synthetic"].sum()) if len(report.incidents) else 0
+    batches = (
+        store.catalogue.sql(
+            "SELECT source_kind, count(*) AS batches, sum(rows_accepted) AS rows, "
+            "sum(rows_rejected) AS rejected, bool_or(synthetic) AS synthetic FROM batches "
+            "GROUP BY 1 ORDER BY 1"
+        )
+        .df()
+        .astype({"rows": "int64", "rejected": "int64"})
+    )
+    return {"batches": batches, "gaps": report.gaps, "synthetic": synthetic}
+
+
+def _districts(store: Store, settings: Settings, csp: str | None) -> tuple[str, ...]:
+    """District codes of the area being reported: one CSP's, or the partnership's."""
+    if csp is None:
+        return area_districts(store, settings)
+    areas = store.table("areas")
+    frame = areas.filter(areas.csp_name == csp).select("la_code").distinct().to_pandas()
+    return tuple(sorted(frame["la_code"].dropna()))
+
+
+def _assess_records(
+    found: Assessment, store: Store, settings: Settings, weights: Weights | None
+) -> None:
+    selection, r = found.selection, found.results
+    definition, filters = selection.definition, selection.all_filters
+    districts = _districts(store, settings, selection.csp)
+    r["districts"] = districts
+    r["trend"] = trend(store, definition, filters)
+    csp_rates = rates(store, "csp", definition, filters).frame
+    own = csp_rates[csp_rates["area"].isin(list(settings.csps) or csp_rates["area"])]
+    r["csp_rates"] = own.reset_index(drop=True)
+    r["population_note"] = POPULATION_NOTE
+    r["csp_change"] = csp_change(store, definition, filters, r["trend"].change_periods, own)
+    areas = store.table("areas")
+    names = (
+        areas.filter(areas.la_code.isin(list(districts)))
+        .select("la_name", "csp_name")
+        .distinct()
+        .to_pandas()
+    )
+    la = rates(store, "la", definition, filters).frame
+    la = la[la["area"].isin(list(names["la_name"]))].merge(
+        names.rename(columns={"la_name": "area", "csp_name": "csp"}), on="area", how="left"
+    )
+    r["district_rates"] = la.reset_index(drop=True)
+    r["deprivation"] = by_deprivation(store, districts, definition, filters).frame.astype(
+        {"count": "int64", "population": "int64"}
+    )
+    r["when"] = when(store, definition, filters)
+    r["what"] = breakdown(store, definition, filters, weights)
+    r["who"] = who(store, definition, filters)
+    r["themes"] = themes(store, definition, filters)
+    lsoas = (
+        areas.filter(areas.la_code.isin(list(districts)) & areas.in_2021)
+        .select("lsoa_code")
+        .to_pandas()["lsoa_code"]
+    )
+    r["concentration"] = concentration(store, list(lsoas), definition, filters)
+    r["health"] = health(store, definition, [*selection.period_filters, *selection.filters])
+    r["residents"] = int(own["population"].sum()) if len(own) else 0
+
+
+def csp_change(
+    store: Store,
+    definition: Definition,
+    filters: list[Filter],
+    periods: tuple[str, str] | None,
+    csps: pd.DataFrame,
+) -> pd.DataFrame | None:
+    """Each CSP's last two complete financial years, compared by the exact test."""
+    if not periods:
+        return None
+    first, second = periods
+    found = counts(store, "incidents", ["csp", "financial_year"], filters, definition).frame
+    rows = []
+    for csp in csps["area"]:
+        mine = found[found["csp"] == csp].set_index("financial_year")["count"]
+        a, b = int(mine.get(first, 0)), int(mine.get(second, 0))
+        change = compare_counts(a, b)
+        rows.append(
+            {
+                "area": csp,
+                first: a,
+                second: b,
+                "ratio": None if change.ratio is None else round(change.ratio, 3),
+                "p_value": None if change.p_value is None else round(change.p_value, 4),
+                "verdict": change.verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def assess_places(
+    store: Store, settings: Settings, selection: Selection, weights: Weights | None = None
+) -> dict[str, Any]:
+    """Hotspots (grid, harm, LSOA, over time) and near repeats for one area; each may be
+    impossible on the data held, which is a result too (the reason is kept). Kept apart from
+    `assess` because only the report being drawn needs them: they show classes of cells, not
+    counts, so they need no joint control with the other reports of a set."""
+    from svduty.reference.boundaries import lsoas
+    from svduty.spatial.areas import area_hotspots
+    from svduty.spatial.emerging import emerging_hotspots
+    from svduty.spatial.hotspots import hotspots, near_repeat
+    from svduty.spatial.maps import partnership_outline
+
+    r: dict[str, Any] = {}
+    definition, filters = selection.definition, selection.all_filters
+    csps = {k: v for k, v in settings.csps.items() if not selection.csp or k == selection.csp}
+    r["csps"] = csps
+    within = partnership_outline(csps)
+
+    def attempt(name: str, run: Any) -> None:
+        try:
+            r[name] = run()
+        except InputError as error:
+            r[name] = error
+
+    attempt("hotspots", lambda: hotspots(store, definition, filters, within=within))
+    if weights:
+        attempt(
+            "harm_hotspots",
+            lambda: hotspots(store, definition, filters, weights=weights, within=within),
+        )
+    districts = {code for codes in csps.values() for code in codes}
+    attempt("lsoa_hotspots", lambda: area_hotspots(store, lsoas(districts), definition, filters))
+    r["lsoa_names"] = (
+        store.table("areas").select("lsoa_code", "lsoa_name", "la_name").to_pandas()
+    ).drop_duplicates("lsoa_code")
+    attempt("emerging", lambda: emerging_hotspots(store, definition, filters, within=within))
+    attempt(
+        "near_repeat",
+        lambda: near_repeat(
+            store,
+            definition,
+            [*filters, Filter("source_kind", "police_extract")],
+            simulations=99,
+            seed=1,
+        ),
+    )
+    return r
+
+
+def _assess_aggregates(
+    found: Assessment, store: Store, settings: Settings, weights: Weights | None
+) -> None:
+    selection, r = found.selection, found.results
+    counted = aggregate_counts(store, selection.definition, selection.all_filters)
+    if settings.forces:
+        frame = counted.frame[counted.frame["force"].isin(settings.forces)]
+        counted = AggregateCounts(
+            frame, counted.clauses, counted.unassessable, counted.definition, counted.engine
+        )
+    r["aggregate"] = counted
+    r["aggregate_trend"] = aggregate_trend(counted)
+    frame = counted.frame
+    level = "csp" if frame["csp"].notna().any() else "force"
+    per = frame.groupby(level)["count"].sum().rename_axis("area").reset_index()
+    years = max(frame["financial_year"].nunique(), 1)
+    rated = with_rates(per.merge(populations(store, level), on="area", how="left"), years)
+    r["aggregate_level"] = level
+    r["aggregate_rates"] = rated.sort_values("rate", ascending=False).reset_index(drop=True)
+
+
+def assess_set(
+    store: Store,
+    settings: Settings,
+    selection: Selection,
+    weights: Weights | None = None,
+) -> list[Assessment]:
+    """The whole area's assessment and each CSP's, as `assess` would give them one by one, but
+    from one pass per analysis split by CSP (a set is what gets published together)."""
+    whole = assess(store, settings, selection.for_area(None), weights)
+    if not whole.records or not settings.csps:
+        return [whole]
+    definition, filters = selection.definition, selection.for_area(None).all_filters
+    split: dict[str, dict[str, Any]] = {
+        "trend": trends_by_csp(store, definition, filters),
+        "when": when_by_csp(store, definition, filters),
+        "what": breakdowns_by_csp(store, definition, filters, weights),
+        "who": who_by_csp(store, definition, filters),
+        "themes": themes_by_csp(store, definition, filters),
+    }
+    areas = store.table("areas").select("lsoa_code", "la_code", "csp_name", "in_2021").to_pandas()
+    people = _residents(store)
+    residents = people.select(
+        lsoa="lsoa_code",
+        la_code="la_code",
+        decile=ibis.coalesce(people.imd2025_decile, people.imd2019_decile),
+        population="population",
+    ).to_pandas()
+    per_lsoa = counts(store, "incidents", ["lsoa"], filters, definition).frame
+    in_area = areas[areas["la_code"].isin(list(whole.results["districts"])) & areas["in_2021"]]
+    places = per_place(store, list(in_area["lsoa_code"]), definition, filters)
+    out = [whole]
+    for csp in settings.csps:
+        one = selection.for_area(csp)
+        found = Assessment(one, csp, True, replace(whole.provenance, area=csp))
+        r = found.results
+        mine = areas[areas["csp_name"] == csp]
+        r["districts"] = tuple(sorted(mine["la_code"].dropna().unique()))
+        for key in ("sources", "weights", "health", "population_note"):
+            r[key] = whole.results[key]
+        for key, by_csp in split.items():
+            r[key] = by_csp.get(csp) or _alone(key, store, definition, one.all_filters, weights)
+        own = whole.results["csp_rates"]
+        r["csp_rates"] = _shares(own[own["area"] == csp])
+        change = whole.results["csp_change"]
+        r["csp_change"] = None if change is None else change[change["area"] == csp]
+        districts = whole.results["district_rates"]
+        r["district_rates"] = _shares(districts[districts["csp"] == csp])
+        r["deprivation"] = deprivation_from(
+            residents[residents["la_code"].isin(list(r["districts"]))],
+            per_lsoa,
+            definition,
+            store.name,
+        ).frame.astype({"count": "int64", "population": "int64"})
+        lsoas = list(mine.loc[mine["in_2021"], "lsoa_code"])
+        r["concentration"] = concentration_from(places, lsoas, definition, store.name)
+        r["residents"] = int(r["csp_rates"]["population"].sum())
+        out.append(found)
+    return out
+
+
+def _shares(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rates of one CSP's rows, each row's share now of that CSP's total."""
+    frame = frame.reset_index(drop=True).copy()
+    total = frame["count"].sum()
+    frame["share"] = frame["count"] / total if total else 0.0
+    return frame
+
+
+def _alone(
+    key: str, store: Store, definition: Definition, filters: list[Filter], weights: Any
+) -> Any:
+    """One analysis for one CSP on its own (a CSP with no incident in the split)."""
+    run = {
+        "trend": lambda: trend(store, definition, filters),
+        "when": lambda: when(store, definition, filters),
+        "what": lambda: breakdown(store, definition, filters, weights),
+        "who": lambda: who(store, definition, filters),
+        "themes": lambda: themes(store, definition, filters),
+    }
+    return run[key]()

@@ -1,0 +1,674 @@
+"""The Strategic Needs Assessment as publishable tables, and what is derived from them.
+
+`draft(assessment)` says, for every result, which columns are counts and what they add up to;
+`derive(publication)` computes every ratio, share, rolling total, seasonal index, year-on-year
+test and key finding from the published counts only, so nothing derived can give back a hidden
+count."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from svduty.analysis.assessment import Assessment
+from svduty.analysis.stats import compare_counts
+from svduty.errors import InputError
+from svduty.publish import Draft, Publication
+from svduty.publish.tables import Parent, Table, note, value
+from svduty.vocabulary import AGE_BANDS
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+RATES = {"rate": ["count"], "low": ["count"], "high": ["count"]}
+
+
+def draft(found: Assessment) -> Draft:
+    """Every count table the assessment offers for publication."""
+    r = found.results
+    tables: list[Table] = []
+    tables += _sources(r["sources"])
+    if found.records:
+        for part in (_trends, _where, _when, _what, _who, _themes, _concentration, _health):
+            tables += part(r)
+    else:
+        tables += _aggregate(r)
+    provenance = {
+        **found.provenance.as_dict(),
+        "records": found.records,
+        "csp": found.selection.csp,
+    }
+    return Draft(found.area, tables, provenance)
+
+
+def draft_places(area: str, places: dict[str, Any]) -> Draft:
+    """Hotspot classes and near-repeat pairs of one area; the maps' inputs ride along as
+    extras (cell classes and places, never counts)."""
+    return Draft(area, [*_hotspots(places), *_near_repeats(places)], extras=_map_inputs(places))
+
+
+def _sources(sources: dict[str, Any]) -> list[Table]:
+    batches = sources["batches"].copy()
+    batches["synthetic"] = batches["synthetic"].map({True: "yes", False: "no"})
+    gaps = sources["gaps"]
+    return [
+        Table(
+            "sources",
+            "batches",
+            batches,
+            ["source_kind"],
+            ["rows", "rejected"],
+            across_areas=False,
+            partnership=True,
+        ),
+        value("sources", "synthetic_records", sources["synthetic"], count=True),
+        note("sources", "gaps", gaps.to_dict(orient="records") if len(gaps) else []),
+    ]
+
+
+def _fy(month: str) -> str:
+    year, m = int(month[:4]), int(month[5:7])
+    start = year if m >= 4 else year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def _trends(r: dict[str, Any]) -> list[Table]:
+    t = r["trend"]
+    monthly = t.monthly.assign(financial_year=[_fy(m) for m in t.monthly["month"]])
+    years = (
+        t.financial_years.astype({"months": "int64"})
+        if len(t.financial_years)
+        else (pd.DataFrame(columns=["financial_year", "count", "months"]))
+    )
+    period = (
+        f"{t.monthly['month'].iloc[0]} to {t.monthly['month'].iloc[-1]}"
+        if len(t.monthly)
+        else "no records"
+    )
+    return [
+        note("report", "period", period),
+        Table("trends", "financial_years", years, ["financial_year"], ["count"], total="selection"),
+        Table(
+            "trends",
+            "monthly",
+            monthly[["month", "financial_year", "count"]],
+            ["month"],
+            ["count"],
+            total="selection",
+            parent=Parent("financial_years", "financial_year"),
+        ),
+        note("trends", "change_periods", list(t.change_periods or [])),
+    ]
+
+
+def _where(r: dict[str, Any]) -> list[Table]:
+    rated = {**RATES, "share": ["count"]}
+    out = [
+        Table("where", "csp_rates", r["csp_rates"].round(3), ["area"], ["count"], rated),
+        Table(
+            "where",
+            "district_rates",
+            r["district_rates"].round(3),
+            ["area"],
+            ["count"],
+            rated,
+            parent=Parent("csp_rates", "csp"),
+        ),
+        Table("where", "deprivation", r["deprivation"].round(3), ["decile"], ["count"], RATES),
+        note("where", "population_note", r["population_note"]),
+    ]
+    change = r["csp_change"]
+    if change is not None:
+        years = [c for c in change.columns if "/" in str(c)]
+        derived = {c: years for c in ("ratio", "p_value", "verdict")}
+        out.append(Table("where", "csp_change", change, ["area"], years, derived))
+    return out
+
+
+def _hotspots(r: dict[str, Any]) -> list[Table]:
+    """Cells coloured by class only: counts of grid cells or LSOAs, not of people."""
+    out: list[Table] = []
+    spots = r["hotspots"]
+    if isinstance(spots, InputError):
+        return [note("hotspots", "unavailable", str(spots))]
+    out.append(note("hotspots", "method", spots.notes))
+    classes = spots.frame["class"].value_counts().rename_axis("class").reset_index(name="cells")
+    out.append(Table("hotspots", "cells_by_class", classes, ["class"]))
+    harm = r.get("harm_hotspots")
+    if harm is not None and not isinstance(harm, InputError):
+        out.append(note("hotspots", "harm_method", harm.notes))
+    lsoa = r["lsoa_hotspots"]
+    if isinstance(lsoa, InputError):
+        out.append(note("hotspots", "lsoa_unavailable", str(lsoa)))
+    else:
+        out.append(note("hotspots", "lsoa_method", [*lsoa.notes, lsoa.method]))
+        by_class = lsoa.frame["class"].value_counts().rename_axis("class")
+        out.append(
+            Table("hotspots", "lsoas_by_class", by_class.reset_index(name="LSOAs"), ["class"])
+        )
+        hottest = (
+            lsoa.frame[lsoa.frame["class"] == "hot 99%"]
+            .merge(r["lsoa_names"], on="lsoa_code", how="left")
+            .sort_values("gi_star_z", ascending=False)[["lsoa_code", "lsoa_name", "la_name"]]
+            .rename(columns={"lsoa_code": "LSOA", "lsoa_name": "name", "la_name": "district"})
+        )
+        out.append(Table("hotspots", "lsoas_hot_99", hottest.reset_index(drop=True), ["LSOA"]))
+    emerging = r["emerging"]
+    if isinstance(emerging, InputError):
+        out.append(note("hotspots", "emerging_unavailable", str(emerging)))
+    else:
+        from svduty.spatial.emerging import PATTERNS
+
+        inside = emerging.frame[emerging.frame["in_area"]]
+        patterns = (
+            inside["pattern"]
+            .value_counts()
+            .reindex(PATTERNS)
+            .dropna()
+            .astype(int)
+            .rename_axis("pattern")
+            .reset_index(name="cells")
+        )
+        out.append(Table("hotspots", "cells_by_pattern", patterns, ["pattern"]))
+        out.append(note("hotspots", "emerging_method", [*emerging.notes, emerging.method]))
+        out.append(note("hotspots", "emerging_periods", list(emerging.periods)))
+    return out
+
+
+def _map_inputs(r: dict[str, Any]) -> dict[str, Any]:
+    """What the maps draw: each cell's class or density and where it is, never its count."""
+    out: dict[str, Any] = {"csps": r["csps"]}
+    keep = ["cell_id", "x", "y", "class", "in_area"]
+    for name in ("hotspots", "harm_hotspots"):
+        spots = r.get(name)
+        if spots is not None and not isinstance(spots, InputError):
+            out[name] = {
+                "frame": spots.frame[[c for c in keep if c in spots.frame.columns]],
+                "grid": spots.grid,
+                "density": spots.density.values if name == "hotspots" else None,
+                "notes": spots.notes,
+            }
+    lsoa = r["lsoa_hotspots"]
+    if not isinstance(lsoa, InputError):
+        out["lsoa_hotspots"] = {
+            "frame": lsoa.frame[["lsoa_code", "class"]],
+            "shapes": lsoa.areas.shapes,
+        }
+    emerging = r["emerging"]
+    if not isinstance(emerging, InputError):
+        columns = ["cell_id", "x", "y", "pattern", "in_area"]
+        out["emerging"] = {"frame": emerging.frame[columns], "grid": emerging.grid}
+    return out
+
+
+def _when(r: dict[str, Any]) -> list[Table]:
+    """Aoristic cells are fractions of incidents: each is rounded half up to a whole number
+    before control, so a cell holding one exact-time crime is a 1 and is hidden like any 1."""
+    w = r["when"]
+    hours = [f"{h:02d}" for h in range(24)]
+    matrix = np.floor(w.matrix.to_numpy(dtype=float) + 0.5).astype("int64")
+    frame = pd.DataFrame(matrix, columns=hours)
+    frame.insert(0, "day", list(DAYS)[: len(frame)])
+    return [
+        Table("when", "hour_by_day", frame, ["day"], hours, row_total="day_totals"),
+        value("when", "exact", w.exact, count=True),
+        value("when", "spread", w.spread, count=True),
+        value("when", "excluded", w.excluded, count=True),
+        note("when", "max_span_hours", w.max_span_hours),
+    ]
+
+
+def _what(r: dict[str, Any]) -> list[Table]:
+    offences = r["what"]
+    out = [
+        Table(
+            "what",
+            "offence_groups",
+            offences.groups,
+            ["offence_group"],
+            ["count"],
+            total="selection",
+        ),
+        Table(
+            "what",
+            "offence_subgroups",
+            offences.subgroups,
+            ["offence_subgroup"],
+            ["count"],
+            total="selection",
+            parent=Parent("offence_groups", "offence_group"),
+        ),
+    ]
+    weights = r["weights"]
+    if weights is None:
+        return out
+    codes = offences.codes.assign(harm=offences.codes["harm"].round(1))
+    top = codes.dropna(subset=["harm"]).sort_values("harm", ascending=False).head(15)
+    out += [
+        Table(
+            "what",
+            "harm_by_code",
+            top[["offence_code", "description", "count", "weight", "harm"]].reset_index(drop=True),
+            ["offence_code"],
+            ["count"],
+            {"harm": ["count"]},
+        ),
+        note("what", "weights_source", offences.weights_source),
+        note("what", "weighted_total", offences.weighted_total),
+        value("what", "residents", r["residents"]),
+    ]
+    out.append(note("what", "unweighted_codes", offences.unweighted_codes))
+    if offences.unweighted_codes:
+        missing = codes[codes["offence_code"].isin(offences.unweighted_codes)]
+        out.append(
+            Table(
+                "what",
+                "codes_without_weight",
+                missing[["offence_code", "description", "count"]].reset_index(drop=True),
+                ["offence_code"],
+                ["count"],
+            )
+        )
+    return out
+
+
+def _who(r: dict[str, Any]) -> list[Table]:
+    people = r["who"]
+    out = [value("who", "incidents_with_people", people.incidents_with_people, count=True)]
+    if people.incidents_with_people == 0:
+        return out
+    out.append(value("who", "incidents", people.incidents, count=True))
+    for role in (people.victims, people.suspects):
+        total = f"who/{role.role}_people"
+        people_cell = value("who", f"{role.role}_people", role.people, count=True)
+        people_cell.total = total
+        out += [
+            people_cell,
+            Table(
+                "who",
+                f"{role.role}_age_bands",
+                role.age_bands,
+                ["age_band"],
+                ["count"],
+                total=total,
+            ),
+            Table("who", f"{role.role}_sex", role.sex, ["sex"], ["count"], total=total),
+            Table(
+                "who",
+                f"{role.role}_ethnicity",
+                role.ethnicity,
+                ["ethnicity"],
+                ["count"],
+                total=total,
+            ),
+        ]
+        repeat = value("who", f"{role.role}_repeat_people", role.repeat_people, count=True)
+        repeat.across_areas = False  # one person can be in two CSPs
+        out.append(repeat)
+    out.append(Table("who", "relationships", people.relationships, ["relationship"], ["count"]))
+    return out
+
+
+def _themes(r: dict[str, Any]) -> list[Table]:
+    th = r["themes"]
+    frame = pd.DataFrame(
+        [
+            {
+                "theme": x.name,
+                "count": x.count,
+                "assessable": x.assessable,
+                "share": round(x.share, 3) if x.share is not None else None,
+            }
+            for x in th.themes
+        ]
+    )
+    out = [
+        Table(
+            "themes",
+            "themes",
+            frame,
+            ["theme"],
+            ["count", "assessable"],
+            {"share": ["count", "assessable"]},
+        ),
+    ]
+    months = sorted({m for x in th.themes for m in x.monthly["month"]})
+    for x in th.themes:
+        if x.count == 0:
+            continue
+        monthly = x.monthly.set_index("month")["count"].reindex(months, fill_value=0)
+        monthly = monthly.rename_axis("month").reset_index().assign(theme=x.name)
+        out.append(
+            Table(
+                "themes",
+                f"{x.id}_monthly",
+                monthly,
+                ["month"],
+                ["count"],
+                parent=Parent("themes", "theme"),
+            )
+        )
+    by_csp = (
+        pd.concat(
+            [
+                x.by_csp.dropna(subset=["csp"]).set_index("csp")["count"].rename(x.name)
+                for x in th.themes
+            ],
+            axis=1,
+        )
+        .fillna(0)
+        .astype("int64")
+    )
+    csps = sorted(by_csp.index)
+    if csps:
+        place = by_csp.reindex(csps).T.rename_axis("theme").reset_index()
+        place.columns = ["theme", *csps]
+        out.append(Table("themes", "by_csp", place, ["theme"], csps, row_total="themes"))
+    return out
+
+
+def _concentration(r: dict[str, Any]) -> list[Table]:
+    conc = r["concentration"]
+    frame = conc.table
+    if not len(frame):
+        return [Table("concentration", "table", frame)]
+    frame = frame[frame["measure"] == "incidents"].round(3).astype({"year": str})
+    tops = [c for c in frame.columns if c.startswith("in_top_")]
+    derived = {c.removeprefix("in_"): [c] for c in tops}
+    table = Table(
+        "concentration",
+        "table",
+        frame.reset_index(drop=True),
+        ["year"],
+        ["total", *tops],
+        derived,
+        across_areas=False,
+    )
+    return [table]
+
+
+def _health(r: dict[str, Any]) -> list[Table]:
+    h = r["health"]
+    out = [
+        value("health", "attendances", h.attendances, count=True),
+        value("health", "admissions", h.admissions, count=True),
+    ]
+    if h.attendances:
+        locations = h.by_location.round(3)
+        out += [
+            Table("health", "by_hour", h.by_hour, ["hour"], ["count"]),
+            Table(
+                "health",
+                "locations",
+                locations,
+                ["location_type"],
+                ["ae", "police"],
+                {"ae_share": ["ae"], "police_share": ["police"], "gap": ["ae", "police"]},
+            ),
+            Table("health", "means_of_assault", h.by_means, [h.by_means.columns[0]], ["count"]),
+        ]
+    if h.admissions:
+        sharp = h.sharp_admissions_by_age
+        out.append(Table("health", "sharp_object_admissions", sharp, [sharp.columns[0]], ["count"]))
+    for table in out:
+        table.partnership = True  # A&E records the hospital, not the CSP of the assault
+    return out
+
+
+def _near_repeats(r: dict[str, Any]) -> list[Table]:
+    result = r["near_repeat"]
+    if isinstance(result, InputError):
+        return [note("near_repeats", "unavailable", str(result))]
+    table = result.table.reset_index(drop=True)
+    return [
+        value("near_repeats", "events", result.events, count=True),
+        Table(
+            "near_repeats",
+            "knox",
+            table,
+            ["space_band", "time_band"],
+            ["observed"],
+            {"expected": ["observed"], "knox_ratio": ["observed"], "p_value": ["observed"]},
+            across_areas=False,
+        ),
+        note("near_repeats", "method", result.method),
+    ]
+
+
+def _aggregate(r: dict[str, Any]) -> list[Table]:
+    t, found = r["aggregate_trend"], r["aggregate"]
+    frame = found.frame
+    quarterly = t.quarterly.assign(financial_year=[q.split(" ")[0] for q in t.quarterly["quarter"]])
+    groups = (
+        frame.groupby(["offence_group", "offence_subgroup"])["count"]
+        .sum()
+        .reset_index()
+        .sort_values("count", ascending=False)
+        .reset_index(drop=True)
+    )
+    level = r["aggregate_level"]
+    period = (
+        f"{t.quarterly['quarter'].iloc[0]} to {t.quarterly['quarter'].iloc[-1]}"
+        if len(t.quarterly)
+        else "no counts"
+    )
+    out = [
+        note("report", "period", period),
+        note("where", "level", level),
+        Table(
+            "trends",
+            "financial_years",
+            t.financial_years,
+            ["financial_year"],
+            ["count"],
+            total="selection",
+        ),
+        Table(
+            "trends",
+            "quarterly",
+            quarterly,
+            ["quarter"],
+            ["count"],
+            total="selection",
+            parent=Parent("financial_years", "financial_year"),
+        ),
+        note("trends", "change_periods", list(t.change_periods or [])),
+        Table("where", f"{level}_rates", r["aggregate_rates"].round(3), ["area"], ["count"], RATES),
+        Table(
+            "what", "offence_subgroups", groups, ["offence_subgroup"], ["count"], total="selection"
+        ),
+        Table("what", "clauses", found.clauses, ["clause"], ["counted", "unassessable"]),
+        note("what", "unassessable_clauses", list(found.unassessable)),
+    ]
+    weights = r["weights"]
+    if weights is not None:
+        codes = frame.groupby("offence_code", as_index=False)["count"].sum()
+        codes["weight"] = codes["offence_code"].map(weights.weights)
+        codes["harm"] = (codes["count"] * codes["weight"]).round(1)
+        out += [
+            note("what", "weights_source", weights.source),
+            note("what", "weighted_total", float(codes["harm"].sum())),
+            note(
+                "what",
+                "unweighted_codes",
+                sorted(codes.loc[codes["weight"].isna(), "offence_code"]),
+            ),
+        ]
+    return out
+
+
+# ---- derived from published counts ----------------------------------------------------------
+
+
+def derive(pub: Publication) -> Publication:
+    """Add every derived figure, computed from `pub`'s published counts only."""
+    if pub.has("trends", "monthly"):
+        _derive_trends(pub)
+    elif pub.has("trends", "quarterly"):
+        _derive_change(pub)
+    if pub.has("who", "victim_age_bands"):
+        for role in ("victim", "suspect"):
+            _derive_ages(pub, role)
+    pub.add(note("summary", "findings", findings(pub)))
+    return pub
+
+
+def _derive_trends(pub: Publication) -> None:
+    monthly = pub.table("trends", "monthly")
+    counts = pd.Series([np.nan if v is None else float(v) for v in monthly["count"]])
+    if len(monthly) >= 12:
+        # a window with a hidden month is hidden, so no rolling total gives a month back
+        rolling = counts.rolling(12).sum().iloc[11:]
+        frame = pd.DataFrame(
+            {"month": list(monthly["month"])[11:], "rolling_12_months": rolling.to_numpy()}
+        )
+        pub.add(Table("trends", "rolling_12_months", frame))
+    if len(monthly) >= 24 and counts.notna().all():
+        months = [int(m[5:7]) for m in monthly["month"]]
+        season = pd.DataFrame({"month": months, "count": counts}).groupby("month")["count"].mean()
+        frame = pd.DataFrame(
+            {
+                "month": [pd.Timestamp(2000, m, 1).strftime("%b") for m in season.index],
+                "index": (season / counts.mean()).round(3).to_numpy(),
+            }
+        )
+        pub.add(Table("trends", "seasonality", frame))
+    _derive_change(pub)
+
+
+def _derive_change(pub: Publication) -> None:
+    """Year on year from the two published financial-year counts, or why there is none."""
+    periods = pub.value("trends", "change_periods")
+    text = "Fewer than two complete financial years: no year-on-year comparison."
+    change = None
+    if periods:
+        years = pub.table("trends", "financial_years").set_index("financial_year")["count"]
+        a, b = years.get(periods[0]), years.get(periods[1])
+        if a is None or b is None:
+            text = "Year on year: not shown, as one of the two years' counts is suppressed."
+        else:
+            change = compare_counts(int(a), int(b), minimum=20)
+            text = f"{periods[1]} against {periods[0]}: {change_words(change)}."
+    pub.add(note("trends", "change", text))
+    pub.add(note("trends", "change_verdict", None if change is None else change.verdict))
+
+
+def change_words(change: Any) -> str:
+    words = str(change.verdict)
+    if change.ratio:
+        words += (
+            f" (rate ratio {change.ratio:.2f}, 95% interval {change.low:.2f} to "
+            f"{change.high:.2f}, exact test p = {change.p_value:.3g})"
+        )
+    return words
+
+
+def _derive_ages(pub: Publication, role: str) -> None:
+    """Shares under 18 and under 25 of people with a known age, only when every band they
+    need is shown."""
+    bands = pub.table("who", f"{role}_age_bands").set_index("age_band")["count"]
+    known = [label for _, _, label in AGE_BANDS if label in bands.index]
+    shares: dict[str, float | None] = {"under_18": None, "under_25": None}
+    if known and all(bands[b] is not None for b in known):
+        total = sum(int(bands[b]) for b in known)
+        for name, below in (("under_18", 18), ("under_25", 25)):
+            young = sum(
+                int(bands[lab]) for low, _, lab in AGE_BANDS if lab in known and low < below
+            )
+            shares[name] = round(young / total, 3) if total else None
+    pub.add(note("who", f"{role}_under_18", shares["under_18"]))
+    pub.add(note("who", f"{role}_under_25", shares["under_25"]))
+
+
+def findings(pub: Publication) -> list[str]:
+    """Key findings as sentences, each number taken from a published cell."""
+    if pub.has("trends", "quarterly"):
+        return _aggregate_findings(pub)
+    out: list[str] = []
+    if pub.has("trends", "monthly"):
+        months = pub.table("trends", "monthly")["count"]
+        name = pub.provenance["definition"]["id"]
+        period = pub.value("report", "period")
+        if all(v is not None for v in months):
+            out.append(f"{int(sum(months)):,} incidents met the {name} definition in {period}.")
+        else:
+            out.append(
+                f"Incidents meeting the {name} definition in {period}: some months are "
+                "suppressed (small counts), so no total is given."
+            )
+    verdict = pub.value("trends", "change_verdict") if pub.has("trends", "change_verdict") else None
+    periods = pub.value("trends", "change_periods") if pub.has("trends", "change_periods") else []
+    if verdict and periods:
+        out.append(f"Year on year ({periods[1]} against {periods[0]}): {verdict}.")
+    if pub.has("where", "csp_rates"):
+        out += _rate_finding(pub)
+    if pub.has("themes", "themes"):
+        shares = pub.table("themes", "themes").set_index("theme")["share"]
+        for theme in ("Domestic abuse", "Youth (a victim or suspect under 25)"):
+            if shares.get(theme) is not None:
+                out.append(f"{theme}: {shares[theme]:.0%} of incidents where recorded.")
+    if pub.has("concentration", "table"):
+        conc = pub.table("concentration", "table")
+        if len(conc) and conc.iloc[-1].get("top_5") is not None:
+            last = conc.iloc[-1]
+            out.append(
+                f"In {last['year']}, {last['top_5']:.0%} of incidents fell in the 5% of "
+                "neighbourhoods (LSOAs) with the most."
+            )
+    if pub.has("health", "locations"):
+        loc = pub.table("health", "locations")
+        if len(loc) and loc.iloc[0]["gap"] is not None:
+            top = loc.iloc[0]
+            place = str(top["location_type"]).replace("_", " ")
+            out.append(
+                f"A&E assaults are over-represented at {place}"
+                f" ({top['ae_share']:.0%} of attendances against {top['police_share']:.0%} of "
+                "police-recorded incidents)."
+            )
+    return out
+
+
+def _rate_finding(pub: Publication) -> list[str]:
+    own = pub.table("where", "csp_rates")
+    if len(own) < 2 or any(v is None for v in own["count"]):
+        return []
+    top = own.iloc[0]
+    overall = sum(own["count"]) / sum(own["population"]) * 1000
+    clear = "significantly above" if top["low"] > overall else "not significantly above"
+    sentence = (
+        f"{top['area']} had the highest rate, {top['rate']:.1f} per 1,000 residents "
+        f"(95% interval {top['low']:.1f} to {top['high']:.1f}), {clear} the area's "
+        f"{overall:.1f}"
+    )
+    if pub.has("where", "csp_change"):
+        change = pub.table("where", "csp_change")
+        mine = change[change["area"] == top["area"]]
+        if len(mine) and mine.iloc[0]["verdict"] is not None:
+            sentence += f"; its change between the last two years: {mine.iloc[0]['verdict']}"
+    return [sentence + "."]
+
+
+def _aggregate_findings(pub: Publication) -> list[str]:
+    quarters = pub.table("trends", "quarterly")["count"]
+    name, period = pub.provenance["definition"]["id"], pub.value("report", "period")
+    unassessable = pub.value("what", "unassessable_clauses")
+    clauses = pub.table("what", "clauses")
+    out = [
+        f"{int(sum(quarters)):,} offences in the Home Office tables fall under the offence-code "
+        f"clauses of {name} in {period}."
+        if all(v is not None for v in quarters)
+        else f"Offences under {name} in {period}: some quarters are suppressed."
+    ]
+    if unassessable:
+        out.append(
+            f"{len(unassessable)} of {len(clauses)} clauses need markers the tables do not "
+            f"carry ({', '.join(unassessable)}): the count above leaves them out."
+        )
+    verdict, periods = pub.value("trends", "change_verdict"), pub.value("trends", "change_periods")
+    if verdict and periods:
+        out.append(f"Year on year ({periods[1]} against {periods[0]}): {verdict}.")
+    rates = pub.table("where", f"{pub.value('where', 'level')}_rates")
+    if len(rates) and rates["rate"].iloc[0] is not None:
+        top = rates.iloc[0]
+        out.append(f"{top['area']}: {top['rate']:.1f} offences a year per 1,000 residents.")
+    return out
