@@ -80,13 +80,17 @@ def _grouped(
     )
     areas = store.table("areas").select(_lsoa="lsoa_code", csp="csp_name")
     t = t.left_join(areas, t.lsoa_code == areas._lsoa)
-    flags = {key: rule(t) for key, (_, rule) in THEMES.items()}
+    # each flag a column first: Spark SQL cannot parse "x IN (...) IS NOT NULL" unbracketed
+    t = t.mutate(**{f"_t_{key}": rule(t) for key, (_, rule) in THEMES.items()})
+    flags = {key: t[f"_t_{key}"] for key in THEMES}
     return (
         t.group_by(month=month_text(t.month), csp=t.csp)
         .aggregate(
             _n=t.count(),
-            **{f"{k}__count": v.fill_null(False).cast("int64").sum() for k, v in flags.items()},
-            **{f"{k}__assessable": v.notnull().cast("int64").sum() for k, v in flags.items()},
+            **{
+                f"{k}__count": ibis.ifelse(v.fill_null(False), 1, 0).sum() for k, v in flags.items()
+            },
+            **{f"{k}__assessable": ibis.ifelse(v.notnull(), 1, 0).sum() for k, v in flags.items()},
         )
         .to_pandas()
     )
