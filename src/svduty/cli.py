@@ -22,7 +22,7 @@ from rich.progress import (
 
 from svduty import __version__
 from svduty.errors import SvdutyError
-from svduty.output import Format, render
+from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
 from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
 
@@ -67,6 +67,24 @@ def _emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
     sys.stdout.write(render(frame, fmt, title))
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """svduty: pool partner data, apply a serious-violence definition, publish the SNA."""
+
+
 @app.command()
 def version() -> None:
     """Print the svduty version."""
@@ -80,7 +98,12 @@ def init(
     engine: Annotated[str, typer.Option(help="duckdb or spark.")] = "duckdb",
     threshold: Annotated[int, typer.Option(help="Disclosure threshold.")] = 5,
     definition: Annotated[str, typer.Option(help="Default definition id.")] = "west-mercia-2022",
-    force: Annotated[list[str] | None, typer.Option(help="A force in the area (repeat).")] = None,
+    police_force: Annotated[
+        list[str] | None, typer.Option(help="A police force in the area (repeat).")
+    ] = None,
+    force_alias: Annotated[
+        list[str] | None, typer.Option("--force", hidden=True, help="Old name of --police-force.")
+    ] = None,
     csp: Annotated[
         list[str] | None,
         typer.Option(help='A CSP as districts: "North Worcestershire=E07000234,E07000236".'),
@@ -88,6 +111,11 @@ def init(
     example: Annotated[bool, typer.Option(help="Use the bundled West Mercia settings.")] = False,
 ) -> None:
     """Create a workspace: settings file and DuckDB database with reference data loaded."""
+    if force_alias:
+        err.print(
+            "note: --force names a police force here and never overwrites; it is kept for old "
+            "scripts, use --police-force"
+        )
     if example:
         from svduty.example import WEST_MERCIA
 
@@ -104,7 +132,7 @@ def init(
             engine=engine,
             disclosure_threshold=threshold,
             definition=definition,
-            forces=tuple(force or ()),
+            forces=tuple([*(police_force or ()), *(force_alias or ())]),
             csps=groups,
         )
     workspace = Workspace.init(directory, settings)
@@ -119,7 +147,11 @@ def ingest(
     workspace: WorkspaceOption,
     kind: Annotated[str | None, typer.Option(help="Source kind (detected when omitted).")] = None,
     mapping: Annotated[
-        list[Path] | None, typer.Option(help="Column mapping of a partner export (repeat).")
+        list[Path] | None,
+        typer.Option(
+            help="Column mapping of a partner export: a file, or a folder of them (repeat); each "
+            "input file is read by the mapping its header fits."
+        ),
     ] = None,
     synthetic: Annotated[bool, typer.Option(help="Mark these records synthetic.")] = False,
 ) -> None:
@@ -137,7 +169,7 @@ def ingest(
         _classify_default(ws)
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports])
-    frame["file_name"] = frame["file_name"].map(lambda p: p.split("!")[-1])
+    frame["file_name"] = frame["file_name"].map(_short_name)
     _emit(frame.drop(columns=["seconds"]), Format.table, "Batches")
     new = [r for r in reports if r.status != "already ingested"]
     out.print(
@@ -164,12 +196,34 @@ def _classify_default(ws: Workspace) -> None:
 
 
 @app.command()
-def batches(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
-    """List every ingested batch with its lineage."""
+def batches(
+    workspace: WorkspaceOption,
+    fmt: FormatOption = Format.table,
+    wide: Annotated[
+        bool, typer.Option(help="Table: show whole file paths and SHA-256 digests.")
+    ] = False,
+) -> None:
+    """List every ingested batch with its lineage (file paths are absolute; an archive's
+    member is shown as archive!member)."""
     ws = _open(workspace)
     frame = ws.con.sql("SELECT * FROM batches ORDER BY batch_id").df()
     ws.close()
-    _emit(frame, fmt, "Batches")
+    frame["seconds"] = frame["seconds"].round(3)
+    short = fmt is Format.table and not wide
+    if short:
+        frame["file_name"] = frame["file_name"].map(_short_name)
+        frame["sha256"] = frame["sha256"].str[:12] + "…"
+        for column in ("started_at", "finished_at"):
+            frame[column] = frame[column].dt.strftime("%Y-%m-%d %H:%M:%S")
+    sys.stdout.write(render(frame, fmt, "Batches", wide=True))
+    if short:
+        err.print("File names and SHA-256 digests are shortened; --wide shows them whole.")
+
+
+def _short_name(name: str) -> str:
+    """A stored file name as its last part (an archive member without the archive's path)."""
+    archive, bang, member = name.rpartition("!")
+    return f"{Path(archive).name}!{member}" if bang else Path(name).name
 
 
 @app.command()
@@ -397,6 +451,11 @@ def definitions_diff(
     )
 
 
+def ingest_advice(folder: Path) -> str:
+    """The command that ingests what `svduty synth` wrote (the README's tour gives it too)."""
+    return f"svduty ingest {folder}/*.csv --mapping {folder}/mappings"
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="Folder for the generated files.")],
@@ -444,10 +503,7 @@ def synth(
                 start,
             )
         rows = ", ".join(f"{name} {n:,}" for name, n in sorted(written.rows.items()))
-        err.print(
-            f"Wrote SYNTHETIC data to {out}: {rows}. Ingest with: svduty ingest "
-            f"{out}/*.csv --mapping {out}/mappings/*.yaml"
-        )
+        err.print(f"Wrote SYNTHETIC data to {out}: {rows}. Ingest with: {ingest_advice(out)}")
     if check:
         result = run_check(out, chosen)
         _emit(
@@ -625,7 +681,7 @@ def hotspots(
     elif fmt is SpatialFormat.geojson:
         data = cells_geojson(result.frame, result.grid).encode()
     else:
-        data = result.frame.to_csv(index=False, lineterminator="\n").encode()
+        data = csv_text(result.frame).encode()
     ws.close()
     _write(data, result.notes, output)
 
@@ -657,7 +713,7 @@ def _lsoa_hotspots(
     elif fmt is SpatialFormat.geojson:
         data = areas_geojson(result.frame, areas.shapes).encode()
     else:
-        data = result.frame.to_csv(index=False, lineterminator="\n").encode()
+        data = csv_text(result.frame).encode()
     return data, [*result.notes, result.method]
 
 
@@ -737,7 +793,7 @@ def emerging_hotspots(
         data = cells_geojson(result.frame, result.grid).encode()
     else:
         table = result.z if periods else result.frame
-        data = table.to_csv(index=False, lineterminator="\n").encode()
+        data = csv_text(table).encode()
     _write(data, [*result.notes, result.method], output)
 
 
@@ -830,7 +886,7 @@ def fetch_police_uk(
     ws.audit("fetch police-uk", f"{force} {start}..{end}")
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports]).drop(columns=["seconds"])
-    frame["file_name"] = frame["file_name"].map(lambda p: p.split("!")[-1])
+    frame["file_name"] = frame["file_name"].map(_short_name)
     _emit(frame, Format.table, "Fetched batches")
 
 
@@ -952,6 +1008,39 @@ def bench_spatial(
         ]
     )  # fmt: skip
     _emit(frame, Format.table, "Spatial benchmark")
+
+
+class FuzzTargetName(StrEnum):
+    csv = "csv"
+    xml = "xml"
+    zip = "zip"
+    yaml = "yaml"
+
+
+@bench_app.command("fuzz")
+def bench_fuzz(
+    cases: Annotated[int, typer.Option(help="Inputs to run per target.")] = 10_000,
+    target: Annotated[
+        list[FuzzTargetName] | None,
+        typer.Option(help="csv, xml, zip or yaml (repeat; default: all four)."),
+    ] = None,
+    keep: Annotated[
+        Path, typer.Option(help="Folder for crashing inputs (one sub-folder per target).")
+    ] = Path("tests/fuzz-corpus"),
+    max_len: Annotated[int, typer.Option(help="Largest input in bytes.")] = 4096,
+) -> None:
+    """Coverage-guided fuzzing (atheris, libFuzzer) of the CSV, XML, zip and YAML readers: any
+    input must end in success or an svduty error. A crashing input is kept for the tests."""
+    from svduty.fuzz import fuzz, summary
+
+    chosen = [t.value for t in target] if target else [t.value for t in FuzzTargetName]
+    rows = []
+    for name in chosen:
+        err.print(f"fuzzing {name} ({cases:,} cases)")
+        rows.append(summary(fuzz(name, cases, keep, max_len)))
+    _emit(pd.DataFrame(rows), Format.table, "Fuzzing")
+    if any(row["crash kept"] for row in rows):
+        raise typer.Exit(1)
 
 
 @reference_app.command("build")

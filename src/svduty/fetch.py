@@ -7,15 +7,16 @@ Range request, so an interrupted fetch continues where it stopped.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import urllib.error
 import urllib.request
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from svduty.archive import ArchiveLimits, CorruptArchive, read_members
 from svduty.errors import InputError, SvdutyError
 from svduty.ingest import BatchReport, SourceFile, ingest_file, plan
 from svduty.workspace import Workspace
@@ -131,23 +132,30 @@ def fetch_police_uk(
             f"{base_url.rstrip('/')}/{archive}.zip", downloads / f"{archive}.zip", progress
         )
         scratch = downloads / f"{archive}-extract"
+        limits = ArchiveLimits(
+            workspace.settings.archive_member_max_bytes, workspace.settings.archive_max_bytes
+        )
+
+        def wanted(name: str) -> bool:
+            match = pattern.search(name)
+            if not match or name.split("/")[-1] in seen:
+                return False
+            try:
+                return start <= Month.parse(match.group(1)) <= end
+            except InputError:
+                return False
+
         try:
-            with zipfile.ZipFile(path) as zipped:
-                members = []
-                for name in sorted(zipped.namelist()):
-                    match = pattern.search(name)
-                    if not match or name.split("/")[-1] in seen:
-                        continue
-                    month = Month.parse(match.group(1))
-                    if start <= month <= end:
-                        zipped.extract(name, scratch)
-                        members.append(SourceFile(f"{path}!{name}", scratch / name))
-                        seen.add(name.split("/")[-1])
+            try:
+                read = read_members(path, scratch, wanted, limits)
+            except CorruptArchive as error:
+                path.unlink()
+                raise SvdutyError(f"{error}\n(the download was removed; fetch again)") from error
+            named = os.path.abspath(path)
+            members = [SourceFile(f"{named}!{m.name}", m.path) for m in read]
+            seen.update(m.name.split("/")[-1] for m in read)
             for source, adapter, header in plan(members, None):
                 reports.append(ingest_file(workspace, source, adapter, header))
-        except zipfile.BadZipFile as error:
-            path.unlink()
-            raise SvdutyError(f"{path} is not a valid zip archive; removed, fetch again") from error
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
     if not reports:

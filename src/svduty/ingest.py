@@ -9,11 +9,12 @@ batch of the same kind is skipped and said to be.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
+import os
 import shutil
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,19 +23,23 @@ from pathlib import Path
 
 import duckdb
 
+from svduty.archive import ArchiveLimits, read_members
 from svduty.engine import SparkStore
 from svduty.errors import InputError
-from svduty.mapping import load_mapping
+from svduty.mapping import Part, load_mapping
 from svduty.schema import FACT_TABLES
 from svduty.sources import detect
 from svduty.sources.base import Adapter, read_header
-from svduty.sources.mapped import MappedAdapter, xml_to_csv
+from svduty.sources.mapped import MappedAdapter, first_record, xml_to_csv
 from svduty.workspace import Workspace
+
+MAPPING_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A file to ingest: the name shown in lineage and the path it can be read from."""
+    """A file to ingest: the name kept in lineage (its absolute path, `archive!member` for an
+    archive's member) and the path it can be read from."""
 
     name: str
     path: Path
@@ -53,11 +58,14 @@ class BatchReport:
 
 
 @contextmanager
-def expand(paths: list[Path]) -> Iterator[list[SourceFile]]:
-    """Files named, found in folders, or held in zip archives (extracted to a temp folder)."""
+def expand(paths: list[Path], limits: ArchiveLimits | None = None) -> Iterator[list[SourceFile]]:
+    """Files named, found in folders, or held in zip archives (each member streamed into a file
+    the tool names, in a temp folder, within `limits`). Names are absolute, as stored in
+    lineage, so a batch says which file it came from wherever the command ran."""
     scratch = Path(tempfile.mkdtemp(prefix="svduty-ingest-"))
     try:
         found: list[SourceFile] = []
+        archives = 0
         for path in paths:
             if not path.exists():
                 raise InputError(f"{path}: no such file or folder")
@@ -67,32 +75,34 @@ def expand(paths: list[Path]) -> Iterator[list[SourceFile]]:
                 )
                 if not members:
                     raise InputError(f"{path}: the folder holds no .csv, .xml or .zip files")
+            elif path.suffix.lower() in MAPPING_SUFFIXES:
+                raise InputError(
+                    f"{path}: a YAML file is a column mapping, not data; give mappings after "
+                    "--mapping (a folder of them, e.g. --mapping syn/mappings, or repeat "
+                    "--mapping FILE)"
+                )
             else:
                 members = [path]
             for member in members:
+                absolute = Path(os.path.abspath(member))
                 if member.suffix.lower() == ".zip":
-                    found.extend(_extract(member, scratch))
+                    archives += 1
+                    folder = scratch / f"archive-{archives:04d}"
+                    found.extend(_archive_members(absolute, folder, limits))
                 else:
-                    found.append(SourceFile(str(member), member))
+                    found.append(SourceFile(str(absolute), absolute))
         yield found
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _extract(archive: Path, scratch: Path) -> list[SourceFile]:
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            names = sorted(n for n in zipped.namelist() if n.lower().endswith(".csv"))
-            if not names:
-                raise InputError(f"{archive}: the archive holds no .csv files")
-            target = scratch / archive.stem
-            out = []
-            for name in names:
-                zipped.extract(name, target)
-                out.append(SourceFile(f"{archive}!{name}", target / name))
-            return out
-    except zipfile.BadZipFile as error:
-        raise InputError(f"{archive}: not a readable zip archive ({error})") from error
+def _archive_members(
+    archive: Path, scratch: Path, limits: ArchiveLimits | None
+) -> list[SourceFile]:
+    members = read_members(archive, scratch, lambda name: name.lower().endswith(".csv"), limits)
+    if not members:
+        raise InputError(f"{archive}: the archive holds no .csv files")
+    return [SourceFile(f"{archive}!{member.name}", member.path) for member in members]
 
 
 def sha256_of(path: Path) -> str:
@@ -113,21 +123,8 @@ def plan(
     flattened to CSV (in `scratch`) by the mapping part that names their record element."""
     planned, problems = [], []
     for source in files:
-        if source.path.suffix.lower() == ".xml":
-            flattened = _flatten_xml(source, extra or [], scratch)
-            if flattened is None:
-                problems.append(
-                    f"{source.name}: an XML file needs a --mapping whose part names "
-                    "its record element ('xml: {{record: ...}}')"
-                )
-                continue
-            source = flattened
-        header = read_header(source.path)
-        if not any(header):
-            problems.append(f"{source.name}: the file is empty (no header line)")
-            continue
         try:
-            planned.append((source, detect(Path(source.name), header, kind, extra), header))
+            planned.append(_plan_one(source, kind, extra or [], scratch))
         except InputError as error:
             problems.append(str(error))
     if problems:
@@ -135,22 +132,77 @@ def plan(
     return planned
 
 
+def _plan_one(
+    source: SourceFile, kind: str | None, extra: list[Adapter], scratch: Path | None
+) -> tuple[SourceFile, Adapter, list[str]]:
+    if source.path.suffix.lower() == ".xml":
+        flattened = _flatten_xml(source, extra, scratch)
+        if flattened is None:
+            parts = [getattr(adapter, "part", None) for adapter in extra]
+            records = sorted({p.xml_record for p in parts if p is not None and p.xml_record})
+            wanted = f"; looked for <{'>, <'.join(records)}>" if records else ""
+            raise InputError(
+                f"{source.name}: an XML file needs a --mapping whose part names its record "
+                f"element ('xml: {{record: ...}}'){wanted}"
+            )
+        source = flattened
+    header = read_header(source.path, source.name)
+    if not any(header):
+        raise InputError(f"{source.name}: the file is empty (no header line)")
+    adapter = detect(Path(source.name), header, kind, extra)
+    problems = adapter.header_problems(header)
+    if problems:
+        raise InputError(f"{source.name}: " + "; ".join(problems))
+    return source, adapter, header
+
+
 def _flatten_xml(
     source: SourceFile, extra: list[Adapter], scratch: Path | None
 ) -> SourceFile | None:
+    """The XML file as CSV, read by the mapping part whose record element it holds first."""
+    parts: dict[str, Part] = {}
     for adapter in extra:
         part = getattr(adapter, "part", None)
         if part is not None and part.xml_record:
-            folder = scratch or source.path.parent
-            target = folder / (source.path.stem + f"-{part.name}.csv")
-            xml_to_csv(source.path, part.xml_record, part.source_columns, target)
-            return SourceFile(source.name, target)
-    return None
+            parts.setdefault(part.xml_record, part)
+    if not parts:
+        return None
+    record = next(iter(parts)) if len(parts) == 1 else first_record(source.path, set(parts))
+    if record is None:
+        return None
+    part = parts[record]
+    handle, name = tempfile.mkstemp(prefix="xml-", suffix=f"-{part.name}.csv", dir=scratch)
+    os.close(handle)
+    xml_to_csv(source.path, record, part.source_columns, Path(name))
+    return SourceFile(source.name, Path(name))
+
+
+def mapping_files(mappings: list[Path]) -> list[Path]:
+    """Mapping files from what --mapping was given: files, folders (their .yaml and .yml files)
+    or glob patterns the shell left unexpanded."""
+    files: list[Path] = []
+    for given in mappings:
+        if given.is_dir():
+            found = sorted(p for p in given.iterdir() if p.suffix.lower() in MAPPING_SUFFIXES)
+            if not found:
+                raise InputError(f"{given}: the folder holds no mapping files (.yaml or .yml)")
+            files += found
+        elif given.exists():
+            files.append(given)
+        elif any(c in str(given) for c in "*?["):
+            matched = sorted(Path(p) for p in glob.glob(str(given)))
+            if not matched:
+                raise InputError(f"--mapping {given}: the pattern matches no file")
+            files += matched
+        else:
+            raise InputError(f"--mapping {given}: no such file or folder")
+    return files
 
 
 def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]:
+    """One adapter per part of every mapping; each input file later finds its own by header."""
     adapters: list[Adapter] = []
-    for path in mappings:
+    for path in mapping_files(mappings):
         mapping = load_mapping(path)
         adapters += [MappedAdapter(mapping, part, workspace.salt) for part in mapping.parts]
     return adapters
@@ -165,7 +217,9 @@ def ingest(
     mappings: list[Path] | None = None,
 ) -> list[BatchReport]:
     extra = mapped_adapters(workspace, mappings or [])
-    with expand(paths) as files:
+    settings = workspace.settings
+    limits = ArchiveLimits(settings.archive_member_max_bytes, settings.archive_max_bytes)
+    with expand(paths, limits) as files:
         reports = []
         scratch = Path(tempfile.mkdtemp(prefix="svduty-xml-"))
         try:
@@ -223,11 +277,13 @@ def ingest_file(
         else:
             status = "complete"
         seconds = time.perf_counter() - clock
+        # the finish is taken here, not by now() in SQL, which gives the transaction's start
+        finished = datetime.now()
         con.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
+            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 batch_id, adapter.kind, source.name, digest, result.rows_read,
-                result.rows_accepted, result.rows_rejected, started, seconds, status,
+                result.rows_accepted, result.rows_rejected, started, finished, seconds, status,
                 store.name, synthetic,
             ],
         )  # fmt: skip

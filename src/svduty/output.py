@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +32,50 @@ def _plain(value: Any) -> Any:
     return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""Characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet will not run: one starting with =, +, -, @, tab or carriage
+    return gets a leading single quote. Numbers, and text that is just a number such as '-3',
+    stay as they are: a spreadsheet reads them as numbers, never as formulas."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell (and column name) made safe by `safe_cell`."""
+    safe = frame.rename(columns=lambda c: safe_cell(str(c)))
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_bool_dtype(
+            safe[column]
+        ):
+            safe[column] = safe[column].map(safe_cell)
+    return safe
+
+
+class _Records(io.StringIO):
+    """A text sink for Python's csv writer, which writes each record in one call. Records are
+    written ending in CR LF, so that a field holding a lone carriage return is quoted (with
+    "\n" alone as the terminator the writer leaves it bare, and a spreadsheet splits the row
+    there), then each record's own terminator becomes "\n"."""
+
+    def write(self, text: str) -> int:
+        super().write(text[:-2] + "\n" if text.endswith("\r\n") else text)
+        return len(text)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A frame as CSV to open in a spreadsheet: formula-like text neutralised, and every field
+    holding a line break quoted."""
+    sink = _Records()
+    safe_for_spreadsheets(frame).to_csv(sink, index=False, lineterminator="\r\n")
+    return sink.getvalue()
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {str(k): _plain(v) for k, v in row.items()}
@@ -38,19 +83,24 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def render(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> str:
+def render(frame: pd.DataFrame, fmt: Format, title: str | None = None, wide: bool = False) -> str:
+    """A frame in one of the formats; a `wide` table never folds or cuts a cell."""
     if fmt is Format.csv:
-        buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, lineterminator="\n")
-        return buffer.getvalue()
+        return csv_text(frame)
     if fmt is Format.json:
         return json.dumps(records(frame), indent=2, default=str) + "\n"
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         numeric = pd.api.types.is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left")
-    for row in records(frame):
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
-    console = Console(file=io.StringIO(), width=200, record=True)
+        table.add_column(str(column), justify="right" if numeric else "left", no_wrap=wide)
+    rows = [["" if v is None else str(v) for v in row.values()] for row in records(frame)]
+    for row in rows:
+        table.add_row(*row)
+    width = 200
+    if wide:
+        cells = [[str(c) for c in frame.columns], *rows]
+        widths = [max(len(row[i]) for row in cells) for i in range(len(frame.columns))]
+        width = max(width, sum(widths) + 3 * len(widths) + 1)
+    console = Console(file=io.StringIO(), width=width, record=True)
     console.print(table)
     return console.export_text()

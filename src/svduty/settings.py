@@ -11,6 +11,7 @@ from svduty.errors import WorkspaceError
 
 SETTINGS_FILE = "svduty.toml"
 ENGINES = ("duckdb", "spark")
+GIB = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ SETTINGS: tuple[Setting, ...] = (
         [],
         "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
     ),
+    Setting(
+        "archive_member_max_bytes",
+        2 * GIB,
+        "Largest file a zip archive may expand to, in bytes (a larger member is refused).",
+    ),
+    Setting(
+        "archive_max_bytes",
+        20 * GIB,
+        "Most bytes one zip archive may expand to in all (a larger archive is refused).",
+    ),
 )
 
 
@@ -49,6 +60,8 @@ class Settings:
     definition: str = "west-mercia-2022"
     severity_weights: str = ""
     forces: tuple[str, ...] = ()
+    archive_member_max_bytes: int = 2 * GIB
+    archive_max_bytes: int = 20 * GIB
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,6 +70,10 @@ class Settings:
             problems.append(f"engine must be one of {ENGINES}; {self.engine!r} was given")
         if not isinstance(self.disclosure_threshold, int) or self.disclosure_threshold < 0:
             problems.append("disclosure_threshold must be a whole number >= 0")
+        for name in ("archive_member_max_bytes", "archive_max_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                problems.append(f"{name} must be a whole number of bytes > 0")
         if problems:
             raise WorkspaceError("; ".join(problems))
 

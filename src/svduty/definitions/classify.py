@@ -220,6 +220,44 @@ class DefinitionDiff:
     counts: dict[str, int]
 
 
+def rule_changes(first: dict[str, Any], second: dict[str, Any]) -> list[str]:
+    """What differs between two versions of a clause, rule by rule: rules added or removed with
+    their values, lists of codes as the items added (+) and removed (-), anything else as
+    before -> after."""
+    changes = []
+    for key in [*first, *(k for k in second if k not in first)]:
+        if key == "id":
+            continue
+        before, after = first.get(key), second.get(key)
+        if before == after:
+            continue
+        if key not in second:
+            changes.append(f"removed {key}: {_shown(before)}")
+        elif key not in first:
+            changes.append(f"added {key}: {_shown(after)}")
+        elif isinstance(before, list) and isinstance(after, list) and _flat_list(before + after):
+            gone = [v for v in before if v not in after]
+            new = [v for v in after if v not in before]
+            items = [f"+{v}" for v in new] + [f"-{v}" for v in gone]
+            changes.append(f"{key}: {', '.join(items) or 'same items, new order'}")
+        else:
+            changes.append(f"{key}: {_shown(before)} -> {_shown(after)}")
+    return changes
+
+
+def _flat_list(values: list[Any]) -> bool:
+    return all(not isinstance(v, (list, dict)) for v in values)
+
+
+def _shown(value: Any) -> str:
+    """A rule's value written compactly, as YAML's flow style would."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def diff(store: Store, first: Definition, second: Definition) -> DefinitionDiff:
     """Which clauses differ, and how many stored incidents change classification."""
     rows = []
@@ -240,6 +278,12 @@ def diff(store: Store, first: Definition, second: Definition) -> DefinitionDiff:
                 "change": change,
                 "first": a[clause_id].name if clause_id in a else "",
                 "second": b[clause_id].name if clause_id in b else "",
+                "rules": "; ".join(
+                    rule_changes(
+                        a[clause_id].to_yaml() if clause_id in a else {},
+                        b[clause_id].to_yaml() if clause_id in b else {},
+                    )
+                ),
             }
         )
     t = classification_input(store, [first, second])

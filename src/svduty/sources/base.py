@@ -23,6 +23,9 @@ from svduty.reference.forces import canonical_force
 UK_BOUNDS = {"longitude": (-8.7, 1.8), "latitude": (49.8, 60.9)}
 """WGS84 box around the United Kingdom; a coordinate outside it is a data error."""
 LSOA_PATTERN = "[EW]01[0-9]{6}"
+SOURCE_LINE = "svduty:source_line"
+"""Column of a CSV svduty wrote from another format (XML): each row's line in the original
+file, so rejects and lineage point there rather than to the intermediate CSV."""
 
 
 @dataclass(frozen=True)
@@ -44,16 +47,33 @@ class StageResult:
     """The table or view holding the canonical rows to publish."""
 
 
-def read_header(path: Path) -> list[str]:
-    """The first line of a CSV file as column names (byte-order mark and spaces removed)."""
+HEADER_MAX_BYTES = 1 << 20
+
+
+def read_header(path: Path, name: str | None = None) -> list[str]:
+    """The first line of a CSV file as column names (byte-order mark and spaces removed).
+    Errors name the file as `name` (an archive's member is read from a file the tool named)."""
+    shown = name or str(path)
     with path.open("rb") as handle:
-        first = handle.readline()
+        first = handle.readline(HEADER_MAX_BYTES + 1)
+    if len(first) > HEADER_MAX_BYTES:
+        raise InputError(
+            f"{shown}: the first line is longer than {HEADER_MAX_BYTES:,} bytes; a CSV file "
+            "starts with a header line of column names"
+        )
     try:
         text = first.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(f"{path}: the header line is not UTF-8 text ({error})") from error
-    row = next(csv.reader([text.rstrip("\r\n")]), [])
+        raise InputError(f"{shown}: the header line is not UTF-8 text ({error})") from error
+    try:
+        row = next(csv.reader([text.rstrip("\r\n")]), [])
+    except csv.Error as error:
+        raise InputError(f"{shown}: the header line is not valid CSV ({error})") from error
     return [column.strip() for column in row]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def sql_text(value: str) -> str:
@@ -83,6 +103,11 @@ class Adapter(ABC):
     @abstractmethod
     def expected_headers(self) -> list[str]:
         """Headers this adapter reads, for error messages."""
+
+    def header_problems(self, header: list[str]) -> list[str]:
+        """Why a header this adapter's layout accepts still cannot be read (checked before
+        anything is stored)."""
+        return []
 
     @abstractmethod
     def stage(
@@ -135,7 +160,7 @@ class CsvAdapter(Adapter):
     ) -> StageResult:
         layout = self.layout(header)
         if layout is None:
-            raise InputError(f"{path}: header does not match {self.kind}")
+            raise InputError(f"{file_name}: header does not match {self.kind}")
         types = self.column_types(layout, header)
         columns = "{" + ", ".join(f"{sql_text(c)}: {sql_text(t)}" for c, t in types.items()) + "}"
         options = [
@@ -153,13 +178,27 @@ class CsvAdapter(Adapter):
             options.append(f"dateformat={sql_text(self.dateformat)}")
         con.execute("DROP TABLE IF EXISTS _csv_errors")
         con.execute("DROP TABLE IF EXISTS _csv_scans")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
-            f"row_number() OVER () + 1 AS _row, * FROM read_csv({sql_text(str(path))}, "
-            f"{', '.join(options)})"
-        )
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
+                f"row_number() OVER () + 1 AS _row, * FROM read_csv({sql_text(str(path))}, "
+                f"{', '.join(options)})"
+            )
+        except duckdb.InvalidInputException as error:
+            # DuckDB records most unreadable lines as rejects, but some breaks in the CSV
+            # grammar (a lone carriage return inside a field) stop its reader altogether
+            reason = str(error).split("\n", 1)[0].removeprefix("Invalid Input Error: ")
+            raise InputError(
+                f"{file_name}: DuckDB's CSV reader cannot read this file ({reason}); a carriage "
+                "return or quote is probably out of place. Nothing from it was stored"
+            ) from error
         csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types)
         self._number_rows(con)
+        if SOURCE_LINE in types:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE (coalesce(try_cast("
+                f"s.{_quoted(SOURCE_LINE)} AS BIGINT), s._row) AS _row) FROM _staged s"
+            )
         checks = self.checks(layout)
         self._record_check_rejects(con, batch_id, file_name, checks)
         self.prepare(con, layout)

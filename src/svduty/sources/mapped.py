@@ -8,16 +8,30 @@ number in range). A value that fails its check rejects the row with the column, 
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from typing import Any
+from xml.sax import SAXException, SAXParseException
+from xml.sax.handler import ContentHandler
+from xml.sax.xmlreader import Locator
 
+import defusedxml.sax
 import duckdb
+from defusedxml import DefusedXmlException
 
+from svduty.errors import InputError
 from svduty.mapping import Column, Mapping, MarkerSource, Part
 from svduty.reference import data_path
 from svduty.reference.forces import canonical_force
-from svduty.sources.base import LSOA_PATTERN, Check, CsvAdapter, force_map, sql_text
+from svduty.sources.base import (
+    LSOA_PATTERN,
+    SOURCE_LINE,
+    Check,
+    CsvAdapter,
+    force_map,
+    sql_text,
+)
 from svduty.sources.coordinates import fill_missing_pair
 from svduty.vocabulary import MARKERS, marker_column
 
@@ -204,8 +218,40 @@ class MappedAdapter(CsvAdapter):
     def expected_headers(self) -> list[str]:
         return [", ".join(sorted(self.part.source_columns)) + " (any order, other columns allowed)"]
 
+    def header_problems(self, header: list[str]) -> list[str]:
+        """A mapped column named twice (DuckDB's names ignore case) cannot be read: which of
+        the two holds the value?"""
+        used = [c for c in header if c in self.part.source_columns]
+        seen: dict[str, str] = {}
+        problems = []
+        for column in used:
+            first = seen.get(column.lower())
+            seen.setdefault(column.lower(), column)
+            if first is not None:
+                also = f" (also as {first!r})" if first != column else ""
+                problems.append(
+                    f"the header names the mapped column {column!r} twice{also}; svduty cannot "
+                    "tell which to read"
+                )
+        return problems
+
     def column_types(self, layout: str, header: list[str]) -> dict[str, str]:
-        return {column: "VARCHAR" for column in header}
+        """Every column as text. Columns the mapping does not read keep their names unless a
+        name is empty or repeats another (DuckDB's names ignore case); those are renamed, as no
+        check or projection refers to them."""
+        used = self.part.source_columns
+        taken = {c.lower() for c in header if c in used}
+        types: dict[str, str] = {}
+        for index, column in enumerate(header, start=1):
+            if column in used:
+                types[column] = "VARCHAR"
+                continue
+            name = column if column and column.lower() not in taken else f"column {index}"
+            while name.lower() in taken:
+                name += " (unused)"
+            taken.add(name.lower())
+            types[name] = "VARCHAR"
+        return types
 
     def checks(self, layout: str) -> list[Check]:
         checks = [check for c in self.part.columns for check in column_checks(c, self.salt)]
@@ -302,21 +348,128 @@ class MappedAdapter(CsvAdapter):
         return "_accepted"
 
 
+FIELD_MAX_CHARS = 1 << 20
+"""Longest value one XML field may hold: DuckDB's CSV reader takes lines up to 2 MB, and no
+field of a partner export comes near this."""
+
+
+class _Stop(Exception):
+    """Ends a scan early once what was looked for is found."""
+
+
+class _Located(ContentHandler):
+    """A SAX handler that knows the line the parser is on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.locator: Locator | None = None
+
+    def setDocumentLocator(self, locator: Locator) -> None:
+        self.locator = locator
+
+    def current_line(self) -> int:
+        return (self.locator.getLineNumber() or 0) if self.locator else 0
+
+
+class _Records(_Located):
+    """Writes one CSV row per record element: its line in the XML file, then its fields."""
+
+    def __init__(self, path: Path, record: str, names: list[str], writer: Any) -> None:
+        super().__init__()
+        self.path, self.record, self.names, self.writer = path, record, names, writer
+        self.depth = 0  # 0 outside a record, 1 in the record element, 2 in a field, ...
+        self.line = 0
+        self.values: dict[str, str] = {}
+        self.field: str | None = None
+        self.text: list[str] = []
+        self.size = 0
+
+    def startElement(self, name: str, attrs: Any) -> None:
+        if self.depth == 0:
+            if _local(name) == self.record:
+                self.depth, self.line, self.values = 1, self.current_line(), {}
+            return
+        self.depth += 1
+        if self.depth == 2:
+            self.field, self.text, self.size = _local(name), [], 0
+
+    def characters(self, content: str) -> None:
+        if self.depth == 2:
+            self.size += len(content)
+            if self.size > FIELD_MAX_CHARS:
+                raise InputError(
+                    f"{self.path}:{self.current_line()}: field {self.field!r} of the record at "
+                    f"line {self.line} is longer than {FIELD_MAX_CHARS:,} characters"
+                )
+            self.text.append(content)
+
+    def endElement(self, name: str) -> None:
+        if self.depth == 0:
+            return
+        if self.depth == 2 and self.field is not None:
+            self.values[self.field] = "".join(self.text).strip()
+        self.depth -= 1
+        if self.depth == 0:
+            self.writer.writerow([self.line, *(self.values.get(n, "") for n in self.names)])
+
+
+class _FirstOf(_Located):
+    """Finds which of several record element names comes first in a file."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names: set[str] = names
+        self.found: str | None = None
+
+    def startElement(self, name: str, attrs: Any) -> None:
+        if _local(name) in self.names:
+            self.found = _local(name)
+            raise _Stop
+
+
+def _parse(path: Path, handler: _Located) -> None:
+    """Parse with entity declarations and external references refused (billion laughs, XXE);
+    every failure becomes an error naming the file and line."""
+    try:
+        defusedxml.sax.parse(str(path), handler)
+    except SAXParseException as error:
+        raise InputError(
+            f"{path}:{error.getLineNumber()}: not well-formed XML ({error.getMessage()})"
+        ) from error
+    except DefusedXmlException as error:
+        raise InputError(
+            f"{path}:{handler.current_line()}: refused: the XML declares entities or refers "
+            f"to external ones ({error}); svduty reads plain records only"
+        ) from error
+    except SAXException as error:
+        raise InputError(f"{path}: not readable XML ({error.getMessage()})") from error
+    except (LookupError, ValueError) as error:  # an encoding Python does not know
+        raise InputError(f"{path}: not readable XML ({error})") from error
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error})") from error
+
+
+def first_record(path: Path, records: set[str]) -> str | None:
+    """The first of `records` (element names) that occurs in an XML file, if any."""
+    finder = _FirstOf(records)
+    with contextlib.suppress(_Stop):
+        _parse(path, finder)
+    return finder.found
+
+
 def xml_to_csv(path: Path, record: str, columns: set[str], target: Path) -> Path:
     """Flatten an XML file of records (one element per record, one child element per field, as
-    the ISTV XML form is laid out) into CSV so it passes the same checks as a CSV export."""
+    the ISTV XML form is laid out) into CSV so it passes the same checks as a CSV export. The
+    first column, SOURCE_LINE, holds each record's line in the XML file, so its rejects and
+    lineage point to where the record is written."""
     names = sorted(columns)
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(names)
-        for _, element in ElementTree.iterparse(path, events=("end",)):
-            if _local(element.tag) != record:
-                continue
-            values = {_local(child.tag): (child.text or "").strip() for child in element}
-            writer.writerow([values.get(name, "") for name in names])
-            element.clear()
+        writer.writerow([SOURCE_LINE, *names])
+        _parse(path, _Records(path, record, names, writer))
     return target
 
 
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    """An element's name without namespace (`{uri}name` or `prefix:name`)."""
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]

@@ -25,6 +25,7 @@ from svduty.example import example_archive
 from svduty.reference import data_path
 from svduty.synth.profile import Profile, quarter_of
 from svduty.vocabulary import AGE_BANDS
+from svduty.yamlfile import load_yaml
 
 KNIFE_CODES = {
     "1/4.1/4.10/4.2",
@@ -735,7 +736,7 @@ class Generator:
             "istv-minimum-dataset.yaml",
             "hospital-admissions.yaml",
         ):
-            mapping = yaml.safe_load((source / name).read_text(encoding="utf-8"))
+            mapping = load_yaml(source / name)
             mapping["id"] = f"synthetic-{mapping['id']}"
             for part in ("crimes", "people", "istv", "admissions"):
                 if part in mapping:

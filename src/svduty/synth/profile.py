@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from svduty.errors import InputError
+from svduty.yamlfile import load_yaml
 
 
 def quarter_of(month: int) -> int:
@@ -79,11 +78,13 @@ def load_profile(spec: str | Path) -> Profile:
             f"no profile {str(spec)!r}: not a shipped profile "
             f"({', '.join(shipped)}) and no such file"
         )
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a profile is a YAML mapping (id, force, derived, ...)")
     missing = [
         k
         for k in ("id", "force", "derived", "targets", "parameters", "assumptions")
-        if k not in (data or {})
+        if k not in data
     ]
     if missing:
         raise InputError(f"{path}: profile lacks {', '.join(missing)}")
