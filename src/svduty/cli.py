@@ -567,10 +567,12 @@ def report(
         scale = load_weights(weights) if weights else None
         areas = [area] + (list(ws.settings.csps) if each_area and not area else [])
         for one in areas:
-            paths = build_sna(
-                ws, chosen, output, unsuppressed, pdf, one, period, scale,
-                progress=lambda step, area=one: err.print(f"{area or ws.settings.area}: {step}"),
-            )  # fmt: skip
+            name = one or ws.settings.area
+
+            def say(step: str, name: str | None = name) -> None:
+                err.print(f"{name}: {step}")
+
+            paths = build_sna(ws, chosen, output, unsuppressed, pdf, one, period, scale, say)
             written.extend(paths.values())
     ws.audit("report", ", ".join(str(p) for p in written))
     ws.close()
