@@ -36,6 +36,12 @@ SETTINGS: tuple[Setting, ...] = (
         [],
         "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
     ),
+    Setting(
+        "writer_wait",
+        60,
+        "Seconds a command that changes the workspace (ingest, classify) waits for another "
+        "one to finish before giving up.",
+    ),
 )
 
 
@@ -49,6 +55,7 @@ class Settings:
     definition: str = "west-mercia-2022"
     severity_weights: str = ""
     forces: tuple[str, ...] = ()
+    writer_wait: float = 60
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -57,6 +64,12 @@ class Settings:
             problems.append(f"engine must be one of {ENGINES}; {self.engine!r} was given")
         if not isinstance(self.disclosure_threshold, int) or self.disclosure_threshold < 0:
             problems.append("disclosure_threshold must be a whole number >= 0")
+        if (
+            not isinstance(self.writer_wait, int | float)
+            or isinstance(self.writer_wait, bool)
+            or self.writer_wait < 0
+        ):
+            problems.append("writer_wait must be a number of seconds >= 0")
         if problems:
             raise WorkspaceError("; ".join(problems))
 

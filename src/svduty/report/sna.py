@@ -139,4 +139,6 @@ def build_sna(
 
         paths["pdf"] = target / f"{stem}.pdf"
         HTML(string=html, base_url=str(target)).write_pdf(paths["pdf"])
+    audited = ("definition", "area", "requested_period", "unsuppressed")
+    workspace.audit("report", {key: summary[key] for key in audited}, paths.values())
     return paths
