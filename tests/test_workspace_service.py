@@ -32,7 +32,7 @@ from svduty.example import WEST_MERCIA, example_archive
 from svduty.synth.check import synthetic_files
 from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
-from svduty.workspace import SNAPSHOT_FILE, Workspace
+from svduty.workspace import DATABASE_FILE, SNAPSHOT_FILE, Workspace
 from svduty.writer_lock import LOCK_FILE
 
 ONE_CSP = dataclasses.replace(WEST_MERCIA, csps={"Herefordshire": ("E06000019",)})
@@ -208,6 +208,20 @@ def test_a_writer_killed_after_commit_is_published_by_the_next_reader(root: Path
     with svduty.open(root, read_only=True, say=said.append) as reader:
         assert len(reader.batch_ids) == 2
     assert any("stopped before publishing" in line and "dave" in line for line in said), said
+
+
+def test_a_restored_database_file_is_noticed_by_readers(root: Path, west_mercia: Path):
+    saved = root.parent / "saved.duckdb"
+    shutil.copyfile(root / DATABASE_FILE, saved)
+    with svduty.open(root) as ws:
+        ws.ingest([west_mercia / "2025-02"])
+    with svduty.open(root, read_only=True) as reader:
+        assert len(reader.batch_ids) == 2
+    shutil.copyfile(saved, root / DATABASE_FILE)  # restored from a copy, behind svduty's back
+    said: list[str] = []
+    with svduty.open(root, read_only=True, say=said.append) as reader:
+        assert len(reader.batch_ids) == 1
+    assert any("changed after its read copy was made" in line for line in said), said
 
 
 def test_a_read_only_share_is_read_in_place(root: Path):

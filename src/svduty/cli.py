@@ -62,7 +62,12 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 def _open(workspace: Path, read_only: bool = False) -> Workspace:
     """Commands that only read open the last published data (never waiting for a writer);
     those that change the workspace open it as its one writer, waiting for another to finish."""
-    return Workspace.open(workspace, read_only=read_only, say=lambda line: err.print(line))
+    return Workspace.open(workspace, read_only=read_only, say=_say)
+
+
+def _say(line: str) -> None:
+    """The workspace's notes (waiting for a writer, upgrading, recovering) to standard error."""
+    err.print(escape(line), highlight=False)
 
 
 def _emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
@@ -109,7 +114,7 @@ def init(
             forces=tuple(force or ()),
             csps=groups,
         )
-    workspace = Workspace.init(directory, settings, say=lambda line: err.print(line))
+    workspace = Workspace.init(directory, settings, say=_say)
     workspace.close()
     out.print(f"Created workspace {directory} (engine {settings.engine}).")
 

@@ -232,7 +232,10 @@ class Workspace:
         wait: float,
         say: Say,
         action: str | None = None,
+        publish: bool = False,
     ) -> Workspace:
+        """The one writer; `publish`: publish the read copy on closing even if nothing changes
+        (a reader found it out of date)."""
         lock = WriterLock(root)
         try:
             stopped = lock.acquire(Holder.now(actor, action), wait, say)
@@ -255,7 +258,8 @@ class Workspace:
             for leftover in root.glob(f"{SNAPSHOT_FILE}.*.tmp"):
                 leftover.unlink()
             republish = (
-                stopped is not None
+                publish
+                or stopped is not None
                 or not (root / SNAPSHOT_FILE).exists()
                 or (root / (DATABASE_FILE + ".wal")).exists()
             )
@@ -304,7 +308,11 @@ class Workspace:
                 f"backed up to {copy}; upgrading"
             )
             con = duckdb.connect(str(root / DATABASE_FILE))
-            applied = migrations.upgrade(con, root, settings.engine, found)
+            try:
+                applied = migrations.upgrade(con, root, settings.engine, found)
+            except BaseException:
+                con.close()
+                raise
             say(f"{root}: upgraded to schema version {SCHEMA_VERSION} ({'; '.join(applied)})")
             upgraded = {"from": found, "to": SCHEMA_VERSION, "backup": str(copy)}
         con.execute(CATALOGUE_DDL)
@@ -318,7 +326,9 @@ class Workspace:
         if isinstance(opened, _Stale):
             if _writable(root):
                 say(f"{root}: {opened.reason}; bringing the read copy up to date")
-                writer = cls._open_writer(root, settings, actor, wait, say, "read copy update")
+                writer = cls._open_writer(
+                    root, settings, actor, wait, say, "read copy update", publish=True
+                )
                 writer.close()
                 opened = cls._read_copy(root, settings)
                 if isinstance(opened, _Stale):
@@ -355,14 +365,17 @@ class Workspace:
         cls, root: Path, settings: Settings
     ) -> tuple[duckdb.DuckDBPyConnection, Path] | _Stale:
         snapshot = root / SNAPSHOT_FILE
+        copied, live = _stat(snapshot), _stat(root / DATABASE_FILE)
         state, holder = writer_state(root)
         if state == "stopped" and holder is not None:
             return _Stale(
                 f"the last writer ({holder.started()}) stopped before publishing its changes",
                 "stopped",
             )
-        if not snapshot.exists():
+        if copied is None:
             return _Stale("there is no read copy yet", "missing")
+        if state == "idle" and live is not None and live[1] > copied[1]:
+            return _Stale(f"{DATABASE_FILE} changed after its read copy was made", "stopped")
         return cls._checked(snapshot, root, settings)
 
     @classmethod

@@ -101,8 +101,9 @@ def _read_holder(fd: int) -> Holder | None:
         return None
     try:
         raw = json.loads(text)
-        return Holder(**{k: raw.get(k, "") for k in Holder.__dataclass_fields__})
-    except (ValueError, TypeError):
+        fields = {k: str(raw.get(k, "")) for k in Holder.__dataclass_fields__ if k != "pid"}
+        return Holder(**fields, pid=int(raw.get("pid") or 0))
+    except (ValueError, TypeError, AttributeError):
         return Holder("unknown", 0, "", "", "a writer", "")
 
 
@@ -137,9 +138,10 @@ class WriterLock:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 other = _read_holder(fd)
-                if other is not None and other.process_gone() and self._take_over(fd, other, say):
+                if other is not None and other.process_gone():
+                    if self._take_over(fd, other, say):
+                        taken_over = other
                     os.close(fd)
-                    taken_over = other
                     continue
                 os.close(fd)
                 described = other.describe() if other else "writer is running"
@@ -164,14 +166,15 @@ class WriterLock:
 
     def _take_over(self, fd: int, other: Holder, say: Callable[[str], None]) -> bool:
         """Unlink a lock file whose holder's process is gone, so a fresh one can be taken; under
-        a mutex so two processes cannot both take over."""
+        a mutex so two processes cannot both take over. False: another process took it over
+        first (and the caller starts again)."""
         mutex = os.open(
             self.path.parent / (LOCK_FILE + ".takeover"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         )
         try:
             fcntl.flock(mutex, fcntl.LOCK_EX)
             if not _same_file(fd, self.path) or _read_holder(fd) != other:
-                return True  # someone else took over first: start again
+                return False
             self.path.unlink()
             say(f"taking over the writer lock of {other.started()}: that process is gone")
             return True
