@@ -291,7 +291,10 @@ def test_readers_during_an_ingest_see_before_or_after_never_a_mixture(tmp_path, 
     before = reading(root, tmp_path / "quiet-before")
     big = repeat_to(200_000, sorted(west_mercia.glob("2025-*/*.csv")), tmp_path / "big.csv")
 
-    context = multiprocessing.get_context("spawn")
+    # fresh processes, forked from a server that imported svduty once (spawning eight would
+    # import it eight times)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["workspace_readers"])
     ingesting, stop, results = context.Event(), context.Event(), context.Queue()
     readers = [
         context.Process(target=reader, args=(str(root), i, ingesting, stop, results))

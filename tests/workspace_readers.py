@@ -44,7 +44,7 @@ def reader(root: str, index: int, ingesting: Any, stop: Any, results: Any) -> No
             result = reading(Path(root), Path(root).parent / "sna-during" if build else None)
             results.put({"reader": index, "start": started, "end": time.time(), **result})
             sna_due = sna_due and not build
-            if stop.wait(0.5):  # a pause, so eight readers leave the ingest some of the cores
+            if stop.wait(2.0):  # a pause, so eight readers leave the ingest some of the cores
                 break
     except BaseException as error:
         results.put({"reader": index, "error": repr(error)})
