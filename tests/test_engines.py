@@ -15,6 +15,7 @@ from svduty.definitions import load_definition, shipped_definitions
 from svduty.definitions.classify import classify
 from svduty.ingest import ingest
 from svduty.quality import quality
+from svduty.workspace import Workspace
 
 pytestmark = pytest.mark.spark
 
@@ -116,3 +117,30 @@ def test_counts_by_definition_agree(both):
     spark = counts(both["spark"].store, "incidents", ["clause", "quarter"], [], definition)
     pd.testing.assert_frame_equal(duck.frame, spark.frame, check_dtype=False)
     assert set(duck.frame["clause"]) >= {"robbery", "serious_injury", "county_lines"}
+
+
+def test_spark_readers_read_what_the_catalogue_copy_names(tmp_path, shared: Path):
+    """A Spark reader lists the batches and classification sets of the published catalogue,
+    although a writer has since added files to the warehouse."""
+    months = [shared / "police-uk-west-mercia" / m for m in ("2025-01", "2025-02")]
+    with make_workspace(tmp_path / "ws", "spark") as ws:
+        ws.ingest([months[0]])
+        ws.classify("police-uk-open-data")
+        published = counts(ws.store, "incidents", ["month"]).frame
+        classified = ws.store.table("classifications").count().to_pandas()
+    writer = Workspace.open(tmp_path / "ws")
+    writer.ingest([months[1]])
+    writer.classify("police-uk-open-data")
+    with Workspace.open(tmp_path / "ws", read_only=True) as reader:
+        pd.testing.assert_frame_equal(counts(reader.store, "incidents", ["month"]).frame, published)
+        assert reader.store.table("classifications").count().to_pandas() == classified
+        assert reader.store.name == "spark"
+    writer.close()
+    with Workspace.open(tmp_path / "ws", read_only=True) as reader:
+        months_held = counts(reader.store, "incidents", ["month"]).frame["month"]
+        assert len(months_held) == 2
+        assert reader.store.table("classifications").count().to_pandas() > classified
+    sets = sorted(p.name for p in (tmp_path / "ws" / "warehouse" / "classifications").glob("set-*"))
+    Workspace.open(tmp_path / "ws").close()  # the next writer removes the replaced set
+    assert len(sets) == 2
+    assert len(list((tmp_path / "ws" / "warehouse" / "classifications").glob("set-*"))) == 1

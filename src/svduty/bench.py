@@ -251,7 +251,7 @@ class ReportBench:
 def _time_report(root: Path, engine: str, pdf: bool, scratch: Path) -> ReportBench:
     from svduty.sna import build_sna
 
-    workspace = Workspace.open(root)
+    workspace = Workspace.open(root, read_only=True)
     store = workspace.store
     incidents = int(store.table("incidents").count().to_pandas())
     table = store.table("incidents")

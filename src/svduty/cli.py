@@ -59,8 +59,15 @@ WorkspaceOption = Annotated[
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
-def _open(workspace: Path) -> Workspace:
-    return Workspace.open(workspace)
+def _open(workspace: Path, read_only: bool = False) -> Workspace:
+    """Commands that only read open the last published data (never waiting for a writer);
+    those that change the workspace open it as its one writer, waiting for another to finish."""
+    return Workspace.open(workspace, read_only=read_only, say=_say)
+
+
+def _say(line: str) -> None:
+    """The workspace's notes (waiting for a writer, upgrading, recovering) to standard error."""
+    err.print(escape(line), highlight=False)
 
 
 def _emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
@@ -135,8 +142,7 @@ def init(
             forces=tuple([*(police_force or ()), *(force_alias or ())]),
             csps=groups,
         )
-    workspace = Workspace.init(directory, settings)
-    workspace.audit("init", str(directory))
+    workspace = Workspace.init(directory, settings, say=_say)
     workspace.close()
     out.print(f"Created workspace {directory} (engine {settings.engine}).")
 
@@ -157,16 +163,16 @@ def ingest(
 ) -> None:
     """Load files as batches: atomic, idempotent, with rejected rows kept and reported. New
     records are then classified under the workspace's default definition."""
-    from svduty.ingest import ingest as run_ingest
-
     ws = _open(workspace)
-    reports = run_ingest(
-        ws, paths, kind, synthetic, on_file=lambda s: err.print(f"ingesting {s.name}"),
-        mappings=mapping or [],
-    )  # fmt: skip
-    ws.audit("ingest", ", ".join(str(p) for p in paths))
+    reports = ws.ingest(
+        paths, kind, mapping or [], synthetic, on_file=lambda s: err.print(f"ingesting {s.name}")
+    )
     if any(r.status != "already ingested" and r.source_kind in INCIDENT_KINDS for r in reports):
-        _classify_default(ws)
+        summary = ws.classify()
+        out.print(
+            f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
+            f"{summary.in_definition:,} in."
+        )
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports])
     frame["file_name"] = frame["file_name"].map(_short_name)
@@ -183,18 +189,6 @@ def ingest(
 INCIDENT_KINDS = ("police_uk_street", "police_extract_crimes", "police_extract_people")
 
 
-def _classify_default(ws: Workspace) -> None:
-    from svduty.definitions import load_definition
-    from svduty.definitions.classify import classify as run_classify
-
-    definition = load_definition(ws.settings.definition)
-    summary = run_classify(ws.store, definition)
-    out.print(
-        f"Classified {summary.incidents:,} incidents under {definition.id}: "
-        f"{summary.in_definition:,} in."
-    )
-
-
 @app.command()
 def batches(
     workspace: WorkspaceOption,
@@ -205,7 +199,7 @@ def batches(
 ) -> None:
     """List every ingested batch with its lineage (file paths are absolute; an archive's
     member is shown as archive!member)."""
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     frame = ws.con.sql("SELECT * FROM batches ORDER BY batch_id").df()
     ws.close()
     frame["seconds"] = frame["seconds"].round(3)
@@ -234,7 +228,7 @@ def rejects(
     raw: Annotated[bool, typer.Option(help="Include the rejected row as read.")] = False,
 ) -> None:
     """List rejected rows: batch, file, line, field, value and reason."""
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     columns = "*" if raw else "* EXCLUDE (raw)"
     where = "WHERE batch_id = ?" if batch is not None else ""
     frame = ws.con.execute(
@@ -243,6 +237,21 @@ def rejects(
     ).df()
     ws.close()
     _emit(frame, fmt, "Rejected rows")
+
+
+@app.command("audit")
+def audit_log(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
+    """The audit log: when, who, what, with which parameters and data version, and the SHA-256
+    of every file written."""
+    import json
+
+    ws = _open(workspace, read_only=True)
+    frame = ws.audit_log()
+    ws.close()
+    if fmt is Format.json:  # nested values, not JSON inside strings
+        for column in ("parameters", "outputs"):
+            frame[column] = frame[column].map(json.loads)
+    _emit(frame, fmt, "Audit log")
 
 
 @app.command()
@@ -254,7 +263,7 @@ def quality(
     """Data quality per source, force and month (missing months shown as rows with no data)."""
     from svduty.quality import quality as run_quality
 
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     report = run_quality(ws.store, ws.settings)
     ws.close()
     frames = {
@@ -288,7 +297,7 @@ def counts(
     from svduty.definitions import load_definition
     from svduty.definitions.classify import clause_summary
 
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     dims = [d.strip() for d in by.split(",") if d.strip()]
     chosen = load_definition(definition) if definition else None
     result = run_counts(
@@ -325,13 +334,9 @@ def classify(
 ) -> None:
     """Classify every incident in or out of a definition, recording the clauses that matched and
     those the data could not assess."""
-    from svduty.definitions import load_definition
-    from svduty.definitions.classify import classify as run_classify
-
     ws = _open(workspace)
-    chosen = load_definition(definition or ws.settings.definition)
-    summary = run_classify(ws.store, chosen)
-    ws.audit("classify", f"{chosen.id} {chosen.version} {chosen.sha256}")
+    summary = ws.classify(definition)
+    chosen = summary.definition
     ws.close()
     _emit(summary.clauses, fmt, f"{chosen.name} (v{chosen.version})")
     err.print(
@@ -353,7 +358,7 @@ def explain(
     from svduty.definitions import load_definition
     from svduty.definitions.classify import explain as run_explain
 
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     chosen = load_definition(definition or ws.settings.definition)
     result = run_explain(ws.store, chosen, incident)
     ws.close()
@@ -439,7 +444,7 @@ def definitions_diff(
     from svduty.definitions import load_definition
     from svduty.definitions.classify import diff
 
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     result = diff(ws.store, load_definition(first), load_definition(second))
     ws.close()
     _emit(result.clauses, fmt, f"{result.first.id} -> {result.second.id}")
@@ -557,7 +562,7 @@ def report(
     from svduty.overview import build_overview
     from svduty.sna import build_sna
 
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     written: list[Path] = []
     if overview:
         written.append(build_overview(ws, output / "overview.html" if output else None))
@@ -574,7 +579,6 @@ def report(
 
             paths = build_sna(ws, chosen, output, unsuppressed, pdf, one, period, scale, say)
             written.extend(paths.values())
-    ws.audit("report", ", ".join(str(p) for p in written))
     ws.close()
     for path in written:
         out.print(f"Wrote {path}")
@@ -660,7 +664,7 @@ def hotspots(
         raise SvdutyError("--boundaries needs --unit lsoa")
     if unit is Unit.lsoa and (cell_size is not None or bandwidth is not None):
         raise SvdutyError("--cell-size and --bandwidth apply to --unit grid only")
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     chosen = load_definition(definition) if definition else None
     scale = (load_weights(weights) if weights else ws.weights()) if harm else None
     if harm and scale is None:
@@ -775,7 +779,7 @@ def emerging_hotspots(
         raise SvdutyError("--format png needs --out FILE")
     if periods and fmt is not SpatialFormat.csv:
         raise SvdutyError("--periods writes CSV only")
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     chosen = load_definition(definition) if definition else None
     result = run(
         ws.store, chosen, [Filter.parse(f) for f in filter_ or []], period.value, cell_size,
@@ -818,7 +822,7 @@ def near_repeat(
     from svduty.definitions import load_definition
     from svduty.spatial.hotspots import near_repeat as run
 
-    ws = _open(workspace)
+    ws = _open(workspace, read_only=True)
     chosen = load_definition(definition) if definition else None
     result = run(
         ws.store, chosen, [Filter.parse(f) for f in filter_ or []],
@@ -842,7 +846,7 @@ def demo(
     from svduty.sna import build_sna
 
     built = build_example(directory, err.print)
-    ws = Workspace.open(directory)
+    ws = _open(directory, read_only=True)
     path = build_overview(ws)
     sna = build_sna(ws)
     ws.close()
@@ -885,7 +889,6 @@ def fetch_police_uk(
         reports = fetch_police_uk(
             ws, force, Month.parse(start), Month.parse(end), base_url or DEFAULT_BASE_URL, progress
         )
-    ws.audit("fetch police-uk", f"{force} {start}..{end}")
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports]).drop(columns=["seconds"])
     frame["file_name"] = frame["file_name"].map(_short_name)

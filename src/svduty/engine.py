@@ -9,11 +9,16 @@ validated by DuckDB (embedded, one file at a time); what differs is where accept
 - Spark: as one Parquet file per table and batch under `warehouse/`, written to a staging name and
   renamed into place before the batch record commits; files whose batch never committed are
   removed when the workspace opens, and readers only ever list committed batches.
+
+Derived tables (classifications) are replaced per key; each replacement records a version in the
+catalogue's `meta`, so the workspace's data version covers them and a Spark reader reads the
+folders its catalogue names. A store opened read-only refuses every write.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from abc import ABC, abstractmethod
 from functools import cache
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import ibis
 
-from svduty.errors import EngineError
+from svduty.errors import EngineError, WorkspaceError
 from svduty.schema import DERIVED_TABLES, FACT_TABLES, REFERENCE_TABLES, create_table_sql
 
 if TYPE_CHECKING:
@@ -51,9 +56,33 @@ class Store(ABC):
 
     name: str
 
-    def __init__(self, catalogue: duckdb.DuckDBPyConnection, root: Path) -> None:
+    def __init__(
+        self, catalogue: duckdb.DuckDBPyConnection, root: Path, read_only: bool = False
+    ) -> None:
         self.catalogue = catalogue
         self.root = root
+        self.read_only = read_only
+
+    def require_writer(self, what: str) -> None:
+        """Refuse a write on a store opened for reading, with the way out."""
+        if self.read_only:
+            raise WorkspaceError(
+                f"{self.root}: opened read-only, so it cannot {what}; open the workspace with "
+                "read_only=False (one writer at a time)"
+            )
+
+    def _record_derived(self, table: str, value: str, version: str) -> None:
+        self.catalogue.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [f"derived:{table}:{value}", version]
+        )
+
+    def derived_versions(self, table: str) -> dict[str, str]:
+        """Key value -> version of every stored part of a derived table."""
+        prefix = f"derived:{table}:"
+        rows = self.catalogue.execute(
+            "SELECT key, value FROM meta WHERE starts_with(key, ?)", [prefix]
+        ).fetchall()
+        return {key.removeprefix(prefix): value for key, value in rows}
 
     @abstractmethod
     def create(self) -> None:
@@ -94,8 +123,10 @@ class Store(ABC):
 class DuckDBStore(Store):
     name = "duckdb"
 
-    def __init__(self, catalogue: duckdb.DuckDBPyConnection, root: Path) -> None:
-        super().__init__(catalogue, root)
+    def __init__(
+        self, catalogue: duckdb.DuckDBPyConnection, root: Path, read_only: bool = False
+    ) -> None:
+        super().__init__(catalogue, root, read_only)
         self._ibis: BaseBackend | None = None
 
     def create(self) -> None:
@@ -110,6 +141,7 @@ class DuckDBStore(Store):
         )
 
     def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
+        self.require_writer("ingest")
         names = ", ".join(f'"{c}"' for c in FACT_TABLES[table])
         columns = typed_columns(FACT_TABLES[table], columns_of(self.catalogue, select_sql))
         self.catalogue.execute(
@@ -120,12 +152,14 @@ class DuckDBStore(Store):
         """Nothing to do: DuckDB discards an uncommitted transaction on restart."""
 
     def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
+        self.require_writer(f"store {table}")
         names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
         sql = ibis.to_sql(expr, dialect="duckdb")
         self.catalogue.execute("BEGIN TRANSACTION")
         try:
             self.catalogue.execute(f'DELETE FROM "{table}" WHERE "{key}" = ?', [value])
             self.catalogue.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql})')
+            self._record_derived(table, value, secrets.token_hex(6))
             self.catalogue.execute("COMMIT")
         except BaseException:
             self.catalogue.execute("ROLLBACK")
@@ -135,7 +169,10 @@ class DuckDBStore(Store):
     def ibis(self) -> BaseBackend:
         """Ibis on its own cursor, so its results never collide with the catalogue's."""
         if self._ibis is None:
-            self._ibis = ibis.duckdb.from_connection(self.catalogue.cursor())
+            cursor = self.catalogue.cursor()
+            [(database,)] = self.catalogue.execute("SELECT current_database()").fetchall()
+            cursor.execute(f'USE "{database}"')  # a reader's catalogue is an attached file
+            self._ibis = ibis.duckdb.from_connection(cursor)
         return self._ibis
 
     def table(self, name: str) -> ir.Table:
@@ -145,8 +182,10 @@ class DuckDBStore(Store):
 class SparkStore(Store):
     name = "spark"
 
-    def __init__(self, catalogue: duckdb.DuckDBPyConnection, root: Path) -> None:
-        super().__init__(catalogue, root)
+    def __init__(
+        self, catalogue: duckdb.DuckDBPyConnection, root: Path, read_only: bool = False
+    ) -> None:
+        super().__init__(catalogue, root, read_only)
         self.warehouse = root / "warehouse"
         self._pending: list[tuple[Path, Path]] = []
 
@@ -173,6 +212,7 @@ class SparkStore(Store):
         self._copy(f"SELECT {columns} FROM ({select_sql})", self._path(table, "data"))
 
     def stage_batch(self, table: str, batch_id: int, select_sql: str) -> None:
+        self.require_writer("ingest")
         columns = typed_columns(FACT_TABLES[table], columns_of(self.catalogue, select_sql))
         staging = self.warehouse / "_staging" / f"{table}-batch-{batch_id}.parquet"
         self.catalogue.execute(
@@ -207,17 +247,24 @@ class SparkStore(Store):
                 shutil.rmtree(path)
             else:
                 path.unlink()
+        for table in DERIVED_TABLES:
+            named = set(self.derived_versions(table).values())
+            for path in (self.warehouse / table).glob("set-*"):
+                if path.name not in named:  # replaced in an earlier session
+                    shutil.rmtree(path)
 
     def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
-        """Written by Spark as a folder of Parquet per key value, replaced whole."""
-        target = self.warehouse / table / f"set-{value}"
-        staging = self.warehouse / "_staging" / f"{table}-set-{value}"
+        """Written by Spark as a new folder of Parquet per key value; the catalogue then names
+        it, so readers of an older catalogue keep reading the folder it names."""
+        self.require_writer(f"store {table}")
+        folder = f"set-{value}.{secrets.token_hex(6)}"
+        staging = self.warehouse / "_staging" / f"{table}-{folder}"
         shutil.rmtree(staging, ignore_errors=True)
         names = ", ".join(f"`{c}`" for c in DERIVED_TABLES[table])
         sql = ibis.to_sql(expr, dialect="pyspark")
         spark_session().sql(f"SELECT {names} FROM ({sql})").write.parquet(str(staging))
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(staging, target)
+        os.replace(staging, self.warehouse / table / folder)
+        self._record_derived(table, value, folder)
 
     @property
     def ibis(self) -> BaseBackend:
@@ -225,7 +272,10 @@ class SparkStore(Store):
 
     def table(self, name: str) -> ir.Table:
         if name in DERIVED_TABLES:
-            folders = sorted(str(p) for p in (self.warehouse / name).glob("set-*") if p.is_dir())
+            folders = sorted(
+                str(self.warehouse / name / folder)
+                for folder in self.derived_versions(name).values()
+            )
             frame = spark_session().read.parquet(str(self._path(name, "empty")), *folders)
             frame.createOrReplaceTempView(f"svduty_{name}")
             return self.ibis.table(f"svduty_{name}")
@@ -269,8 +319,10 @@ def spark_session() -> Any:
     return session
 
 
-def make_store(engine: str, catalogue: duckdb.DuckDBPyConnection, root: Path) -> Store:
+def make_store(
+    engine: str, catalogue: duckdb.DuckDBPyConnection, root: Path, read_only: bool = False
+) -> Store:
     stores: dict[str, type[Store]] = {"duckdb": DuckDBStore, "spark": SparkStore}
     if engine not in stores:
         raise EngineError(f"unknown engine {engine!r}; choose one of {sorted(stores)}")
-    return stores[engine](catalogue, root)
+    return stores[engine](catalogue, root, read_only)

@@ -45,9 +45,6 @@ class ExampleWorkspace:
 
 def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> ExampleWorkspace:
     """Open data and a generated partner extract in one workspace, classified; idempotent."""
-    from svduty.definitions import load_definition
-    from svduty.definitions.classify import classify
-    from svduty.ingest import ingest
     from svduty.synth.check import synthetic_files
     from svduty.synth.generate import generate
     from svduty.synth.profile import load_profile
@@ -56,8 +53,8 @@ def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> Ex
     exists = (root / "svduty.toml").exists()
     ws = Workspace.open(root) if exists else Workspace.init(root, WEST_MERCIA)
     try:
-        reports = ingest(
-            ws, [example_archive()], on_file=lambda s: say(f"ingesting {s.name.split('!')[-1]}")
+        reports = ws.ingest(
+            [example_archive()], on_file=lambda s: say(f"ingesting {s.name.split('!')[-1]}")
         )
         synthetic = root / "synthetic"
         if not (synthetic / "synth.json").exists():
@@ -73,13 +70,12 @@ def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> Ex
                 start=SYNTHETIC_START,
             )
         files, mappings = synthetic_files(synthetic)
-        partner = ingest(
-            ws, files, mappings=mappings, on_file=lambda s: say(f"ingesting {Path(s.name).name}")
+        partner = ws.ingest(
+            files, mappings=mappings, on_file=lambda s: say(f"ingesting {Path(s.name).name}")
         )
-        definition = load_definition(ws.settings.definition)
-        summary = classify(ws.store, definition)
+        summary = ws.classify()
         say(
-            f"Classified {summary.incidents:,} incidents under {definition.id}: "
+            f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
             f"{summary.in_definition:,} in."
         )
     finally:

@@ -118,6 +118,7 @@ def fetch_police_uk(
     base_url: str = DEFAULT_BASE_URL,
     progress: Progress | None = None,
 ) -> list[BatchReport]:
+    workspace.store.require_writer("fetch and ingest")
     slug = force_slug(force)
     downloads = workspace.root / "downloads"
     downloads.mkdir(exist_ok=True)
@@ -163,4 +164,11 @@ def fetch_police_uk(
             f"no files for force {force!r} (slug {slug!r}) between {start} and {end} in the "
             "archive(s)"
         )
+    workspace.audit(
+        "fetch police-uk",
+        {
+            "force": force, "from": str(start), "to": str(end), "base_url": base_url,
+            "new_batches": [r.batch_id for r in reports if r.status != "already ingested"],
+        },
+    )  # fmt: skip
     return reports

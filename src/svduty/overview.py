@@ -171,4 +171,5 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
     target = out or workspace.reports_dir / "overview.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
+    workspace.audit("overview", {"area": settings.area}, [target])
     return target

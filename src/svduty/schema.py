@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from svduty.vocabulary import MARKERS, marker_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+"""Bump with a migration in `svduty.migrations` for every change to a table below."""
 
 FACT_TABLES: dict[str, dict[str, str]] = {
     "incidents": {
@@ -193,9 +194,6 @@ CREATE TABLE IF NOT EXISTS rejects (
     value VARCHAR,
     reason VARCHAR NOT NULL,
     raw VARCHAR
-);
-CREATE TABLE IF NOT EXISTS audit (
-    logged_at TIMESTAMP NOT NULL, action VARCHAR NOT NULL, detail VARCHAR
 );
 """
 

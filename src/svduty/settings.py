@@ -47,6 +47,12 @@ SETTINGS: tuple[Setting, ...] = (
         20 * GIB,
         "Most bytes one zip archive may expand to in all (a larger archive is refused).",
     ),
+    Setting(
+        "writer_wait",
+        60,
+        "Seconds a command that changes the workspace (ingest, classify) waits for another "
+        "one to finish before giving up.",
+    ),
 )
 
 
@@ -62,6 +68,7 @@ class Settings:
     forces: tuple[str, ...] = ()
     archive_member_max_bytes: int = 2 * GIB
     archive_max_bytes: int = 20 * GIB
+    writer_wait: float = 60
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -74,6 +81,12 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 problems.append(f"{name} must be a whole number of bytes > 0")
+        if (
+            not isinstance(self.writer_wait, int | float)
+            or isinstance(self.writer_wait, bool)
+            or self.writer_wait < 0
+        ):
+            problems.append("writer_wait must be a number of seconds >= 0")
         if problems:
             raise WorkspaceError("; ".join(problems))
 

@@ -164,8 +164,18 @@ def build_sna(
         / "cache"
         / (f"out-{_cache_key(workspace, selection, policy, weights)}-{stem}{'-pdf' if pdf else ''}")
     )
+    audited = {
+        "definition": selection.definition.id,
+        "version": selection.definition.version,
+        "sha256": selection.definition.sha256,
+        "area": csp or settings.area,
+        "period": selection.requested,
+        "unsuppressed": unsuppressed,
+    }
     if drawn.is_dir():
-        return _copy_outputs(drawn, target)
+        copied = _copy_outputs(drawn, target)
+        workspace.audit("report", {**audited, "from_cache": True}, copied.values())
+        return copied
     if progress:
         progress("assessing and publishing")
     pubs = publications(workspace, selection, policy, weights, progress)
@@ -189,6 +199,7 @@ def build_sna(
         progress("drawing")
     paths = render(pub, selection.definition, target, stem, pdf, weights, started)
     _keep_outputs(paths, drawn)
+    workspace.audit("report", audited, paths.values())
     return paths
 
 

@@ -1,82 +1,481 @@
-"""A workspace: the folder a partnership owns, holding its settings, its DuckDB file and outputs."""
+"""A workspace: the folder a partnership owns, holding its settings, its data and its outputs.
+
+Many readers, one writer (docs/adr/0002-many-readers-one-writer.md). DuckDB lets one process
+write a file or many read it, never both, so:
+
+- A writer (`Workspace.open(root)`) takes the writer lock, opens `svduty.duckdb` read-write
+  (creating tables, upgrading an older schema after a backup, recovering what a killed ingest
+  left, reloading reference data when the CSPs change) and, when it closes, publishes a read copy:
+  `svduty.read.duckdb`, replaced atomically.
+- Readers (`Workspace.open(root, read_only=True)`) open that read copy read-only: any number at
+  once, never waiting for the writer and never making it wait. They see the data as of the last
+  writer that finished. When the copy is missing or out of date (its writer was killed, its schema
+  is older, the CSPs changed) a reader on a writable folder brings it up to date as a brief writer
+  first; on a read-only share it reads `svduty.duckdb` itself, read-only.
+- Every process, readers too, appends to the audit log (`audit.sqlite`).
+"""
 
 from __future__ import annotations
 
+import errno
+import getpass
 import hashlib
 import json
 import os
 import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
+from svduty import __version__, audit
 from svduty.engine import Store, make_store
 from svduty.errors import InputError, WorkspaceError
 from svduty.reference import data_path
 from svduty.schema import CATALOGUE_DDL, SCHEMA_VERSION
 from svduty.settings import SETTINGS_FILE, Settings, load_settings, save_settings
+from svduty.writer_lock import LOCK_FILE, Holder, WriterLock, writer_state
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from svduty.analysis.severity import Weights
+    from svduty.definitions.classify import ClassificationSummary
+    from svduty.definitions.model import Definition
+    from svduty.ingest import BatchReport, SourceFile
 
 DATABASE_FILE = "svduty.duckdb"
+SNAPSHOT_FILE = "svduty.read.duckdb"
 WORKSPACE_ENV = "SVDUTY_WORKSPACE"
+READER_DATABASE = "workspace"
+
+Say = Callable[[str], None]
 
 
 def default_workspace() -> Path:
     return Path(os.environ.get(WORKSPACE_ENV) or Path.cwd())
 
 
-@dataclass
+def default_actor() -> str:
+    """The operating-system user, the actor audited when none is given."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def _stderr(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+@cache
+def _bundled_reference() -> str:
+    digest = hashlib.sha256()
+    for name in ("areas.csv.gz", "offences.csv"):
+        digest.update(Path(data_path(name)).read_bytes())
+    return digest.hexdigest()
+
+
+def reference_fingerprint(settings: Settings) -> str:
+    """What the reference tables were built from: the CSP settings and svduty's bundled files."""
+    return hashlib.sha256(
+        json.dumps([sorted(settings.csps.items()), _bundled_reference()]).encode()
+    ).hexdigest()
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_size, found.st_mtime_ns
+
+
+def _writable(root: Path) -> bool:
+    return os.access(root, os.W_OK)
+
+
+def _stored_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    except duckdb.CatalogException:
+        return None
+    return int(rows[0][0]) if rows else None
+
+
+def _meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:
+    rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _newer(root: Path, found: int) -> WorkspaceError:
+    return WorkspaceError(
+        f"{root}: the workspace has schema version {found}, written by a newer svduty; this "
+        f"svduty ({__version__}) reads schema version {SCHEMA_VERSION} and older: upgrade svduty"
+    )
+
+
+def publish(root: Path) -> Path:
+    """Copy the closed live file to the read copy: a temp name in the same folder, flushed to
+    disk, then renamed over the old copy (readers that have it open keep reading it)."""
+    target = root / SNAPSHOT_FILE
+    temp = root / f"{SNAPSHOT_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        shutil.copyfile(root / DATABASE_FILE, temp)
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    folder = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return target
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """Why the read copy cannot be read as it is."""
+
+    reason: str
+    kind: str  # missing, stopped, older, reference
+
+
 class Workspace:
-    root: Path
-    settings: Settings
-    con: duckdb.DuckDBPyConnection
-    store: Store
+    """An open workspace: settings, the DuckDB connection and the engine's store."""
+
+    def __init__(
+        self,
+        root: Path,
+        settings: Settings,
+        con: duckdb.DuckDBPyConnection,
+        store: Store,
+        *,
+        read_only: bool,
+        actor: str,
+        say: Say,
+        lock: WriterLock | None = None,
+        republish: bool = False,
+        live_stat: tuple[int, int] | None = None,
+        scratch: Path | None = None,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.con = con
+        self.store = store
+        self.read_only = read_only
+        self.actor = actor
+        self.say = say
+        self._lock = lock
+        self._republish = republish
+        self._live_stat = live_stat
+        self._scratch = scratch
+        self._closed = False
+        self._version: str | None = None
+
+    # -- opening ---------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, root: Path, settings: Settings) -> Workspace:
+    def init(
+        cls, root: Path, settings: Settings, actor: str | None = None, say: Say | None = None
+    ) -> Workspace:
         root.mkdir(parents=True, exist_ok=True)
         if (root / SETTINGS_FILE).exists():
             raise WorkspaceError(f"{root} is already a workspace ({SETTINGS_FILE} exists)")
         save_settings(root, settings)
         try:
-            return cls.open(root)
+            workspace = cls.open(root, actor=actor, say=say)
         except BaseException:
-            for name in (SETTINGS_FILE, DATABASE_FILE, DATABASE_FILE + ".wal"):
+            for name in (SETTINGS_FILE, DATABASE_FILE, DATABASE_FILE + ".wal", LOCK_FILE):
                 (root / name).unlink(missing_ok=True)
             raise
-
-    @classmethod
-    def open(cls, root: Path) -> Workspace:
-        settings = load_settings(root)
-        con = duckdb.connect(str(root / DATABASE_FILE))
-        con.execute(CATALOGUE_DDL)
-        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
-        if not version:
-            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-        elif int(version[0][0]) != SCHEMA_VERSION:
-            raise WorkspaceError(
-                f"{root}: workspace schema version {version[0][0]}, this svduty reads "
-                f"{SCHEMA_VERSION}; upgrade svduty or rebuild the workspace"
-            )
-        store = make_store(settings.engine, con, root)
-        store.create()
-        store.recover()
-        workspace = cls(root, settings, con, store)
-        workspace._refresh_reference()
+        workspace.audit("init", {"area": settings.area, "engine": settings.engine})
         return workspace
 
+    @classmethod
+    def open(
+        cls,
+        root: Path | str,
+        read_only: bool = False,
+        actor: str | None = None,
+        wait: float | None = None,
+        say: Say | None = None,
+    ) -> Workspace:
+        """Open for reading (`read_only=True`: the last published data, never waiting) or as
+        the one writer (waiting up to `wait` seconds, default the `writer_wait` setting, for
+        another writer to finish). `actor` is who the audit log names (default: the OS user);
+        `say` receives progress lines (default: standard error)."""
+        root = Path(root)
+        settings = load_settings(root)
+        who = actor or default_actor()
+        speak = say or _stderr
+        patience = settings.writer_wait if wait is None else wait
+        if read_only:
+            return cls._open_reader(root, settings, who, patience, speak)
+        return cls._open_writer(root, settings, who, patience, speak)
+
+    @classmethod
+    def _open_writer(
+        cls,
+        root: Path,
+        settings: Settings,
+        actor: str,
+        wait: float,
+        say: Say,
+        action: str | None = None,
+        publish: bool = False,
+    ) -> Workspace:
+        """The one writer; `publish`: publish the read copy on closing even if nothing changes
+        (a reader found it out of date)."""
+        lock = WriterLock(root)
+        try:
+            stopped = lock.acquire(Holder.now(actor, action), wait, say)
+        except OSError as error:
+            if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise WorkspaceError(
+                    f"{root}: the folder cannot be written ({error.strerror}); open it with "
+                    "read_only=True, or work on a writable copy"
+                ) from error
+            raise
+        live = root / DATABASE_FILE
+        before = _stat(live)
+        con: duckdb.DuckDBPyConnection | None = None
+        try:
+            if stopped is not None:
+                say(
+                    f"{root}: the last writer ({stopped.started()}) stopped before it "
+                    "finished; recovering"
+                )
+            for leftover in root.glob(f"{SNAPSHOT_FILE}.*.tmp"):
+                leftover.unlink()
+            republish = (
+                publish
+                or stopped is not None
+                or not (root / SNAPSHOT_FILE).exists()
+                or (root / (DATABASE_FILE + ".wal")).exists()
+            )
+            con = duckdb.connect(str(live))
+            con, upgraded = cls._prepare_schema(con, root, settings, say)
+            store = make_store(settings.engine, con, root)
+            store.create()
+            store.recover()
+            workspace = cls(
+                root, settings, con, store, read_only=False, actor=actor, say=say, lock=lock,
+                republish=republish, live_stat=before,
+            )  # fmt: skip
+            workspace._refresh_reference()
+        except BaseException:
+            if con is not None:
+                con.close()
+            unchanged = stopped is None and _stat(live) == before
+            lock.release(finished=unchanged)
+            raise
+        if upgraded:
+            workspace.audit("upgrade", upgraded)
+        return workspace
+
+    @staticmethod
+    def _prepare_schema(
+        con: duckdb.DuckDBPyConnection, root: Path, settings: Settings, say: Say
+    ) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any] | None]:
+        """Tables of a new workspace; an older one backed up and migrated; a newer one refused."""
+        from svduty import migrations
+
+        found = _stored_version(con)
+        upgraded = None
+        if found is None:
+            con.execute(CATALOGUE_DDL)
+            con.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+            )
+        elif found > SCHEMA_VERSION:
+            raise _newer(root, found)
+        elif found < SCHEMA_VERSION:
+            con.execute("CHECKPOINT")
+            con.close()
+            copy = migrations.backup(root, root / DATABASE_FILE, found)
+            say(
+                f"{root}: schema version {found} is older than this svduty's {SCHEMA_VERSION}; "
+                f"backed up to {copy}; upgrading"
+            )
+            con = duckdb.connect(str(root / DATABASE_FILE))
+            try:
+                applied = migrations.upgrade(con, root, settings.engine, found)
+            except BaseException:
+                con.close()
+                raise
+            say(f"{root}: upgraded to schema version {SCHEMA_VERSION} ({'; '.join(applied)})")
+            upgraded = {"from": found, "to": SCHEMA_VERSION, "backup": str(copy)}
+        con.execute(CATALOGUE_DDL)
+        return con, upgraded
+
+    @classmethod
+    def _open_reader(
+        cls, root: Path, settings: Settings, actor: str, wait: float, say: Say
+    ) -> Workspace:
+        opened = cls._read_copy(root, settings)
+        if isinstance(opened, _Stale):
+            if _writable(root):
+                say(f"{root}: {opened.reason}; bringing the read copy up to date")
+                writer = cls._open_writer(
+                    root, settings, actor, wait, say, "read copy update", publish=True
+                )
+                writer.close()
+                opened = cls._read_copy(root, settings)
+                if isinstance(opened, _Stale):
+                    raise WorkspaceError(
+                        f"{root}: the read copy is still out of date: {opened.reason}"
+                    )
+            else:
+                opened = cls._read_live(root, settings, opened)
+        con, scratch = opened
+        store = make_store(settings.engine, con, root, read_only=True)
+        return cls(
+            root, settings, con, store, read_only=True, actor=actor, say=say, scratch=scratch
+        )
+
+    @staticmethod
+    def _connect_reader(path: Path) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        """The file attached read-only to a database engine of the reader's own: DuckDB shares
+        one engine among a process's connections to one path, which would keep a reader on the
+        copy an earlier reader opened. It spills to a folder of its own (readers share none,
+        and a read-only share has none to offer)."""
+        scratch = Path(tempfile.mkdtemp(prefix="svduty-reader-"))
+        try:
+            con = duckdb.connect(":memory:", config={"temp_directory": str(scratch)})
+            quoted = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS {READER_DATABASE} (READ_ONLY)")
+            con.execute(f"USE {READER_DATABASE}")
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return con, scratch
+
+    @classmethod
+    def _read_copy(
+        cls, root: Path, settings: Settings
+    ) -> tuple[duckdb.DuckDBPyConnection, Path] | _Stale:
+        snapshot = root / SNAPSHOT_FILE
+        copied, live = _stat(snapshot), _stat(root / DATABASE_FILE)
+        state, holder = writer_state(root)
+        if state == "stopped" and holder is not None:
+            return _Stale(
+                f"the last writer ({holder.started()}) stopped before publishing its changes",
+                "stopped",
+            )
+        if copied is None:
+            return _Stale("there is no read copy yet", "missing")
+        if state == "idle" and live is not None and live[1] > copied[1]:
+            return _Stale(f"{DATABASE_FILE} changed after its read copy was made", "stopped")
+        return cls._checked(snapshot, root, settings)
+
+    @classmethod
+    def _checked(
+        cls, path: Path, root: Path, settings: Settings
+    ) -> tuple[duckdb.DuckDBPyConnection, Path] | _Stale:
+        con, scratch = cls._connect_reader(path)
+        try:
+            stale = _check_catalogue(con, root, settings)
+        except BaseException:
+            con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        if stale is None:
+            return con, scratch
+        con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+        return stale
+
+    @classmethod
+    def _read_live(
+        cls, root: Path, settings: Settings, stale: _Stale
+    ) -> tuple[duckdb.DuckDBPyConnection, Path]:
+        """On a read-only share no writer can exist: read the live file itself."""
+        if stale.kind in ("older", "reference"):
+            raise WorkspaceError(
+                f"{root}: {stale.reason}, and this folder is read-only; open it once for writing "
+                "from a writable copy (svduty upgrades it, keeping a backup), then share that"
+            )
+        if not (root / DATABASE_FILE).exists():
+            raise WorkspaceError(f"{root}: no {DATABASE_FILE}; the workspace was never written")
+        opened = cls._checked(root / DATABASE_FILE, root, settings)
+        if isinstance(opened, _Stale):
+            if opened.kind == "missing":
+                raise WorkspaceError(f"{root}: {opened.reason}; it was never written")
+            return cls._read_live(root, settings, opened)
+        return opened
+
+    # -- closing and publishing ------------------------------------------------------------
+
     def close(self) -> None:
-        self.con.close()
+        """A reader just closes. A writer records the data version, checkpoints, closes, and
+        publishes the read copy if anything changed, then releases the writer lock."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.read_only:
+            self.con.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+            return
+        finished = False
+        try:
+            version = self.data_version
+            if _meta(self.con, "data_version") != version:
+                self.con.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('data_version', ?)", [version]
+                )
+            self.con.execute("CHECKPOINT")
+            self.con.close()
+            if self._republish or _stat(self.root / DATABASE_FILE) != self._live_stat:
+                publish(self.root)
+            finished = True
+        finally:
+            self.con.close()
+            if self._lock is not None:
+                self._lock.release(finished)
 
     def __enter__(self) -> Workspace:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- what the data are ------------------------------------------------------------------
+
+    @property
+    def batch_ids(self) -> frozenset[int]:
+        """The committed batches: what every analysis of this workspace reads."""
+        return frozenset(r[0] for r in self.con.execute("SELECT batch_id FROM batches").fetchall())
+
+    @property
+    def data_version(self) -> str:
+        """A short string that changes whenever anything analyses read changes: the committed
+        batches, the reference data, the schema, the stored derived tables."""
+        if self._version is not None:
+            return self._version
+        meta = dict(
+            self.con.execute(
+                "SELECT key, value FROM meta WHERE key IN ('schema_version', 'reference') "
+                "OR starts_with(key, 'derived:')"
+            ).fetchall()
+        )
+        payload = json.dumps(
+            {"meta": sorted(meta.items()), "batches": sorted(self.batch_ids)}, separators=(",", ":")
+        )
+        version = hashlib.sha256(payload.encode()).hexdigest()[:16]
+        if self.read_only:  # a read copy never changes under its reader
+            self._version = version
+        return version
 
     @property
     def reports_dir(self) -> Path:
@@ -104,13 +503,87 @@ class Workspace:
             path.chmod(0o600)
         return path.read_text(encoding="utf-8").strip()
 
+    # -- audit ------------------------------------------------------------------------------
+
+    def audit(
+        self,
+        action: str,
+        parameters: dict[str, Any] | None = None,
+        outputs: Iterable[Path | str] = (),
+    ) -> None:
+        """Append who did what, with which data version, and the SHA-256 of every output."""
+        entry = audit.Entry(
+            at=audit.now(),
+            actor=self.actor,
+            action=action,
+            parameters=parameters or {},
+            data_version=self.data_version,
+            outputs=audit.output_digests(outputs),
+            engine=self.settings.engine,
+            svduty_version=__version__,
+        )
+        audit.append(self.root, [entry], self.say)
+
+    def audit_log(self) -> pd.DataFrame:
+        """Every audited action, oldest first."""
+        return audit.read(self.root)
+
+    # -- changing the data --------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Sequence[Path | str] | Path | str,
+        kind: str | None = None,
+        mappings: Sequence[Path | str] | None = None,
+        synthetic: bool = False,
+        on_file: Callable[[SourceFile], None] | None = None,
+    ) -> list[BatchReport]:
+        """Load files, folders or archives as batches (atomic, idempotent, rejects kept)."""
+        from svduty.ingest import ingest as run_ingest
+
+        self.store.require_writer("ingest")
+        named = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+        maps = [Path(m) for m in mappings or []]
+        reports = run_ingest(self, named, kind, synthetic, on_file, maps)
+        self.audit(
+            "ingest",
+            {
+                "paths": [str(p) for p in named],
+                "kind": kind,
+                "mappings": [str(m) for m in maps],
+                "synthetic": synthetic,
+                "new_batches": [r.batch_id for r in reports if r.status != "already ingested"],
+                "already_ingested": [r.batch_id for r in reports if r.status == "already ingested"],
+            },
+        )
+        return reports
+
+    def classify(self, definition: Definition | str | Path | None = None) -> ClassificationSummary:
+        """Store every incident's classification under a definition (default: the workspace's)
+        and summarise it."""
+        from svduty.definitions import load_definition
+        from svduty.definitions.classify import classify as run_classify
+
+        self.store.require_writer("classify")
+        chosen = load_definition(definition or self.settings.definition)
+        summary = run_classify(self.store, chosen)
+        self.audit(
+            "classify",
+            {
+                "definition": chosen.id,
+                "version": chosen.version,
+                "sha256": chosen.sha256,
+                "incidents": summary.incidents,
+                "in_definition": summary.in_definition,
+            },
+        )
+        return summary
+
     def _refresh_reference(self) -> None:
-        """(Re)load areas and offences when first opened or when the CSP settings change."""
-        fingerprint = hashlib.sha256(
-            json.dumps(sorted(self.settings.csps.items())).encode()
-        ).hexdigest()
-        stored = self.con.execute("SELECT value FROM meta WHERE key = 'reference'").fetchall()
-        if stored and stored[0][0] == fingerprint:
+        """(Re)load areas and offences when first opened, when the CSP settings change or when
+        svduty's bundled reference data do."""
+        fingerprint = reference_fingerprint(self.settings)
+        if _meta(self.con, "reference") == fingerprint:
             return
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -160,5 +633,24 @@ class Workspace:
                 [csp, keys, keys],
             )
 
-    def audit(self, action: str, detail: str = "") -> None:
-        self.con.execute("INSERT INTO audit VALUES (now(), ?, ?)", [action, detail])
+
+def _check_catalogue(
+    con: duckdb.DuckDBPyConnection, root: Path, settings: Settings
+) -> _Stale | None:
+    """Whether a catalogue can be read as it is by this svduty with these settings."""
+    found = _stored_version(con)
+    if found is None:
+        return _Stale("the workspace holds no catalogue yet", "missing")
+    if found > SCHEMA_VERSION:
+        raise _newer(root, found)
+    if found < SCHEMA_VERSION:
+        return _Stale(
+            f"schema version {found} is older than this svduty's {SCHEMA_VERSION}", "older"
+        )
+    if _meta(con, "reference") != reference_fingerprint(settings):
+        return _Stale(
+            "the CSP settings (or svduty's bundled reference data) changed since the data were "
+            "last written",
+            "reference",
+        )
+    return None

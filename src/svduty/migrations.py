@@ -1,0 +1,197 @@
+"""Schema migrations: every released schema version upgrades to the current one.
+
+Each migration takes a workspace from one version to the next. Their DDL is written out here as
+it was at that version (not read from `schema.py`, which moves on), so a migration does the same
+thing forever. The workspace opens them as a writer: it copies the DuckDB file to
+`backups/svduty-v<N>-<time>.duckdb` first, then applies every migration due in one transaction
+and records the new version in `meta`.
+
+Released versions: 1 (the first package), 2 (markers, involvements, A&E and admissions), 3 (the
+audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from svduty import audit
+from svduty.schema import SCHEMA_VERSION
+
+BACKUPS_DIR = "backups"
+
+
+@dataclass(frozen=True)
+class Context:
+    con: duckdb.DuckDBPyConnection
+    root: Path
+    engine: str
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    """The version the migration produces, from the one before it."""
+    summary: str
+    apply: Callable[[Context], None]
+
+
+_MARKERS_V2 = (
+    "domestic_abuse", "knife", "firearm", "corrosive", "county_lines", "hate", "alcohol",
+    "night_time_economy", "intimidation", "modern_slavery",
+)  # fmt: skip
+
+_INCIDENT_COLUMNS_V2 = {
+    "statute": "VARCHAR",
+    "recorded_at": "TIMESTAMP",
+    "location_type": "VARCHAR",
+    **{f"marker_{m}": "BOOLEAN" for m in _MARKERS_V2},
+}
+
+_NEW_TABLES_V2 = {
+    "involvements": {
+        "batch_id": "INTEGER", "source_line": "BIGINT", "force": "VARCHAR",
+        "crime_ref": "VARCHAR", "role": "VARCHAR", "person_key": "VARCHAR", "age": "INTEGER",
+        "sex": "VARCHAR", "ethnicity": "VARCHAR", "relationship": "VARCHAR",
+        "synthetic": "BOOLEAN",
+    },
+    "ae_attendances": {
+        "batch_id": "INTEGER", "source_line": "BIGINT", "site": "VARCHAR",
+        "attendance_ref": "VARCHAR", "arrived_at": "TIMESTAMP", "occurred_at": "TIMESTAMP",
+        "month": "DATE", "location_type": "VARCHAR", "location_text": "VARCHAR",
+        "means_of_assault": "VARCHAR", "age": "INTEGER", "sex": "VARCHAR",
+        "synthetic": "BOOLEAN",
+    },
+    "admissions": {
+        "batch_id": "INTEGER", "source_line": "BIGINT", "month": "DATE",
+        "area_code": "VARCHAR", "age_band": "VARCHAR", "sex": "VARCHAR",
+        "cause_code": "VARCHAR", "count": "BIGINT", "synthetic": "BOOLEAN",
+    },
+}  # fmt: skip
+
+_CLASSIFICATIONS_V3 = {
+    "definition_id": "VARCHAR", "definition_version": "VARCHAR",
+    "definition_sha256": "VARCHAR", "batch_id": "INTEGER", "source_line": "BIGINT",
+    "in_definition": "BOOLEAN", "clauses": "VARCHAR", "unassessed": "VARCHAR",
+}  # fmt: skip
+
+
+def _create(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str]) -> None:
+    body = ", ".join(f'"{c}" {kind}' for c, kind in columns.items())
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({body})')
+
+
+def _conform_parquet(con: duckdb.DuckDBPyConnection, path: Path, added: dict[str, str]) -> None:
+    """Add missing columns (as NULL) to a Spark warehouse file; a file that has them is left."""
+    present = {
+        d[0] for d in con.execute(f"SELECT * FROM read_parquet('{path}') LIMIT 0").description
+    }
+    missing = {c: kind for c, kind in added.items() if c not in present}
+    if not missing:
+        return
+    extra = ", ".join(f'NULL::{kind} AS "{c}"' for c, kind in missing.items())
+    staging = path.with_name(f".{path.name}.migrating")
+    con.execute(
+        f"COPY (SELECT *, {extra} FROM read_parquet('{path}')) TO '{staging}' (FORMAT parquet)"
+    )
+    os.replace(staging, path)
+
+
+def _to_v2(ctx: Context) -> None:
+    """Markers, statute, recorded time and location type on incidents; the tables of partner
+    data: people in crimes, A&E attendances and admissions."""
+    for column, kind in _INCIDENT_COLUMNS_V2.items():
+        ctx.con.execute(f'ALTER TABLE incidents ADD COLUMN IF NOT EXISTS "{column}" {kind}')
+    for name, columns in _NEW_TABLES_V2.items():
+        _create(ctx.con, name, columns)
+    if ctx.engine == "spark":
+        for path in sorted((ctx.root / "warehouse" / "incidents").glob("*.parquet")):
+            _conform_parquet(ctx.con, path, _INCIDENT_COLUMNS_V2)
+
+
+def _to_v3(ctx: Context) -> None:
+    """The audit log leaves the DuckDB file for audit.sqlite; stored classifications get a
+    version in meta (so the data version covers them)."""
+    _create(ctx.con, "classifications", _CLASSIFICATIONS_V3)
+    if ctx.engine == "spark":
+        folder = ctx.root / "warehouse" / "classifications"
+        for path in sorted(folder.glob("set-*")) if folder.is_dir() else []:
+            ctx.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [f"derived:classifications:{path.name.removeprefix('set-')}", path.name],
+            )
+    else:
+        for (definition,) in ctx.con.execute(
+            "SELECT DISTINCT definition_id FROM classifications ORDER BY 1"
+        ).fetchall():
+            ctx.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [f"derived:classifications:{definition}", secrets.token_hex(6)],
+            )
+    tables = {r[0] for r in ctx.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "audit" not in tables:
+        return
+    rows = ctx.con.execute(
+        "SELECT logged_at, action, detail FROM audit ORDER BY logged_at"
+    ).fetchall()
+    audit.replace_migrated(
+        ctx.root,
+        [
+            audit.Entry(
+                # stored by now() into a plain TIMESTAMP: the machine's local time
+                at=logged_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+                actor="unrecorded",
+                action=action,
+                parameters={"detail": detail, "migrated": 1},
+                data_version=None,
+                outputs=[],
+                engine=None,
+                svduty_version=None,
+            )
+            for logged_at, action, detail in rows
+        ],
+    )
+    ctx.con.execute("DROP TABLE audit")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(2, "partner data: markers, involvements, A&E attendances, admissions", _to_v2),
+    Migration(3, "audit log in audit.sqlite; versioned derived tables", _to_v3),
+)
+
+
+def backup(root: Path, database: Path, version: int) -> Path:
+    """A copy of the (closed, checkpointed) DuckDB file before it is changed."""
+    folder = root / BACKUPS_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = folder / f"svduty-v{version}-{stamp}.duckdb"
+    counter = 1
+    while target.exists():
+        counter += 1
+        target = folder / f"svduty-v{version}-{stamp}-{counter}.duckdb"
+    shutil.copyfile(database, target)
+    return target
+
+
+def upgrade(con: duckdb.DuckDBPyConnection, root: Path, engine: str, found: int) -> list[str]:
+    """Apply every migration after `found` in one transaction; the summaries of those applied."""
+    due = [m for m in MIGRATIONS if m.version > found]
+    context = Context(con, root, engine)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for migration in due:
+            migration.apply(context)
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return [f"v{m.version}: {m.summary}" for m in due]

@@ -1,0 +1,229 @@
+"""Workspaces written by released versions of svduty open in this one: backed up, migrated in
+order, nothing lost. Each old workspace is built by that version's own code (extracted from the
+repository's history with git archive) in a subprocess, from real data."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from read_only_folder import read_only
+
+from svduty import audit
+from svduty.errors import WorkspaceError
+from svduty.migrations import MIGRATIONS
+from svduty.reference import data_path
+from svduty.schema import SCHEMA_VERSION
+from svduty.workspace import DATABASE_FILE, SNAPSHOT_FILE, Workspace
+
+V1_COMMIT = "692dfee"  # the first package: schema version 1
+V2_COMMIT = "a3c20b6"  # the last commit with schema version 2
+
+REPO = Path(
+    subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=Path(__file__).parent, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+)  # fmt: skip
+
+
+def _extract(commit: str, target: Path) -> Path:
+    """The package source of a commit, as git holds it."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "src"], cwd=REPO, capture_output=True,
+        check=True,
+    ).stdout  # fmt: skip
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def _run_old(source: Path, *args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(source)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def _state(path: Path) -> dict[str, Any]:
+    """Every table's row count, and the rows of batches, rejects, classifications and the old
+    audit table, read straight from the DuckDB file."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        state: dict[str, Any] = {
+            "counts": {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+        }
+        for table, order in (
+            ("batches", "batch_id"),
+            ("rejects", "batch_id, line, field"),
+            ("classifications", "definition_id, batch_id, source_line"),
+            ("audit", "logged_at"),
+        ):
+            if table in tables:
+                state[table] = con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+        state["schema_version"] = con.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    return state
+
+
+@pytest.fixture(scope="module")
+def v2_workspace(tmp_path_factory, west_mercia: Path) -> tuple[Path, dict[str, Any]]:
+    """Open data and a generated partner extract, classified under two definitions, by the code
+    of the last schema-2 commit through its command line."""
+    scratch = tmp_path_factory.mktemp("v2")
+    source = _extract(V2_COMMIT, scratch / "code")
+    root = scratch / "ws"
+    cli = ("-m", "svduty.cli")
+    _run_old(source, *cli, "init", str(root), "--example")
+    _run_old(source, *cli, "ingest", "-w", str(root), str(west_mercia / "2025-01"))
+    syn = scratch / "syn"
+    _run_old(source, *cli, "synth", "--out", str(syn), "--scale", "0.05", "--corrupt", "0.01")
+    files = [str(syn / n) for n in ("crimes.csv", "people.csv", "istv.csv", "admissions.csv")]
+    mappings = [a for p in sorted((syn / "mappings").glob("*.yaml")) for a in ("--mapping", str(p))]
+    _run_old(source, *cli, "ingest", "-w", str(root), *files, *mappings)
+    _run_old(source, *cli, "classify", "-w", str(root), "--definition", "police-uk-open-data")
+    state = _state(root / DATABASE_FILE)
+    assert state["schema_version"] == "2"
+    assert state["counts"]["involvements"] > 0 and state["counts"]["classifications"] > 0
+    assert state["rejects"], "the corrupted rows of the synthetic extract are rejected"
+    return root, state
+
+
+@pytest.fixture(scope="module")
+def v1_workspace(tmp_path_factory, west_mercia: Path) -> tuple[Path, dict[str, Any]]:
+    """Open data ingested by the code of the first package (which had no command line)."""
+    scratch = tmp_path_factory.mktemp("v1")
+    source = _extract(V1_COMMIT, scratch / "code")
+    root = scratch / "ws"
+    script = f"""
+from pathlib import Path
+from svduty.ingest import ingest
+from svduty.settings import Settings
+from svduty.workspace import Workspace
+ws = Workspace.init(Path({str(root)!r}), Settings(area="West Mercia", forces=("West Mercia",),
+    csps={{"North Worcestershire": ("E07000234", "E07000236", "E07000239")}}))
+ingest(ws, [Path({str(west_mercia / "2025-02")!r})])
+ws.audit("ingest", "2025-02")
+ws.close()
+"""
+    _run_old(source, "-c", script)
+    state = _state(root / DATABASE_FILE)
+    assert state["schema_version"] == "1" and state["counts"]["incidents"] > 0
+    return root, state
+
+
+def _copy(workspace: tuple[Path, dict[str, Any]], target: Path) -> Path:
+    shutil.copytree(workspace[0], target)
+    return target
+
+
+def _bundled_rows(name: str) -> int:
+    path = Path(data_path(name))
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def test_migrations_reach_the_current_version():
+    assert [m.version for m in MIGRATIONS] == list(range(2, SCHEMA_VERSION + 1))
+
+
+def test_v2_workspace_opens_backed_up_and_migrated(v2_workspace, tmp_path):
+    old = v2_workspace[1]
+    root = _copy(v2_workspace, tmp_path / "ws")
+    said: list[str] = []
+    with Workspace.open(root, say=said.append, actor="tester") as ws:
+        assert ws.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
+    [backup] = sorted((root / "backups").glob("svduty-v2-*.duckdb"))
+    assert any(str(backup) in line for line in said), said
+    assert _state(backup) == old
+    new = _state(root / DATABASE_FILE)
+    assert new["schema_version"] == "3"
+    assert "audit" not in new["counts"]
+    kept = {t: n for t, n in old["counts"].items() if t not in ("audit", "meta")}
+    assert {t: n for t, n in new["counts"].items() if t != "meta"} == kept
+    for table in ("batches", "rejects", "classifications"):
+        assert new[table] == old[table], table
+    log = audit.read(root)
+    migrated = log[log["parameters"].map(lambda p: json.loads(p).get("migrated") == 1)]
+    assert [(r.action, json.loads(r.parameters)["detail"]) for r in migrated.itertuples()] == [
+        (action, detail) for _, action, detail in old["audit"]
+    ]
+    assert list(log["action"])[-1] == "upgrade"
+    # readers read the same data from the published copy
+    with Workspace.open(root, read_only=True) as reader:
+        assert sorted(reader.batch_ids) == [b[0] for b in old["batches"]]
+        assert _state(root / SNAPSHOT_FILE)["counts"] == new["counts"]
+
+
+def test_v1_workspace_gains_the_partner_tables(v1_workspace, tmp_path):
+    old = v1_workspace[1]
+    root = _copy(v1_workspace, tmp_path / "ws")
+    with Workspace.open(root, say=lambda _: None) as ws:
+        columns = {d[0] for d in ws.con.execute("SELECT * FROM incidents LIMIT 0").description}
+        assert {"statute", "location_type", "marker_knife"} <= columns
+        assert ws.con.execute("SELECT count(*) FROM incidents WHERE marker_knife").fetchone() == (
+            0,
+        )
+    assert len(list((root / "backups").glob("svduty-v1-*.duckdb"))) == 1
+    new = _state(root / DATABASE_FILE)
+    reference = {"areas": _bundled_rows("areas.csv.gz"), "offences": _bundled_rows("offences.csv")}
+    for table, rows in old["counts"].items():
+        if table in reference:  # reloaded from this svduty's bundled reference data
+            assert new["counts"][table] == reference[table], table
+        elif table not in ("audit", "meta"):
+            assert new["counts"][table] == rows, table
+    for table in ("involvements", "ae_attendances", "admissions", "classifications"):
+        assert new["counts"][table] == 0
+    assert new["batches"] == old["batches"] and new["rejects"] == old["rejects"]
+    assert new["schema_version"] == "3"
+
+
+def test_a_reader_upgrades_through_a_brief_writer(v2_workspace, tmp_path):
+    root = _copy(v2_workspace, tmp_path / "ws")
+    said: list[str] = []
+    with Workspace.open(root, read_only=True, say=said.append) as reader:
+        assert reader.read_only
+        assert len(reader.batch_ids) == len(v2_workspace[1]["batches"])
+    assert len(list((root / "backups").glob("svduty-v2-*.duckdb"))) == 1
+    assert any("older than this svduty's 3" in line for line in said), said
+
+
+def test_a_read_only_share_of_an_old_workspace_says_to_upgrade_a_copy(v2_workspace, tmp_path):
+    root = _copy(v2_workspace, tmp_path / "ws")
+    with read_only(root), pytest.raises(WorkspaceError) as error:
+        Workspace.open(root, read_only=True)
+    message = str(error.value)
+    assert "schema version 2 is older than this svduty's 3" in message
+    assert "read-only" in message and "writable copy" in message
+
+
+def test_a_newer_workspace_is_refused(v2_workspace, tmp_path):
+    root = _copy(v2_workspace, tmp_path / "ws")
+    Workspace.open(root, say=lambda _: None).close()
+    con = duckdb.connect(str(root / DATABASE_FILE))
+    con.execute("UPDATE meta SET value = '9' WHERE key = 'schema_version'")
+    con.close()
+    (root / SNAPSHOT_FILE).unlink()
+    for read in (False, True):
+        with pytest.raises(WorkspaceError) as error:
+            Workspace.open(root, read_only=read)
+        assert "schema version 9" in str(error.value)
+        assert f"reads schema version {SCHEMA_VERSION}" in str(error.value)
+    assert not list((root / "backups").glob("svduty-v9-*"))
