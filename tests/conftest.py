@@ -39,6 +39,25 @@ def make_workspace(
     return Workspace.init(root, Settings(**{**settings.__dict__, "engine": engine}))
 
 
+@pytest.fixture(scope="session")
+def sna_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A workspace like the example's: real West Mercia open data for 2025 and a synthetic
+    partner extract (half the profile's volume), built once and read by many tests."""
+    from svduty.example import example_archive
+    from svduty.ingest import ingest
+    from svduty.synth.check import synthetic_files
+    from svduty.synth.generate import generate
+    from svduty.synth.profile import load_profile
+
+    root = tmp_path_factory.mktemp("sna")
+    with Workspace.init(root / "example-workspace", WEST_MERCIA) as ws:
+        ingest(ws, [example_archive()])
+        generate(load_profile("west-mercia"), root / "syn", scale=0.5, seed=9)
+        files, mappings = synthetic_files(root / "syn")
+        ingest(ws, files, mappings=mappings)
+    return root / "example-workspace", str(WEST_MERCIA.area)
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
     ws = make_workspace(tmp_path / "ws")

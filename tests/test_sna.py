@@ -21,9 +21,6 @@ from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.settings import Settings
 from svduty.sna import build_sna
-from svduty.synth.check import synthetic_files
-from svduty.synth.generate import generate
-from svduty.synth.profile import load_profile
 from svduty.workspace import Workspace
 
 LOOKUP = "offence-code-to-policeuk-category.csv"
@@ -36,13 +33,9 @@ def _count_columns(summary: dict, section: str, name: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def assessed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sna")
-    ws = Workspace.init(root / "ws", WEST_MERCIA)
-    ingest(ws, [example_archive()])
-    generate(load_profile("west-mercia"), root / "syn", scale=0.5, seed=9)
-    files, mappings = synthetic_files(root / "syn")
-    ingest(ws, files, mappings=mappings)
+def assessed(sna_workspace, tmp_path_factory):
+    root = tmp_path_factory.mktemp("sna-reports")
+    ws = Workspace.open(sna_workspace[0], read_only=True)
     published = build_sna(ws, out=root / "published")
     internal = build_sna(ws, out=root / "internal", unsuppressed=True, pdf=False)
     one_csp = build_sna(ws, out=root / "csp", csp="Shropshire", pdf=False)

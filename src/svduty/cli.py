@@ -556,29 +556,15 @@ def report(
     overview: Annotated[bool, typer.Option(help="Write the data overview instead.")] = False,
 ) -> None:
     """Write the Strategic Needs Assessment: HTML, PDF and summary.json, disclosure-controlled."""
-    from svduty.analysis.severity import load_weights
-    from svduty.counting import period_filters
-    from svduty.definitions import load_definition
     from svduty.overview import build_overview
-    from svduty.sna import build_sna
 
     ws = _open(workspace, read_only=True)
-    written: list[Path] = []
     if overview:
-        written.append(build_overview(ws, output / "overview.html" if output else None))
+        written = [build_overview(ws, output / "overview.html" if output else None)]
     else:
-        chosen = load_definition(definition) if definition else None
-        period = period_filters(start, end)
-        scale = load_weights(weights) if weights else None
-        areas = [area] + (list(ws.settings.csps) if each_area and not area else [])
-        for one in areas:
-            name = one or ws.settings.area
-
-            def say(step: str, name: str | None = name) -> None:
-                err.print(f"{name}: {step}")
-
-            paths = build_sna(ws, chosen, output, unsuppressed, pdf, one, period, scale, say)
-            written.extend(paths.values())
+        written = ws.report(
+            definition, (start, end), area, each_area, unsuppressed, pdf, output, weights
+        )
     ws.close()
     for path in written:
         out.print(f"Wrote {path}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,10 +81,11 @@ def _cached(path: Path, make: Callable[[], Any]) -> Any:
     made = make()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_suffix(".tmp")
-        with staging.open("wb") as handle:
-            pickle.dump(made, handle)
-        staging.replace(path)
+        # a name of its own, so readers making the same result at once never mix their bytes
+        descriptor, staging = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(descriptor, "wb") as out:
+            pickle.dump(made, out)
+        os.replace(staging, path)
     except OSError:
         pass  # a read-only share: nothing cached, nothing lost
     return made
@@ -206,15 +209,16 @@ def build_sna(
 def _keep_outputs(paths: dict[str, Path], folder: Path) -> None:
     """Keep what was drawn, so the same view asked for again is a copy (none on a read-only
     share)."""
-    staging = folder.with_name(folder.name + ".tmp")
+    staging = None
     try:
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name, suffix=".tmp"))
         for path in paths.values():
             shutil.copyfile(path, staging / path.name)
         staging.rename(folder)
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)
+    except OSError:  # a read-only share, or another reader kept the same view first
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _copy_outputs(folder: Path, target: Path) -> dict[str, Path]:

@@ -45,10 +45,12 @@ from svduty.writer_lock import LOCK_FILE, Holder, WriterLock, writer_state
 if TYPE_CHECKING:
     import pandas as pd
 
+    from svduty.analysis.assessment import Assessment, Selection
     from svduty.analysis.severity import Weights
     from svduty.definitions.classify import ClassificationSummary
     from svduty.definitions.model import Definition
     from svduty.ingest import BatchReport, SourceFile
+    from svduty.publish import Publication
 
 DATABASE_FILE = "svduty.duckdb"
 SNAPSHOT_FILE = "svduty.read.duckdb"
@@ -269,9 +271,17 @@ class Workspace:
             store.create()
             store.recover()
             workspace = cls(
-                root, settings, con, store, read_only=False, actor=actor, say=say, lock=lock,
-                republish=republish, live_stat=before,
-            )  # fmt: skip
+                root,
+                settings,
+                con,
+                store,
+                read_only=False,
+                actor=actor,
+                say=say,
+                lock=lock,
+                republish=republish,
+                live_stat=before,
+            )
             workspace._refresh_reference()
         except BaseException:
             if con is not None:
@@ -578,6 +588,107 @@ class Workspace:
             },
         )
         return summary
+
+    # -- assessing and publishing -------------------------------------------------------------
+
+    def selection(
+        self,
+        definition: Definition | str | Path | None = None,
+        period: tuple[str | None, str | None] | None = None,
+        area: str | None = None,
+    ) -> Selection:
+        """What an assessment looks at: a definition (default: the workspace's), a period
+        (first and last month, YYYY-MM, either may be None) and an area (one CSP, or None for
+        the whole partnership)."""
+        from svduty.analysis.assessment import Selection
+        from svduty.counting import period_filters
+        from svduty.definitions import load_definition
+        from svduty.definitions.model import Definition as Loaded
+
+        chosen = (
+            definition
+            if isinstance(definition, Loaded)
+            else load_definition(definition or self.settings.definition)
+        )
+        start, end = period or (None, None)
+        period_filters(start, end)  # refuses a bound that is not a month, naming it
+        if area is not None and self.settings.csps and area not in self.settings.csps:
+            raise InputError(
+                f"area: no CSP {area!r} in this workspace; its CSPs: "
+                f"{', '.join(self.settings.csps)}"
+            )
+        return Selection(chosen, start, end, area)
+
+    def assess(
+        self,
+        definition: Definition | str | Path | None = None,
+        period: tuple[str | None, str | None] | None = None,
+        area: str | None = None,
+    ) -> Assessment:
+        """Every analysis of the assessment for one selection, unpublished: for analysts, never
+        for readers (small counts are in it)."""
+        from svduty.analysis.assessment import assess
+
+        chosen = self.selection(definition, period, area)
+        found = assess(self.store, self.settings, chosen, self.weights())
+        self.audit("assess", {"selection": chosen.key, "area": area, "period": chosen.requested})
+        return found
+
+    def publish(
+        self,
+        definition: Definition | str | Path | None = None,
+        period: tuple[str | None, str | None] | None = None,
+        internal: bool = False,
+    ) -> dict[str | None, Publication]:
+        """The published tables of the whole partnership (key None) and of each CSP, controlled
+        together under the workspace's disclosure settings (`internal`: nothing hidden, marked
+        NOT FOR PUBLICATION); from the workspace's cache when published before."""
+        from svduty.publish import Policy
+        from svduty.sna import publications
+
+        chosen = self.selection(definition, period)
+        policy = Policy(self.settings.disclosure_threshold, internal=internal)
+        published = publications(self, chosen, policy, self.weights())
+        self.audit("publish", {"selection": chosen.key, "policy": policy.key})
+        return published
+
+    def report(
+        self,
+        definition: Definition | str | Path | None = None,
+        period: tuple[str | None, str | None] | None = None,
+        area: str | None = None,
+        each_area: bool = False,
+        internal: bool = False,
+        pdf: bool = True,
+        out: Path | str | None = None,
+        weights: Path | str | None = None,
+    ) -> list[Path]:
+        """Write the Strategic Needs Assessment (HTML, summary.json, Vega-Lite specs and, with
+        `pdf`, the PDF) for the partnership or one CSP (`area`), or for the partnership and each
+        CSP (`each_area`); every file written is in the audit log with its SHA-256. `weights`:
+        a severity weights CSV (default: the workspace's `severity_weights`)."""
+        from svduty.analysis.severity import load_weights
+        from svduty.counting import period_filters
+        from svduty.sna import build_sna
+
+        scale = load_weights(Path(weights)) if weights else None
+        chosen = self.selection(definition, period, area)
+        areas = [area] + (list(self.settings.csps) if each_area and area is None else [])
+        written: list[Path] = []
+        for one in areas:
+            paths = build_sna(
+                self,
+                chosen.definition,
+                Path(out) if out else None,
+                internal,
+                pdf,
+                one,
+                period_filters(chosen.start, chosen.end),
+                scale,
+                progress=self.say,
+            )
+            written.extend(paths.values())
+        return written
 
     def _refresh_reference(self) -> None:
         """(Re)load areas and offences when first opened, when the CSP settings change or when
