@@ -255,3 +255,18 @@ def test_report_refuses_a_backwards_period(cli_workspace):
     done = svduty("report", "-w", str(cli_workspace), "--from", "2025-06", "--to", "2025-01")
     assert done.returncode != 0
     assert "starts (2025-06) after it ends (2025-01)" in done.stderr
+
+
+def test_a_workspace_with_no_area_runs_quality_and_report(tmp_path, west_mercia: Path):
+    """A national user's workspace (no area, no force): nothing is outside it, and the
+    assessment covers everything held."""
+    root = tmp_path / "national"
+    assert svduty("init", str(root)).returncode == 0
+    done = svduty("ingest", "-w", str(root), str(west_mercia / "2025-05"))
+    assert done.returncode == 0, done.stderr
+    quality = svduty("quality", "-w", str(root), "--format", "json")
+    assert quality.returncode == 0, quality.stderr
+    assert all(row["outside_area"] == 0 for row in json.loads(quality.stdout))
+    report = svduty("report", "-w", str(root), "--no-pdf", "--definition", "police-uk-open-data")
+    assert report.returncode == 0, report.stderr
+    assert (root / "reports" / "sna-summary.json").exists()

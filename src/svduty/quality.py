@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ibis
 import pandas as pd
 
 from svduty.engine import Store
@@ -74,7 +73,9 @@ def _incident_quality(store: Store, las: tuple[str, ...]) -> pd.DataFrame:
     joined = t.left_join(areas, t.lsoa_code == areas.area_lsoa)
     keys = ["source_kind", "force", "month"]
     known = joined.area_lsoa.notnull()
-    outside = (known & ~joined.area_la.isin(list(las))) if las else ibis.literal(False)
+    # with no area set (a national workspace) nothing is outside it: a column of False, since
+    # a bare literal has no .sum() to aggregate
+    outside = known & ~joined.area_la.isin(list(las)) if las else known & ~known
     per_month = joined.group_by(keys).aggregate(
         rows=joined.count(),
         no_location=(joined.longitude.isnull() & joined.easting.isnull()).sum(),
