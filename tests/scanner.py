@@ -245,7 +245,7 @@ def _attack(problem: Problem, truth: dict[int, float], shown: dict[int, float]) 
     return out
 
 
-class _Tables(HTMLParser):
+class HtmlTables(HTMLParser):
     """Every table of a page as rows of cell texts, headers first."""
 
     def __init__(self) -> None:
@@ -279,7 +279,7 @@ def small_counts_in_pages(
     for name, html in pages.items():
         declared = {c for cs in reports[name]["count_columns"].values() for c in cs}
         columns = (declared | ALWAYS_COUNTS) - {"value"}
-        parser = _Tables()
+        parser = HtmlTables()
         parser.feed(html)
         for t, table in enumerate(parser.tables):
             if not table:

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from scanner import HtmlTables
 from typer.testing import CliRunner
 
 from svduty.cli import app
 from svduty.workspace import Workspace
-
-
-class Tables(HTMLParser):
-    """Collects every table's header and cell texts."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[list[list[str]]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag == "table":
-            self.tables.append([])
-        elif tag == "tr":
-            self.tables[-1].append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            self.tables[-1][-1].append("".join(self._cell).strip())
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +47,7 @@ def _number(text: str) -> int:
 
 
 def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
-    parser = Tables()
+    parser = HtmlTables()
     parser.feed((demo / "reports" / "overview.html").read_text())
     by_month, by_category, by_csp = parser.tables[:3]  # the real open data, nothing synthetic
     assert by_month[0] == ["month", "count"]

@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import ibis
 import pandas as pd
 
 from svduty import __version__
@@ -23,11 +22,11 @@ from svduty.analysis.trends import trend, trends_by_csp
 from svduty.analysis.when import when, when_by_csp
 from svduty.analysis.where import (
     POPULATION_NOTE,
-    _residents,
     by_deprivation,
     deprivation_from,
     populations,
     rates,
+    residents_by_lsoa,
     with_rates,
 )
 from svduty.analysis.who import who, who_by_csp
@@ -356,13 +355,7 @@ def assess_set(
         "themes": themes_by_csp(store, definition, filters),
     }
     areas = store.table("areas").select("lsoa_code", "la_code", "csp_name", "in_2021").to_pandas()
-    people = _residents(store)
-    residents = people.select(
-        lsoa="lsoa_code",
-        la_code="la_code",
-        decile=ibis.coalesce(people.imd2025_decile, people.imd2019_decile),
-        population="population",
-    ).to_pandas()
+    residents = residents_by_lsoa(store, whole.results["districts"])
     per_lsoa = counts(store, "incidents", ["lsoa"], filters, definition).frame
     in_area = areas[areas["la_code"].isin(list(whole.results["districts"])) & areas["in_2021"]]
     places = per_place(store, list(in_area["lsoa_code"]), definition, filters)

@@ -106,16 +106,21 @@ def by_deprivation(
 ) -> Deprivation:
     """Rate per 1,000 residents by IMD decile (1 = most deprived) over the partnership's LSOAs:
     IMD 2025 deciles on 2021 LSOAs, IMD 2019 on 2011-only LSOAs."""
+    lsoas = residents_by_lsoa(store, area_districts)
+    found = counts(store, "incidents", ["lsoa"], filters, definition).frame
+    return deprivation_from(lsoas, found, definition, store.name)
+
+
+def residents_by_lsoa(store: Store, area_districts: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Each LSOA's district, deprivation decile and residents (in the districts given, or all)."""
     people = _residents(store)
     own = people.filter(people.la_code.isin(list(area_districts))) if area_districts else people
-    lsoas = own.select(
+    return own.select(
         lsoa="lsoa_code",
         la_code="la_code",
         decile=ibis.coalesce(own.imd2025_decile, own.imd2019_decile),
         population="population",
     ).to_pandas()
-    found = counts(store, "incidents", ["lsoa"], filters, definition).frame
-    return deprivation_from(lsoas, found, definition, store.name)
 
 
 def deprivation_from(
