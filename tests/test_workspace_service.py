@@ -288,7 +288,8 @@ def test_readers_during_an_ingest_see_before_or_after_never_a_mixture(tmp_path, 
         generate(load_profile("west-mercia"), tmp_path / "syn", scale=0.05, seed=9)
         files, mappings = synthetic_files(tmp_path / "syn")
         ws.ingest(files, mappings=mappings)
-    before = reading(root, tmp_path / "quiet-before")
+    # the state before the ingest, kept where nothing writes: the quiet run reads it
+    quiet = Path(shutil.copytree(root, tmp_path / "before" / "ws"))
     big = repeat_to(200_000, sorted(west_mercia.glob("2025-*/*.csv")), tmp_path / "big.csv")
 
     # fresh processes, forked from a server that imported svduty once (spawning eight would
@@ -315,6 +316,7 @@ def test_readers_during_an_ingest_see_before_or_after_never_a_mixture(tmp_path, 
     ingesting.set()
     with pytest.raises(WorkspaceError, match=r"another ingest is running since .* by "):
         svduty.open(root, wait=0)
+    before = reading(quiet, tmp_path / "quiet-before")
     assert ingest.wait(180) == 0, ingest.stderr.read()
     ingest_end = time.time()
     while not any(r.get("start", 0) > ingest_end for r in seen):  # a read of what it published

@@ -22,7 +22,7 @@ def reading(root: Path, sna: Path | None) -> dict[str, Any]:
         result: dict[str, Any] = {"version": ws.data_version}
         result["counts"] = {
             by: counts(ws.store, "incidents", by.split(",")).frame.to_json()
-            for by in ("month", "csp,category", "source_kind,offence_group")
+            for by in ("month,csp", "source_kind,offence_group")
         }
         if sna is not None:
             from svduty.definitions import load_definition
@@ -44,7 +44,8 @@ def reader(root: str, index: int, ingesting: Any, stop: Any, results: Any) -> No
             result = reading(Path(root), Path(root).parent / "sna-during" if build else None)
             results.put({"reader": index, "start": started, "end": time.time(), **result})
             sna_due = sna_due and not build
-            if stop.wait(2.0):  # a pause, so eight readers leave the ingest some of the cores
+            # a pause, so eight readers leave the ingest some of the cores
+            if (ingesting.wait(3.0) if sna_due else stop.wait(3.0)) and stop.is_set():
                 break
     except BaseException as error:
         results.put({"reader": index, "error": repr(error)})
