@@ -26,7 +26,7 @@ def reading(root: Path, sna: Path | None) -> dict[str, Any]:
         }
         if sna is not None:
             from svduty.definitions import load_definition
-            from svduty.report.sna import build_sna
+            from svduty.sna import build_sna
 
             paths = build_sna(ws, load_definition(SNA_DEFINITION), out=sna, pdf=False)
             result["sna"] = json.loads(paths["json"].read_text())["sections"]
