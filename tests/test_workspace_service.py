@@ -346,5 +346,5 @@ def test_readers_during_an_ingest_see_before_or_after_never_a_mixture(tmp_path, 
     [report] = [r for r in log[log["action"] == "report"].itertuples() if "sna-during" in r.outputs]
     assert report.data_version == assessed["version"]
     assert {Path(o["path"]).name for o in json.loads(report.outputs)} == {
-        "sna.html", "sna-summary.json",
+        "sna.html", "sna-summary.json", "sna-charts.json",
     }  # fmt: skip
