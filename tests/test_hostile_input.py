@@ -296,11 +296,16 @@ def test_zip_bombs_stay_within_a_gigabyte_of_memory(tmp_path, street):
     lying.write_bytes(honest.read_bytes())
     patched(lying, name, 24, 1000)
     make_workspace(tmp_path / "ws").close()
+    # a plain environment: what earlier tests' libraries put into os.environ is no part of it
+    plain = {
+        key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ
+    }
     done = subprocess.run(
         [sys.executable, "-c", RSS_PROBE, str(tmp_path / "ws"), str(honest), str(lying)],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=plain,
     )  # fmt: skip
     result = json.loads(done.stdout)
+    print("peak RSS", result["peak"], "environment", sorted(os.environ))
     honest_error, lying_error = result["outcome"]
     assert f"{honest}!{name}: the first line is longer than 1,048,576 bytes" in honest_error
     assert f"{lying}!{name}: the member is corrupt (Bad CRC-32" in lying_error
