@@ -257,7 +257,7 @@ def test_archive_limits_are_workspace_settings(tmp_path, street):
 
 
 RSS_PROBE = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from svduty.errors import InputError
 from svduty.ingest import ingest
@@ -273,7 +273,9 @@ for archive in sys.argv[2:]:
         outcome.append(str(error))
 batches = ws.con.execute("SELECT count(*) FROM batches").fetchone()[0]
 ws.close()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM is this process's own peak: ru_maxrss would also count the parent's pages at fork
+status = Path("/proc/self/status").read_text()
+peak = int(next(l.split()[1] for l in status.splitlines() if l.startswith("VmHWM:"))) * 1024
 print(json.dumps({"outcome": outcome, "batches": batches, "peak": peak}))
 """
 
