@@ -1003,7 +1003,9 @@ def bench_spatial(
 
 class FuzzTargetName(StrEnum):
     csv = "csv"
+    csv_plan = "csv-plan"
     xml = "xml"
+    xml_plan = "xml-plan"
     zip = "zip"
     yaml = "yaml"
 
@@ -1013,7 +1015,7 @@ def bench_fuzz(
     cases: Annotated[int, typer.Option(help="Inputs to run per target.")] = 10_000,
     target: Annotated[
         list[FuzzTargetName] | None,
-        typer.Option(help="csv, xml, zip or yaml (repeat; default: all four)."),
+        typer.Option(help="csv, csv-plan, xml, xml-plan, zip or yaml (repeat; default: all)."),
     ] = None,
     keep: Annotated[
         Path, typer.Option(help="Folder for crashing inputs (one sub-folder per target).")
