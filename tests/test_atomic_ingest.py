@@ -37,6 +37,8 @@ def _kill_during_ingest(root: Path, path: Path, delay: float) -> None:
     process = _start_ingest(root, path)
     assert process.stderr is not None
     line = process.stderr.readline()
+    while line and "ingesting" not in line:  # a progress line may come first
+        line = process.stderr.readline()
     assert "ingesting" in line, line
     time.sleep(delay)
     assert process.poll() is None, "the ingest finished before it could be killed"

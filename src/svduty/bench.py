@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from svduty.engine import require_spark
 from svduty.errors import SvdutyError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
@@ -281,6 +282,9 @@ def bench_report(
 ) -> list[ReportBench]:
     """Time the assessment of the example workspace (built first unless `root` is given)."""
     from svduty.example import build_example
+
+    if spark:
+        require_spark()
 
     with tempfile.TemporaryDirectory(prefix="svduty-bench-") as tmp:
         scratch = Path(tmp)

@@ -22,6 +22,7 @@ from rich.progress import (
 
 from svduty import __version__
 from svduty.errors import SvdutyError
+from svduty.heartbeat import Heartbeat
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
 from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from svduty.analysis.severity import Weights
     from svduty.counting import Filter
     from svduty.definitions.model import Definition
+    from svduty.ingest import SourceFile
 
 app = typer.Typer(
     help="svduty: pool partner data, apply a serious-violence definition, publish the SNA.",
@@ -62,12 +64,25 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 def _open(workspace: Path, read_only: bool = False) -> Workspace:
     """Commands that only read open the last published data (never waiting for a writer);
     those that change the workspace open it as its one writer, waiting for another to finish."""
-    return Workspace.open(workspace, read_only=read_only, say=_say)
+    opened = Workspace.open(workspace, read_only=read_only, say=_say)
+    OPENED.append(opened)
+    return opened
+
+
+OPENED: list[Workspace] = []
+"""Workspaces this run opened: closed however the command ends, so a writer interrupted
+between its transactions still publishes what it committed and releases the lock."""
 
 
 def _say(line: str) -> None:
-    """The workspace's notes (waiting for a writer, upgrading, recovering) to standard error."""
+    """The workspace's notes (waiting for a writer, upgrading, recovering, the step under way)
+    to standard error."""
     err.print(escape(line), highlight=False)
+    if HEARTBEAT:
+        HEARTBEAT[0].note(line)
+
+
+HEARTBEAT: list[Heartbeat] = []
 
 
 def _emit(frame: pd.DataFrame, fmt: Format, title: str | None = None) -> None:
@@ -164,9 +179,21 @@ def ingest(
     """Load files as batches: atomic, idempotent, with rejected rows kept and reported. New
     records are then classified under the workspace's default definition."""
     ws = _open(workspace)
-    reports = ws.ingest(
-        paths, kind, mapping or [], synthetic, on_file=lambda s: err.print(f"ingesting {s.name}")
-    )
+    started: list[str] = []
+
+    def on_file(source: SourceFile) -> None:
+        if started:
+            STORED_SO_FAR[:] = [
+                f"the first {len(started)} file(s), to {_short_name(started[-1])}; "
+                f"{_short_name(source.name)} was not"
+            ]
+        started.append(source.name)
+        _say(f"ingesting {source.name}")
+
+    reports = ws.ingest(paths, kind, mapping or [], synthetic, on_file=on_file)
+    STORED_SO_FAR[:] = [
+        f"all {len(reports)} file(s); their classification did not finish (run svduty classify)"
+    ]
     if any(r.status != "already ingested" and r.source_kind in INCIDENT_KINDS for r in reports):
         summary = ws.classify()
         out.print(
@@ -1064,12 +1091,98 @@ def reference_profile(
         out.print(f"{name}: {rows:,} rows")
 
 
+STORED_SO_FAR: list[str] = []
+"""What this run stored before an interruption (commands that store step by step add to it)."""
+
+
 def main() -> None:
+    """Every way a command can end, as one line: svduty's own errors say what to do; anything
+    else is logged with its traceback and named by the log's path; Ctrl-C says what was kept."""
     try:
-        app()
+        _run()
     except SvdutyError as error:
         err.print("[red]error:[/red]", escape(str(error)), highlight=False, soft_wrap=True)
         sys.exit(2)
+    except SystemExit as ended:
+        if ended.code == 130:  # how typer ends on Ctrl-C
+            _say_interrupted()
+        raise
+    except Exception as error:
+        if _interrupted(error):
+            _say_interrupted()
+            sys.exit(130)
+        log = write_crash_log(error)
+        err.print(
+            f"[red]error:[/red] unexpected {type(error).__name__}: {escape(_first_line(error))}. "
+            f"The details are in {escape(str(log))}; please include that file when reporting it.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+
+
+def _run() -> None:
+    from svduty.writer_lock import action_of
+
+    try:
+        with Heartbeat(err, action_of(sys.argv)) as beat:
+            HEARTBEAT.append(beat)
+            app()
+    finally:
+        for opened in OPENED:
+            try:
+                opened.close()
+            except Exception:  # a second failure must not hide the first
+                continue
+
+
+def _interrupted(error: BaseException) -> bool:
+    """DuckDB ends a query stopped by Ctrl-C with its own error, not KeyboardInterrupt."""
+    import duckdb
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, duckdb.InterruptException) or (
+            isinstance(seen, duckdb.Error | RuntimeError)
+            and ("Query interrupted" in str(seen) or "KeyboardInterrupt" in str(seen))
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _say_interrupted() -> None:
+    kept = "; ".join(STORED_SO_FAR)
+    said = f"stored before the interruption: {kept}" if kept else "nothing from this run was stored"
+    err.print(f"interrupted; {said}")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def write_crash_log(error: BaseException) -> Path:
+    """The traceback in a log file of the user's own (a workspace may be a read-only share)."""
+    import os
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    text = f"svduty {__version__}\ncommand: {' '.join(sys.argv)}\n\n" + "".join(
+        traceback.format_exception(error)
+    )
+    for folder in (Path(state) / "svduty" / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            log = folder / f"svduty-error-{stamp}-{os.getpid()}.log"
+            log.write_text(text)
+            return log
+        except OSError:
+            continue
+    return Path("(no writable folder for the log)")
 
 
 if __name__ == "__main__":

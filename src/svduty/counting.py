@@ -142,16 +142,16 @@ def counts(
     base = None
     if definition is not None:
         if table != "incidents":
-            raise InputError("definitions classify records: use --table incidents")
+            raise InputError("definitions classify incidents: count the incidents table")
         base = _classified(store, definition, clause, by)
     elif clause is not None:
-        raise InputError("--clause needs --definition")
+        raise InputError("a clause needs its definition")
     elif "clause" in by:
-        raise InputError("dimension 'clause' needs --definition")
+        raise InputError("dimension 'clause' needs a definition")
     joined, dims, measure = dimensions(store, table, base)
     for name in by:
         if by.count(name) > 1:
-            raise InputError(f"dimension {name!r} is given twice in --by")
+            raise InputError(f"dimension {name!r} is given twice")
     keys = {name: resolve(name, dims, table).cast("string").name(name) for name in by}
     wanted: dict[str, list[str]] = defaultdict(list)
     for item in filters:

@@ -17,6 +17,7 @@ folders its catalogue names. A store opened read-only refuses every write.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -34,6 +35,12 @@ from svduty.schema import DERIVED_TABLES, FACT_TABLES, REFERENCE_TABLES, create_
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     from ibis.backends import BaseBackend
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction; a query stopped by Ctrl-C has ended it already."""
+    with contextlib.suppress(duckdb.TransactionException):
+        con.execute("ROLLBACK")
 
 
 def typed_columns(columns: dict[str, str], present: set[str] | None = None) -> str:
@@ -162,7 +169,7 @@ class DuckDBStore(Store):
             self._record_derived(table, value, secrets.token_hex(6))
             self.catalogue.execute("COMMIT")
         except BaseException:
-            self.catalogue.execute("ROLLBACK")
+            rollback(self.catalogue)
             raise
 
     @property
@@ -294,6 +301,23 @@ class SparkStore(Store):
         view = f"svduty_{name}"
         frame.createOrReplaceTempView(view)
         return self.ibis.table(view)
+
+
+def require_spark() -> None:
+    """Check Spark's needs before any work starts, not after minutes of it."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise EngineError(
+            "spark: PySpark is not installed; install svduty with the 'spark' extra "
+            "(pip install 'svduty[spark]')"
+        )
+    java_home = os.environ.get("JAVA_HOME")
+    if not shutil.which("java") and not (java_home and Path(java_home, "bin", "java").exists()):
+        raise EngineError(
+            "spark: no Java runtime found (PySpark needs Java 17 or later on PATH or in "
+            "JAVA_HOME); install one, e.g. apt install openjdk-17-jre-headless"
+        )
 
 
 @cache

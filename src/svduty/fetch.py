@@ -63,7 +63,7 @@ def force_slug(force: str) -> str:
 def archives_for(start: Month, end: Month) -> list[Month]:
     """The fewest archives covering start..end, newest first."""
     if not start <= end:
-        raise InputError(f"--from {start} is after --to {end}")
+        raise InputError(f"the first month {start} is after the last {end}")
     chosen, latest = [], end
     while True:
         chosen.append(latest)

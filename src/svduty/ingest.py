@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from svduty.archive import ArchiveLimits, read_members
-from svduty.engine import SparkStore
+from svduty.engine import SparkStore, rollback
 from svduty.errors import InputError
 from svduty.mapping import Part, load_mapping
 from svduty.schema import FACT_TABLES
@@ -77,9 +77,8 @@ def expand(paths: list[Path], limits: ArchiveLimits | None = None) -> Iterator[l
                     raise InputError(f"{path}: the folder holds no .csv, .xml or .zip files")
             elif path.suffix.lower() in MAPPING_SUFFIXES:
                 raise InputError(
-                    f"{path}: a YAML file is a column mapping, not data; give mappings after "
-                    "--mapping (a folder of them, e.g. --mapping syn/mappings, or repeat "
-                    "--mapping FILE)"
+                    f"{path}: a YAML file is a column mapping, not data; give it as a mapping "
+                    "(svduty ingest FILES --mapping FOLDER_OR_FILE; in Python, mappings=[...])"
                 )
             else:
                 members = [path]
@@ -142,7 +141,7 @@ def _plan_one(
             records = sorted({p.xml_record for p in parts if p is not None and p.xml_record})
             wanted = f"; looked for <{'>, <'.join(records)}>" if records else ""
             raise InputError(
-                f"{source.name}: an XML file needs a --mapping whose part names its record "
+                f"{source.name}: an XML file needs a mapping whose part names its record "
                 f"element ('xml: {{record: ...}}'){wanted}"
             )
         source = flattened
@@ -192,10 +191,10 @@ def mapping_files(mappings: list[Path]) -> list[Path]:
         elif any(c in str(given) for c in "*?["):
             matched = sorted(Path(p) for p in glob.glob(str(given)))
             if not matched:
-                raise InputError(f"--mapping {given}: the pattern matches no file")
+                raise InputError(f"mapping {given}: the pattern matches no file")
             files += matched
         else:
-            raise InputError(f"--mapping {given}: no such file or folder")
+            raise InputError(f"mapping {given}: no such file or folder")
     return files
 
 
@@ -289,7 +288,7 @@ def ingest_file(
         )  # fmt: skip
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         store.after_rollback()
         _drop_staging(workspace)
         raise

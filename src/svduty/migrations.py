@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from svduty import audit
+from svduty.engine import rollback
 from svduty.schema import SCHEMA_VERSION
 
 BACKUPS_DIR = "backups"
@@ -192,6 +193,6 @@ def upgrade(con: duckdb.DuckDBPyConnection, root: Path, engine: str, found: int)
         con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return [f"v{m.version}: {m.summary}" for m in due]

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from svduty import __version__, audit
-from svduty.engine import Store, make_store
+from svduty.engine import Store, make_store, require_spark, rollback
 from svduty.errors import InputError, WorkspaceError
 from svduty.reference import data_path
 from svduty.schema import CATALOGUE_DDL, SCHEMA_VERSION
@@ -89,6 +89,70 @@ def reference_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(
         json.dumps([sorted(settings.csps.items()), _bundled_reference()]).encode()
     ).hexdigest()
+
+
+class CorruptDatabase(WorkspaceError):
+    """A database file DuckDB cannot open as a database."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(f"{path}: not a readable DuckDB database ({_first_line(error)})")
+        self.path = path
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _connect_live(root: Path) -> duckdb.DuckDBPyConnection:
+    """The live file, read-write; a file DuckDB cannot read is named with what to restore."""
+    live = root / DATABASE_FILE
+    try:
+        return duckdb.connect(str(live))
+    except duckdb.IOException as error:
+        if "Could not set lock" in str(error):
+            raise WorkspaceError(
+                f"{live}: another program holds the database file open ({_first_line(error)}); "
+                "close it (a DuckDB shell or notebook) and try again"
+            ) from error
+        raise WorkspaceError(f"{live}: {_restore_advice(root, error)}") from error
+
+
+def _restore_advice(root: Path, error: Exception) -> str:
+    """What to do with a damaged live file: the newest good copy svduty keeps."""
+    from svduty.migrations import BACKUPS_DIR
+
+    copies = sorted(
+        [*(root / BACKUPS_DIR).glob("*.duckdb"), root / SNAPSHOT_FILE],
+        key=lambda p: p.stat().st_mtime if p.exists() else 0,
+        reverse=True,
+    )
+    found = next((p for p in copies if p.exists() and _readable_database(p)), None)
+    if found is not None and found.samefile(root / DATABASE_FILE):
+        found = None
+    said = f"the file is damaged or not a DuckDB database ({_first_line(error)})"
+    if found is None:
+        return f"{said}; no readable copy is kept here: make a new workspace and ingest again"
+    from datetime import datetime
+
+    when = datetime.fromtimestamp(found.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"{said}; the newest readable copy is {found} ({when}): move the damaged file aside, "
+        f"copy that one to {root / DATABASE_FILE}, then ingest again the files "
+        "missing from its batches"
+    )
+
+
+def _readable_database(path: Path) -> bool:
+    try:
+        con = duckdb.connect(":memory:")
+        try:
+            quoted = str(path).replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS probe (READ_ONLY)")
+        finally:
+            con.close()
+    except duckdb.Error:
+        return False
+    return True
 
 
 def _stat(path: Path) -> tuple[int, int] | None:
@@ -190,9 +254,11 @@ class Workspace:
     def init(
         cls, root: Path, settings: Settings, actor: str | None = None, say: Say | None = None
     ) -> Workspace:
-        root.mkdir(parents=True, exist_ok=True)
         if (root / SETTINGS_FILE).exists():
             raise WorkspaceError(f"{root} is already a workspace ({SETTINGS_FILE} exists)")
+        if settings.engine == "spark":
+            require_spark()
+        root.mkdir(parents=True, exist_ok=True)
         save_settings(root, settings)
         try:
             workspace = cls.open(root, actor=actor, say=say)
@@ -265,7 +331,7 @@ class Workspace:
                 or not (root / SNAPSHOT_FILE).exists()
                 or (root / (DATABASE_FILE + ".wal")).exists()
             )
-            con = duckdb.connect(str(live))
+            con = _connect_live(root)
             con, upgraded = cls._prepare_schema(con, root, settings, say)
             store = make_store(settings.engine, con, root)
             store.create()
@@ -363,7 +429,10 @@ class Workspace:
         try:
             con = duckdb.connect(":memory:", config={"temp_directory": str(scratch)})
             quoted = str(path).replace("'", "''")
-            con.execute(f"ATTACH '{quoted}' AS {READER_DATABASE} (READ_ONLY)")
+            try:
+                con.execute(f"ATTACH '{quoted}' AS {READER_DATABASE} (READ_ONLY)")
+            except duckdb.IOException as error:
+                raise CorruptDatabase(path, error) from error
             con.execute(f"USE {READER_DATABASE}")
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -386,7 +455,10 @@ class Workspace:
             return _Stale("there is no read copy yet", "missing")
         if state == "idle" and live is not None and live[1] > copied[1]:
             return _Stale(f"{DATABASE_FILE} changed after its read copy was made", "stopped")
-        return cls._checked(snapshot, root, settings)
+        try:
+            return cls._checked(snapshot, root, settings)
+        except CorruptDatabase:
+            return _Stale(f"the read copy {SNAPSHOT_FILE} cannot be read", "stopped")
 
     @classmethod
     def _checked(
@@ -417,7 +489,12 @@ class Workspace:
             )
         if not (root / DATABASE_FILE).exists():
             raise WorkspaceError(f"{root}: no {DATABASE_FILE}; the workspace was never written")
-        opened = cls._checked(root / DATABASE_FILE, root, settings)
+        try:
+            opened = cls._checked(root / DATABASE_FILE, root, settings)
+        except CorruptDatabase as error:
+            raise WorkspaceError(
+                f"{error.path}: {_restore_advice(root, error.__cause__ or error)}"
+            ) from error
         if isinstance(opened, _Stale):
             if opened.kind == "missing":
                 raise WorkspaceError(f"{root}: {opened.reason}; it was never written")
@@ -713,7 +790,7 @@ class Workspace:
             self.con.execute("INSERT OR REPLACE INTO meta VALUES ('reference', ?)", [fingerprint])
             self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            rollback(self.con)
             raise
 
     def _apply_csp_groups(self) -> None:

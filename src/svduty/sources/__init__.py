@@ -50,8 +50,8 @@ def detect(
         )
     raise InputError(
         f"{path}: no adapter recognises this file (header: {', '.join(header) or 'empty'}). "
-        f"Known kinds: {', '.join(kinds)}; name one with --kind to see what it expects, or "
-        "give the column mapping of a partner export with --mapping."
+        f"Known kinds: {', '.join(kinds)}; name the kind to see what it expects, or "
+        "give the column mapping of a partner export (a mapping file)."
     )
 
 

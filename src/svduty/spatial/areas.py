@@ -106,7 +106,7 @@ def area_hotspots(
 ) -> AreaHotspots:
     """Gi* over every polygon in `areas`, those with no incidents included."""
     if neighbours not in NEIGHBOURS:
-        raise InputError(f"--neighbours must be one of {', '.join(NEIGHBOURS)}")
+        raise InputError(f"neighbours must be one of {', '.join(NEIGHBOURS)}")
     if len(areas.codes) < 3:
         raise InputError("Gi* needs at least three areas")
     t = selected(store, definition, filters)
@@ -117,7 +117,7 @@ def area_hotspots(
         described = "queen contiguity (polygons sharing a boundary point)"
     else:
         if distance is None:
-            raise InputError("--neighbours distance on LSOAs needs --distance METRES")
+            raise InputError("neighbours 'distance' on LSOAs needs a distance in metres")
         w = band_weights(centroids, distance)
         described = f"centroids within {distance:,.0f} m"
     islands = int((np.diff(w.indptr) == 0).sum())

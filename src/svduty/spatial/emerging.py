@@ -233,13 +233,13 @@ def emerging_hotspots(
 ) -> Emerging:
     """Classify every grid cell inside `within` by how its hotspot status changed over time."""
     if period not in PERIODS:
-        raise InputError(f"--period must be one of {', '.join(PERIODS)}")
+        raise InputError(f"the period must be one of {', '.join(PERIODS)}")
     if neighbours not in NEIGHBOURS:
-        raise InputError(f"--neighbours must be one of {', '.join(NEIGHBOURS)}")
+        raise InputError(f"neighbours must be one of {', '.join(NEIGHBOURS)}")
     if time_steps < 0:
-        raise InputError("--time-steps must be 0 or more")
+        raise InputError("time steps must be 0 or more")
     if not 0 < alpha < 1:
-        raise InputError("--alpha must be between 0 and 1")
+        raise InputError("alpha must be between 0 and 1")
     t = located(store, definition, filters)
     t = t.filter(t.month.notnull())
     grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
@@ -253,7 +253,7 @@ def emerging_hotspots(
         raise InputError(
             f"the selection covers {max(count, 0)} complete {period}s; a trend needs at least "
             f"{FEWEST_PERIODS} ("
-            + ("select more months" if period == "month" else "choose a shorter --period")
+            + ("select more months" if period == "month" else "choose a shorter period")
             + ")"
         )
     binned = (
@@ -327,7 +327,7 @@ def emerging_hotspots(
             "the sources cover different months ("
             + ", ".join(f"{kind}: {n} of {len(months_seen)}" for kind, n in partial.items())
             + "): a change in the mixture looks like a change in the streets; select one source, "
-            "e.g. --filter source_kind=police_extract"
+            "e.g. filter source_kind=police_extract"
         )
     if count < ADVISED_PERIODS:
         notes.append(
@@ -336,7 +336,7 @@ def emerging_hotspots(
             + (
                 "a longer selection gives more"
                 if period == "month"
-                else "a shorter --period gives more"
+                else "a shorter period gives more"
             )
         )
     method = (

@@ -92,7 +92,7 @@ def make_grid(
         a_west, a_south, a_east, a_north = area or extent
         shorter = min(a_east - a_west, a_north - a_south)
         if shorter <= 0:
-            raise InputError("the events' extent is a line or a point: give --cell-size")
+            raise InputError("the events' extent is a line or a point: give a cell size")
         size = nice_size(shorter / CELLS_ON_SHORTER_SIDE)
         announced = (
             f"cell size {size:,.0f} m, chosen automatically: about {CELLS_ON_SHORTER_SIDE} cells "
@@ -102,7 +102,7 @@ def make_grid(
     else:
         size = float(cell_size)
         if size <= 0:
-            raise InputError("--cell-size must be a positive number of metres")
+            raise InputError("the cell size must be a positive number of metres")
         announced = f"cell size {size:,.0f} m, as given"
     x0 = math.floor(west / size) * size
     y0 = math.floor(south / size) * size

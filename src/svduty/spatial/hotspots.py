@@ -63,7 +63,7 @@ def hotspots(
     """Gi* over the cells whose centres fall `within` the area (all cells if None): cells
     outside carry no statistic, so empty land beyond the border cannot make cold spots."""
     if neighbours not in NEIGHBOURS:
-        raise InputError(f"--neighbours must be one of {', '.join(NEIGHBOURS)}")
+        raise InputError(f"neighbours must be one of {', '.join(NEIGHBOURS)}")
     t = located(store, definition, filters)
     grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
     binned = grid_counts(
@@ -144,7 +144,7 @@ def near_repeat(
             "others dated to the month only). A near-repeat test needs each crime's day and exact "
             "place: open data gives only the month, and moves every crime to one of a few "
             "thousand snap points, which makes unrelated crimes look like repeats at distance 0. "
-            "Select a force extract (e.g. --filter source_kind=police_extract)."
+            "Select a force extract (filter source_kind=police_extract)."
         )
     # a fixed order, so a seed gives the same shuffles whatever order the engine returns rows in
     events = events.dropna(subset=["occurred_from"]).sort_values(
