@@ -226,16 +226,27 @@ def test_report_for_a_period_and_each_csp(cli_workspace, tmp_path):
     assert done.returncode == 0, done.stderr
     settings = (cli_workspace / "svduty.toml").read_text()
     csps = [line.split('"')[1] for line in settings.split("[csps]")[1].splitlines() if '"' in line]
-    written = sorted(p.name for p in tmp_path.glob("sna*.html"))
+    area = settings.split('area = "')[1].split('"')[0]
     assert len(csps) == 5
-    assert written == sorted(
-        ["sna.html"] + [f"sna-{c.lower().replace(' ', '-')}.html" for c in csps]
+    names = {
+        a: f"sna-{a.lower().replace(' ', '-')}-2025-06-to-2025-06-police-uk-open-data"
+        for a in [area, *csps]
+    }
+    assert sorted(p.name for p in tmp_path.glob("sna*.html")) == sorted(
+        f"{n}.html" for n in names.values()
     )
-    whole = json.loads((tmp_path / "sna-summary.json").read_text())
+    # it says what it wrote: each file, then the manifest that lists them (one run for all)
+    wrote = [line.removeprefix("Wrote ") for line in done.stdout.splitlines() if "Wrote" in line]
+    assert sorted(Path(p).name for p in wrote) == sorted(p.name for p in tmp_path.glob("sna*"))
+    assert f"Listed in {tmp_path / 'manifest.json'}" in done.stdout
+    manifest = json.loads((tmp_path / "manifest.json").read_text())["reports"]
+    assert set(manifest) == set(names.values())
+    assert len({entry["run"] for entry in manifest.values()}) == 1
+    whole = json.loads((tmp_path / f"{names[area]}-summary.json").read_text())
     assert [m["month"] for m in whole["sections"]["trends"]["monthly"]] == ["2025-06"]
     parts = {
-        json.loads(p.read_text())["area"]: json.loads(p.read_text())["sections"]["trends"]
-        for p in tmp_path.glob("sna-*-summary.json")
+        csp: json.loads((tmp_path / f"{names[csp]}-summary.json").read_text())["sections"]["trends"]
+        for csp in csps
     }
     with Workspace.open(cli_workspace) as ws:
         by_csp = counts(
@@ -243,7 +254,7 @@ def test_report_for_a_period_and_each_csp(cli_workspace, tmp_path):
             load_definition("police-uk-open-data"),
         ).frame  # fmt: skip
     expected = dict(zip(by_csp["csp"].fillna("none"), by_csp["count"], strict=True))
-    assert {area: t["monthly"][0]["count"] for area, t in parts.items()} == {
+    assert {csp: t["monthly"][0]["count"] for csp, t in parts.items()} == {
         c: expected[c] for c in csps
     }
     # the whole area's month also counts the records with no location (no CSP)
@@ -269,4 +280,6 @@ def test_a_workspace_with_no_area_runs_quality_and_report(tmp_path, west_mercia:
     assert all(row["outside_area"] == 0 for row in json.loads(quality.stdout))
     report = svduty("report", "-w", str(root), "--no-pdf", "--definition", "police-uk-open-data")
     assert report.returncode == 0, report.stderr
-    assert (root / "reports" / "sna-summary.json").exists()
+    # a workspace with no area names its reports "workspace"
+    name = "sna-workspace-2025-05-to-2025-05-police-uk-open-data"
+    assert (root / "reports" / f"{name}-summary.json").exists()

@@ -33,7 +33,8 @@ def test_the_readme_notebook_example_runs(workspace, monkeypatch):
     with contextlib.redirect_stdout(shown):
         exec(compile(code, "README.md", "exec"), {})
     text = shown.getvalue()
-    assert "sna-shropshire.html" in text and "sna-shropshire-summary.json" in text
+    name = "sna-shropshire-2025-04-to-2025-09-west-mercia-2022"  # the README's area and period
+    assert f"{name}.html" in text and f"{name}-summary.json" in text
     assert "analyst@example" in text and "report" in text
     assert "Shropshire" in text
 

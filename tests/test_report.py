@@ -22,8 +22,18 @@ def demo(tmp_path_factory) -> Path:
     return root
 
 
+def _overview(root: Path) -> Path:
+    """The overview's file: named by the area and the months of open data held."""
+    with Workspace.open(root, read_only=True) as ws:
+        [(first, last)] = ws.con.execute(
+            "SELECT strftime(min(month), '%Y-%m'), strftime(max(month), '%Y-%m') FROM incidents "
+            "WHERE source_kind = 'police_uk_street'"
+        ).fetchall()
+    return root / "reports" / f"overview-west-mercia-{first}-to-{last}.html"
+
+
 def test_demo_builds_the_report_from_the_bundled_archive(demo):
-    html = (demo / "reports" / "overview.html").read_text()
+    html = _overview(demo).read_text()
     for heading in (
         "Records by month",
         "Records by crime type",
@@ -48,7 +58,7 @@ def _number(text: str) -> int:
 
 def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
     parser = HtmlTables()
-    parser.feed((demo / "reports" / "overview.html").read_text())
+    parser.feed(_overview(demo).read_text())
     by_month, by_category, by_csp = parser.tables[:3]  # the real open data, nothing synthetic
     assert by_month[0] == ["month", "count"]
     assert len(by_month) == 13
@@ -97,11 +107,13 @@ def test_demo_twice_is_idempotent(demo):
 
 
 def test_gaps_are_stated_in_words(demo, west_mercia):
+    earlier = _overview(demo)
     with Workspace.open(demo) as ws:
         from svduty.ingest import ingest
         from svduty.overview import build_overview
 
         ingest(ws, [west_mercia / "2024-04"])
         path = build_overview(ws)
+    assert path == _overview(demo) and earlier.exists()  # a longer period: a file of its own
     text = re.sub(r"\s+", " ", path.read_text())
     assert "West Mercia 2024-05 to 2024-12 (8 months)" in text

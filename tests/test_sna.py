@@ -4,8 +4,10 @@ person: none below the threshold, none recoverable from what is shown."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from conftest import csv_rows
 from pypdf import PdfReader
 from scanner import recoverable, small_counts, small_counts_in_pages
 
+import svduty
 from svduty.analysis.severity import load_weights
 from svduty.counting import counts, period_filters
 from svduty.definitions import load_definition
@@ -168,7 +171,10 @@ def test_one_csp_report_counts_only_that_csp(assessed):
     alone = json.loads(one_csp["json"].read_text())["sections"]["where"]["csp_rates"]
     assert [row["area"] for row in alone] == ["Shropshire"]
     assert alone[0]["count"] == next(r["count"] for r in whole if r["area"] == "Shropshire")
-    assert Path(one_csp["html"]).name == "sna-shropshire.html"
+    first, last = _held(published)  # the whole area's period names every report of the set
+    name = f"sna-shropshire-{first}-to-{last}-west-mercia-2022"
+    assert Path(one_csp["html"]).name == f"{name}.html"
+    assert Path(one_csp["json"]).name == f"{name}-summary.json"
 
 
 def test_open_data_only_workspace_still_reports(tmp_path):
@@ -261,6 +267,17 @@ def test_aggregate_only_workspace_reports_what_the_tables_support(aggregate_only
     )
     years = summary["sections"]["trends"]["financial_years"]
     assert summary["records"] is False
+    # named by the months of the quarters held: Q1 starts in April, Q4 ends in March
+    held = sorted(
+        (row["Financial_Year"], int(row["Financial_Quarter"]))
+        for row in csv_rows(shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv")
+        if row["Force_Name"] == "West Mercia"
+    )
+    starts, ends = {1: (0, "04"), 4: (1, "01")}, {1: (0, "06"), 4: (1, "03")}
+    (first_year, first_q), (last_year, last_q) = held[0], held[-1]
+    first = f"{int(first_year[:4]) + starts[first_q][0]}-{starts[first_q][1]}"
+    last = f"{int(last_year[:4]) + ends[last_q][0]}-{ends[last_q][1]}"
+    assert paths["html"].name == f"sna-west-mercia-{first}-to-{last}-police-uk-open-data.html"
     assert [y["count"] for y in years] == [expected]
     assert set(summary["sections"]) == {"trends", "where", "what", "summary", "report", "sources"}
     html = paths["html"].read_text()
@@ -314,3 +331,113 @@ def test_a_csp_split_from_the_set_equals_its_own_assessment(assessed, csp):
         pd.testing.assert_frame_equal(
             split[key].reset_index(drop=True), own[key].reset_index(drop=True), check_dtype=False
         )
+
+
+# -- outputs: names, folders and the manifest ------------------------------------------------
+
+
+def _held(paths: dict[str, Path]) -> tuple[str, str]:
+    """The first and last month of a report's records, from its summary."""
+    months = json.loads(paths["json"].read_text())["sections"]["trends"]["monthly"]
+    return months[0]["month"], months[-1]["month"]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _files(folder: Path) -> set[str]:
+    """The folder's files, the manifest's lock aside."""
+    return {p.name for p in folder.iterdir() if p.is_file() and p.name != ".manifest.lock"}
+
+
+def test_a_period_build_and_a_whole_period_build_sit_side_by_side(assessed, tmp_path):
+    ws = assessed[0]
+    whole = build_sna(ws, out=tmp_path, pdf=False)
+    before = {kind: _sha256(path) for kind, path in whole.items()}
+    part = build_sna(ws, out=tmp_path, pdf=False, period=period_filters("2025-04", "2025-09"))
+    first, last = _held(whole)
+    assert whole["html"].name == f"sna-west-mercia-{first}-to-{last}-west-mercia-2022.html"
+    assert part["html"].name == "sna-west-mercia-2025-04-to-2025-09-west-mercia-2022.html"
+    assert {kind: _sha256(path) for kind, path in whole.items()} == before
+    written = {p.name for p in [*whole.values(), *part.values()]}
+    assert len(written) == 6 and _files(tmp_path) == written | {"manifest.json"}
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert set(manifest["reports"]) == {whole["html"].stem, part["html"].stem}
+    assert manifest["reports"][part["html"].stem]["selection"]["period"] == {
+        "from": "2025-04", "to": "2025-09",
+    }  # fmt: skip
+
+
+def test_an_internal_build_never_replaces_or_sits_beside_the_published_one(assessed, tmp_path):
+    ws = assessed[0]
+    published = build_sna(ws, out=tmp_path, pdf=False)
+    before = {kind: _sha256(path) for kind, path in published.items()}
+    internal = build_sna(ws, out=tmp_path, unsuppressed=True, pdf=False)
+    assert {kind: _sha256(path) for kind, path in published.items()} == before
+    assert {p.parent for p in internal.values()} == {tmp_path / "internal"}
+    assert internal["html"].name == published["html"].name.replace(".html", "-internal.html")
+    assert "NOT FOR PUBLICATION" in internal["html"].read_text()
+    # the published folder holds no internal file, and its manifest lists none
+    assert _files(tmp_path) == {p.name for p in published.values()} | {"manifest.json"}
+    assert not any("NOT FOR PUBLICATION" in (tmp_path / n).read_text() for n in _files(tmp_path))
+    for folder, kind in ((tmp_path, "published"), (tmp_path / "internal", "internal")):
+        entries = json.loads((folder / "manifest.json").read_text())["reports"].values()
+        assert {e["policy"]["publication"] for e in entries} == {kind}
+    # nor can a published build be sent into the internal folder
+    with pytest.raises(InputError, match="holds internal reports; published reports are"):
+        build_sna(ws, out=tmp_path / "internal", pdf=False)
+    assert _files(tmp_path / "internal") == {p.name for p in internal.values()} | {"manifest.json"}
+
+
+def test_the_manifest_lists_exactly_the_files_a_run_wrote(assessed, tmp_path):
+    ws = assessed[0]
+    paths = build_sna(ws, out=tmp_path, csp="Shropshire", pdf=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    [(name, entry)] = manifest["reports"].items()
+    assert name == paths["html"].stem
+    assert entry["files"] == [
+        {"name": p.name, "kind": kind, "bytes": p.stat().st_size, "sha256": _sha256(p)}
+        for kind, p in paths.items()
+    ]
+    definition = load_definition("west-mercia-2022")
+    first, last = _held(assessed[1])  # the whole area's, so every report of a set agrees
+    assert entry["selection"] == {
+        "definition": definition.id,
+        "version": definition.version,
+        "sha256": definition.sha256,
+        "area": "Shropshire",
+        "period": {"from": first, "to": last},
+        "requested": "all months held",
+    }
+    assert entry["policy"] == {"publication": "published", "disclosure_threshold": 5}
+    assert entry["svduty_version"] == svduty.__version__
+    assert entry["data_version"] == ws.data_version
+    log = ws.audit_log()
+    [audited] = [
+        json.loads(r.parameters)
+        for r in log[log["action"] == "report"].itertuples()
+        if json.loads(r.parameters).get("run") == entry["run"]
+    ]
+    assert audited["manifest"] == str((tmp_path / "manifest.json").resolve())
+
+
+def test_a_rerun_replaces_its_own_files_and_nothing_else(assessed, tmp_path):
+    """Run again without a PDF, the report's earlier PDF goes (it would disagree with a newer
+    HTML); another selection's files in the same folder are not touched."""
+    ws, published, _, _ = assessed
+    shutil.copytree(published["html"].parent, tmp_path, dirs_exist_ok=True)
+    other = build_sna(ws, out=tmp_path, pdf=False, period=period_filters("2025-01", "2025-03"))
+    kept = {p.name: _sha256(p) for p in other.values()}
+    again = build_sna(ws, out=tmp_path, pdf=False)
+    assert again["html"] == tmp_path / published["html"].name and "pdf" not in again
+    assert not (tmp_path / published["pdf"].name).exists()
+    assert {p.name: _sha256(p) for p in other.values()} == kept
+    assert _files(tmp_path) == {p.name for p in [*again.values(), *other.values()]} | {
+        "manifest.json"
+    }
+    entries = json.loads((tmp_path / "manifest.json").read_text())["reports"]
+    assert [f["name"] for f in entries[again["html"].stem]["files"]] == [
+        p.name for p in again.values()
+    ]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]

@@ -348,6 +348,8 @@ def test_readers_during_an_ingest_see_before_or_after_never_a_mixture(tmp_path, 
     log = audit.read(root)
     [report] = [r for r in log[log["action"] == "report"].itertuples() if "sna-during" in r.outputs]
     assert report.data_version == assessed["version"]
+    first, last = assessed["sna"]["report"]["period"].split(" to ")  # of the version it read
+    name = f"sna-west-mercia-{first}-to-{last}-police-uk-open-data"
     assert {Path(o["path"]).name for o in json.loads(report.outputs)} == {
-        "sna.html", "sna-summary.json", "sna-charts.json",
+        f"{name}.html", f"{name}-summary.json", f"{name}-charts.json",
     }  # fmt: skip

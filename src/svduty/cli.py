@@ -575,19 +575,27 @@ def report(
         Path | None,
         typer.Option(help="Severity weights CSV (default: the workspace's severity_weights)."),
     ] = None,
-    output: Annotated[Path | None, typer.Option("--out", help="Folder to write to.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Folder to write to (default: reports/; internal builds: its internal/)."
+        ),
+    ] = None,
     unsuppressed: Annotated[
         bool, typer.Option(help="Analysts only: show small counts; marked NOT FOR PUBLICATION.")
     ] = False,
     pdf: Annotated[bool, typer.Option(help="Also render the PDF.")] = True,
     overview: Annotated[bool, typer.Option(help="Write the data overview instead.")] = False,
 ) -> None:
-    """Write the Strategic Needs Assessment: HTML, PDF and summary.json, disclosure-controlled."""
+    """Write the Strategic Needs Assessment: HTML, PDF and summary JSON, disclosure-controlled.
+    Names carry area, period and definition; internal builds go to internal/ and end in
+    -internal. Each folder's manifest.json lists every file a run wrote, with its SHA-256."""
+    from svduty.outputs import MANIFEST
     from svduty.overview import build_overview
 
     ws = _open(workspace, read_only=True)
     if overview:
-        written = [build_overview(ws, output / "overview.html" if output else None)]
+        written = [build_overview(ws, output)]
     else:
         written = ws.report(
             definition, (start, end), area, each_area, unsuppressed, pdf, output, weights
@@ -595,6 +603,8 @@ def report(
     ws.close()
     for path in written:
         out.print(f"Wrote {path}")
+    for folder in dict.fromkeys(path.parent for path in written):
+        out.print(f"Listed in {folder / MANIFEST}")
 
 
 class Unit(StrEnum):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from svduty import outputs
 from svduty.counting import Filter, counts
 from svduty.definitions import load_definition
 from svduty.publish import Draft, Policy, publish
@@ -108,6 +109,8 @@ def _synthetic_tables(workspace: Workspace) -> list[Table]:
 
 
 def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
+    """Write `overview-<area>-<from>-to-<to>.html` (the months of open data held) into `out`
+    (default: the workspace's `reports/`) and list it in the folder's manifest."""
     store, settings = workspace.store, workspace.settings
     open_data = [Filter("source_kind", "police_uk_street")]
     report = quality(store, settings)
@@ -119,11 +122,12 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
     ).df()
     batches["file_name"] = batches["file_name"].map(lambda p: Path(p.split("!")[-1]).name)
     batches["synthetic"] = batches["synthetic"].map({True: "yes", False: "no"})
+    by_month = counts(store, "incidents", ["month"], open_data).frame
     tables = [
         Table(
             "open",
             "by_month",
-            counts(store, "incidents", ["month"], open_data).frame,
+            by_month,
             ["month"],
             ["count"],
             total="open",
@@ -168,8 +172,27 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
         missing=report.gaps.to_dict(orient="records"),
         definition=load_definition(settings.definition) if synthetic else None,
     )
-    target = out or workspace.reports_dir / "overview.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html, encoding="utf-8")
-    workspace.audit("overview", {"area": settings.area}, [target])
-    return target
+    months = sorted(str(month)[:7] for month in by_month["month"].dropna())
+    period = (months[0], months[-1]) if months else (None, None)
+    area = settings.area or "workspace"
+    folder = out or workspace.reports_dir
+    name = outputs.report_name("overview", area, period)
+    entry = outputs.new_entry(
+        None,
+        workspace.actor,
+        report="overview",
+        selection={"area": area, "period": {"from": period[0], "to": period[1]}},
+        policy={"publication": "published", "disclosure_threshold": settings.disclosure_threshold},
+        data_version=workspace.data_version,
+        engine=settings.engine,
+    )
+    with outputs.staging(folder) as scratch:
+        staged = scratch / f"{name}.html"
+        staged.write_text(html, encoding="utf-8")
+        paths, manifest = outputs.place({"html": staged}, folder, name, {"html": ".html"}, entry)
+    workspace.audit(
+        "overview",
+        {"area": settings.area, "run": entry["run"], "manifest": str(manifest.resolve())},
+        paths.values(),
+    )
+    return paths["html"]

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from svduty import __version__
+from svduty import __version__, outputs
 from svduty.analysis.assessment import (
     Selection,
     assess_places,
@@ -130,14 +131,39 @@ def places(
     key = _cache_key(workspace, selection, None, weights)
     area = selection.csp or "whole"
     found = _cached(
-        workspace.root / "cache" / f"places-{key}-{_slug(area)}.pickle",
+        workspace.root / "cache" / f"places-{key}-{outputs.slug(area)}.pickle",
         lambda: assess_places(workspace.store, workspace.settings, selection, weights),
     )
     return publish([draft_places(area, found)], policy)[0]
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+SUFFIXES = {"html": ".html", "json": "-summary.json", "charts": "-charts.json", "pdf": ".pdf"}
+"""Each kind of file one report writes, by the suffix after its name."""
+_ABOUT = "about.json"  # beside a kept view: its name, period and kinds of file
+
+
+_QUARTERS = {1: (0, "04", "06"), 2: (0, "07", "09"), 3: (0, "10", "12"), 4: (1, "01", "03")}
+"""A financial quarter's first and last month, and the years after the financial year's start."""
+
+
+def _covered(selection: Selection, whole: Publication) -> tuple[str | None, str | None]:
+    """First and last month the selection covers: those asked for, else those of the whole
+    area's records (Home Office quarters as their months), so every report of a set carries the
+    same period."""
+    start, end = selection.start, selection.end
+    text = str(whole.value("report", "period") or "")
+    months = re.fullmatch(r"(\d{4}-\d{2}) to (\d{4}-\d{2})", text)
+    quarters = re.fullmatch(r"(\d{4})/\d{2} Q([1-4]) to (\d{4})/\d{2} Q([1-4])", text)
+    if months:
+        first, last = months.groups()
+    elif quarters:
+        after, month, _ = _QUARTERS[int(quarters[2])]
+        first = f"{int(quarters[1]) + after}-{month}"
+        after, _, month = _QUARTERS[int(quarters[4])]
+        last = f"{int(quarters[3]) + after}-{month}"
+    else:
+        return start, end
+    return start or first, end or last
 
 
 def build_sna(
@@ -150,9 +176,12 @@ def build_sna(
     period: list[Filter] | None = None,
     weights: Weights | None = None,
     progress: Progress | None = None,
+    run: str | None = None,
 ) -> dict[str, Path]:
-    """Write sna[-csp].html, sna[-csp]-summary.json, sna[-csp]-charts.json (Vega-Lite) and
-    (with `pdf`) sna[-csp].pdf."""
+    """Write one report's HTML, summary JSON, Vega-Lite specs and (with `pdf`) PDF, named
+    `sna-<area>-<from>-to-<to>-<definition>[-internal]` (see `svduty.outputs`); internal ones
+    to `internal/` below `out`. `run` ties the reports of one command together in the
+    manifest."""
     started = time.perf_counter()
     settings = workspace.settings
     if csp and settings.csps and csp not in settings.csps:
@@ -160,14 +189,17 @@ def build_sna(
     selection = selection_of(workspace, definition, period, csp)
     policy = Policy(settings.disclosure_threshold, internal=unsuppressed)
     weights = weights or workspace.weights()
-    target = out or workspace.reports_dir
-    stem = "sna" if not csp else f"sna-{_slug(csp)}"
+    area = csp or settings.area or "workspace"
+    folder = outputs.folder_for(out or workspace.reports_dir, unsuppressed)
     drawn = (
         workspace.root
         / "cache"
-        / (f"out-{_cache_key(workspace, selection, policy, weights)}-{stem}{'-pdf' if pdf else ''}")
+        / (
+            f"out-{_cache_key(workspace, selection, policy, weights)}-{outputs.slug(area)}"
+            f"{'-pdf' if pdf else ''}"
+        )
     )
-    audited = {
+    audited: dict[str, Any] = {
         "definition": selection.definition.id,
         "version": selection.definition.version,
         "sha256": selection.definition.sha256,
@@ -175,10 +207,59 @@ def build_sna(
         "period": selection.requested,
         "unsuppressed": unsuppressed,
     }
-    if drawn.is_dir():
-        copied = _copy_outputs(drawn, target)
-        workspace.audit("report", {**audited, "from_cache": True}, copied.values())
-        return copied
+    publication = "internal" if unsuppressed else "published"
+    outputs.check_folder(folder, publication)
+    with outputs.staging(folder) as scratch:
+        about = _from_cache(drawn, scratch)
+        if about is None:
+            about = _draw(
+                workspace, selection, policy, weights, csp, area, pdf, scratch, started, progress
+            )
+            _keep_outputs(scratch, about, drawn)
+        else:
+            audited["from_cache"] = True
+        name, covered = about["name"], about["period"]
+        entry = outputs.new_entry(
+            run,
+            workspace.actor,
+            report="sna",
+            selection={
+                "definition": selection.definition.id,
+                "version": selection.definition.version,
+                "sha256": selection.definition.sha256,
+                "area": area,
+                "period": {"from": covered[0], "to": covered[1]},
+                "requested": selection.requested,
+            },
+            policy={
+                "publication": publication,
+                "disclosure_threshold": policy.threshold,
+            },
+            weights=None if weights is None else weights.source,
+            data_version=workspace.data_version,
+            engine=settings.engine,
+        )
+        staged = {kind: scratch / f"{name}{SUFFIXES[kind]}" for kind in about["kinds"]}
+        paths, manifest = outputs.place(staged, folder, name, SUFFIXES, entry)
+    audited.update(run=entry["run"], manifest=str(manifest.resolve()))
+    workspace.audit("report", audited, paths.values())
+    return paths
+
+
+def _draw(
+    workspace: Workspace,
+    selection: Selection,
+    policy: Policy,
+    weights: Weights | None,
+    csp: str | None,
+    area: str,
+    pdf: bool,
+    scratch: Path,
+    started: float,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """Assess, publish and render into `scratch`; what was drawn, for the cache and the
+    manifest."""
     if progress:
         progress("assessing and publishing")
     pubs = publications(workspace, selection, policy, weights, progress)
@@ -198,34 +279,38 @@ def build_sna(
             pub.primary,
             pub.secondary,
         ).merge(places(workspace, selection, policy, weights))
+    covered = _covered(selection, pubs[None])
+    name = outputs.report_name("sna", area, covered, selection.definition.id, policy.internal)
     if progress:
         progress("drawing")
-    paths = render(pub, selection.definition, target, stem, pdf, weights, started)
-    _keep_outputs(paths, drawn)
-    workspace.audit("report", audited, paths.values())
-    return paths
+    paths = render(pub, selection.definition, scratch, name, pdf, weights, started)
+    return {"name": name, "period": list(covered), "kinds": sorted(paths)}
 
 
-def _keep_outputs(paths: dict[str, Path], folder: Path) -> None:
+def _keep_outputs(scratch: Path, about: dict[str, Any], folder: Path) -> None:
     """Keep what was drawn, so the same view asked for again is a copy (none on a read-only
     share)."""
     staging = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=folder.name, suffix=".tmp"))
-        for path in paths.values():
-            shutil.copyfile(path, staging / path.name)
+        for kind in about["kinds"]:
+            name = f"{about['name']}{SUFFIXES[kind]}"
+            shutil.copyfile(scratch / name, staging / name)
+        (staging / _ABOUT).write_text(json.dumps(about), encoding="utf-8")
         staging.rename(folder)
     except OSError:  # a read-only share, or another reader kept the same view first
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _copy_outputs(folder: Path, target: Path) -> dict[str, Path]:
-    target.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for kept in sorted(folder.iterdir()):
-        kind = {".html": "html", ".pdf": "pdf"}.get(kept.suffix)
-        kind = kind or ("charts" if kept.name.endswith("-charts.json") else "json")
-        paths[kind] = Path(shutil.copyfile(kept, target / kept.name))
-    return paths
+def _from_cache(folder: Path, scratch: Path) -> dict[str, Any] | None:
+    """Copy a kept view into `scratch`; what it holds, or None when nothing (usable) is kept."""
+    try:
+        about = json.loads((folder / _ABOUT).read_text(encoding="utf-8"))
+        for kind in about["kinds"]:
+            name = f"{about['name']}{SUFFIXES[kind]}"
+            shutil.copyfile(folder / name, scratch / name)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return dict(about)

@@ -740,18 +740,23 @@ class Workspace:
         out: Path | str | None = None,
         weights: Path | str | None = None,
     ) -> list[Path]:
-        """Write the Strategic Needs Assessment (HTML, summary.json, Vega-Lite specs and, with
+        """Write the Strategic Needs Assessment (HTML, summary JSON, Vega-Lite specs and, with
         `pdf`, the PDF) for the partnership or one CSP (`area`), or for the partnership and each
-        CSP (`each_area`); every file written is in the audit log with its SHA-256. `weights`:
-        a severity weights CSV (default: the workspace's `severity_weights`)."""
+        CSP (`each_area`), into `out` (default: the workspace's `reports/`; internal builds into
+        its `internal/`). File names carry the area, period, definition and, for internal
+        builds, `internal`; every file written is listed in the folder's `manifest.json` and in
+        the audit log with its SHA-256. `weights`: a severity weights CSV (default: the
+        workspace's `severity_weights`)."""
         from svduty.analysis.severity import load_weights
         from svduty.counting import period_filters
+        from svduty.outputs import new_run
         from svduty.sna import build_sna
 
         scale = load_weights(Path(weights)) if weights else None
         chosen = self.selection(definition, period, area)
         areas = [area] + (list(self.settings.csps) if each_area and area is None else [])
         written: list[Path] = []
+        run = new_run()
         for one in areas:
             paths = build_sna(
                 self,
@@ -763,6 +768,7 @@ class Workspace:
                 period_filters(chosen.start, chosen.end),
                 scale,
                 progress=self.say,
+                run=run,
             )
             written.extend(paths.values())
         return written
