@@ -69,7 +69,7 @@ def test_monthly_trend_counts_every_month(extract):
     assert shown == {f"{y}/{(y + 1) % 100:02d}": n for y, n in fy.items()}
 
 
-def test_rates_per_thousand_residents(extract):
+def test_rates_per_thousand_residents_a_year(extract):
     workspace, crimes, _ = extract
     text = gzip.decompress(data_path("areas.csv.gz").read_bytes()).decode()
     areas = list(csv.DictReader(io.StringIO(text)))
@@ -79,14 +79,18 @@ def test_rates_per_thousand_residents(extract):
         if area["in_2021"] == "True" and area["population_2024"]:
             population[area["la_name"]] += int(area["population_2024"])
     expected = Counter(by_code[c.get("lsoa_code", "E01032383")]["la_name"] for c in crimes)
-    result = rates(workspace.store, "la").frame.set_index("area")
+    months = len({c["occurred_from"].strftime("%Y-%m") for c in crimes})
+    found = rates(workspace.store, "la")
+    result = found.frame.set_index("area")
+    assert found.months == months
+    a_year = 1000 * 12 / months  # per 1,000 residents a year, over the months with data
     for la, count in expected.items():
         assert result.loc[la, "count"] == count
         assert result.loc[la, "population"] == population[la]
-        assert result.loc[la, "rate"] == pytest.approx(count / population[la] * 1000)
+        assert result.loc[la, "rate"] == pytest.approx(count / population[la] * a_year)
         low, high = stats.chi2.ppf(0.025, 2 * count) / 2, stats.chi2.ppf(0.975, 2 * count + 2) / 2
-        assert result.loc[la, "low"] == pytest.approx(low / population[la] * 1000)
-        assert result.loc[la, "high"] == pytest.approx(high / population[la] * 1000)
+        assert result.loc[la, "low"] == pytest.approx(low / population[la] * a_year)
+        assert result.loc[la, "high"] == pytest.approx(high / population[la] * a_year)
 
 
 def test_aoristic_spread_by_hand(tmp_path, workspace):

@@ -60,7 +60,7 @@ def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
     parser = HtmlTables()
     parser.feed(_overview(demo).read_text())
     by_month, by_category, by_csp = parser.tables[:3]  # the real open data, nothing synthetic
-    assert by_month[0] == ["month", "count"]
+    assert by_month[0] == ["month", "count", "coverage"]
     assert len(by_month) == 13
     assert sum(_number(r[1]) for r in by_month[1:]) == 102_105
     with Workspace.open(demo) as ws:

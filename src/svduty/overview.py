@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from svduty import outputs
+from svduty.analysis.coverage import coverage
 from svduty.counting import Filter, counts
 from svduty.definitions import load_definition
 from svduty.publish import Draft, Policy, publish
@@ -52,6 +53,23 @@ def _csp_table(workspace: Workspace, area_las: tuple[str, ...]) -> pd.DataFrame:
             frame[order].sort_values("csp", kind="stable"),
         ]
     ).reset_index(drop=True)
+
+
+def _month_table(workspace: Workspace, open_data: list[Filter]) -> pd.DataFrame:
+    """Open-data records a month from the first month held to the last: a month no force's file
+    holds has no count (a gap, never a zero), one some forces' files hold is partial."""
+    store = workspace.store
+    frame = counts(store, "incidents", ["month"], open_data).frame
+    cover = coverage(store, None, open_data)
+    found = frame.set_index("month")["count"]
+    months = cover.months
+    return pd.DataFrame(
+        {
+            "month": months,
+            "count": pd.Series([found.get(m) for m in months], dtype="Int64"),
+            "coverage": [cover.status(m) for m in months],
+        }
+    )
 
 
 def _quality_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +145,7 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
         Table(
             "open",
             "by_month",
-            by_month,
+            _month_table(workspace, open_data),
             ["month"],
             ["count"],
             total="open",

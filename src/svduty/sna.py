@@ -40,6 +40,9 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
+CACHE_FORMAT = 2
+"""Bumped whenever cached results change shape (2: months carry their coverage), so a cache
+written by an older svduty of the same version is never read back."""
 
 
 def selection_of(
@@ -66,6 +69,7 @@ def _cache_key(
             None if weights is None else [weights.source, sorted(weights.weights.items())],
             workspace.store.name,
             __version__,
+            CACHE_FORMAT,
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -58,3 +58,7 @@ AGE_BANDS: tuple[tuple[int, int, str], ...] = (
 
 def marker_column(marker: str) -> str:
     return f"marker_{marker}"
+
+
+FULL, PARTIAL, NO_DATA = "full", "partial", "no data"
+"""A month's coverage: every counted source holds it, some do, or none (a gap, never a zero)."""

@@ -14,6 +14,7 @@ import pandas as pd
 from svduty import __version__
 from svduty.analysis.aggregates import AggregateCounts, aggregate_counts, aggregate_trend
 from svduty.analysis.concentration import concentration, concentration_from, per_place
+from svduty.analysis.coverage import Coverage, coverage
 from svduty.analysis.health import health
 from svduty.analysis.severity import Weights, breakdown, breakdowns_by_csp
 from svduty.analysis.stats import compare_counts
@@ -199,8 +200,12 @@ def _assess_records(
     definition, filters = selection.definition, selection.all_filters
     districts = _districts(store, settings, selection.csp)
     r["districts"] = districts
-    r["trend"] = trend(store, definition, filters)
-    csp_rates = rates(store, "csp", definition, filters).frame
+    # the area aside: a force's files cover all its CSPs, so each CSP has the area's coverage
+    cover = coverage(store, definition, selection.for_area(None).all_filters)
+    months = len(cover.with_data)
+    r["coverage"] = cover
+    r["trend"] = trend(store, definition, filters, cover=cover)
+    csp_rates = rates(store, "csp", definition, filters, months=months).frame
     own = csp_rates[csp_rates["area"].isin(list(settings.csps) or csp_rates["area"])]
     r["csp_rates"] = own.reset_index(drop=True)
     r["population_note"] = POPULATION_NOTE
@@ -212,12 +217,12 @@ def _assess_records(
         .distinct()
         .to_pandas()
     )
-    la = rates(store, "la", definition, filters).frame
+    la = rates(store, "la", definition, filters, months=months).frame
     la = la[la["area"].isin(list(names["la_name"]))].merge(
         names.rename(columns={"la_name": "area", "csp_name": "csp"}), on="area", how="left"
     )
     r["district_rates"] = la.reset_index(drop=True)
-    r["deprivation"] = by_deprivation(store, districts, definition, filters).frame.astype(
+    r["deprivation"] = by_deprivation(store, districts, definition, filters, months).frame.astype(
         {"count": "int64", "population": "int64"}
     )
     r["when"] = when(store, definition, filters)
@@ -329,8 +334,9 @@ def _assess_aggregates(
     frame = counted.frame
     level = "csp" if frame["csp"].notna().any() else "force"
     per = frame.groupby(level)["count"].sum().rename_axis("area").reset_index()
-    years = max(frame["financial_year"].nunique(), 1)
-    rated = with_rates(per.merge(populations(store, level), on="area", how="left"), years)
+    quarters = len(frame[["financial_year", "financial_quarter"]].drop_duplicates())
+    rated = with_rates(per.merge(populations(store, level), on="area", how="left"), 3 * quarters)
+    r["rate_months"] = 3 * quarters
     r["aggregate_level"] = level
     r["aggregate_rates"] = rated.sort_values("rate", ascending=False).reset_index(drop=True)
 
@@ -347,8 +353,9 @@ def assess_set(
     if not whole.records or not settings.csps:
         return [whole]
     definition, filters = selection.definition, selection.for_area(None).all_filters
+    cover: Coverage = whole.results["coverage"]
     split: dict[str, dict[str, Any]] = {
-        "trend": trends_by_csp(store, definition, filters),
+        "trend": trends_by_csp(store, definition, filters, cover=cover),
         "when": when_by_csp(store, definition, filters),
         "what": breakdowns_by_csp(store, definition, filters, weights),
         "who": who_by_csp(store, definition, filters),
@@ -366,10 +373,12 @@ def assess_set(
         r = found.results
         mine = areas[areas["csp_name"] == csp]
         r["districts"] = tuple(sorted(mine["la_code"].dropna().unique()))
-        for key in ("sources", "weights", "health", "population_note"):
+        for key in ("sources", "weights", "health", "population_note", "coverage"):
             r[key] = whole.results[key]
         for key, by_csp in split.items():
-            r[key] = by_csp.get(csp) or _alone(key, store, definition, one.all_filters, weights)
+            r[key] = by_csp.get(csp) or _alone(
+                key, store, definition, one.all_filters, weights, cover
+            )
         own = whole.results["csp_rates"]
         r["csp_rates"] = _shares(own[own["area"] == csp])
         change = whole.results["csp_change"]
@@ -381,6 +390,7 @@ def assess_set(
             per_lsoa,
             definition,
             store.name,
+            len(cover.with_data),
         ).frame.astype({"count": "int64", "population": "int64"})
         lsoas = list(mine.loc[mine["in_2021"], "lsoa_code"])
         r["concentration"] = concentration_from(places, lsoas, definition, store.name)
@@ -398,11 +408,16 @@ def _shares(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _alone(
-    key: str, store: Store, definition: Definition, filters: list[Filter], weights: Any
+    key: str,
+    store: Store,
+    definition: Definition,
+    filters: list[Filter],
+    weights: Any,
+    cover: Coverage,
 ) -> Any:
     """One analysis for one CSP on its own (a CSP with no incident in the split)."""
     run = {
-        "trend": lambda: trend(store, definition, filters),
+        "trend": lambda: trend(store, definition, filters, cover=cover),
         "when": lambda: when(store, definition, filters),
         "what": lambda: breakdown(store, definition, filters, weights),
         "who": lambda: who(store, definition, filters),

@@ -1,5 +1,6 @@
-"""Where: counts and rates per 1,000 residents with exact intervals by LSOA, district, CSP or
-force, shares, and rates by deprivation decile."""
+"""Where: counts and rates per 1,000 residents a year with exact intervals by LSOA, district, CSP
+or force, shares, and rates by deprivation decile. A rate is annualised over the months with
+data (a count over 21 months is divided by 21/12 years), so a reader can take it as a year's."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
+from svduty.analysis.coverage import coverage
 from svduty.analysis.selection import label
 from svduty.analysis.stats import poisson_interval
 from svduty.counting import Filter, counts
@@ -26,10 +28,11 @@ LEVELS = {"lsoa": "lsoa_code", "la": "la_name", "csp": "csp_name", "force": "for
 @dataclass(frozen=True)
 class Rates:
     level: str
-    frame: pd.DataFrame  # area, count, population, rate, low, high, share
+    frame: pd.DataFrame  # area, count, population, rate, low, high, share (rates a year)
     definition: str | None
     engine: str
     population_note: str
+    months: int  # months with data the counts cover
 
 
 def populations(store: Store, level: str) -> pd.DataFrame:
@@ -56,15 +59,22 @@ def _residents(store: Store) -> ibis.Table:
     return ibis.union(england, wales)
 
 
-def with_rates(frame: pd.DataFrame, per_years: int = 1, alpha: float = 0.05) -> pd.DataFrame:
+def with_rates(frame: pd.DataFrame, months: int = 12, alpha: float = 0.05) -> pd.DataFrame:
     """Add rate, low and high per 1,000 residents a year (exact Poisson interval) to a frame
-    with count and population."""
+    with count and population, the count being over `months` months."""
     intervals = [poisson_interval(int(c), alpha) for c in frame["count"]]
-    per = 1000 / frame["population"] / per_years
+    per = 1000 / frame["population"] * (12 / months if months else float("nan"))
     frame["rate"] = frame["count"] * per
     frame["low"] = [lo for lo, _ in intervals] * per
     frame["high"] = [hi for _, hi in intervals] * per
     return frame
+
+
+def months_with_data(
+    store: Store, definition: Definition | None, filters: list[Filter] | None
+) -> int:
+    """How many months the selection's counted sources hold: what a rate is annualised over."""
+    return len(coverage(store, definition, filters).with_data)
 
 
 def rates(
@@ -73,29 +83,28 @@ def rates(
     definition: Definition | None = None,
     filters: list[Filter] | None = None,
     alpha: float = 0.05,
+    months: int | None = None,
 ) -> Rates:
+    """Counts and rates a year per area; `months` (months with data) found if not given."""
+    if months is None:
+        months = months_with_data(store, definition, filters)
     by = {"lsoa": "lsoa", "la": "la", "csp": "csp", "force": "force"}[level]
     found = counts(store, "incidents", [by], filters, definition).frame.rename(columns={by: "area"})
     found = found.dropna(subset=["area"])
     frame = found.merge(populations(store, level), on="area", how="left")
-    frame = with_rates(frame, alpha=alpha)
+    frame = with_rates(frame, months, alpha=alpha)
     frame["share"] = frame["count"] / frame["count"].sum()
     frame = frame.sort_values("rate", ascending=False, kind="stable").reset_index(drop=True)
     keep = ["area", "count", "population", "rate", "low", "high", "share"]
-    return Rates(
-        level,
-        frame[keep],
-        label(definition),
-        store.name,
-        POPULATION_NOTE,
-    )
+    return Rates(level, frame[keep], label(definition), store.name, POPULATION_NOTE, months)
 
 
 @dataclass(frozen=True)
 class Deprivation:
-    frame: pd.DataFrame  # decile, count, population, rate, low, high
+    frame: pd.DataFrame  # decile, count, population, rate, low, high (rates a year)
     definition: str | None
     engine: str
+    months: int
 
 
 def by_deprivation(
@@ -103,12 +112,15 @@ def by_deprivation(
     area_districts: tuple[str, ...],
     definition: Definition | None = None,
     filters: list[Filter] | None = None,
+    months: int | None = None,
 ) -> Deprivation:
-    """Rate per 1,000 residents by IMD decile (1 = most deprived) over the partnership's LSOAs:
-    IMD 2025 deciles on 2021 LSOAs, IMD 2019 on 2011-only LSOAs."""
+    """Rate per 1,000 residents a year by IMD decile (1 = most deprived) over the partnership's
+    LSOAs: IMD 2025 deciles on 2021 LSOAs, IMD 2019 on 2011-only LSOAs."""
+    if months is None:
+        months = months_with_data(store, definition, filters)
     lsoas = residents_by_lsoa(store, area_districts)
     found = counts(store, "incidents", ["lsoa"], filters, definition).frame
-    return deprivation_from(lsoas, found, definition, store.name)
+    return deprivation_from(lsoas, found, definition, store.name, months)
 
 
 def residents_by_lsoa(store: Store, area_districts: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -124,14 +136,19 @@ def residents_by_lsoa(store: Store, area_districts: tuple[str, ...] = ()) -> pd.
 
 
 def deprivation_from(
-    lsoas: pd.DataFrame, found: pd.DataFrame, definition: Definition | None, engine: str
+    lsoas: pd.DataFrame,
+    found: pd.DataFrame,
+    definition: Definition | None,
+    engine: str,
+    months: int,
 ) -> Deprivation:
-    """Rates by decile from the area's LSOAs (decile, residents) and incidents per LSOA."""
+    """Rates a year by decile from the area's LSOAs (decile, residents) and incidents per LSOA
+    over `months` months with data."""
     lsoas = lsoas[["lsoa", "decile", "population"]]
     merged = lsoas.merge(found[["lsoa", "count"]], on="lsoa", how="left").fillna({"count": 0})
     table = merged.groupby("decile", as_index=False)[["count", "population"]].sum()
-    table = with_rates(table)
+    table = with_rates(table, months)
     table["decile"] = table["decile"].astype(int)
     return Deprivation(
-        table.sort_values("decile").reset_index(drop=True), label(definition), engine
+        table.sort_values("decile").reset_index(drop=True), label(definition), engine, months
     )

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 
 from svduty.analysis.assessment import Assessment
+from svduty.analysis.coverage import financial_year
 from svduty.analysis.stats import compare_counts
 from svduty.errors import InputError
 from svduty.publish import Draft, Publication
 from svduty.publish.tables import Parent, Table, note, value
-from svduty.vocabulary import AGE_BANDS
+from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 RATES = {"rate": ["count"], "low": ["count"], "high": ["count"]}
@@ -66,38 +67,37 @@ def _sources(sources: dict[str, Any]) -> list[Table]:
     ]
 
 
-def _fy(month: str) -> str:
-    year, m = int(month[:4]), int(month[5:7])
-    start = year if m >= 4 else year - 1
-    return f"{start}/{(start + 1) % 100:02d}"
-
-
 def _trends(r: dict[str, Any]) -> list[Table]:
-    t = r["trend"]
-    monthly = t.monthly.assign(financial_year=[_fy(m) for m in t.monthly["month"]])
-    years = (
-        t.financial_years.astype({"months": "int64"})
-        if len(t.financial_years)
-        else (pd.DataFrame(columns=["financial_year", "count", "months"]))
-    )
-    period = (
-        f"{t.monthly['month'].iloc[0]} to {t.monthly['month'].iloc[-1]}"
+    t, cover = r["trend"], r["coverage"]
+    columns = ["month", "financial_year", "count", "coverage"]
+    monthly = (
+        t.monthly.assign(financial_year=[financial_year(m) for m in t.monthly["month"]])[columns]
         if len(t.monthly)
-        else "no records"
+        else pd.DataFrame(columns=columns)
+    )
+    year_columns = ["financial_year", "count", "months", "coverage"]
+    years = (
+        t.financial_years[year_columns]
+        if len(t.financial_years)
+        else pd.DataFrame(columns=year_columns)
     )
     return [
-        note("report", "period", period),
+        note("report", "period", cover.span if len(t.monthly) else "no records"),
+        note("report", "months", len(cover.months)),
+        note("report", "months_with_data", len(cover.with_data)),
         Table("trends", "financial_years", years, ["financial_year"], ["count"], total="selection"),
         Table(
             "trends",
             "monthly",
-            monthly[["month", "financial_year", "count"]],
+            monthly,
             ["month"],
             ["count"],
             total="selection",
             parent=Parent("financial_years", "financial_year"),
         ),
         note("trends", "change_periods", list(t.change_periods or [])),
+        note("trends", "gaps", cover.gaps()),
+        Table("trends", "sources", cover.table(), ["source", "force"], across_areas=False),
     ]
 
 
@@ -116,6 +116,8 @@ def _where(r: dict[str, Any]) -> list[Table]:
         ),
         Table("where", "deprivation", r["deprivation"].round(3), ["decile"], ["count"], RATES),
         note("where", "population_note", r["population_note"]),
+        note("where", "rate_months", len(r["coverage"].with_data)),
+        note("where", "rate_basis", f"per 1,000 residents a year, {r['coverage'].basis()}"),
     ]
     change = r["csp_change"]
     if change is not None:
@@ -332,12 +334,23 @@ def _themes(r: dict[str, Any]) -> list[Table]:
             {"share": ["count", "assessable"]},
         ),
     ]
-    months = sorted({m for x in th.themes for m in x.monthly["month"]})
+    cover = r["coverage"]
+    months = cover.months
     for x in th.themes:
         if x.count == 0:
             continue
-        monthly = x.monthly.set_index("month")["count"].reindex(months, fill_value=0)
-        monthly = monthly.rename_axis("month").reset_index().assign(theme=x.name)
+        found = x.monthly.set_index("month")["count"].reindex(months, fill_value=0)
+        monthly = pd.DataFrame(
+            {
+                "month": months,
+                "count": pd.array(
+                    [None if cover.status(m) == NO_DATA else int(found[m]) for m in months],
+                    dtype="Int64",
+                ),
+                "coverage": [cover.status(m) for m in months],
+                "theme": x.name,
+            }
+        )
         out.append(
             Table(
                 "themes",
@@ -474,6 +487,13 @@ def _aggregate(r: dict[str, Any]) -> list[Table]:
         ),
         note("trends", "change_periods", list(t.change_periods or [])),
         Table("where", f"{level}_rates", r["aggregate_rates"].round(3), ["area"], ["count"], RATES),
+        note("where", "rate_months", r["rate_months"]),
+        note(
+            "where",
+            "rate_basis",
+            f"per 1,000 residents a year, over the {r['rate_months'] // 3} quarters "
+            f"({r['rate_months']} months) in the tables",
+        ),
         Table(
             "what", "offence_subgroups", groups, ["offence_subgroup"], ["count"], total="selection"
         ),
@@ -515,35 +535,62 @@ def derive(pub: Publication) -> Publication:
 
 def _derive_trends(pub: Publication) -> None:
     monthly = pub.table("trends", "monthly")
-    counts = pd.Series([np.nan if v is None else float(v) for v in monthly["count"]])
+    coverage = list(monthly["coverage"])
+    # only months every source of the counts holds: a gap or a partial month is not comparable
+    counts = pd.Series(
+        [
+            float(v) if v is not None and c == FULL else np.nan
+            for v, c in zip(monthly["count"], coverage, strict=True)
+        ]
+    )
     if len(monthly) >= 12:
         # a window with a hidden month is hidden, so no rolling total gives a month back
         rolling = counts.rolling(12).sum().iloc[11:]
+        windows = [coverage[i - 11 : i + 1] for i in range(11, len(coverage))]
         frame = pd.DataFrame(
-            {"month": list(monthly["month"])[11:], "rolling_12_months": rolling.to_numpy()}
+            {
+                "month": list(monthly["month"])[11:],
+                "rolling_12_months": rolling.to_numpy(),
+                "coverage": [_worst(w) for w in windows],
+            }
         )
         pub.add(Table("trends", "rolling_12_months", frame))
-    if len(monthly) >= 24 and counts.notna().all():
-        months = [int(m[5:7]) for m in monthly["month"]]
-        season = pd.DataFrame({"month": months, "count": counts}).groupby("month")["count"].mean()
+    full = [c == FULL for c in coverage]
+    calendar = pd.Series([int(m[5:7]) for m in monthly["month"]])[full]
+    shown = counts[full]
+    if (
+        len(shown) >= 24
+        and shown.notna().all()
+        and calendar.value_counts().reindex(range(1, 13), fill_value=0).min() >= 2
+    ):
+        season = pd.DataFrame({"month": calendar, "count": shown}).groupby("month")["count"].mean()
         frame = pd.DataFrame(
             {
                 "month": [pd.Timestamp(2000, m, 1).strftime("%b") for m in season.index],
-                "index": (season / counts.mean()).round(3).to_numpy(),
+                "index": (season / season.mean()).round(3).to_numpy(),
             }
         )
         pub.add(Table("trends", "seasonality", frame))
     _derive_change(pub)
 
 
+def _worst(statuses: list[str]) -> str:
+    """A window's coverage: no data if any month has none, partial if any lacks a source."""
+    for status in (NO_DATA, PARTIAL):
+        if status in statuses:
+            return status
+    return FULL
+
+
 def _derive_change(pub: Publication) -> None:
     """Year on year from the two published financial-year counts, or why there is none."""
     periods = pub.value("trends", "change_periods")
-    text = "Fewer than two complete financial years: no year-on-year comparison."
+    years = pub.table("trends", "financial_years")
+    text = _no_change(years)
     change = None
     if periods:
-        years = pub.table("trends", "financial_years").set_index("financial_year")["count"]
-        a, b = years.get(periods[0]), years.get(periods[1])
+        counted = years.set_index("financial_year")["count"]
+        a, b = counted.get(periods[0]), counted.get(periods[1])
         if a is None or b is None:
             text = "Year on year: not shown, as one of the two years' counts is suppressed."
         else:
@@ -551,6 +598,24 @@ def _derive_change(pub: Publication) -> None:
             text = f"{periods[1]} against {periods[0]}: {change_words(change)}."
     pub.add(note("trends", "change", text))
     pub.add(note("trends", "change_verdict", None if change is None else change.verdict))
+
+
+def _no_change(years: pd.DataFrame) -> str:
+    """Why no year is compared with the one before, from the years' coverage."""
+    if "coverage" not in years.columns:
+        return "Fewer than two complete financial years: no year-on-year comparison."
+    pairs = list(zip(years["financial_year"], years["coverage"], strict=True))
+    complete = [str(y) for y, c in pairs if c == "complete"]
+    text = (
+        "No year-on-year comparison: it needs two consecutive complete financial years (all "
+        "twelve months, each with data from every source of the counts)."
+    )
+    if len(complete) >= 2:
+        last = f"{complete[-2]} and {complete[-1]}"
+        return f"{text} The last two complete years, {last}, are not consecutive."
+    others = "; ".join(f"{y} ({c})" for y, c in pairs if c != "complete")
+    text += f" Complete: {', '.join(complete) or 'none'}."
+    return text + (f" Not complete: {others}." if others else "")
 
 
 def change_words(change: Any) -> str:
@@ -586,16 +651,22 @@ def findings(pub: Publication) -> list[str]:
         return _aggregate_findings(pub)
     out: list[str] = []
     if pub.has("trends", "monthly"):
-        months = pub.table("trends", "monthly")["count"]
+        monthly = pub.table("trends", "monthly")
+        held = [
+            v for v, c in zip(monthly["count"], monthly["coverage"], strict=True) if c != NO_DATA
+        ]
         name = pub.provenance["definition"]["id"]
         period = pub.value("report", "period")
-        if all(v is not None for v in months):
-            out.append(f"{int(sum(months)):,} incidents met the {name} definition in {period}.")
+        if held and len(held) < len(monthly):
+            period += f" ({len(held)} months with data)"
+        if all(v is not None for v in held):
+            out.append(f"{int(sum(held)):,} incidents met the {name} definition in {period}.")
         else:
             out.append(
                 f"Incidents meeting the {name} definition in {period}: some months are "
                 "suppressed (small counts), so no total is given."
             )
+        out += _gap_finding(monthly)
     verdict = pub.value("trends", "change_verdict") if pub.has("trends", "change_verdict") else None
     periods = pub.value("trends", "change_periods") if pub.has("trends", "change_periods") else []
     if verdict and periods:
@@ -628,17 +699,35 @@ def findings(pub: Publication) -> list[str]:
     return out
 
 
+def _gap_finding(monthly: pd.DataFrame) -> list[str]:
+    """Months without data, or without every source, said plainly: they are not zeros."""
+    coverage = list(monthly["coverage"])
+    gaps, partial = coverage.count(NO_DATA), coverage.count(PARTIAL)
+    if not gaps and not partial:
+        return []
+    parts = []
+    if gaps:
+        parts.append(f"{gaps} of the {len(coverage)} months have no data (gaps, not zeros)")
+    if partial:
+        parts.append(f"{partial} have data from only some of the sources")
+    return [
+        f"The monthly counts are incomplete: {' and '.join(parts)}; no change is tested "
+        "across them."
+    ]
+
+
 def _rate_finding(pub: Publication) -> list[str]:
     own = pub.table("where", "csp_rates")
-    if len(own) < 2 or any(v is None for v in own["count"]):
+    months = pub.value("where", "rate_months")
+    if len(own) < 2 or any(v is None for v in own["count"]) or not months:
         return []
     top = own.iloc[0]
-    overall = sum(own["count"]) / sum(own["population"]) * 1000
+    overall = sum(own["count"]) / sum(own["population"]) * 1000 * 12 / months
     clear = "significantly above" if top["low"] > overall else "not significantly above"
     sentence = (
-        f"{top['area']} had the highest rate, {top['rate']:.1f} per 1,000 residents "
-        f"(95% interval {top['low']:.1f} to {top['high']:.1f}), {clear} the area's "
-        f"{overall:.1f}"
+        f"{top['area']} had the highest rate, {top['rate']:.1f} per 1,000 residents a year "
+        f"(95% interval {top['low']:.1f} to {top['high']:.1f}; {months} months with data), "
+        f"{clear} the area's {overall:.1f}"
     )
     if pub.has("where", "csp_change"):
         change = pub.table("where", "csp_change")

@@ -47,7 +47,8 @@ def aggregate_where_section(page: Page) -> str:
     return (
         f"<h3>Rate per 1,000 residents a year by {unit}</h3>"
         + page.table("where", f"{level}_rates")
-        + "<p class='note'>The Home Office tables go no finer than "
+        + f"<p class='note'>Rates are {escape(page.pub.value('where', 'rate_basis'))}. "
+        + "The Home Office tables go no finer than "
         + ("CSP" if level == "csp" else "force")
         + ": rates by district, neighbourhood or deprivation need records.</p>"
     )

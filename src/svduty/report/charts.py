@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 BLUE = "#1d5c8c"
+SHADES = ("#c9c9c9", "#f2ddb3")  # months with no data; months without every source
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 SVG_PARAMS: dict[str, Any] = {
     "svg.hashsalt": "svduty",
@@ -44,6 +45,7 @@ class Chart:
     horizontal: bool = False
     x_title: str = ""
     notes: list[str] = field(default_factory=list)
+    shaded: dict[str, list[str]] = field(default_factory=dict)  # legend -> labels shaded
 
     def svg(self) -> str:
         with matplotlib.rc_context(SVG_PARAMS):  # type: ignore[arg-type]
@@ -59,7 +61,12 @@ class Chart:
             for name, values in self.series.items()
             for label, v in zip(self.labels, values, strict=True)
         ]
-        x = {"field": "label", "type": "ordinal", "sort": None, "title": self.x_title}
+        x: dict[str, Any] = {
+            "field": "label",
+            "type": "ordinal",
+            "sort": None,
+            "title": self.x_title,
+        }
         y = {"field": "value", "type": "quantitative", "title": self.unit}
         spec: dict[str, Any] = {
             "$schema": VEGA_LITE,
@@ -82,7 +89,55 @@ class Chart:
             spec["encoding"] = {"x": x, "y": y}
             if self.kind == "lines":
                 spec["encoding"]["color"] = {"field": "series", "type": "nominal", "title": ""}
+        shades = self._shades()
+        if not shades:
+            return spec
+        # shaded months behind the data, on the same x scale (all labels, in order)
+        x["scale"] = {"domain": list(self.labels)}
+        legend = list(self.shaded)
+        band = {
+            "data": {"values": [{"label": m, "shade": name} for name, m in shades]},
+            "mark": {"type": "rect", "opacity": 0.6},
+            "encoding": {
+                "x": x,
+                "color": {
+                    "field": "shade",
+                    "type": "nominal",
+                    "title": "",
+                    "scale": {"domain": legend, "range": list(SHADES[: len(legend)])},
+                },
+            },
+        }
+        data = {key: spec.pop(key) for key in ("data", "mark", "encoding")}
+        spec["layer"] = [band, data]
         return spec
+
+    def _shades(self) -> list[tuple[str, str]]:
+        """(legend, label) of every shaded label that is on the chart."""
+        on_chart = set(self.labels)
+        return [(name, m) for name, months in self.shaded.items() for m in months if m in on_chart]
+
+    def _draw_shades(self, axes: Axes) -> None:
+        """Shaded bands over runs of shaded labels, one legend entry each."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        for (name, months), colour in zip(self.shaded.items(), SHADES, strict=False):
+            places = sorted(index[m] for m in months if m in index)
+            runs: list[list[int]] = []
+            for i in places:
+                if runs and runs[-1][1] == i - 1:
+                    runs[-1][1] = i
+                else:
+                    runs.append([i, i])
+            for n, (first, last) in enumerate(runs):
+                axes.axvspan(
+                    first - 0.5,
+                    last + 0.5,
+                    color=colour,
+                    alpha=0.6,
+                    linewidth=0,
+                    zorder=0,
+                    label=name if n == 0 else None,
+                )
 
     def _draw_bar(self) -> Figure:
         values = next(iter(self.series.values()))
@@ -97,14 +152,17 @@ class Chart:
             axes.set_ylabel(self.unit)
             if len(self.labels) > 6:
                 axes.tick_params(axis="x", labelrotation=90)
+            self._draw_shades(axes)
         self._mark_hidden(axes, values)
         self._finish(axes)
         return figure
 
     def _mark_hidden(self, axes: Axes, values: list[float]) -> None:
-        """A hidden bar is drawn as nothing with [c] where it would stand."""
+        """A hidden bar is drawn as nothing with [c] where it would stand (a shaded month has
+        no data: its band says so)."""
+        shaded = {m for months in self.shaded.values() for m in months}
         for i, v in enumerate(values):
-            if math.isnan(v):
+            if math.isnan(v) and self.labels[i] not in shaded:
                 if self.horizontal:
                     axes.text(0, len(values) - 1 - i, " [c]", va="center", fontsize=7)
                 else:
@@ -123,14 +181,15 @@ class Chart:
                 marker="o",
                 markersize=3 if len(self.series) == 1 else 2,
                 linewidth=1.2,
-                label=name,
+                label=name if len(self.series) > 1 else None,
                 color=BLUE if len(self.series) == 1 else None,
             )
+        self._draw_shades(axes)
         axes.set_ylabel(self.unit)
         axes.set_ylim(bottom=0)
         step = max(1, len(self.labels) // 12)
         axes.set_xticks(range(0, len(self.labels), step), self.labels[::step], rotation=90)
-        if len(self.series) > 1:
+        if len(self.series) > 1 or self._shades():
             axes.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         self._finish(axes)
         return figure

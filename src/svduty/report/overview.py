@@ -13,6 +13,7 @@ from svduty.definitions.model import Definition
 from svduty.publish import Publication
 from svduty.report.charts import Chart, gaps
 from svduty.report.published import html_table
+from svduty.report.sections import shaded
 
 
 def render_overview(
@@ -53,6 +54,7 @@ def render_overview(
             "Records per month",
             list(by_month["month"]),
             {"count": gaps(by_month["count"])},
+            shaded=shaded(by_month),
         ).svg(),
         category_chart=Chart(
             "overview-categories",

@@ -14,6 +14,7 @@ from markupsafe import escape
 from svduty.publish import Publication
 from svduty.report.charts import Chart, gaps
 from svduty.report.published import html_table
+from svduty.vocabulary import NO_DATA, PARTIAL
 
 
 @dataclass
@@ -37,6 +38,21 @@ class Page:
         return str(self.pub.value("report", "period"))
 
 
+GAP = "no data (a gap, not a zero)"
+PART = "data from only some sources"
+
+
+def shaded(frame: Any, column: str = "month") -> dict[str, list[str]]:
+    """Months to shade on a chart, from a published table's coverage column."""
+    if "coverage" not in frame.columns:
+        return {}
+    out = {
+        legend: [str(m) for m, c in zip(frame[column], frame["coverage"], strict=True) if c == s]
+        for legend, s in ((GAP, NO_DATA), (PART, PARTIAL))
+    }
+    return {legend: months for legend, months in out.items() if months}
+
+
 def trends_section(page: Page) -> str:
     pub = page.pub
     monthly = pub.table("trends", "monthly")
@@ -48,9 +64,11 @@ def trends_section(page: Page) -> str:
                 f"Incidents a month: {page.definition_id}, {page.period}",
                 list(monthly["month"]),
                 {"count": gaps(monthly["count"])},
+                shaded=shaded(monthly),
             )
         )
     ]
+    html.append(_coverage_note(pub))
     if pub.has("trends", "rolling_12_months"):
         rolling = pub.table("trends", "rolling_12_months")
         if rolling["rolling_12_months"].notna().any():
@@ -62,13 +80,14 @@ def trends_section(page: Page) -> str:
                         f"Rolling 12-month total: {page.definition_id}",
                         list(rolling["month"]),
                         {"total": gaps(rolling["rolling_12_months"])},
+                        shaded=shaded(rolling),
                     )
                 )
             )
         else:
             html.append(
-                "<p class='note'>No rolling 12-month total: every window holds a "
-                "suppressed month.</p>"
+                "<p class='note'>No rolling 12-month total: every window holds a month that "
+                "is suppressed, has no data or lacks a source.</p>"
             )
     html.append("<h3>Financial years (April to March)</h3>")
     html.append(page.table("trends", "financial_years"))
@@ -90,36 +109,65 @@ def trends_section(page: Page) -> str:
         )
     else:
         html.append(
-            f"<p class='note'>No seasonality: it needs at least two years of months, all "
-            f"shown; {len(monthly)} months are held.</p>"
+            "<p class='note'>No seasonality: it needs at least two years of months with data "
+            f"from every source, each calendar month twice, all shown; {len(monthly)} months "
+            "are in the period.</p>"
         )
     return "".join(html)
 
 
+def _coverage_note(pub: Publication) -> str:
+    """Which sources the counts come from, and the months without data or a source."""
+    sources = pub.table("trends", "sources")
+    named = ", ".join(f"{row['force']} {row['source']}".strip() for _, row in sources.iterrows())
+    runs = pub.value("trends", "gaps") or []
+    if not runs:
+        return (
+            f"<p class='note'>Counts from {escape(named or 'no source')}, with data in every "
+            "month shown.</p>"
+        )
+    listed = "; ".join(
+        f"{r['from']}"
+        + (f" to {r['to']}" if r["to"] != r["from"] else "")
+        + (" no data" if r["status"] == NO_DATA else f" without {r['missing']}")
+        for r in runs
+    )
+    return (
+        f"<p class='warn'>Counts from {escape(named)}. Months shaded grey have no data from "
+        "any of them: they are gaps, not zeros, and the line breaks there; months shaded "
+        "amber lack a source, so their counts are not comparable with the others. No change "
+        f"is tested across either. {escape(listed)}.</p>" + str(html_table(sources))
+    )
+
+
 def where_section(page: Page) -> str:
     pub = page.pub
-    html = ["<h3>Rate per 1,000 residents by Community Safety Partnership</h3>"]
+    basis = escape(pub.value("where", "rate_basis"))
+    html = ["<h3>Rate per 1,000 residents a year by Community Safety Partnership</h3>"]
     html.append(page.table("where", "csp_rates"))
     html.append(
-        f"<p class='note'>{escape(pub.value('where', 'population_note'))} Intervals are exact "
-        "95% Poisson intervals.</p>"
+        f"<p class='note'>Rates are {basis}: each count is divided by the residents and by "
+        f"the years its months make up. {escape(pub.value('where', 'population_note'))} "
+        "Intervals are exact 95% Poisson intervals.</p>"
     )
     if pub.has("where", "csp_change"):
         html.append("<h3>Change by CSP between the last two complete financial years</h3>")
         html.append(page.table("where", "csp_change"))
-    html.append("<h3>Rate per 1,000 residents by district</h3>")
+    html.append("<h3>Rate per 1,000 residents a year by district</h3>")
     html.append(page.table("where", "district_rates"))
     dep = pub.table("where", "deprivation")
-    html.append("<h3>Rate per 1,000 residents by deprivation decile (1 = most deprived)</h3>")
+    html.append(
+        "<h3>Rate per 1,000 residents a year by deprivation decile (1 = most deprived)</h3>"
+    )
     html.append(
         page.chart(
             Chart(
                 "where-deprivation",
                 "bar",
-                "Rate per 1,000 residents by IMD decile",
+                "Rate per 1,000 residents a year by IMD decile",
                 [str(d) for d in dep["decile"]],
                 {"rate": gaps(dep["rate"])},
-                unit="Rate per 1,000 residents",
+                unit="Rate per 1,000 residents a year",
             )
         )
     )
@@ -327,21 +375,23 @@ def themes_section(page: Page) -> str:
         "<p class='note'>Share of the incidents in the definition where the theme's facts "
         "are recorded (assessable); a record can belong to several themes.</p>",
     ]
-    series, labels = {}, []
+    series, labels, shades = {}, [], {}
     for key in pub.tables:
         if key.startswith("themes/") and key.endswith("_monthly"):
             frame = pub.tables[key]
             labels = list(frame["month"])
             series[str(frame["theme"].iloc[0])] = gaps(frame["count"])
+            shades = shaded(frame)
     if series:
         html.append(
             page.chart(
                 Chart(
                     "themes-monthly",
                     "lines",
-                    "Themes a month (hidden months left as gaps)",
+                    "Themes a month (hidden months and months with no data left as gaps)",
                     labels,
                     series,
+                    shaded=shades,
                 )
             )
         )

@@ -47,6 +47,8 @@ def render(
         title=f"Strategic Needs Assessment: {pub.id}",
         label=f"{definition.name} ({definition.id} v{definition.version})",
         period=page.period,
+        coverage=_coverage(pub),
+        rate_basis=pub.value("where", "rate_basis") if pub.has("where", "rate_basis") else None,
         requested=pub.provenance["period"],
         definition=definition,
         findings=pub.value("summary", "findings"),
@@ -95,3 +97,11 @@ def render(
         paths["pdf"] = target / f"{stem}.pdf"
         HTML(string=html, base_url=str(target)).write_pdf(paths["pdf"])
     return paths
+
+
+def _coverage(pub: Publication) -> str | None:
+    """ "21 of 94 months with data" when some months of the period have none."""
+    if not pub.has("report", "months_with_data"):
+        return None
+    held, months = pub.value("report", "months_with_data"), pub.value("report", "months")
+    return None if held == months else f"{held} of {months} months with data"
