@@ -856,6 +856,137 @@ def near_repeat(
     err.print(result.method)
 
 
+class MeasureFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    png = "png"
+    svg = "svg"
+
+
+class Chart(StrEnum):
+    xmr = "xmr"
+    t = "t"
+    g = "g"
+
+
+class Improvement(StrEnum):
+    up = "up"
+    down = "down"
+    neither = "neither"
+
+
+class Preset(StrEnum):
+    mdc = "mdc"
+    nhsr = "nhsr"
+
+
+class FunnelKind(StrEnum):
+    proportion = "proportion"
+    rate = "rate"
+
+
+InputOption = Annotated[Path, typer.Option("--input", help="The CSV file to read.")]
+MeasureFormatOption = Annotated[MeasureFormat, typer.Option("--format", "-f")]
+TitleOption = Annotated[str | None, typer.Option(help="Chart title (png and svg).")]
+
+
+@app.command("spc")
+def spc_chart(
+    input_: InputOption,
+    date_column: Annotated[str, typer.Option(help="Column of dates (YYYY-MM-DD).")] = "date",
+    value_column: Annotated[str, typer.Option(help="Column of values (xmr charts).")] = "value",
+    chart: Annotated[
+        Chart, typer.Option(help="xmr; t or g for rare events (one row per event).")
+    ] = Chart.xmr,
+    improvement: Annotated[
+        Improvement, typer.Option(help="Which way is better: up, down or neither.")
+    ] = Improvement.neither,
+    preset: Annotated[
+        Preset, typer.Option(help="Rules: mdc (Making Data Count) or nhsr (NHSRplotthedots).")
+    ] = Preset.mdc,
+    baseline: Annotated[
+        int | None, typer.Option(help="Limits from the first N points, extended forward.")
+    ] = None,
+    recalculate: Annotated[
+        list[str] | None, typer.Option(help="Recalculate the limits from this date (repeat).")
+    ] = None,
+    target: Annotated[float | None, typer.Option(help="Target, for the assurance icon.")] = None,
+    title: TitleOption = None,
+    fmt: MeasureFormatOption = MeasureFormat.csv,
+    output: OutOption = None,
+) -> None:
+    """Statistical process control chart (NHS Making Data Count): mean, process limits,
+    special-cause rules and icons; one row per point with its variation."""
+    from datetime import date
+
+    from svduty.measures import spc
+
+    if fmt is MeasureFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
+    when = []
+    for text in recalculate or []:
+        try:
+            when.append(date.fromisoformat(text + "-01" if len(text) == 7 else text))
+        except ValueError:
+            raise SvdutyError(f"--recalculate {text!r}: write YYYY-MM-DD or YYYY-MM") from None
+    if chart is Chart.xmr:
+        dates, values = spc.read_series(input_, date_column, value_column)
+    else:
+        dates, values = spc.days_between(spc.read_events(input_, date_column))
+    result = spc.spc(
+        dates, values, chart=chart.value, improvement=improvement.value, preset=preset.value,
+        baseline=baseline, recalculate=when, target=target,
+    )  # fmt: skip
+    notes = [*result.notes, f"variation: {result.variation_icon or 'none (no limits)'}"]
+    if result.assurance_icon:
+        notes.append(f"assurance: {result.assurance_icon}")
+    if fmt in (MeasureFormat.png, MeasureFormat.svg):
+        from svduty.measures.charts import render, spc_figure
+
+        data = render(spc_figure(result, title or input_.stem), fmt.value)
+    elif fmt is MeasureFormat.json:
+        data = result.json().encode()
+    else:
+        data = csv_text(result.frame).encode()
+    _write(data, [*notes, result.method], output)
+
+
+@app.command("funnel")
+def funnel_plot(
+    input_: InputOption,
+    kind: Annotated[FunnelKind, typer.Option(help="proportion (Wilson) or rate (Poisson).")],
+    multiplier: Annotated[
+        float | None, typer.Option(help="Per 100, 1000, 100000... (default 100 or 1000).")
+    ] = None,
+    overdispersion: Annotated[
+        bool, typer.Option(help="Widen the limits for overdispersion (Spiegelhalter).")
+    ] = False,
+    title: TitleOption = None,
+    fmt: MeasureFormatOption = MeasureFormat.csv,
+    output: OutOption = None,
+) -> None:
+    """Funnel plot comparing areas (columns area, numerator, denominator) with the pooled
+    baseline: 95% and 99.8% limits, each area labelled High, Low or Not significant."""
+    from svduty.measures.funnel import funnel, read_areas
+
+    if fmt is MeasureFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
+    areas, numerators, denominators = read_areas(input_, kind.value)
+    result = funnel(
+        areas, numerators, denominators, kind=kind.value, multiplier=multiplier,
+        overdispersion=overdispersion,
+    )  # fmt: skip
+    if fmt in (MeasureFormat.png, MeasureFormat.svg):
+        from svduty.measures.charts import funnel_figure, render
+
+        data = render(funnel_figure(result, title or input_.stem), fmt.value)
+    elif fmt is MeasureFormat.json:
+        data = result.json().encode()
+    else:
+        data = csv_text(result.frame).encode()
+    _write(data, [*result.notes, result.method], output)
+
+
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Folder for the example workspace.")] = Path(
