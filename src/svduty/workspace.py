@@ -99,7 +99,7 @@ class CorruptDatabase(WorkspaceError):
         self.path = path
 
 
-def _first_line(error: Exception) -> str:
+def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
@@ -117,7 +117,7 @@ def _connect_live(root: Path) -> duckdb.DuckDBPyConnection:
         raise WorkspaceError(f"{live}: {_restore_advice(root, error)}") from error
 
 
-def _restore_advice(root: Path, error: Exception) -> str:
+def _restore_advice(root: Path, error: BaseException) -> str:
     """What to do with a damaged live file: the newest good copy svduty keeps."""
     from svduty.migrations import BACKUPS_DIR
 
