@@ -63,11 +63,20 @@ def _cache_key(
             None if policy is None else policy.key,
             data_version(batch_ids(workspace.store), settings),
             None if weights is None else [weights.source, sorted(weights.weights.items())],
+            _boundaries_key(workspace),
             workspace.store.name,
             __version__,
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _boundaries_key(workspace: Workspace) -> str | None:
+    """The boundary file's content, so new boundaries redraw the maps (None: bundled or none)."""
+    if not workspace.settings.boundaries:
+        return None
+    path = workspace.root / workspace.settings.boundaries
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
 
 
 def _cached(path: Path, make: Callable[[], Any]) -> Any:
@@ -131,7 +140,9 @@ def places(
     area = selection.csp or "whole"
     found = _cached(
         workspace.root / "cache" / f"places-{key}-{_slug(area)}.pickle",
-        lambda: assess_places(workspace.store, workspace.settings, selection, weights),
+        lambda: assess_places(
+            workspace.store, workspace.settings, selection, weights, workspace.boundaries()
+        ),
     )
     return publish([draft_places(area, found)], policy)[0]
 
