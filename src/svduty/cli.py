@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from svduty.counting import Filter
     from svduty.definitions.model import Definition
     from svduty.ingest import SourceFile
+    from svduty.reference.boundaries import Boundaries
+    from svduty.spatial.maps import Outlines
 
 app = typer.Typer(
     help="svduty: pool partner data, apply a serious-violence definition, publish the SNA.",
@@ -491,7 +493,9 @@ def ingest_advice(folder: Path) -> str:
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="Folder for the generated files.")],
-    area: Annotated[str, typer.Option(help="Area of a shipped profile.")] = "West Mercia",
+    area: Annotated[
+        str, typer.Option(help="Area of a shipped profile (West Mercia, Warwickshire).")
+    ] = "West Mercia",
     profile: Annotated[Path | None, typer.Option(help="Your own profile file.")] = None,
     years: Annotated[int, typer.Option(help="Years of data from the start.")] = 1,
     start: Annotated[
@@ -666,7 +670,7 @@ def hotspots(
     unit: Annotated[Unit, typer.Option(help="Square grid cells, or LSOA polygons.")] = Unit.grid,
     boundaries: Annotated[
         Path | None,
-        typer.Option(help="GeoJSON of LSOA polygons (default: the bundled 2011 LSOAs)."),
+        typer.Option(help="GeoJSON of LSOA polygons (default: the workspace's boundaries)."),
     ] = None,
     fmt: SpatialFormatOption = SpatialFormat.csv,
     output: OutOption = None,
@@ -679,7 +683,7 @@ def hotspots(
     from svduty.counting import Filter
     from svduty.definitions import load_definition
     from svduty.spatial.hotspots import hotspots as run
-    from svduty.spatial.maps import cells_geojson, class_map, partnership_outline
+    from svduty.spatial.maps import cells_geojson, class_map
 
     if fmt is SpatialFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
@@ -700,19 +704,37 @@ def hotspots(
         ws.close()
         _write(by_lsoa, notes, output)
         return
+    _, drawn, placed = _area(ws)
     result = run(
         ws.store, chosen, filters, cell_size, neighbours, distance, permutations, seed, scale,
-        bandwidth, partnership_outline(ws.settings.csps),
+        bandwidth, drawn.area if drawn else None, placed,
     )  # fmt: skip
     title = f"Gi* hotspots: {chosen.id if chosen else 'all incidents'}"
     if fmt is SpatialFormat.png:
-        data: bytes = class_map(result.frame, result.grid, ws.settings.csps, title)
+        data: bytes = class_map(result.frame, result.grid, drawn, title)
     elif fmt is SpatialFormat.geojson:
         data = cells_geojson(result.frame, result.grid).encode()
     else:
         data = csv_text(result.frame).encode()
     ws.close()
     _write(data, result.notes, output)
+
+
+def _area(ws: Workspace) -> tuple[Boundaries | None, Outlines | None, list[str] | None]:
+    """The area's boundaries and outlines, or (without them) its LSOA codes, which keep the
+    grid to the incidents placed in the area."""
+    from svduty.analysis.assessment import csp_districts
+    from svduty.spatial.maps import outlines
+
+    groups = csp_districts(ws.store, ws.settings, None)
+    own = ws.boundaries()
+    drawn = outlines(own, groups)
+    if drawn is not None or not groups:
+        return own, drawn, None
+    areas = ws.store.table("areas")
+    wanted = [code for codes in groups.values() for code in codes]
+    chosen = areas.filter(areas.la_code.isin(wanted)).select("lsoa_code").to_pandas()
+    return own, None, list(chosen["lsoa_code"])
 
 
 def _lsoa_hotspots(
@@ -727,18 +749,26 @@ def _lsoa_hotspots(
     boundaries: Path | None,
     fmt: SpatialFormat,
 ) -> tuple[bytes, list[str]]:
-    from svduty.reference.boundaries import load_areas, lsoas
+    from svduty.reference.boundaries import load_areas
     from svduty.spatial.areas import area_hotspots
     from svduty.spatial.maps import area_map, areas_geojson
 
-    wanted = {code for codes in ws.settings.csps.values() for code in codes}
-    areas = load_areas(boundaries) if boundaries else lsoas(wanted or None)
+    own, drawn, _ = _area(ws)
+    if boundaries:
+        areas = load_areas(boundaries)
+    elif own is not None and own.lsoas is not None:
+        areas = own.lsoas
+    else:
+        raise SvdutyError(
+            "no LSOA polygons for this area: give --boundaries FILE, set `boundaries` in "
+            "svduty.toml to a GeoJSON of the area's LSOAs, or run `svduty fetch boundaries`"
+        )
     result = area_hotspots(
         ws.store, areas, chosen, filters, neighbours, distance, permutations, seed, scale
     )
     title = f"Gi* hotspots by LSOA: {chosen.id if chosen else 'all incidents'}"
     if fmt is SpatialFormat.png:
-        data = area_map(result.frame, areas.shapes, ws.settings.csps, title)
+        data = area_map(result.frame, areas.shapes, drawn, title)
     elif fmt is SpatialFormat.geojson:
         data = areas_geojson(result.frame, areas.shapes).encode()
     else:
@@ -791,12 +821,7 @@ def emerging_hotspots(
     from svduty.counting import Filter
     from svduty.definitions import load_definition
     from svduty.spatial.emerging import emerging_hotspots as run
-    from svduty.spatial.maps import (
-        PATTERN_COLOURS,
-        cells_geojson,
-        class_map,
-        partnership_outline,
-    )
+    from svduty.spatial.maps import PATTERN_COLOURS, cells_geojson, class_map
 
     if fmt is SpatialFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
@@ -804,9 +829,10 @@ def emerging_hotspots(
         raise SvdutyError("--periods writes CSV only")
     ws = _open(workspace, read_only=True)
     chosen = load_definition(definition) if definition else None
+    _, drawn, placed = _area(ws)
     result = run(
         ws.store, chosen, [Filter.parse(f) for f in filter_ or []], period.value, cell_size,
-        neighbours, distance, time_steps, alpha, partnership_outline(ws.settings.csps),
+        neighbours, distance, time_steps, alpha, drawn.area if drawn else None, placed,
     )  # fmt: skip
     ws.close()
     title = (
@@ -815,8 +841,7 @@ def emerging_hotspots(
     )
     if fmt is SpatialFormat.png:
         data: bytes = class_map(
-            result.frame, result.grid, ws.settings.csps, title, "pattern", PATTERN_COLOURS,
-            "Pattern",
+            result.frame, result.grid, drawn, title, "pattern", PATTERN_COLOURS, "Pattern",
         )  # fmt: skip
     elif fmt is SpatialFormat.geojson:
         data = cells_geojson(result.frame, result.grid).encode()
@@ -1049,6 +1074,46 @@ def fetch_police_uk(
     _emit(frame, Format.table, "Fetched batches")
 
 
+@fetch_app.command("boundaries")
+def fetch_boundaries(
+    workspace: WorkspaceOption,
+    level: Annotated[
+        str,
+        typer.Option(
+            help="lsoa: the area's 2021 LSOAs (maps and LSOA hotspots); district: district "
+            "outlines only (maps)."
+        ),
+    ] = "lsoa",
+    base_url: Annotated[
+        str, typer.Option(envvar="SVDUTY_ONS_SERVICES", help="ArcGIS REST services location.")
+    ] = "",
+) -> None:
+    """Download the area's boundaries from the ONS Open Geography Portal (LSOA December 2021 or
+    LAD December 2024, generalised 20 m clipped) and set the workspace's `boundaries` to them."""
+    from rich.progress import MofNCompleteColumn
+
+    from svduty.fetch import BOUNDARY_LAYERS, ONS_SERVICES, fetch_boundaries
+
+    ws = _open(workspace)
+    try:
+        with Progress(
+            TextColumn("fetching codes"), BarColumn(), MofNCompleteColumn(), console=err
+        ) as bar:
+            task = bar.add_task("codes", total=None)
+            path = fetch_boundaries(
+                ws,
+                level,
+                base_url or ONS_SERVICES,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        ws.close()
+    out.print(
+        f"Wrote {path} ({BOUNDARY_LAYERS[level].title}) and set boundaries = "
+        f'"{ws.settings.boundaries}" in svduty.toml.'
+    )
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     rows: Annotated[
@@ -1221,15 +1286,23 @@ def reference_build(
 @reference_app.command("profile")
 def reference_profile(
     shared: Annotated[Path, typer.Option(help="The shared/data folder with the sources.")],
+    name: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--profile",
+            help="A shipped profile, or a profile file (repeat; default: every shipped profile).",
+        ),
+    ] = None,
     target: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
 ) -> None:
-    """Rebuild the data-derived files of the West Mercia synthetic profile."""
-    from svduty.synth.derive import build_west_mercia
-    from svduty.synth.profile import shipped_profiles
+    """Rebuild the data-derived files of synthetic profiles from the public files each names."""
+    from svduty.synth.derive import derive
+    from svduty.synth.profile import load_profile, shipped_profiles
 
-    folder = target or shipped_profiles()["west-mercia"].parent
-    for name, rows in build_west_mercia(shared, folder).items():
-        out.print(f"{name}: {rows:,} rows")
+    for spec in name or list(shipped_profiles()):
+        profile = load_profile(spec)
+        for written, rows in derive(shared, profile, target or profile.path.parent).items():
+            out.print(f"{profile.id}: {written}: {rows:,} rows")
 
 
 STORED_SO_FAR: list[str] = []

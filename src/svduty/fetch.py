@@ -1,4 +1,5 @@
-"""Download data.police.uk monthly archives and ingest one force's files: the only network step.
+"""The only network steps: download data.police.uk monthly archives and ingest one force's
+files; and download the area's boundaries from the ONS Open Geography Portal.
 
 An archive `YYYY-MM.zip` holds the 36 months ending in YYYY-MM, as `M/M-<force>-street.csv`
 (and `-outcomes.csv`, `-stop-and-search.csv`). Downloads resume from a `.part` file with an HTTP
@@ -7,13 +8,15 @@ Range request, so an interrupted fetch continues where it stopped.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from svduty.archive import ArchiveLimits, CorruptArchive, read_members
@@ -172,3 +175,137 @@ def fetch_police_uk(
         },
     )  # fmt: skip
     return reports
+
+
+ONS_SERVICES = "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"
+"""The ONS Open Geography Portal's ArcGIS REST services (Open Government Licence)."""
+
+
+@dataclass(frozen=True)
+class BoundaryLayer:
+    """One ONS boundary product, queried by code; layer 0 of its feature service."""
+
+    title: str
+    service: str
+    code_field: str
+    file: str
+
+
+BOUNDARY_LAYERS = {
+    "lsoa": BoundaryLayer(
+        "Lower layer Super Output Areas (December 2021) Boundaries EW BGC (V5)",
+        "Lower_layer_Super_Output_Areas_December_2021_Boundaries_EW_BGC_V5",
+        "LSOA21CD",
+        "lsoa-2021-bgc.geojson",
+    ),
+    "district": BoundaryLayer(
+        "Local Authority Districts (December 2024) Boundaries UK BGC",
+        "Local_Authority_Districts_December_2024_Boundaries_UK_BGC",
+        "LAD24CD",
+        "lad-2024-bgc.geojson",
+    ),
+}
+CODES_PER_QUERY = 100
+
+
+def _query(url: str, params: dict[str, str]) -> dict:
+    """One GET of an ArcGIS query, as JSON; an ArcGIS error (sent with HTTP 200) is raised."""
+    try:
+        with urllib.request.urlopen(f"{url}?{urllib.parse.urlencode(params)}", timeout=120) as got:
+            data = json.loads(got.read())
+    except urllib.error.HTTPError as error:
+        raise SvdutyError(f"query of {url} failed: HTTP {error.code} {error.reason}") from error
+    except urllib.error.URLError as error:
+        raise SvdutyError(f"query of {url} failed: {error.reason}") from error
+    except ValueError as error:
+        raise SvdutyError(f"query of {url} did not return JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise SvdutyError(f"query of {url} did not return a JSON object")
+    if "error" in data:
+        said = data["error"]
+        message = said.get("message", said) if isinstance(said, dict) else said
+        raise SvdutyError(f"query of {url} failed: the service says {message}")
+    return data
+
+
+def fetch_boundaries(
+    workspace: Workspace,
+    level: str = "lsoa",
+    base_url: str = ONS_SERVICES,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Download the area's boundaries from the ONS Open Geography Portal (the 2021 LSOAs of its
+    districts, or the districts), write them to `boundaries/` as GeoJSON (WGS84), check them as
+    any boundary file is checked, and point the `boundaries` setting at them."""
+    from svduty.quality import area_districts
+    from svduty.reference.boundaries import read_boundaries
+    from svduty.settings import save_settings
+
+    workspace.store.require_writer("fetch boundaries")
+    if level not in BOUNDARY_LAYERS:
+        raise InputError(f"--level must be one of {', '.join(BOUNDARY_LAYERS)}")
+    layer = BOUNDARY_LAYERS[level]
+    districts = set(area_districts(workspace.store, workspace.settings))
+    if not districts:
+        raise InputError(
+            "the workspace names no CSPs or forces, so svduty cannot tell which boundaries to "
+            "fetch: give --csp or --police-force to svduty init"
+        )
+    areas = workspace.store.table("areas").select("lsoa_code", "la_code", "in_2011", "in_2021")
+    frame = areas.to_pandas()
+    codes = (
+        sorted(frame.loc[frame["la_code"].isin(list(districts)) & frame["in_2021"], "lsoa_code"])
+        if level == "lsoa"
+        else sorted(districts)
+    )
+    url = f"{base_url.rstrip('/')}/{layer.service}/FeatureServer/0/query"
+    features: list[dict] = []
+    for first in range(0, len(codes), CODES_PER_QUERY):
+        chosen = ", ".join(f"'{c}'" for c in codes[first : first + CODES_PER_QUERY])
+        offset = 0
+        while True:
+            params = {
+                "where": f"{layer.code_field} IN ({chosen})",
+                "outFields": layer.code_field,
+                "outSR": "4326",
+                "f": "geojson",
+                "resultOffset": str(offset),
+            }
+            data = _query(url, params)
+            page = data.get("features") or []
+            features.extend(page)
+            offset += len(page)
+            more = data.get("exceededTransferLimit") or (data.get("properties") or {}).get(
+                "exceededTransferLimit"
+            )
+            if not more or not page:
+                break
+        if progress:
+            progress(min(first + CODES_PER_QUERY, len(codes)), len(codes))
+    folder = workspace.root / "boundaries"
+    folder.mkdir(exist_ok=True)
+    target = folder / layer.file
+    staging = target.with_name(target.name + ".part")
+    collection = {
+        "type": "FeatureCollection",
+        "name": f"ONS {layer.title}; contains OS data, Crown copyright and database right; OGL",
+        "features": features,
+    }
+    staging.write_text(json.dumps(collection, separators=(",", ":")) + "\n", encoding="utf-8")
+    try:
+        read_boundaries(staging, frame, districts)
+    except InputError as error:
+        staging.unlink()
+        raise SvdutyError(
+            f"the boundaries fetched from {url} do not fit the area: {error}"
+        ) from error
+    os.replace(staging, target)
+    settings = replace(workspace.settings, boundaries=str(target.relative_to(workspace.root)))
+    save_settings(workspace.root, settings)
+    workspace.settings = settings
+    workspace.audit(
+        "fetch boundaries",
+        {"layer": layer.title, "url": url, "codes": len(codes), "features": len(features)},
+        [target],
+    )
+    return target

@@ -33,6 +33,14 @@ SETTINGS: tuple[Setting, ...] = (
         "and its vintage), relative to the workspace; empty: no severity weighting.",
     ),
     Setting(
+        "boundaries",
+        "",
+        "GeoJSON of the area's LSOAs (2021, for LSOA hotspots in the report) or districts, WGS84 "
+        "or British National Grid, relative to the workspace; `svduty fetch boundaries` writes "
+        "one. Empty: the bundled boundaries where they cover the area (West Mercia), else maps "
+        "draw cells only.",
+    ),
+    Setting(
         "forces",
         [],
         "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
@@ -65,6 +73,7 @@ class Settings:
     disclosure_threshold: int = 5
     definition: str = "west-mercia-2022"
     severity_weights: str = ""
+    boundaries: str = ""
     forces: tuple[str, ...] = ()
     archive_member_max_bytes: int = 2 * GIB
     archive_max_bytes: int = 20 * GIB

@@ -40,7 +40,7 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 """Bumped whenever cached results change shape (2: months carry their coverage), so a cache
 written by an older svduty of the same version is never read back."""
 
@@ -67,12 +67,21 @@ def _cache_key(
             None if policy is None else policy.key,
             data_version(batch_ids(workspace.store), settings),
             None if weights is None else [weights.source, sorted(weights.weights.items())],
+            _boundaries_key(workspace),
             workspace.store.name,
             __version__,
             CACHE_FORMAT,
         ]
     )
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _boundaries_key(workspace: Workspace) -> str | None:
+    """The boundary file's content, so new boundaries redraw the maps (None: bundled or none)."""
+    if not workspace.settings.boundaries:
+        return None
+    path = workspace.root / workspace.settings.boundaries
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
 
 
 def _cached(path: Path, make: Callable[[], Any]) -> Any:
@@ -136,7 +145,9 @@ def places(
     area = selection.csp or "whole"
     found = _cached(
         workspace.root / "cache" / f"places-{key}-{outputs.slug(area)}.pickle",
-        lambda: assess_places(workspace.store, workspace.settings, selection, weights),
+        lambda: assess_places(
+            workspace.store, workspace.settings, selection, weights, workspace.boundaries()
+        ),
     )
     return publish([draft_places(area, found)], policy)[0]
 

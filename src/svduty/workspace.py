@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from svduty.definitions.model import Definition
     from svduty.ingest import BatchReport, SourceFile
     from svduty.publish import Publication
+    from svduty.reference.boundaries import Boundaries
 
 DATABASE_FILE = "svduty.duckdb"
 SNAPSHOT_FILE = "svduty.read.duckdb"
@@ -580,6 +581,29 @@ class Workspace:
                 f"{self.root / SETTINGS_FILE}: severity_weights names {path}, which does not exist"
             )
         return load_weights(path)
+
+    def boundaries(self) -> Boundaries | None:
+        """The area's boundaries: the file the settings name (relative to the workspace), else
+        the bundled ones where they cover every district of the area, else None."""
+        from svduty.quality import area_districts
+        from svduty.reference.boundaries import bundled, read_boundaries
+
+        wanted = set(area_districts(self.store, self.settings))
+        if not self.settings.boundaries:
+            return bundled(wanted)
+        path = self.root / self.settings.boundaries
+        if not path.exists():
+            raise WorkspaceError(
+                f"{self.root / SETTINGS_FILE}: boundaries names {path}, which does not exist; "
+                "run `svduty fetch boundaries` or give an ONS boundary file"
+            )
+        if not wanted:
+            raise WorkspaceError(
+                f"{self.root / SETTINGS_FILE}: boundaries needs the area's CSPs or forces, to "
+                "know which districts the file must cover"
+            )
+        areas = self.store.table("areas").select("lsoa_code", "la_code", "in_2011", "in_2021")
+        return read_boundaries(path, areas.to_pandas(), wanted)
 
     @property
     def salt(self) -> str:

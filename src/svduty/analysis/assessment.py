@@ -36,7 +36,12 @@ from svduty.definitions.model import Definition
 from svduty.engine import Store
 from svduty.errors import InputError
 from svduty.quality import area_districts, quality
+from svduty.reference.boundaries import Boundaries
 from svduty.settings import Settings
+
+REPORT_LSOA_VINTAGE = 2021
+"""Every LSOA figure of a report (rates, deprivation, concentration, LSOA hotspots) is on 2021
+LSOAs: the vintage data.police.uk and the population and IMD 2025 tables use."""
 
 
 @dataclass(frozen=True)
@@ -269,24 +274,81 @@ def csp_change(
     return pd.DataFrame(rows)
 
 
+def csp_districts(store: Store, settings: Settings, csp: str | None) -> dict[str, tuple[str, ...]]:
+    """District codes of each CSP of the reported area (one CSP, or all the partnership's; an
+    area with forces but no CSPs is one group named after the area)."""
+    if not settings.csps:
+        districts = area_districts(store, settings)
+        return {settings.area or "area": districts} if districts else {}
+    areas = store.table("areas")
+    wanted = [csp] if csp else list(settings.csps)
+    frame = (
+        areas.filter(areas.csp_name.isin(wanted))
+        .select("csp_name", "la_code")
+        .distinct()
+        .to_pandas()
+        .dropna()
+    )
+    grouped = frame.groupby("csp_name")["la_code"]
+    return {
+        name: tuple(sorted(grouped.get_group(name))) for name in wanted if name in grouped.groups
+    }
+
+
+def lsoa_vintage_reason(boundaries: Boundaries | None) -> str | None:
+    """Why the report has no LSOA hotspots, if it has none: its LSOAs are 2021 (the vintage of
+    the rates, deprivation and concentration), so only 2021 polygons may be tested and drawn."""
+    fix = (
+        "set `boundaries` in svduty.toml to a GeoJSON of the area's 2021 LSOAs, or run `svduty "
+        "fetch boundaries`"
+    )
+    if boundaries is None:
+        return f"no LSOA boundaries are set for this area: {fix}"
+    if boundaries.lsoas is None:
+        return f"the boundaries ({boundaries.source}) are district outlines, not LSOAs: {fix}"
+    if boundaries.vintage != REPORT_LSOA_VINTAGE:
+        return (
+            f"the LSOA polygons available ({boundaries.source}) are {boundaries.vintage} LSOAs, "
+            f"and this report counts {REPORT_LSOA_VINTAGE} LSOAs throughout: {fix}"
+        )
+    return None
+
+
 def assess_places(
-    store: Store, settings: Settings, selection: Selection, weights: Weights | None = None
+    store: Store,
+    settings: Settings,
+    selection: Selection,
+    weights: Weights | None = None,
+    boundaries: Boundaries | None = None,
 ) -> dict[str, Any]:
     """Hotspots (grid, harm, LSOA, over time) and near repeats for one area; each may be
     impossible on the data held, which is a result too (the reason is kept). Kept apart from
     `assess` because only the report being drawn needs them: they show classes of cells, not
-    counts, so they need no joint control with the other reports of a set."""
-    from svduty.reference.boundaries import lsoas
+    counts, so they need no joint control with the other reports of a set. Cells are tested
+    inside the area's outline; without boundaries, the grid covers the incidents placed in the
+    area's LSOAs, and the maps say there are no boundaries."""
     from svduty.spatial.areas import area_hotspots
     from svduty.spatial.emerging import emerging_hotspots
     from svduty.spatial.hotspots import hotspots, near_repeat
-    from svduty.spatial.maps import partnership_outline
+    from svduty.spatial.maps import outlines
 
     r: dict[str, Any] = {}
     definition, filters = selection.definition, selection.all_filters
-    csps = {k: v for k, v in settings.csps.items() if not selection.csp or k == selection.csp}
-    r["csps"] = csps
-    within = partnership_outline(csps)
+    groups = csp_districts(store, settings, selection.csp)
+    districts = {code for codes in groups.values() for code in codes}
+    drawn = outlines(boundaries, groups)
+    r["outlines"] = drawn
+    within = drawn.area if drawn is not None else None
+    areas = store.table("areas")
+    placed = (
+        None
+        if drawn is not None
+        else list(
+            areas.filter(areas.la_code.isin(list(districts)))
+            .select("lsoa_code")
+            .to_pandas()["lsoa_code"]
+        )
+    )
 
     def attempt(name: str, run: Any) -> None:
         try:
@@ -294,18 +356,28 @@ def assess_places(
         except InputError as error:
             r[name] = error
 
-    attempt("hotspots", lambda: hotspots(store, definition, filters, within=within))
+    attempt("hotspots", lambda: hotspots(store, definition, filters, within=within, lsoas=placed))
     if weights:
         attempt(
             "harm_hotspots",
-            lambda: hotspots(store, definition, filters, weights=weights, within=within),
+            lambda: hotspots(
+                store, definition, filters, weights=weights, within=within, lsoas=placed
+            ),
         )
-    districts = {code for codes in csps.values() for code in codes}
-    attempt("lsoa_hotspots", lambda: area_hotspots(store, lsoas(districts), definition, filters))
+    reason = lsoa_vintage_reason(boundaries)
+    polygons = boundaries.lsoas if boundaries is not None else None
+    if reason is not None or polygons is None:
+        r["lsoa_hotspots"] = InputError(str(reason))
+    else:
+        mine = polygons.within(districts)
+        attempt("lsoa_hotspots", lambda: area_hotspots(store, mine, definition, filters))
     r["lsoa_names"] = (
         store.table("areas").select("lsoa_code", "lsoa_name", "la_name").to_pandas()
     ).drop_duplicates("lsoa_code")
-    attempt("emerging", lambda: emerging_hotspots(store, definition, filters, within=within))
+    attempt(
+        "emerging",
+        lambda: emerging_hotspots(store, definition, filters, within=within, lsoas=placed),
+    )
     attempt(
         "near_repeat",
         lambda: near_repeat(

@@ -179,7 +179,7 @@ def _hotspots(r: dict[str, Any]) -> list[Table]:
 
 def _map_inputs(r: dict[str, Any]) -> dict[str, Any]:
     """What the maps draw: each cell's class or density and where it is, never its count."""
-    out: dict[str, Any] = {"csps": r["csps"]}
+    out: dict[str, Any] = {"outlines": r["outlines"]}
     keep = ["cell_id", "x", "y", "class", "in_area"]
     for name in ("hotspots", "harm_hotspots"):
         spots = r.get(name)

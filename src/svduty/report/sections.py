@@ -176,31 +176,34 @@ def where_section(page: Page) -> str:
 
 
 def hotspots_section(page: Page) -> str:
+    from svduty.reference.boundaries import NO_BOUNDARIES
     from svduty.spatial.maps import PATTERN_COLOURS, area_map, class_map, density_map
 
     pub, extras = page.pub, page.pub.extras
     if pub.has("hotspots", "unavailable"):
         return f"<p>No hotspot analysis: {escape(pub.value('hotspots', 'unavailable'))}</p>"
-    csps = extras["csps"]
+    outlines = extras["outlines"]
     spots = extras["hotspots"]
     title = f"Gi* hotspots: {page.definition_id}, {page.period}"
     notes = "; ".join(escape(n) for n in pub.value("hotspots", "method"))
     html = [
-        _png(class_map(spots["frame"], spots["grid"], csps, title), title),
+        _png(class_map(spots["frame"], spots["grid"], outlines, title), title),
         page.table("hotspots", "cells_by_class"),
         f"<p class='note'>{notes}. Cells are coloured by class only; no cell count is shown, "
         "so none needs suppressing.</p>",
     ]
+    if outlines is None:
+        html.append(f"<p class='note'>{escape(NO_BOUNDARIES)}</p>")
     density_title = f"Kernel density: {page.definition_id}, {page.period}"
     html.append(
-        _png(density_map(spots["density"], spots["grid"], csps, density_title), density_title)
+        _png(density_map(spots["density"], spots["grid"], outlines, density_title), density_title)
     )
     if "harm_hotspots" in extras:
         harm = extras["harm_hotspots"]
         harm_title = f"Harm-weighted Gi* hotspots: {page.definition_id}, {page.period}"
         html.append(
             "<h3>Weighted by harm</h3>"
-            + _png(class_map(harm["frame"], harm["grid"], csps, harm_title), harm_title)
+            + _png(class_map(harm["frame"], harm["grid"], outlines, harm_title), harm_title)
             + f"<p class='note'>{escape(harm['notes'][-1])}.</p>"
         )
     html.append("<h3>By LSOA</h3>")
@@ -212,7 +215,7 @@ def hotspots_section(page: Page) -> str:
         lsoa = extras["lsoa_hotspots"]
         lsoa_title = f"Gi* hotspots by LSOA: {page.definition_id}, {page.period}"
         hottest = pub.table("hotspots", "lsoas_hot_99")
-        html.append(_png(area_map(lsoa["frame"], lsoa["shapes"], csps, lsoa_title), lsoa_title))
+        html.append(_png(area_map(lsoa["frame"], lsoa["shapes"], outlines, lsoa_title), lsoa_title))
         html.append(page.table("hotspots", "lsoas_by_class"))
         if len(hottest):
             html.append(
@@ -232,7 +235,7 @@ def hotspots_section(page: Page) -> str:
         drawn = class_map(
             emerging["frame"],
             emerging["grid"],
-            csps,
+            outlines,
             emerging_title,
             "pattern",
             PATTERN_COLOURS,

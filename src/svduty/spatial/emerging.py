@@ -230,8 +230,10 @@ def emerging_hotspots(
     time_steps: int = 1,
     alpha: float = 0.05,
     within: Polygon | MultiPolygon | None = None,
+    lsoas: list[str] | None = None,
 ) -> Emerging:
-    """Classify every grid cell inside `within` by how its hotspot status changed over time."""
+    """Classify every grid cell inside `within` by how its hotspot status changed over time
+    (an area without an outline gives its `lsoas`: only incidents placed in them count)."""
     if period not in PERIODS:
         raise InputError(f"the period must be one of {', '.join(PERIODS)}")
     if neighbours not in NEIGHBOURS:
@@ -240,7 +242,7 @@ def emerging_hotspots(
         raise InputError("time steps must be 0 or more")
     if not 0 < alpha < 1:
         raise InputError("alpha must be between 0 and 1")
-    t = located(store, definition, filters)
+    t = located(store, definition, filters, lsoas)
     t = t.filter(t.month.notnull())
     grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
     month, index = _period_index(t, period)

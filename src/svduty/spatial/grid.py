@@ -116,11 +116,16 @@ def make_grid(
 
 
 def located(
-    store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
+    store: Store,
+    definition: Definition | None = None,
+    filters: list[Filter] | None = None,
+    lsoas: list[str] | None = None,
 ) -> ir.Table:
-    """The selected incidents that have BNG coordinates."""
+    """The selected incidents that have BNG coordinates (and, given `lsoas`, one of those LSOA
+    codes: the area's, when it has no outline to test cells against)."""
     t = selected(store, definition, filters)
-    return t.filter(t.easting.notnull() & t.northing.notnull())
+    t = t.filter(t.easting.notnull() & t.northing.notnull())
+    return t if lsoas is None else t.filter(t.lsoa_code.isin(lsoas))
 
 
 def extent(t: ir.Table) -> tuple[float, float, float, float]:

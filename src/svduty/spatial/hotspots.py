@@ -59,12 +59,14 @@ def hotspots(
     weights: Weights | None = None,
     bandwidth: float | None = None,
     within: Polygon | MultiPolygon | None = None,
+    lsoas: list[str] | None = None,
 ) -> Hotspots:
     """Gi* over the cells whose centres fall `within` the area (all cells if None): cells
-    outside carry no statistic, so empty land beyond the border cannot make cold spots."""
+    outside carry no statistic, so empty land beyond the border cannot make cold spots. An area
+    without an outline gives its `lsoas` instead: only incidents placed in them are binned."""
     if neighbours not in NEIGHBOURS:
         raise InputError(f"neighbours must be one of {', '.join(NEIGHBOURS)}")
-    t = located(store, definition, filters)
+    t = located(store, definition, filters, lsoas)
     grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
     binned = grid_counts(
         t,

@@ -1,15 +1,17 @@
 """Static maps for the PDF and the page, and GeoJSON for the dashboard. No tile server: district
-and CSP outlines come from the bundled boundaries, so a map draws offline and identically.
+and CSP outlines come from the area's boundaries (bundled, or a file the partnership gives), so
+a map draws offline and identically; without boundaries it draws cells only and says so.
 
 Every map has a legend, a scale bar (a round number of kilometres), a north arrow and the
-boundaries it was drawn with; grid cells are drawn in BNG metres, the system they were made in."""
+boundaries it was drawn with (or the sentence saying there are none); grid cells are drawn in BNG
+metres, the system they were made in."""
 
 from __future__ import annotations
 
 import io
 import json
 from collections.abc import Iterable
-from functools import cache
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -26,7 +28,8 @@ from pyproj import Transformer
 from shapely import MultiPolygon, Polygon, set_precision, to_geojson, total_bounds, union_all
 from shapely import transform as transform_shapes
 
-from svduty.reference.boundaries import districts
+from svduty.errors import InputError
+from svduty.reference.boundaries import NO_BOUNDARIES, Boundaries
 from svduty.spatial.grid import Grid
 
 CLASS_COLOURS = {
@@ -65,46 +68,59 @@ def _rings(shape: Polygon | MultiPolygon) -> Iterable[np.ndarray]:
         yield np.asarray(polygon.exterior.coords)
 
 
-def area_outline(csps: dict[str, tuple[str, ...]]) -> dict[str, Polygon | MultiPolygon]:
-    """CSP outlines as unions of their districts' outlines (districts without one are skipped)."""
-    return dict(_outlines(tuple((name, tuple(codes)) for name, codes in csps.items())))
+@dataclass(frozen=True)
+class Outlines:
+    """What a map draws besides its data: the reported area's CSPs (bold, named) and districts
+    (thin), and the source of both. Only the reported area's: never a neighbour's."""
+
+    csps: dict[str, Polygon | MultiPolygon]
+    districts: tuple[Polygon | MultiPolygon, ...]
+    source: str
+
+    @property
+    def area(self) -> Polygon | MultiPolygon:
+        """The union of the CSP outlines: the area whose cells are tested."""
+        return union_all(list(self.csps.values()))
 
 
-@cache
-def _outlines(
-    csps: tuple[tuple[str, tuple[str, ...]], ...],
-) -> tuple[tuple[str, Polygon | MultiPolygon], ...]:
-    """Unions are slow and the same partnership is outlined by every map: made once."""
-    shapes = districts()
-    out = []
-    for name, codes in csps:
-        parts = [shapes[c] for c in codes if c in shapes]
-        if parts:
-            out.append((name, union_all(parts)))
-    return tuple(out)
-
-
-def partnership_outline(csps: dict[str, tuple[str, ...]]) -> Polygon | MultiPolygon | None:
-    """The union of the CSP outlines: the area whose cells are tested (None if none is known)."""
-    shapes = list(area_outline(csps).values())
-    return union_all(shapes) if shapes else None
-
-
-def _decorate(axes: Axes, unit: str, csps: dict[str, tuple[str, ...]]) -> None:
-    for shape in districts().values():
-        for ring in _rings(shape):
-            axes.plot(ring[:, 0], ring[:, 1], color="#777777", linewidth=0.4)
-    for name, shape in area_outline(csps).items():
-        for ring in _rings(shape):
-            axes.plot(ring[:, 0], ring[:, 1], color="#111111", linewidth=1.0)
-        point = shape.representative_point()
-        axes.annotate(
-            name,
-            (point.x, point.y),
-            fontsize=6.5,
-            ha="center",
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7},
+def outlines(
+    boundaries: Boundaries | None, csp_districts: dict[str, tuple[str, ...]]
+) -> Outlines | None:
+    """Each CSP's outline as the union of its districts' (`csp_districts`: district codes per
+    CSP of the reported area); None without boundaries."""
+    if boundaries is None or not csp_districts:
+        return None
+    shapes = boundaries.districts
+    wanted = tuple((name, tuple(sorted(codes))) for name, codes in csp_districts.items())
+    missing = sorted({c for _, codes in wanted for c in codes} - set(shapes))
+    if missing:
+        raise InputError(
+            f"boundaries ({boundaries.source}) have no outline for district(s) "
+            f"{', '.join(missing)}: give a boundary file that covers the area"
         )
+    return Outlines(
+        {name: union_all([shapes[c] for c in codes]) for name, codes in wanted},
+        tuple(shapes[c] for _, codes in wanted for c in codes),
+        boundaries.source,
+    )
+
+
+def _decorate(axes: Axes, unit: str, outline: Outlines | None) -> None:
+    if outline is not None:
+        for shape in outline.districts:
+            for ring in _rings(shape):
+                axes.plot(ring[:, 0], ring[:, 1], color="#777777", linewidth=0.4)
+        for name, shape in outline.csps.items():
+            for ring in _rings(shape):
+                axes.plot(ring[:, 0], ring[:, 1], color="#111111", linewidth=1.0)
+            point = shape.representative_point()
+            axes.annotate(
+                name,
+                (point.x, point.y),
+                fontsize=6.5,
+                ha="center",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7},
+            )
     west, east = axes.get_xlim()
     south, north = axes.get_ylim()
     span = east - west
@@ -126,22 +142,23 @@ def _decorate(axes: Axes, unit: str, csps: dict[str, tuple[str, ...]]) -> None:
     axes.set_aspect("equal")
     axes.set_xticks([])
     axes.set_yticks([])
+    said = f"Boundaries: {outline.source}." if outline is not None else NO_BOUNDARIES
     axes.text(
         0.0,
         -0.02,
-        f"British National Grid; {unit}. Boundaries: ONS/OS, Crown copyright 2016, OGL.",
+        f"British National Grid; {unit}. {said}",
         transform=axes.transAxes,
         fontsize=6,
         va="top",
+        wrap=True,
     )
 
 
 def _extent(
-    covered: tuple[float, float, float, float], csps: dict[str, tuple[str, ...]]
+    covered: tuple[float, float, float, float], outline: Outlines | None
 ) -> tuple[float, float, float, float]:
-    """The partnership's outline, or what the map covers when it has none, with a margin."""
-    outline = partnership_outline(csps)
-    west, south, east, north = outline.bounds if outline is not None else covered
+    """The area's outline, or what the map covers when it has none, with a margin."""
+    west, south, east, north = outline.area.bounds if outline is not None else covered
     pad = 0.03 * max(east - west, north - south)
     return west - pad, south - pad, east + pad, north + pad
 
@@ -151,14 +168,14 @@ def _finish(
     axes: Axes,
     covered: tuple[float, float, float, float],
     unit: str,
-    csps: dict[str, tuple[str, ...]],
+    outline: Outlines | None,
     title: str,
 ) -> bytes:
-    """Frame the map on the partnership, add boundaries and furniture, and render it."""
-    west, south, east, north = _extent(covered, csps)
+    """Frame the map on the area, add its boundaries and furniture, and render it."""
+    west, south, east, north = _extent(covered, outline)
     axes.set_xlim(west, east)
     axes.set_ylim(south, north)
-    _decorate(axes, unit, csps)
+    _decorate(axes, unit, outline)
     axes.set_title(title, loc="left", fontsize=10)
     return _png(figure)
 
@@ -179,7 +196,7 @@ def _legend(axes: Axes, categories: pd.Series, colours: dict[str, str], title: s
 def class_map(
     frame: pd.DataFrame,
     grid: Grid,
-    csps: dict[str, tuple[str, ...]],
+    outline: Outlines | None,
     title: str,
     column: str = "class",
     colours: dict[str, str] = CLASS_COLOURS,
@@ -187,8 +204,8 @@ def class_map(
 ) -> bytes:
     """One category per cell (Gi* classes, or emerging patterns) as a PNG."""
     order = list(colours)
-    drawn = frame[column].where(~frame[column].isin(NOT_DRAWN))
-    codes = drawn.map({c: i for i, c in enumerate(order)}).to_numpy(float)
+    shown = frame[column].where(~frame[column].isin(NOT_DRAWN))
+    codes = shown.map({c: i for i, c in enumerate(order)}).to_numpy(float)
     image = codes.reshape(grid.rows, grid.columns)
     figure = Figure(figsize=(7, 7.6))
     axes = figure.subplots()
@@ -202,12 +219,10 @@ def class_map(
         interpolation="nearest",
     )
     _legend(axes, frame[column], colours, legend)
-    return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", csps, title)
+    return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", outline, title)
 
 
-def density_map(
-    values: np.ndarray, grid: Grid, csps: dict[str, tuple[str, ...]], title: str
-) -> bytes:
+def density_map(values: np.ndarray, grid: Grid, outline: Outlines | None, title: str) -> bytes:
     figure = Figure(figsize=(7, 7.6))
     axes = figure.subplots()
     image = values.reshape(grid.rows, grid.columns)
@@ -219,7 +234,7 @@ def density_map(
         interpolation="nearest",
     )
     figure.colorbar(shown, ax=axes, shrink=0.6, label="Incidents per square km")
-    return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", csps, title)
+    return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", outline, title)
 
 
 def _path(shape: Polygon | MultiPolygon) -> DrawnPath:
@@ -232,7 +247,7 @@ def _path(shape: Polygon | MultiPolygon) -> DrawnPath:
 def area_map(
     frame: pd.DataFrame,
     shapes: np.ndarray,
-    csps: dict[str, tuple[str, ...]],
+    outline: Outlines | None,
     title: str,
     column: str = "class",
     colours: dict[str, str] = CLASS_COLOURS,
@@ -252,7 +267,7 @@ def area_map(
     axes.add_collection(collection)
     _legend(axes, frame[column], colours, legend)
     covered = tuple(total_bounds(shapes))
-    return _finish(figure, axes, covered, f"{len(shapes):,} LSOAs", csps, title)
+    return _finish(figure, axes, covered, f"{len(shapes):,} LSOAs", outline, title)
 
 
 def _covered(grid: Grid) -> tuple[float, float, float, float]:

@@ -20,7 +20,6 @@ import pandas as pd
 from svduty.definitions import load_definition
 from svduty.definitions.classify import classify
 from svduty.errors import InputError
-from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
 from svduty.synth.profile import Profile, load_profile, quarter_of
 from svduty.workspace import Workspace
@@ -55,7 +54,7 @@ def check(folder: Path, profile: Profile | None = None) -> CheckResult:
     profile = profile or load_profile(manifest["profile_path"])
     scratch = Path(tempfile.mkdtemp(prefix="svduty-check-"))
     try:
-        workspace = Workspace.init(scratch / "ws", WEST_MERCIA)
+        workspace = Workspace.init(scratch / "ws", profile.settings())
         files, mappings = synthetic_files(folder)
         reports = ingest(workspace, files, mappings=mappings)
         rejected = sum(r.rows_rejected for r in reports)

@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 from pyproj import Transformer
 
+from svduty.errors import InputError
 from svduty.example import example_archive
 from svduty.reference import data_path
 from svduty.synth.profile import Profile, quarter_of
@@ -92,13 +93,6 @@ ISTV_LOCATION = {
     "transport": "06",
     "workplace": "07",
     "other": "98",
-}
-SITES = {
-    "North Worcestershire": "Alexandra Hospital",
-    "South Worcestershire": "Worcestershire Royal Hospital",
-    "Herefordshire": "Hereford County Hospital",
-    "Shropshire": "Royal Shrewsbury Hospital",
-    "Telford and Wrekin": "Princess Royal Hospital",
 }
 CHUNK = 200_000
 """The most crimes generated and held in memory at once."""
@@ -242,6 +236,12 @@ class Generator:
 
     def _places(self) -> None:
         frame = pd.DataFrame(self.profile.places())
+        strays = sorted(set(frame["csp"]) - set(self.profile.csps))
+        if strays:
+            raise InputError(
+                f"{self.profile.path}: the places file names CSP(s) {', '.join(strays)} that "
+                "csps does not list; rebuild it with `svduty reference profile`"
+            )
         frame["n"] = frame["n"].astype(float)
         frame["longitude"] = frame["longitude"].astype(float)
         frame["latitude"] = frame["latitude"].astype(float)
@@ -668,7 +668,7 @@ class Generator:
             pd.DataFrame(
                 {
                     "AttendanceID": "",
-                    "SiteCode": pd.Series(areas).map(SITES).to_numpy(),
+                    "SiteCode": pd.Series(areas).map(self.profile.sites).to_numpy(),
                     "ArrivalDateTime": arrived.strftime("%Y-%m-%dT%H:%M"),
                     "IncidentDateTime": pd.DatetimeIndex(occurred).strftime("%Y-%m-%dT%H:%M"),
                     "IncidentLocationType": pd.Series(kinds).map(ISTV_LOCATION).to_numpy(),
@@ -728,7 +728,8 @@ class Generator:
         written.rows[path.name] += len(rows)
 
     def _write_mappings(self, folder: Path) -> None:
-        """The example mappings, with the Synthetic column mapped in every part."""
+        """The example mappings, with the Synthetic column mapped in every part and the
+        profile's force as the exporting force."""
         folder.mkdir(exist_ok=True)
         source = example_archive().parent / "mappings"
         for name in (
@@ -738,6 +739,8 @@ class Generator:
         ):
             mapping = load_yaml(source / name)
             mapping["id"] = f"synthetic-{mapping['id']}"
+            if "force" in mapping:
+                mapping["force"] = self.profile.force
             for part in ("crimes", "people", "istv", "admissions"):
                 if part in mapping:
                     mapping[part]["columns"]["synthetic"] = "Synthetic"

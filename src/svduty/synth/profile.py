@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from svduty.errors import InputError
+from svduty.settings import Settings
 from svduty.yamlfile import load_yaml
 
 
@@ -36,6 +37,26 @@ class Profile:
     @property
     def force(self) -> str:
         return str(self.data["force"])
+
+    @property
+    def area(self) -> str:
+        return str(self.data.get("area") or self.force)
+
+    @property
+    def csps(self) -> dict[str, tuple[str, ...]]:
+        """The partnership's CSPs as district codes: where synthetic crimes fall."""
+        return {
+            str(name): tuple(str(c) for c in codes) for name, codes in self.data["csps"].items()
+        }
+
+    @property
+    def sites(self) -> dict[str, str]:
+        """The A&E site each CSP's assault victims attend (written as the ISTV site code)."""
+        return {str(csp): str(site) for csp, site in self.data["sites"]["value"].items()}
+
+    def settings(self) -> Settings:
+        """Workspace settings for the profile's area: its force and CSPs."""
+        return Settings(area=self.area, forces=(self.force,), csps=self.csps)
 
     def target(self, name: str) -> dict[str, Any]:
         return dict(self.data["targets"][name])
@@ -83,9 +104,22 @@ def load_profile(spec: str | Path) -> Profile:
         raise InputError(f"{path}: a profile is a YAML mapping (id, force, derived, ...)")
     missing = [
         k
-        for k in ("id", "force", "derived", "targets", "parameters", "assumptions")
+        for k in ("id", "force", "csps", "sites", "derived", "targets", "parameters", "assumptions")
         if k not in data
     ]
     if missing:
         raise InputError(f"{path}: profile lacks {', '.join(missing)}")
-    return Profile(path, data)
+    profile = Profile(path, data)
+    try:
+        unsited = [csp for csp in profile.csps if csp not in profile.sites]
+    except (AttributeError, KeyError, TypeError) as error:
+        raise InputError(
+            f"{path}: csps maps each CSP to a list of district codes, and sites.value each CSP "
+            f"to its A&E site ({error!r} does not fit)"
+        ) from error
+    if unsited:
+        raise InputError(
+            f"{path}: sites names no A&E site for CSP(s) {', '.join(unsited)}; give one for each "
+            "CSP in csps"
+        )
+    return profile
