@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
+from svduty.vocabulary import heading
+
 ALWAYS_COUNTS = {"count"}
 HIERARCHIES = {  # child table -> (column naming the parent row, parent table)
     "trends/monthly": ("financial_year", "trends/financial_years"),
@@ -278,7 +280,7 @@ def small_counts_in_pages(
     out = []
     for name, html in pages.items():
         declared = {c for cs in reports[name]["count_columns"].values() for c in cs}
-        columns = (declared | ALWAYS_COUNTS) - {"value"}
+        columns = {heading(c) for c in (declared | ALWAYS_COUNTS) - {"value"}}  # as shown
         parser = HtmlTables()
         parser.feed(html)
         for t, table in enumerate(parser.tables):

@@ -10,6 +10,7 @@ from scanner import HtmlTables
 from typer.testing import CliRunner
 
 from svduty.cli import app
+from svduty.vocabulary import heading, source_kind_label
 from svduty.workspace import Workspace
 
 
@@ -34,7 +35,7 @@ def _overview(root: Path) -> Path:
 
 def test_demo_builds_the_report_from_the_bundled_archive(demo):
     html = _overview(demo).read_text()
-    for heading in (
+    for title in (
         "Records by month",
         "Records by crime type",
         "Records by Community Safety Partnership",
@@ -44,7 +45,7 @@ def test_demo_builds_the_report_from_the_bundled_archive(demo):
         "Lineage",
         "Open Government Licence",
     ):
-        assert heading in html
+        assert title in html
     assert html.count("<svg") == 2
     # nothing is loaded from the network: no remote src/href, stylesheets or imports
     assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
@@ -60,7 +61,7 @@ def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
     parser = HtmlTables()
     parser.feed(_overview(demo).read_text())
     by_month, by_category, by_csp = parser.tables[:3]  # the real open data, nothing synthetic
-    assert by_month[0] == ["month", "count", "coverage"]
+    assert by_month[0] == [heading(c) for c in ("month", "count", "coverage")]
     assert len(by_month) == 13
     assert sum(_number(r[1]) for r in by_month[1:]) == 102_105
     with Workspace.open(demo) as ws:
@@ -85,14 +86,16 @@ def test_report_tables_agree_with_the_store_and_mask_small_counts(demo):
         "Outside the partnership's area",
     ]
     assert sum(_number(r[1]) for r in by_csp[1:]) == 102_105
-    synthetic_groups = next(t for t in parser.tables if t[0] == ["offence_group", "count"])
+    groups_heading = [heading("offence_group"), heading("count")]
+    synthetic_groups = next(t for t in parser.tables if t[0] == groups_heading)
     assert sum(_number(r[1]) for r in synthetic_groups[1:]) == synthetic > 80_000
-    quality_table = next(t for t in parser.tables if t[0][:2] == ["source", "force"])
-    rows_column = quality_table[0].index("rows")
-    open_rows = [r for r in quality_table[1:] if r[0] == "police.uk street"]
+    quality_heading = [heading("source_kind"), heading("force")]
+    quality_table = next(t for t in parser.tables if t[0][:2] == quality_heading)
+    rows_column = quality_table[0].index(heading("rows"))
+    open_rows = [r for r in quality_table[1:] if r[0] == source_kind_label("police_uk_street")]
     assert sum(_number(r[rows_column]) for r in open_rows) == 102_105
-    extract_rows = [r for r in quality_table[1:] if r[0] == "police_extract"]
-    synthetic_column = quality_table[0].index("synthetic")
+    extract_rows = [r for r in quality_table[1:] if r[0] == source_kind_label("police_extract")]
+    synthetic_column = quality_table[0].index(heading("synthetic_rows"))
     assert all(r[synthetic_column] == r[rows_column] for r in extract_rows)
 
 

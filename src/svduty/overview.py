@@ -24,7 +24,7 @@ QUALITY_COUNTS = [
     "outside area",
     "unknown LSOA",
     "repeated crime IDs",
-    "synthetic",
+    "synthetic_rows",
 ]
 
 
@@ -76,7 +76,7 @@ def _quality_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Quality rows with short labels and percentages, to fit a page."""
     table = pd.DataFrame(
         {
-            "source": frame["source_kind"].str.replace("police_uk_", "police.uk ", regex=False),
+            "source_kind": frame["source_kind"],
             "force": frame["force"],
             "month": frame["month"],
             "rows": frame["rows"],
@@ -86,7 +86,7 @@ def _quality_table(frame: pd.DataFrame) -> pd.DataFrame:
             "outside area %": (100 * frame["outside_area_share"]).round(1),
             "unknown LSOA": frame["unknown_lsoa"],
             "repeated crime IDs": frame["duplicate_crime_ids"],
-            "synthetic": frame["synthetic"],
+            "synthetic_rows": frame["synthetic"],
         }
     )
     return table.reset_index(drop=True)
@@ -133,7 +133,7 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
     open_data = [Filter("source_kind", "police_uk_street")]
     report = quality(store, settings)
     quality_rows = _quality_table(report.incidents[report.incidents["rows"] > 0])
-    quality_rows["synthetic"] = quality_rows["synthetic"].astype("int64")
+    quality_rows["synthetic_rows"] = quality_rows["synthetic_rows"].astype("int64")
     batches = workspace.con.sql(
         "SELECT batch_id, source_kind, file_name, left(sha256, 12) AS sha256_prefix, rows_read, "
         "rows_accepted, rows_rejected, status, synthetic FROM batches ORDER BY batch_id"
@@ -170,7 +170,7 @@ def build_overview(workspace: Workspace, out: Path | None = None) -> Path:
             "quality",
             "quality",
             quality_rows,
-            ["source", "force", "month"],
+            ["source_kind", "force", "month"],
             QUALITY_COUNTS,
             {"no location %": ["no location"], "outside area %": ["outside area"]},
         ),

@@ -35,12 +35,12 @@ from svduty.definitions import load_definition
 from svduty.definitions.model import Definition
 from svduty.errors import InputError
 from svduty.publish import Draft, Policy, Publication, publish
-from svduty.publish.sna import derive, draft, draft_places
+from svduty.publish.sna import derive, derive_places, draft, draft_places
 from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 """Bumped whenever cached results change shape (2: months carry their coverage), so a cache
 written by an older svduty of the same version is never read back."""
 
@@ -149,7 +149,7 @@ def places(
             workspace.store, workspace.settings, selection, weights, workspace.boundaries()
         ),
     )
-    return publish([draft_places(area, found)], policy)[0]
+    return derive_places(publish([draft_places(area, found)], policy)[0])
 
 
 SUFFIXES = {"html": ".html", "json": "-summary.json", "charts": "-charts.json", "pdf": ".pdf"}

@@ -62,3 +62,177 @@ def marker_column(marker: str) -> str:
 
 FULL, PARTIAL, NO_DATA = "full", "partial", "no data"
 """A month's coverage: every counted source holds it, some do, or none (a gap, never a zero)."""
+
+
+HEADINGS: dict[str, str] = {
+    # sources and lineage
+    "source_kind": "Source",
+    "source": "Source",
+    "force": "Force",
+    "batches": "Files",
+    "batch_id": "Batch",
+    "file_name": "File",
+    "sha256_prefix": "SHA-256 (first 12 characters)",
+    "rows": "Rows",
+    "rows_read": "Rows read",
+    "rows_accepted": "Rows accepted",
+    "rows_rejected": "Rows rejected",
+    "rejected": "Rows rejected",
+    "status": "Status",
+    "synthetic": "Synthetic",
+    "synthetic_rows": "Synthetic rows",
+    "first": "First month",
+    "last": "Last month",
+    "months_held": "Months held",
+    "months_missing": "Months missing",
+    # time
+    "month": "Month",
+    "quarter": "Quarter",
+    "financial_year": "Financial year",
+    "year": "Year",
+    "months": "Months with data",
+    "coverage": "Coverage",
+    "day": "Day",
+    "hour": "Hour",
+    "index": "Seasonal index",
+    "rolling_12_months": "Rolling 12-month total",
+    # counts and rates
+    "count": "Count",
+    "area": "Area",
+    "csp": "CSP",
+    "district": "District",
+    "population": "Residents",
+    "rate": "Rate per 1,000",
+    "low": "95% CI low",
+    "high": "95% CI high",
+    "share": "Share",
+    "ratio": "Rate ratio",
+    "p_value": "p-value",
+    "verdict": "Change",
+    "decile": "IMD decile",
+    # what
+    "category": "Crime type",
+    "offence_group": "Offence group",
+    "offence_subgroup": "Offence subgroup",
+    "offence_code": "Offence code",
+    "description": "Offence",
+    "weight": "Weight",
+    "harm": "Weighted harm",
+    "clause": "Clause",
+    "counted": "Counted",
+    "unassessable": "Unassessable",
+    "cause": "ICD-10 cause",
+    # who
+    "age_band": "Age band",
+    "sex": "Sex",
+    "ethnicity": "Ethnicity",
+    "relationship": "Relationship",
+    # themes and concentration
+    "theme": "Theme",
+    "assessable": "Incidents assessable",
+    "measure": "Measure",
+    "places": "LSOAs",
+    "total": "Incidents",
+    "in_top_1": "Incidents in top 1%",
+    "in_top_5": "Incidents in top 5%",
+    "in_top_10": "Incidents in top 10%",
+    "top_1": "Share in top 1% of LSOAs",
+    "top_5": "Share in top 5% of LSOAs",
+    "top_10": "Share in top 10% of LSOAs",
+    # hotspots
+    "class": "Gi* class",
+    "cells": "Grid cells",
+    "pattern": "Pattern",
+    "lsoa_code": "LSOA code",
+    "LSOA": "LSOA code",
+    "lsoa_name": "Neighbourhood (LSOA)",
+    "name": "Neighbourhood (LSOA)",
+    "la_name": "District",
+    # health
+    "location_type": "Place",
+    "means_of_assault": "Means of assault",
+    "ae": "A&E",
+    "police": "Police",
+    "ae_share": "A&E share",
+    "police_share": "Police share",
+    "gap": "Difference (points)",
+    # near repeats
+    "space_band": "Distance apart",
+    "time_band": "Time apart",
+    "observed": "Pairs observed",
+    "expected": "Pairs expected",
+    "knox_ratio": "Knox ratio",
+    # report
+    "section": "Section",
+    "needs": "Needs",
+}
+"""Every column heading a reader sees, by the column's name in published tables: the one place
+renderers take headings from."""
+
+PERCENT: frozenset[str] = frozenset(
+    {"share", "ae_share", "police_share", "top_1", "top_5", "top_10"}
+)
+"""Columns holding a share (0 to 1), shown as a percentage."""
+
+POINTS: frozenset[str] = frozenset({"gap"})
+"""Columns holding a difference of two shares, shown in percentage points."""
+
+SOURCE_KINDS: dict[str, str] = {
+    "police_uk_street": "data.police.uk street-level crime",
+    "police_uk_outcomes": "data.police.uk outcomes",
+    "police_uk_stop_search": "data.police.uk stop and search",
+    "home_office_prc": "Home Office recorded crime tables",
+    "police_extract": "force extract",
+    "police_extract_crimes": "force extract: crimes",
+    "police_extract_people": "force extract: victims and suspects",
+    "istv": "A&E attendances (ISTV)",
+    "admissions": "hospital admissions",
+}
+
+LABELS: dict[str, dict[str, str]] = {
+    "source_kind": SOURCE_KINDS,
+    "source": SOURCE_KINDS,
+    "location_type": {
+        "public_place": "Public place",
+        "dwelling": "Dwelling",
+        "licensed_premises": "Licensed premises",
+        "school": "School",
+        "retail": "Shop or retail",
+        "transport": "Transport",
+        "workplace": "Workplace",
+        "healthcare": "Healthcare",
+        "other": "Other",
+    },
+    "means_of_assault": {
+        "body": "Body (hands, feet, head)",
+        "knife_or_sharp": "Knife or sharp object",
+        "blunt_object": "Blunt object",
+        "firearm": "Firearm",
+        "glass_or_bottle": "Glass or bottle",
+        "corrosive": "Corrosive substance",
+        "other": "Other",
+        "unknown": "Unknown",
+    },
+    "sex": {"female": "Female", "male": "Male", "other": "Other", "unknown": "Unknown"},
+}
+"""Words shown for the vocabulary's values, by the column that holds them."""
+
+
+def heading(column: str) -> str:
+    """The heading a reader sees for a column: from HEADINGS; names of places, years and
+    hours as they are; never a snake_case name."""
+    found = HEADINGS.get(column)
+    if found is not None:
+        return found
+    text = column.replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def label(column: str, value: str) -> str:
+    """The words for a vocabulary value in `column` (the value itself when it has none)."""
+    return LABELS.get(column, {}).get(value, value)
+
+
+def source_kind_label(kind: str) -> str:
+    """A source kind in words, as a sentence reads it."""
+    return SOURCE_KINDS.get(kind, kind.replace("_", " "))

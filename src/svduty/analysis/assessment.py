@@ -371,9 +371,7 @@ def assess_places(
     else:
         mine = polygons.within(districts)
         attempt("lsoa_hotspots", lambda: area_hotspots(store, mine, definition, filters))
-    r["lsoa_names"] = (
-        store.table("areas").select("lsoa_code", "lsoa_name", "la_name").to_pandas()
-    ).drop_duplicates("lsoa_code")
+    r["lsoa_names"] = _lsoa_names(store)
     attempt(
         "emerging",
         lambda: emerging_hotspots(store, definition, filters, within=within, lsoas=placed),
@@ -496,3 +494,15 @@ def _alone(
         "themes": lambda: themes(store, definition, filters),
     }
     return run[key]()
+
+
+def _lsoa_names(store: Store) -> pd.DataFrame:
+    """Each LSOA's name and its district's current name (an LSOA of 2011 only carries the name
+    its district had then, e.g. "Telford and Wrekin UA")."""
+    areas = store.table("areas").select("lsoa_code", "lsoa_name", "la_code", "la_name", "in_2021")
+    names = areas.to_pandas().drop_duplicates("lsoa_code")
+    current = names[names["in_2021"].fillna(False).astype(bool)].drop_duplicates("la_code")
+    renamed = names["la_code"].map(current.set_index("la_code")["la_name"])
+    return names.assign(la_name=renamed.fillna(names["la_name"]))[
+        ["lsoa_code", "lsoa_name", "la_name"]
+    ]

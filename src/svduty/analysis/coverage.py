@@ -17,7 +17,7 @@ import pandas as pd
 from svduty.counting import Filter, counts
 from svduty.definitions.model import Definition
 from svduty.engine import Store
-from svduty.vocabulary import FULL, NO_DATA, PARTIAL
+from svduty.vocabulary import FULL, NO_DATA, PARTIAL, source_kind_label
 
 AREA_COLUMNS = ("csp", "la", "lsoa", "lsoa_code")
 TIME_COLUMNS = ("month", "financial_year", "quarter")
@@ -32,7 +32,7 @@ def financial_year(month: str) -> str:
 
 def source_label(source: tuple[str, str]) -> str:
     kind, force = source
-    return f"{force} {kind}" if force else kind
+    return f"{force} {source_kind_label(kind)}" if force else source_kind_label(kind)
 
 
 @dataclass(frozen=True)

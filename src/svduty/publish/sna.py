@@ -18,7 +18,7 @@ from svduty.analysis.stats import compare_counts
 from svduty.errors import InputError
 from svduty.publish import Draft, Publication
 from svduty.publish.tables import Parent, Table, note, value
-from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL
+from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL, label
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 RATES = {"rate": ["count"], "low": ["count"], "high": ["count"]}
@@ -533,6 +533,56 @@ def derive(pub: Publication) -> Publication:
     return pub
 
 
+def derive_places(pub: Publication) -> Publication:
+    """The near-repeat conclusion in words, from the published Knox table only."""
+    if pub.has("near_repeats", "knox"):
+        words = near_repeat_words(pub.table("near_repeats", "knox"))
+        pub.add(note("near_repeats", "conclusion", words))
+    return pub
+
+
+def near_repeat_words(knox: pd.DataFrame) -> str:
+    """What the Knox table says: whether incidents close in space are also close in time more
+    often than chance gives, judged on the bands below the last distance and time."""
+    space, time = knox["space_band"].astype(str), knox["time_band"].astype(str)
+    close = knox[~space.str.startswith("more than") & ~time.str.startswith("more than")]
+    if not len(close):
+        return "There is no band closer than the last distance and time: nothing to judge."
+    far_space = next((s for s in space if s.startswith("more than")), "the last distance")
+    far_time = next((t for t in time if t.startswith("more than")), "the last time")
+    within = f"{far_space.removeprefix('more than ')} and {far_time.removeprefix('more than ')}"
+    shown = close.dropna(subset=["knox_ratio", "p_value"])
+    hidden = len(close) - len(shown)
+    found = shown[(shown["knox_ratio"] > 1) & (shown["p_value"] < 0.05)]
+    tested = len(shown)
+    tail = f" ({hidden} of the bands are hidden: too few pairs to show.)" if hidden else ""
+    if not len(found):
+        return (
+            f"No near-repeat pattern: in none of the {tested} bands closer than {within} are "
+            "there more pairs of incidents than chance gives (a Knox ratio above 1 with p below "
+            f"0.05).{tail}"
+        )
+    listed = "; ".join(
+        f"{row['space_band']} and {row['time_band']} apart (ratio {row['knox_ratio']:.2f}, "
+        f"p = {row['p_value']:.2f})"
+        for _, row in found.iterrows()
+    )
+    first = close.iloc[0]
+    if first.name in found.index:
+        return (
+            f"A near-repeat pattern: pairs of incidents within {first['space_band']} and "
+            f"{first['time_band']} of each other are {first['knox_ratio']:.2f} times as many "
+            f"as chance gives. Bands with more pairs than chance (p below 0.05): {listed}.{tail}"
+        )
+    return (
+        f"Little sign of a near-repeat pattern: {len(found)} of the {tested} bands closer than "
+        f"{within} have more pairs than chance gives ({listed}), but the closest band "
+        f"{'is hidden' if first.name not in shown.index else 'does not'}, "
+        f"and with {tested} bands tested at p below 0.05 about {tested / 20:.0f} would pass by "
+        f"chance alone.{tail}"
+    )
+
+
 def _derive_trends(pub: Publication) -> None:
     monthly = pub.table("trends", "monthly")
     coverage = list(monthly["coverage"])
@@ -688,13 +738,13 @@ def findings(pub: Publication) -> list[str]:
             )
     if pub.has("health", "locations"):
         loc = pub.table("health", "locations")
-        if len(loc) and loc.iloc[0]["gap"] is not None:
+        if len(loc) and loc.iloc[0]["gap"] is not None and loc.iloc[0]["gap"] > 0:
             top = loc.iloc[0]
-            place = str(top["location_type"]).replace("_", " ")
+            place = label("location_type", str(top["location_type"])).lower()
             out.append(
-                f"A&E assaults are over-represented at {place}"
-                f" ({top['ae_share']:.0%} of attendances against {top['police_share']:.0%} of "
-                "police-recorded incidents)."
+                "The place where A&E assaults are most over-represented against police records: "
+                f"{place} ({top['ae_share']:.0%} of attendances against "
+                f"{top['police_share']:.0%} of police-recorded incidents)."
             )
     return out
 

@@ -14,11 +14,15 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+from markupsafe import escape
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 BLUE = "#1d5c8c"
 SHADES = ("#c9c9c9", "#f2ddb3")  # months with no data; months without every source
+GAP = "no data (a gap, not a zero)"
+PART = "data from only some sources"
+HIDDEN = "[c]"
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 SVG_PARAMS: dict[str, Any] = {
     "svg.hashsalt": "svduty",
@@ -46,6 +50,62 @@ class Chart:
     x_title: str = ""
     notes: list[str] = field(default_factory=list)
     shaded: dict[str, list[str]] = field(default_factory=dict)  # legend -> labels shaded
+
+    def html(self) -> str:
+        """The chart as a figure, hidden values named under it where the drawing cannot mark
+        each; or, when there is nothing to draw, a sentence saying so."""
+        empty = self.empty()
+        if empty:
+            return f'<p class="note nochart">{escape(empty)}</p>'
+        caption = ""
+        hidden = self.hidden()
+        if hidden and self.kind == "lines":
+            listed = "; ".join(f"{name}: {_runs(labels)}" for name, labels in hidden.items())
+            caption = (
+                f"<figcaption class='note'>{HIDDEN} hidden (small counts), left as gaps: "
+                f"{escape(listed)}.</figcaption>"
+            )
+        figure = f'<figure class="chart" data-chart="{escape(self.id)}">'
+        return f"{figure}{self.svg()}{caption}</figure>"
+
+    def empty(self) -> str | None:
+        """Why the chart has nothing to show (None when it has): every value hidden, missing
+        or zero, or a line of one point."""
+        values = [v for series in self.series.values() for v in series]
+        shown = [v for v in values if not math.isnan(v)]
+        what = self.title.split(":")[0]
+        if not shown:
+            return (
+                f"{what}: no chart, as every value is hidden ({HIDDEN}) or has no data."
+                if values
+                else f"{what}: no chart, as there is nothing to count."
+            )
+        if not any(shown):
+            return f"{what}: no chart, as every value shown is zero."
+        if self.kind in ("line", "lines") and all(
+            sum(not math.isnan(v) for v in series) < 2 for series in self.series.values()
+        ):
+            only = ", ".join(
+                f"{label} {v:,.0f}"
+                for series in self.series.values()
+                for label, v in zip(self.labels, series, strict=True)
+                if not math.isnan(v)
+            )
+            return f"{what}: no chart, as there is one value only ({only}) and no line to draw."
+        return None
+
+    def hidden(self) -> dict[str, list[str]]:
+        """Labels of each series whose value is hidden: missing where the month has data."""
+        gaps = set(self.shaded.get(GAP, []))
+        out = {
+            name: [
+                label
+                for label, v in zip(self.labels, values, strict=True)
+                if math.isnan(v) and label not in gaps
+            ]
+            for name, values in self.series.items()
+        }
+        return {name: labels for name, labels in out.items() if labels}
 
     def svg(self) -> str:
         with matplotlib.rc_context(SVG_PARAMS):  # type: ignore[arg-type]
@@ -144,29 +204,43 @@ class Chart:
         height = max(2.5, 0.28 * len(self.labels)) if self.horizontal else 3.2
         figure = Figure(figsize=(8, height))
         axes = figure.subplots()
+        # every label keeps its place; only shown values get a bar (a hidden one gets none)
+        places = [len(values) - 1 - i for i in range(len(values))] if self.horizontal else None
         if self.horizontal:
-            axes.barh(self.labels[::-1], values[::-1], color=BLUE)
+            axes.set_yticks(places or [], self.labels)
+            axes.set_ylim(-0.6, len(values) - 0.4)
             axes.set_xlabel(self.unit)
         else:
-            axes.bar(self.labels, values, color=BLUE)
+            axes.set_xticks(range(len(values)), self.labels)
+            axes.set_xlim(-0.6, len(values) - 0.4)
             axes.set_ylabel(self.unit)
             if len(self.labels) > 6:
                 axes.tick_params(axis="x", labelrotation=90)
             self._draw_shades(axes)
+        for i, v in enumerate(values):
+            if math.isnan(v):
+                continue
+            if places is not None:
+                (bar,) = axes.barh([places[i]], [v], color=BLUE)
+            else:
+                (bar,) = axes.bar([i], [v], color=BLUE)
+            bar.set_gid(f"bar-{i}")
         self._mark_hidden(axes, values)
         self._finish(axes)
         return figure
 
     def _mark_hidden(self, axes: Axes, values: list[float]) -> None:
-        """A hidden bar is drawn as nothing with [c] where it would stand (a shaded month has
-        no data: its band says so)."""
-        shaded = {m for months in self.shaded.values() for m in months}
+        """A hidden value is drawn as nothing, with [c] where it would stand (a month with no
+        data is not hidden: its grey band says so)."""
+        hidden = set(self.hidden().get(next(iter(self.series)), []))
         for i, v in enumerate(values):
-            if math.isnan(v) and self.labels[i] not in shaded:
-                if self.horizontal:
-                    axes.text(0, len(values) - 1 - i, " [c]", va="center", fontsize=7)
-                else:
-                    axes.text(i, 0, "[c]", ha="center", va="bottom", fontsize=7)
+            if not (math.isnan(v) and self.labels[i] in hidden):
+                continue
+            if self.horizontal:
+                mark = axes.text(0, len(values) - 1 - i, f" {HIDDEN}", va="center", fontsize=7)
+            else:
+                mark = axes.text(i, 0, HIDDEN, ha="center", va="bottom", fontsize=7)
+            mark.set_gid(f"hidden-{i}")
 
     def _draw_line(self) -> Figure:
         return self._draw_lines()
@@ -185,6 +259,8 @@ class Chart:
                 color=BLUE if len(self.series) == 1 else None,
             )
         self._draw_shades(axes)
+        if len(self.series) == 1:
+            self._mark_hidden(axes, next(iter(self.series.values())))
         axes.set_ylabel(self.unit)
         axes.set_ylim(bottom=0)
         step = max(1, len(self.labels) // 12)
@@ -199,6 +275,11 @@ class Chart:
         axes = figure.subplots()
         rows = list(self.series)
         image = axes.imshow([self.series[r] for r in rows], aspect="auto", cmap="Blues")
+        for r, row in enumerate(rows):
+            for c, v in enumerate(self.series[row]):
+                if math.isnan(v):
+                    mark = axes.text(c, r, HIDDEN, ha="center", va="center", fontsize=5)
+                    mark.set_gid(f"hidden-{r}-{c}")
         axes.set_yticks(range(len(rows)), rows)
         axes.set_xticks(range(0, len(self.labels), 2), self.labels[::2])
         axes.set_xlabel(self.x_title)
@@ -211,6 +292,24 @@ class Chart:
         axes.spines[["top", "right"]].set_visible(False)
         if self.x_title:
             axes.set_xlabel(self.x_title)
+
+
+def _runs(labels: list[str]) -> str:
+    """Labels as runs of neighbours: "2023-01 to 2023-03, 2023-07"."""
+    months: list[list[str]] = []
+    for label in labels:
+        if months and _next_month(months[-1][-1]) == label:
+            months[-1].append(label)
+        else:
+            months.append([label])
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0]} to {run[-1]}" for run in months)
+
+
+def _next_month(label: str) -> str | None:
+    if not re.fullmatch(r"\d{4}-\d{2}", label):
+        return None
+    year, month = int(label[:4]), int(label[5:])
+    return f"{year + month // 12}-{month % 12 + 1:02d}"
 
 
 def _prefixed(text: str, chart_id: str) -> str:

@@ -55,7 +55,7 @@ def render_overview(
             list(by_month["month"]),
             {"count": gaps(by_month["count"])},
             shaded=shaded(by_month),
-        ).svg(),
+        ).html(),
         category_chart=Chart(
             "overview-categories",
             "bar",
@@ -63,7 +63,7 @@ def render_overview(
             list(by_category["category"]),
             {"count": gaps(by_category["count"])},
             horizontal=True,
-        ).svg(),
+        ).html(),
         by_month=by_month,
         by_category=by_category,
         by_csp=pub.table("open", "by_csp"),

@@ -12,9 +12,9 @@ from typing import Any
 from markupsafe import escape
 
 from svduty.publish import Publication
-from svduty.report.charts import Chart, gaps
-from svduty.report.published import html_table
-from svduty.vocabulary import NO_DATA, PARTIAL
+from svduty.report.charts import GAP, PART, Chart, gaps
+from svduty.report.published import html_table, number
+from svduty.vocabulary import NO_DATA, PARTIAL, heading, source_kind_label
 
 
 @dataclass
@@ -26,8 +26,10 @@ class Page:
     charts: list[Chart] = field(default_factory=list)
 
     def chart(self, chart: Chart) -> str:
-        self.charts.append(chart)
-        return chart.svg()
+        """The chart as a figure (kept for Vega-Lite), or the sentence that replaces it."""
+        if chart.empty() is None:
+            self.charts.append(chart)
+        return chart.html()
 
     def table(self, section: str, name: str, drop: tuple[str, ...] = ()) -> str:
         frame = self.pub.table(section, name)
@@ -36,10 +38,6 @@ class Page:
     @property
     def period(self) -> str:
         return str(self.pub.value("report", "period"))
-
-
-GAP = "no data (a gap, not a zero)"
-PART = "data from only some sources"
 
 
 def shaded(frame: Any, column: str = "month") -> dict[str, list[str]]:
@@ -71,23 +69,22 @@ def trends_section(page: Page) -> str:
     html.append(_coverage_note(pub))
     if pub.has("trends", "rolling_12_months"):
         rolling = pub.table("trends", "rolling_12_months")
-        if rolling["rolling_12_months"].notna().any():
-            html.append(
-                page.chart(
-                    Chart(
-                        "trends-rolling",
-                        "line",
-                        f"Rolling 12-month total: {page.definition_id}",
-                        list(rolling["month"]),
-                        {"total": gaps(rolling["rolling_12_months"])},
-                        shaded=shaded(rolling),
-                    )
+        html.append(
+            page.chart(
+                Chart(
+                    "trends-rolling",
+                    "line",
+                    f"Rolling 12-month total: {page.definition_id}",
+                    list(rolling["month"]),
+                    {"total": gaps(rolling["rolling_12_months"])},
+                    shaded=shaded(rolling),
                 )
             )
-        else:
+        )
+        if rolling["rolling_12_months"].isna().any():
             html.append(
-                "<p class='note'>No rolling 12-month total: every window holds a month that "
-                "is suppressed, has no data or lacks a source.</p>"
+                "<p class='note'>A 12-month window that holds a month with a hidden count, no "
+                "data or a missing source has no total.</p>"
             )
     html.append("<h3>Financial years (April to March)</h3>")
     html.append(page.table("trends", "financial_years"))
@@ -119,7 +116,10 @@ def trends_section(page: Page) -> str:
 def _coverage_note(pub: Publication) -> str:
     """Which sources the counts come from, and the months without data or a source."""
     sources = pub.table("trends", "sources")
-    named = ", ".join(f"{row['force']} {row['source']}".strip() for _, row in sources.iterrows())
+    named = ", ".join(
+        f"{row['force']} {source_kind_label(str(row['source']))}".strip()
+        for _, row in sources.iterrows()
+    )
     runs = pub.value("trends", "gaps") or []
     if not runs:
         return (
@@ -154,7 +154,7 @@ def where_section(page: Page) -> str:
         html.append("<h3>Change by CSP between the last two complete financial years</h3>")
         html.append(page.table("where", "csp_change"))
     html.append("<h3>Rate per 1,000 residents a year by district</h3>")
-    html.append(page.table("where", "district_rates"))
+    html.append(_districts(pub))
     dep = pub.table("where", "deprivation")
     html.append(
         "<h3>Rate per 1,000 residents a year by deprivation decile (1 = most deprived)</h3>"
@@ -173,6 +173,33 @@ def where_section(page: Page) -> str:
     )
     html.append(page.table("where", "deprivation"))
     return "".join(html)
+
+
+def _districts(pub: Publication) -> str:
+    """Districts, less those that are a whole CSP (their row would repeat the CSP table's)."""
+    districts = pub.table("where", "district_rates")
+    csps = pub.table("where", "csp_rates").set_index("area")["population"]
+    whole = [
+        row["csp"] in csps.index and csps[row["csp"]] == row["population"]
+        for _, row in districts.iterrows()
+    ]
+    if all(whole):
+        if len(csps) == 1:
+            name = escape(csps.index[0])
+            return f"<p>{name} is a single district: its rate is the CSP rate above.</p>"
+        return (
+            "<p>Every CSP here is a single district, so the district rates are the CSP rates "
+            "above.</p>"
+        )
+    shown = districts[[not w for w in whole]].reset_index(drop=True)
+    alone = sorted(str(c) for c, w in zip(districts["csp"], whole, strict=True) if w)
+    note = (
+        "<p class='note'>Not repeated here, as each is a CSP of a single district (see the "
+        f"CSP table): {escape('; '.join(alone))}.</p>"
+        if alone
+        else ""
+    )
+    return str(html_table(shown)) + note
 
 
 def hotspots_section(page: Page) -> str:
@@ -218,10 +245,7 @@ def hotspots_section(page: Page) -> str:
         html.append(_png(area_map(lsoa["frame"], lsoa["shapes"], outlines, lsoa_title), lsoa_title))
         html.append(page.table("hotspots", "lsoas_by_class"))
         if len(hottest):
-            html.append(
-                f"<p>The {len(hottest)} LSOAs at the centre of 99% hotspots, hottest "
-                "first:</p>" + page.table("hotspots", "lsoas_hot_99")
-            )
+            html.append(_hottest(hottest))
         lsoa_notes = "; ".join(escape(n) for n in pub.value("hotspots", "lsoa_method"))
         html.append(f"<p class='note'>{lsoa_notes}.</p>")
     html.append("<h3>Over time: emerging and persistent hotspots</h3>")
@@ -246,6 +270,20 @@ def hotspots_section(page: Page) -> str:
         emerging_notes = "; ".join(escape(n) for n in pub.value("hotspots", "emerging_method"))
         html.append(f"<p class='note'>{emerging_notes}</p>")
     return "".join(html)
+
+
+def _hottest(hottest: Any) -> str:
+    """The LSOAs at the centre of 99% hotspots by name, how many in each district, and the
+    list, hottest first."""
+    per_district = hottest["district"].fillna("district unknown").value_counts(sort=False)
+    ranked = sorted(per_district.items(), key=lambda item: (-item[1], item[0]))
+    where = "; ".join(f"{n} in {district}" for district, n in ranked)
+    lsoas = "LSOA" if len(hottest) == 1 else "LSOAs"
+    return (
+        f"<p>{len(hottest)} {lsoas} (neighbourhoods) at the centre of 99% hotspots: "
+        f"{escape(where)}. Hottest first:</p>"
+        + str(html_table(hottest[["name", "district", "LSOA"]]))
+    )
 
 
 def when_section(page: Page) -> str:
@@ -276,7 +314,7 @@ def when_section(page: Page) -> str:
         f" their from-to range (aoristic), {_n(excluded)} left out (month-only dates or ranges "
         f"over {pub.value('when', 'max_span_hours')} hours). Each cell's share of an incident "
         "is added up and rounded to a whole number, then controlled like any count: hidden "
-        "cells are left blank.</p>"
+        "cells are marked [c].</p>"
     )
 
 
@@ -398,7 +436,8 @@ def themes_section(page: Page) -> str:
                 )
             )
         )
-    if pub.has("themes", "by_csp"):
+    # one CSP's column would repeat the counts above
+    if pub.has("themes", "by_csp") and len(pub.table("themes", "by_csp").columns) > 2:
         html.append("<h3>Where each theme falls (incidents by CSP)</h3>")
         html.append(page.table("themes", "by_csp"))
     return "".join(html)
@@ -458,11 +497,35 @@ def near_repeat_section(page: Page) -> str:
     return (
         f"<p>{_n(pub.value('near_repeats', 'events'))} incidents from force extracts (exact "
         "places and days).</p>"
-        + page.table("near_repeats", "knox")
+        f"<p>{escape(pub.value('near_repeats', 'conclusion'))}</p>"
+        "<h3>Knox ratio by distance and time apart (p-value)</h3>"
+        + _knox_grid(pub.table("near_repeats", "knox"))
         + f"<p class='note'>{escape(pub.value('near_repeats', 'method'))}. A Knox ratio above 1 "
-        "with a small p-value means more pairs close in space and time than chance would give: "
-        "a near-repeat pattern.</p>"
+        "with a small p-value (in bold below 0.05) means more pairs close in space and time "
+        "than chance would give: a near-repeat pattern. The pairs observed and expected in each "
+        "band are in the summary file.</p>"
     )
+
+
+def _knox_grid(knox: Any) -> str:
+    """The Knox table as distance by time: one cell per band, ratio and p-value."""
+    times = list(dict.fromkeys(knox["time_band"]))
+    rows = []
+    for space, band in knox.groupby("space_band", sort=False):
+        pairs = zip(band["knox_ratio"], band["p_value"], strict=True)
+        cells = dict(zip(band["time_band"], pairs, strict=True))
+        row = [f"<td>{escape(space)}</td>"]
+        for time in times:
+            ratio, p = cells.get(time, (None, None))
+            if ratio is None or p is None:
+                row.append('<td class="n" title="suppressed">[c]</td>')
+                continue
+            text = escape(f"{number('knox_ratio', ratio)} (p {number('p_value', p)})")
+            strong = ratio > 1 and p < 0.05
+            row.append(f'<td class="n">{f"<strong>{text}</strong>" if strong else text}</td>')
+        rows.append("<tr>" + "".join(row) + "</tr>")
+    head = "".join(f"<th>{escape(t)}</th>" for t in [heading("space_band"), *times])
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _png(data: bytes, title: str) -> str:

@@ -20,6 +20,7 @@ from svduty.publish import Publication
 from svduty.report.aggregate_sections import AGGREGATE_SECTIONS, needs_partner_data
 from svduty.report.published import html_table
 from svduty.report.sections import RECORD_SECTIONS, Page
+from svduty.vocabulary import source_kind_label
 
 
 def render(
@@ -43,9 +44,11 @@ def render(
     env = Environment(
         loader=PackageLoader("svduty.report", "templates"), autoescape=select_autoescape()
     )
+    env.filters["source_kind_label"] = source_kind_label
     html = env.get_template("sna.html.j2").render(
         title=f"Strategic Needs Assessment: {pub.id}",
         label=f"{definition.name} ({definition.id} v{definition.version})",
+        header=_header(pub.id, definition, page.period),
         period=page.period,
         coverage=_coverage(pub),
         rate_basis=pub.value("where", "rate_basis") if pub.has("where", "rate_basis") else None,
@@ -97,6 +100,23 @@ def render(
         paths["pdf"] = target / f"{stem}.pdf"
         HTML(string=html, base_url=str(target)).write_pdf(paths["pdf"])
     return paths
+
+
+def _header(area: str, definition: Definition, period: str) -> Markup:
+    """The running header as a CSS string: short enough for one line whatever the definition
+    is called (the page cuts what is left with an ellipsis)."""
+    return css_string(f"{area} · {period} · {definition.id} v{definition.version}")
+
+
+def css_string(text: str) -> Markup:
+    """Text inside a CSS string in a <style> element: quotes, backslashes, markup and
+    anything beyond ASCII as CSS escapes (HTML entities are not read there)."""
+    return Markup(
+        "".join(
+            c if c.isascii() and c.isprintable() and c not in '"\\<>&' else f"\\{ord(c):x} "
+            for c in text
+        )
+    )
 
 
 def _coverage(pub: Publication) -> str | None:
