@@ -65,17 +65,19 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def sha256_of(path: Path) -> str:
+    """A file's SHA-256, read a megabyte at a time (inputs may be gigabytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def output_digests(paths: Iterable[Path | str]) -> list[dict[str, str]]:
     """Each output file's absolute path and SHA-256, so a published file can be checked later."""
-    digests = []
-    for path in paths:
-        resolved = Path(path).resolve()
-        digest = hashlib.sha256()
-        with resolved.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digests.append({"path": str(resolved), "sha256": digest.hexdigest()})
-    return digests
+    resolved = [Path(path).resolve() for path in paths]
+    return [{"path": str(path), "sha256": sha256_of(path)} for path in resolved]
 
 
 def _connect(path: Path) -> sqlite3.Connection:

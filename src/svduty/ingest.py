@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from svduty.archive import ArchiveLimits, read_members
+from svduty.audit import sha256_of
 from svduty.engine import SparkStore, rollback
 from svduty.errors import InputError
 from svduty.mapping import Part, load_mapping
@@ -102,14 +102,6 @@ def _archive_members(
     if not members:
         raise InputError(f"{archive}: the archive holds no .csv files")
     return [SourceFile(f"{archive}!{member.name}", member.path) for member in members]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def plan(

@@ -15,7 +15,6 @@ size and SHA-256, the selection, the policy, the run, the time and svduty's vers
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from svduty import __version__
+from svduty.audit import sha256_of
 from svduty.errors import InputError
 
 MANIFEST = "manifest.json"
@@ -99,14 +99,6 @@ def staging(folder: Path) -> Iterator[Path]:
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -182,7 +174,7 @@ def place(
         for kind in (k for k in suffixes if k in staged):  # the order the caller gave
             path = staged[kind]
             target = folder / f"{name}{suffixes[kind]}"
-            size, digest = path.stat().st_size, _digest(path)
+            size, digest = path.stat().st_size, sha256_of(path)
             files.append({"name": target.name, "kind": kind, "bytes": size, "sha256": digest})
             os.replace(path, target)
             placed[kind] = target
