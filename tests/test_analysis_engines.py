@@ -13,8 +13,10 @@ import pytest
 from conftest import make_workspace
 
 from svduty.analysis.aggregates import aggregate_counts
+from svduty.analysis.benchmarks import benchmarks
 from svduty.analysis.concentration import concentration
 from svduty.analysis.health import health
+from svduty.analysis.records import records_analysed
 from svduty.analysis.severity import breakdown, load_weights
 from svduty.analysis.themes import themes
 from svduty.analysis.trends import trend
@@ -94,7 +96,15 @@ ANALYSES = {
     "themes": lambda s, f: themes(s, DEFINITION, f),
     "concentration": lambda s, f: concentration(s, _lsoas(s), DEFINITION, f),
     "health": lambda s, f: health(s, DEFINITION, f),
+    "records": lambda s, f: _records(s, f),
 }
+
+
+def _records(store, filters):
+    """The whole area's records, or (filtered) Shropshire's split from the area's."""
+    csp = next((x.value for x in filters if x.column == "csp"), None)
+    rest = [x for x in filters if x.column != "csp"]
+    return records_analysed(store, DEFINITION, rest, (), ["Shropshire"])[csp]
 
 
 def _lsoas(store) -> list[str]:
@@ -128,9 +138,12 @@ def test_aggregate_counts_agree(tmp_path_factory, shared: Path):
         ws = make_workspace(tmp_path_factory.mktemp("agg") / engine, engine)
         ingest(ws, [shared / "home-office-prc-2017-18" / "prc-pfa-2017-18.csv"])
         results[engine] = aggregate_counts(ws.store, DEFINITION)
+        results[f"{engine} benchmarks"] = benchmarks(ws.store, ws.settings, DEFINITION)
         ws.close()
     assert results["duckdb"].total > 0
     _same(results["duckdb"], results["spark"], "aggregate_counts")
+    assert results["duckdb benchmarks"].available
+    _same(results["duckdb benchmarks"], results["spark benchmarks"], "benchmarks")
 
 
 def test_whole_assessment_agrees(both, tmp_path):

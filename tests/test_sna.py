@@ -72,9 +72,9 @@ def test_every_section_names_its_definition_and_period(assessed):
     analysis = [
         text
         for key, text in headings
-        if key not in ("contents", "findings", "definition", "sources", "methods")
+        if key not in ("contents", "records", "findings", "definition", "sources", "methods")
     ]
-    assert len(analysis) == 10
+    assert len(analysis) == 13  # ten analyses, benchmarks, limitations, recommendations
     label = f"(west-mercia-2022, {summary['period']})"
     assert all(label in text for text in analysis)
 
@@ -186,6 +186,8 @@ def test_open_data_only_workspace_still_reports(tmp_path):
     summary = json.loads(paths["json"].read_text())
     assert summary["synthetic_records"] == 0
     assert "OVER-COUNTS" in paths["html"].read_text()
+    findings = summary["sections"]["summary"]["findings"]
+    assert findings and not any("SYNTHETIC" in f for f in findings)
     ws.close()
 
 
@@ -279,7 +281,10 @@ def test_aggregate_only_workspace_reports_what_the_tables_support(aggregate_only
     last = f"{int(last_year[:4]) + ends[last_q][0]}-{ends[last_q][1]}"
     assert paths["html"].name == f"sna-west-mercia-{first}-to-{last}-police-uk-open-data.html"
     assert [y["count"] for y in years] == [expected]
-    assert set(summary["sections"]) == {"trends", "where", "what", "summary", "report", "sources"}
+    assert set(summary["sections"]) == {
+        *("trends", "where", "what", "summary", "report", "sources"),
+        *("records", "benchmarks", "limitations", "recommendations"),
+    }
     html = paths["html"].read_text()
     assert "What needs partner data" in html and "Who: victims and suspects" in html
 

@@ -41,6 +41,18 @@ SETTINGS: tuple[Setting, ...] = (
         "draw cells only.",
     ),
     Setting(
+        "recommendations",
+        "recommendations.md",
+        "The partnership's recommendations, a Markdown file relative to the workspace: the SNA "
+        "includes it as written (HTML in it is shown as text), dated by its last change.",
+    ),
+    Setting(
+        "most_similar_groups",
+        "",
+        "CSV naming each area's most similar group for the benchmarks ('# source:' line, then "
+        "columns area,similar, one row per member), relative to the workspace; empty: no group.",
+    ),
+    Setting(
         "forces",
         [],
         "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
@@ -74,6 +86,8 @@ class Settings:
     definition: str = "west-mercia-2022"
     severity_weights: str = ""
     boundaries: str = ""
+    recommendations: str = "recommendations.md"
+    most_similar_groups: str = ""
     forces: tuple[str, ...] = ()
     archive_member_max_bytes: int = 2 * GIB
     archive_max_bytes: int = 20 * GIB
@@ -96,6 +110,9 @@ class Settings:
             or self.writer_wait < 0
         ):
             problems.append("writer_wait must be a number of seconds >= 0")
+        for name in ("recommendations", "most_similar_groups"):
+            if not isinstance(getattr(self, name), str):
+                problems.append(f"{name} must be a file name (text)")
         if problems:
             raise WorkspaceError("; ".join(problems))
 

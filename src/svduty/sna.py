@@ -35,14 +35,17 @@ from svduty.definitions import load_definition
 from svduty.definitions.model import Definition
 from svduty.errors import InputError
 from svduty.publish import Draft, Policy, Publication, publish
+from svduty.publish.board import complete
 from svduty.publish.sna import derive, derive_places, draft, draft_places
+from svduty.recommendations import read_recommendations
 from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 4
-"""Bumped whenever cached results change shape (2: months carry their coverage), so a cache
-written by an older svduty of the same version is never read back."""
+CACHE_FORMAT = 5
+"""Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
+4: headings and hidden marks; 5: records analysed and benchmarks), so a cache written by an
+older svduty of the same version is never read back."""
 
 
 def selection_of(
@@ -68,6 +71,7 @@ def _cache_key(
             data_version(batch_ids(workspace.store), settings),
             None if weights is None else [weights.source, sorted(weights.weights.items())],
             _boundaries_key(workspace),
+            _groups_key(workspace),
             workspace.store.name,
             __version__,
             CACHE_FORMAT,
@@ -82,6 +86,15 @@ def _boundaries_key(workspace: Workspace) -> str | None:
         return None
     path = workspace.root / workspace.settings.boundaries
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+
+
+def _groups_key(workspace: Workspace) -> str | None:
+    """The most similar groups file's content, so a changed group is a different view."""
+    name = workspace.settings.most_similar_groups
+    path = workspace.root / name
+    if not name or not path.is_file():
+        return name or None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _cached(path: Path, make: Callable[[], Any]) -> Any:
@@ -118,7 +131,8 @@ def publications(
     key = _cache_key(workspace, selection, policy, weights)
 
     def make_drafts() -> list[Draft]:
-        return [draft(a) for a in assess_set(store, settings, selection, weights)]
+        groups = workspace.similar_groups()
+        return [draft(a) for a in assess_set(store, settings, selection, weights, groups)]
 
     def make() -> dict[str | None, Publication]:
         unpublished = _cached(
@@ -206,12 +220,16 @@ def build_sna(
     weights = weights or workspace.weights()
     area = csp or settings.area or "workspace"
     folder = outputs.folder_for(out or workspace.reports_dir, unsuppressed)
+    recommendations = read_recommendations(workspace.root, settings)
+    written = hashlib.sha256(
+        json.dumps([recommendations.get("sha256"), recommendations.get("changed")]).encode()
+    ).hexdigest()[:8]
     drawn = (
         workspace.root
         / "cache"
         / (
             f"out-{_cache_key(workspace, selection, policy, weights)}-{outputs.slug(area)}"
-            f"{'-pdf' if pdf else ''}"
+            f"-{written}{'-pdf' if pdf else ''}"
         )
     )
     audited: dict[str, Any] = {
@@ -221,6 +239,9 @@ def build_sna(
         "area": csp or settings.area,
         "period": selection.requested,
         "unsuppressed": unsuppressed,
+        "recommendations": {
+            k: recommendations.get(k) for k in ("file", "sha256", "changed") if k in recommendations
+        },
     }
     publication = "internal" if unsuppressed else "published"
     outputs.check_folder(folder, publication)
@@ -228,7 +249,17 @@ def build_sna(
         about = _from_cache(drawn, scratch)
         if about is None:
             about = _draw(
-                workspace, selection, policy, weights, csp, area, pdf, scratch, started, progress
+                workspace,
+                selection,
+                policy,
+                weights,
+                csp,
+                area,
+                pdf,
+                scratch,
+                started,
+                progress,
+                recommendations,
             )
             _keep_outputs(scratch, about, drawn)
         else:
@@ -272,6 +303,7 @@ def _draw(
     scratch: Path,
     started: float,
     progress: Progress | None,
+    recommendations: dict[str, Any],
 ) -> dict[str, Any]:
     """Assess, publish and render into `scratch`; what was drawn, for the cache and the
     manifest."""
@@ -281,19 +313,21 @@ def _draw(
     if csp not in pubs:
         raise InputError(f"no report for {csp!r}: the workspace holds only Home Office tables")
     pub = pubs[csp]
+    pub = Publication(
+        pub.id,
+        pub.policy,
+        dict(pub.tables),
+        dict(pub.count_columns),
+        pub.provenance,
+        dict(pub.extras),
+        pub.primary,
+        pub.secondary,
+    )
     if pub.provenance["records"]:
         if progress:
             progress("hotspots and near repeats")
-        pub = Publication(
-            pub.id,
-            pub.policy,
-            dict(pub.tables),
-            dict(pub.count_columns),
-            pub.provenance,
-            dict(pub.extras),
-            pub.primary,
-            pub.secondary,
-        ).merge(places(workspace, selection, policy, weights))
+        pub.merge(places(workspace, selection, policy, weights))
+    complete(pub, recommendations)
     covered = _covered(selection, pubs[None])
     name = outputs.report_name("sna", area, covered, selection.definition.id, policy.internal)
     if progress:

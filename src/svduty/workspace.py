@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from svduty.analysis.assessment import Assessment, Selection
+    from svduty.analysis.benchmarks import Groups
     from svduty.analysis.severity import Weights
     from svduty.definitions.classify import ClassificationSummary
     from svduty.definitions.model import Definition
@@ -605,6 +606,20 @@ class Workspace:
         areas = self.store.table("areas").select("lsoa_code", "la_code", "in_2011", "in_2021")
         return read_boundaries(path, areas.to_pandas(), wanted)
 
+    def similar_groups(self) -> Groups | None:
+        """The most similar groups the settings name (a path relative to the workspace), if any."""
+        if not self.settings.most_similar_groups:
+            return None
+        from svduty.analysis.benchmarks import load_groups
+
+        path = self.root / self.settings.most_similar_groups
+        if not path.exists():
+            raise WorkspaceError(
+                f"{self.root / SETTINGS_FILE}: most_similar_groups names {path}, which does not "
+                "exist"
+            )
+        return load_groups(path)
+
     @property
     def salt(self) -> str:
         """The workspace's secret for pseudonymising person keys; made once, never exported."""
@@ -731,7 +746,7 @@ class Workspace:
         from svduty.analysis.assessment import assess
 
         chosen = self.selection(definition, period, area)
-        found = assess(self.store, self.settings, chosen, self.weights())
+        found = assess(self.store, self.settings, chosen, self.weights(), self.similar_groups())
         self.audit("assess", {"selection": chosen.key, "area": area, "period": chosen.requested})
         return found
 

@@ -13,9 +13,11 @@ import pandas as pd
 
 from svduty import __version__
 from svduty.analysis.aggregates import AggregateCounts, aggregate_counts, aggregate_trend
+from svduty.analysis.benchmarks import Groups, benchmarks
 from svduty.analysis.concentration import concentration, concentration_from, per_place
 from svduty.analysis.coverage import Coverage, coverage
 from svduty.analysis.health import health
+from svduty.analysis.records import records_analysed
 from svduty.analysis.severity import Weights, breakdown, breakdowns_by_csp
 from svduty.analysis.stats import compare_counts
 from svduty.analysis.themes import themes, themes_by_csp
@@ -142,8 +144,10 @@ def assess(
     settings: Settings,
     selection: Selection,
     weights: Weights | None = None,
+    groups: Groups | None = None,
 ) -> Assessment:
-    """Run every analysis of the assessment for `selection`."""
+    """Run every analysis of the assessment for `selection`; `groups` names the most similar
+    groups the benchmarks compare with."""
     if selection.csp and settings.csps and selection.csp not in settings.csps:
         raise InputError(
             f"area: no CSP {selection.csp!r} in this workspace; its CSPs: "
@@ -167,6 +171,9 @@ def assess(
     found = Assessment(selection, provenance.area, records, provenance)
     found.results["sources"] = _sources(store, settings)
     found.results["weights"] = weights
+    found.results["benchmarks"] = benchmarks(
+        store, settings, definition, selection.csp, groups, (selection.start, selection.end)
+    )
     if records:
         _assess_records(found, store, settings, weights)
     else:
@@ -205,6 +212,15 @@ def _assess_records(
     definition, filters = selection.definition, selection.all_filters
     districts = _districts(store, settings, selection.csp)
     r["districts"] = districts
+    split = records_analysed(
+        store,
+        definition,
+        selection.for_area(None).all_filters,
+        area_districts(store, settings),
+        [selection.csp] if selection.csp else list(settings.csps),
+    )
+    r["records"] = split[selection.csp]
+    r["records_by_csp"] = split
     # the area aside: a force's files cover all its CSPs, so each CSP has the area's coverage
     cover = coverage(store, definition, selection.for_area(None).all_filters)
     months = len(cover.with_data)
@@ -416,10 +432,11 @@ def assess_set(
     settings: Settings,
     selection: Selection,
     weights: Weights | None = None,
+    groups: Groups | None = None,
 ) -> list[Assessment]:
     """The whole area's assessment and each CSP's, as `assess` would give them one by one, but
     from one pass per analysis split by CSP (a set is what gets published together)."""
-    whole = assess(store, settings, selection.for_area(None), weights)
+    whole = assess(store, settings, selection.for_area(None), weights, groups)
     if not whole.records or not settings.csps:
         return [whole]
     definition, filters = selection.definition, selection.for_area(None).all_filters
@@ -445,6 +462,10 @@ def assess_set(
         r["districts"] = tuple(sorted(mine["la_code"].dropna().unique()))
         for key in ("sources", "weights", "health", "population_note", "coverage"):
             r[key] = whole.results[key]
+        r["records"] = whole.results["records_by_csp"][csp]
+        r["benchmarks"] = benchmarks(
+            store, settings, definition, csp, groups, (selection.start, selection.end)
+        )
         for key, by_csp in split.items():
             r[key] = by_csp.get(csp) or _alone(
                 key, store, definition, one.all_filters, weights, cover

@@ -51,6 +51,11 @@ def selected(
 ) -> ir.Table:
     """Incidents (with offence group and subgroup) in the definition and matching the filters."""
     t = in_definition(store, definition) if definition else classification_input(store, [])
+    return narrowed(store, t, filters)
+
+
+def narrowed(store: Store, t: ir.Table, filters: list[Filter] | None) -> ir.Table:
+    """Incidents `t` (with the columns of `classification_input`) matching the filters."""
     area_columns = {"la": "la_name", "csp": "csp_name"}
     if any(item.column in area_columns for item in filters or []):
         areas = store.table("areas").select(_lsoa="lsoa_code", _la="la_name", _csp="csp_name")

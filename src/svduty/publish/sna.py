@@ -16,7 +16,7 @@ from svduty.analysis.assessment import Assessment
 from svduty.analysis.coverage import financial_year
 from svduty.analysis.stats import compare_counts
 from svduty.errors import InputError
-from svduty.publish import Draft, Publication
+from svduty.publish import Draft, Publication, board
 from svduty.publish.tables import Parent, Table, note, value
 from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL, label
 
@@ -34,6 +34,7 @@ def draft(found: Assessment) -> Draft:
             tables += part(r)
     else:
         tables += _aggregate(r)
+    tables += board.draft_board(r, found.records)
     provenance = {
         **found.provenance.as_dict(),
         "records": found.records,
@@ -530,6 +531,8 @@ def derive(pub: Publication) -> Publication:
         for role in ("victim", "suspect"):
             _derive_ages(pub, role)
     pub.add(note("summary", "findings", findings(pub)))
+    pub.add(note("records", "statement", board.records_statement(pub)))
+    pub.add(note("limitations", "items", board.limitations(pub)))
     return pub
 
 
@@ -696,9 +699,10 @@ def _derive_ages(pub: Publication, role: str) -> None:
 
 
 def findings(pub: Publication) -> list[str]:
-    """Key findings as sentences, each number taken from a published cell."""
+    """Key findings as sentences, each number taken from a published cell, each saying when
+    it rests on synthetic data."""
     if pub.has("trends", "quarterly"):
-        return _aggregate_findings(pub)
+        return _aggregate_findings(pub) + board.benchmark_findings(pub)[:1]
     out: list[str] = []
     if pub.has("trends", "monthly"):
         monthly = pub.table("trends", "monthly")
@@ -736,17 +740,19 @@ def findings(pub: Publication) -> list[str]:
                 f"In {last['year']}, {last['top_5']:.0%} of incidents fell in the 5% of "
                 "neighbourhoods (LSOAs) with the most."
             )
+    out = board.findings_lead(pub) + board.as_data(out, board.basis(pub))
+    health = []
     if pub.has("health", "locations"):
         loc = pub.table("health", "locations")
         if len(loc) and loc.iloc[0]["gap"] is not None and loc.iloc[0]["gap"] > 0:
             top = loc.iloc[0]
             place = label("location_type", str(top["location_type"])).lower()
-            out.append(
+            health.append(
                 "The place where A&E assaults are most over-represented against police records: "
                 f"{place} ({top['ae_share']:.0%} of attendances against "
                 f"{top['police_share']:.0%} of police-recorded incidents)."
             )
-    return out
+    return out + board.as_data(health, board.health_basis(pub)) + board.benchmark_findings(pub)[:1]
 
 
 def _gap_finding(monthly: pd.DataFrame) -> list[str]:
