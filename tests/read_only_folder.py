@@ -1,5 +1,5 @@
-"""A folder made truly read-only, as on a read-only share: by permissions, or (for root, whom
-permissions do not stop) by the immutable attribute."""
+"""A folder made truly read-only, as on a read-only share, with everything in it: by
+permissions, or (for root, whom permissions do not stop) by the immutable attribute."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 @contextmanager
 def read_only(folder: Path) -> Iterator[None]:
-    entries = [folder, *folder.iterdir()]
+    entries = [folder, *folder.rglob("*")]
     if os.geteuid() == 0:
         subprocess.run(["chattr", "+i", *map(str, entries)], check=True)
     else:

@@ -186,6 +186,49 @@ def test_kde_quartic_integrates_to_the_events_and_warns_on_narrow_bandwidth():
     assert "chosen automatically" in kde(grid, x, y).announced
 
 
+@pytest.mark.parametrize("kernel", ["quartic", "uniform", "triangular"])
+def test_kde_is_the_kernel_sum_over_every_event_at_every_cell(kernel):
+    """Against the definition, pair by pair: events sharing a place, weights, a bandwidth many
+    cells wide and one narrower than a cell, events on the grid's edge."""
+    rng = np.random.default_rng(4)
+    x, y = np.round(rng.normal(50_000, 1_500, 400), -1), np.round(rng.normal(50_000, 1_500, 400))
+    x[:100], y[:100] = x[100:200], y[100:200]
+    weights = rng.uniform(0, 3, 400)
+    for size, h in ((100, 750), (500, 300)):
+        grid = make_grid((x.min(), y.min(), x.max(), y.max()), size)
+        cx, cy = grid.centres()
+        u = np.hypot(cx[:, None] - x, cy[:, None] - y) / h
+        k = {
+            "quartic": 3 / (np.pi * h**2) * (1 - u**2) ** 2,
+            "uniform": np.full_like(u, 1 / (np.pi * h**2)),
+            "triangular": 3 / (np.pi * h**2) * (1 - u),
+        }[kernel]
+        expected = np.where(u <= 1, k, 0) @ weights * 1e6
+        found = kde(grid, x, y, weights, bandwidth=h, kernel=kernel).values
+        assert found == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_kde_memory_stays_bounded_with_small_cells_and_a_wide_bandwidth():
+    """Small cells under a wide bandwidth pair every event with thousands of cells: evaluated a
+    bounded number of pairs at a time, not all at once (15 million pairs here)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(6)
+    x, y = rng.uniform(40_000, 60_000, 5_000), rng.uniform(40_000, 60_000, 5_000)
+    grid = make_grid((40_000, 40_000, 60_000, 60_000), 100)
+    tracemalloc.start()
+    try:
+        density = kde(grid, x, y, bandwidth=3_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 200e6, f"{peak / 1e6:.0f} MB"
+    inner = (np.abs(grid.centres()[0] - 50_000) < 5_000) & (
+        np.abs(grid.centres()[1] - 50_000) < 5_000
+    )
+    assert density.values[inner].mean() == pytest.approx(5_000 / 400, rel=0.05)  # per km2
+
+
 def test_coordinates_in_degrees_are_refused_naming_both_systems():
     with pytest.raises(InputError, match=r"EPSG:27700.*WGS84 degrees \(EPSG:4326\)"):
         check_bng(np.array([-2.2, -2.1]), np.array([52.1, 52.3]), "points.csv")

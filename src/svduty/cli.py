@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import pandas as pd
 import typer
@@ -599,7 +600,7 @@ def report(
 
     ws = _open(workspace, read_only=True)
     if overview:
-        written = [build_overview(ws, output)]
+        written = [build_overview(ws, ws.output_folder(output))]
     else:
         written = ws.report(
             definition, (start, end), area, each_area, unsuppressed, pdf, output, weights
@@ -1021,10 +1022,11 @@ def demo(
     """The main job: a West Mercia workspace from the bundled open data and a SYNTHETIC partner
     extract (crimes with victims and suspects, A&E attendances, admissions), and its report."""
     from svduty.example import build_example
-    from svduty.overview import build_overview
-    from svduty.sna import build_sna
 
     built = build_example(directory, err.print)
+    from svduty.overview import build_overview  # once the workspace proved writable
+    from svduty.sna import build_sna
+
     ws = _open(directory, read_only=True)
     path = build_overview(ws)
     sna = build_sna(ws)
@@ -1317,22 +1319,42 @@ def main() -> None:
     except SvdutyError as error:
         err.print("[red]error:[/red]", escape(str(error)), highlight=False, soft_wrap=True)
         sys.exit(2)
+    except OSError as error:
+        if not _denied(error):
+            _unexpected(error)
+        message = (
+            f"{error.filename}: {error.strerror}; svduty may not write there (a read-only "
+            "share?): choose a folder you can write to"
+        )
+        err.print("[red]error:[/red]", escape(message), highlight=False, soft_wrap=True)
+        sys.exit(2)
     except SystemExit as ended:
         if ended.code == 130:  # how typer ends on Ctrl-C
             _say_interrupted()
         raise
     except Exception as error:
-        if _interrupted(error):
-            _say_interrupted()
-            sys.exit(130)
-        log = write_crash_log(error)
-        err.print(
-            f"[red]error:[/red] unexpected {type(error).__name__}: {escape(_first_line(error))}. "
-            f"The details are in {escape(str(log))}; please include that file when reporting it.",
-            highlight=False,
-            soft_wrap=True,
-        )
-        sys.exit(1)
+        _unexpected(error)
+
+
+def _denied(error: OSError) -> bool:
+    """A path the user named that may not be written (a read-only share, say): their setting,
+    not svduty's fault, so said plainly rather than logged as unexpected."""
+    refused = isinstance(error, PermissionError) or error.errno == errno.EROFS
+    return refused and error.filename is not None
+
+
+def _unexpected(error: Exception) -> NoReturn:
+    if _interrupted(error):
+        _say_interrupted()
+        sys.exit(130)
+    log = write_crash_log(error)
+    err.print(
+        f"[red]error:[/red] unexpected {type(error).__name__}: {escape(_first_line(error))}. "
+        f"The details are in {escape(str(log))}; please include that file when reporting it.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.exit(1)
 
 
 def _run() -> None:

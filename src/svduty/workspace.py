@@ -312,8 +312,9 @@ class Workspace:
         except OSError as error:
             if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
                 raise WorkspaceError(
-                    f"{root}: the folder cannot be written ({error.strerror}); open it with "
-                    "read_only=True, or work on a writable copy"
+                    f"{root}: the folder cannot be written ({error.strerror}), so nothing here "
+                    "can change its data; reading works (read_only=True in Python), and changes "
+                    "need a writable copy"
                 ) from error
             raise
         live = root / DATABASE_FILE
@@ -570,6 +571,23 @@ class Workspace:
     def reports_dir(self) -> Path:
         return self.root / "reports"
 
+    def output_folder(self, out: Path | str | None = None) -> Path:
+        """The folder reports go to (`out`, default `reports/`), made if missing. Checked before
+        any work, so that on a read-only share (whose `reports/` cannot be written) the reader
+        is told at once to write elsewhere."""
+        folder = Path(out) if out else self.reports_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            reason = None if os.access(folder, os.W_OK) else "no permission to write"
+        except OSError as error:
+            reason = error.strerror or str(error)
+        if reason is not None:
+            raise InputError(
+                f"{folder}: reports cannot be written here ({reason}); give an output folder "
+                "you can write to"
+            )
+        return folder
+
     def weights(self) -> Weights | None:
         """The severity weights the settings name (a path relative to the workspace), if any."""
         if not self.settings.severity_weights:
@@ -786,6 +804,7 @@ class Workspace:
         builds, `internal`; every file written is listed in the folder's `manifest.json` and in
         the audit log with its SHA-256. `weights`: a severity weights CSV (default: the
         workspace's `severity_weights`)."""
+        folder = self.output_folder(out)  # before the slow imports: a refusal comes at once
         from svduty.analysis.severity import load_weights
         from svduty.counting import period_filters
         from svduty.outputs import new_run
@@ -800,7 +819,7 @@ class Workspace:
             paths = build_sna(
                 self,
                 chosen.definition,
-                Path(out) if out else None,
+                folder,
                 internal,
                 pdf,
                 one,

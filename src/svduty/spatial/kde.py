@@ -8,10 +8,10 @@ smaller than the cell size draws isolated spots, so the result carries a warning
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from svduty.errors import InputError
 from svduty.spatial.grid import Grid
@@ -66,13 +66,45 @@ def kde(
             f"the bandwidth ({h:,.0f} m) is smaller than the cell size ({grid.size:,.0f} m): "
             "the surface will show isolated spots; widen the bandwidth or shrink the cells"
         )
-    cx, cy = grid.centres()
-    tree = cKDTree(np.column_stack([x, y]))
-    neighbours = tree.query_ball_point(np.column_stack([cx, cy]), r=h)
-    lengths = np.fromiter((len(n) for n in neighbours), dtype=np.int64, count=grid.cells)
-    cell = np.repeat(np.arange(grid.cells), lengths)
-    event = np.fromiter((e for n in neighbours for e in n), dtype=np.int64, count=lengths.sum())
-    u = np.hypot(cx[cell] - x[event], cy[cell] - y[event]) / h
-    mass = _kernel(np.minimum(u, 1.0), kernel, h) * (1.0 if weights is None else weights[event])
-    values = np.bincount(cell, weights=mass, minlength=grid.cells) * 1e6  # per square km
+    values = _density(grid, x, y, weights, h, kernel) * 1e6  # per square km
     return Density(values, h, kernel, announced, tuple(notes))
+
+
+PAIRS_PER_STEP = 2_000_000
+"""Event-cell pairs evaluated at once: bounds the memory whatever the cell size and bandwidth
+(small cells under a wide automatic bandwidth pair each event with thousands of cells)."""
+
+
+def _density(
+    grid: Grid, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None, h: float, kernel: str
+) -> np.ndarray:
+    """The kernel sum at every cell centre, exactly, event by event over the cells within the
+    bandwidth (a fixed window of the regular grid), a bounded number of pairs at a time. Events
+    at the same place are summed first: open data are snapped to a few thousand points."""
+    places, where = np.unique(np.column_stack([x, y]), axis=0, return_inverse=True)
+    mass = np.bincount(where.ravel(), weights=weights, minlength=len(places))
+    column = np.floor((places[:, 0] - grid.x0) / grid.size).astype(np.int64)
+    row = np.floor((places[:, 1] - grid.y0) / grid.size).astype(np.int64)
+    reach = math.ceil(h / grid.size) + 1
+    steps = np.arange(-reach, reach + 1)
+    dr, dc = (a.ravel() for a in np.meshgrid(steps, steps, indexing="ij"))
+    # a cell whose nearest possible centre is beyond the bandwidth is never reached
+    near = np.hypot(np.maximum(np.abs(dr) - 0.5, 0), np.maximum(np.abs(dc) - 0.5, 0))
+    dr, dc = dr[near * grid.size <= h], dc[near * grid.size <= h]
+    values = np.zeros(grid.cells)
+    chunk = max(1, PAIRS_PER_STEP // len(dr))
+    for start in range(0, len(places), chunk):
+        part = slice(start, start + chunk)
+        r = row[part, None] + dr
+        c = column[part, None] + dc
+        d2 = (grid.x0 + (c + 0.5) * grid.size - places[part, 0, None]) ** 2 + (
+            grid.y0 + (r + 0.5) * grid.size - places[part, 1, None]
+        ) ** 2
+        keep = (r >= 0) & (r < grid.rows) & (c >= 0) & (c < grid.columns) & (d2 <= h * h)
+        u = np.sqrt(d2[keep]) / h
+        pair_mass = (
+            _kernel(np.minimum(u, 1.0), kernel, h)
+            * np.broadcast_to(mass[part, None], keep.shape)[keep]
+        )
+        values += np.bincount((r * grid.columns + c)[keep], pair_mass, minlength=grid.cells)
+    return values
