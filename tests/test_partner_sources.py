@@ -130,7 +130,7 @@ def test_bad_extract_rows_are_rejected_with_column_and_reason(workspace, tmp_pat
 
 def test_without_its_mapping_an_extract_is_not_recognised(workspace, extract):
     _, _, files = extract
-    with pytest.raises(InputError, match="--mapping"):
+    with pytest.raises(InputError, match="give the column mapping of a partner export"):
         ingest(workspace, files)
     assert table_count(workspace, "batches") == 0
 

@@ -67,6 +67,11 @@ FULL, PARTIAL, NO_DATA = "full", "partial", "no data"
 HEADINGS: dict[str, str] = {
     # sources and lineage
     "source_kind": "Source",
+    "data": "Real or synthetic",
+    "facts": "What the records hold",
+    "not_in": "Do not meet the definition",
+    "undecided": "Could not be assessed",
+    "issue": "Limitation",
     "source": "Source",
     "force": "Force",
     "batches": "Files",
