@@ -32,7 +32,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
 test: system-libraries lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/svduty bench ingest
