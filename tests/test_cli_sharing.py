@@ -57,6 +57,7 @@ WRITES: dict[str, list[str]] = {
     "classify": ["-w", "{ws}"],
     "fetch police-uk": ["-w", "{ws}", "--force", "West Mercia", "--from", "2025-01", "--to",
                         "2025-01"],
+    "fetch boundaries": ["-w", "{ws}", "--base-url", "http://127.0.0.1:9"],
     "init": ["{ws}"],
 }  # fmt: skip
 """Commands that change a workspace, with arguments each would carry out if it were let."""
