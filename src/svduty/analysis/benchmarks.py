@@ -20,6 +20,7 @@ import ibis
 import pandas as pd
 
 from svduty.analysis.aggregates import aggregate_input
+from svduty.analysis.severity import declared_source
 from svduty.analysis.stats import poisson_interval
 from svduty.analysis.where import populations
 from svduty.definitions.model import Definition
@@ -59,14 +60,7 @@ def load_groups(path: Path) -> Groups:
     if not path.is_file():
         raise InputError(f"{path}: no such most-similar-groups file; it should be {GROUP_LAYOUT}")
     lines = path.read_text(encoding="utf-8").splitlines()
-    source = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in lines
-            if line.startswith("#") and line[1:].strip().lower().startswith("source")
-        ),
-        "",
-    )
+    source = declared_source(lines)
     problems = (
         []
         if source

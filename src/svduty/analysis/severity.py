@@ -29,18 +29,23 @@ class Weights:
     weights: dict[str, float]
 
 
-def load_weights(path: Path) -> Weights:
-    if not path.is_file():
-        raise InputError(f"{path}: no such weights file")
-    text = path.read_text(encoding="utf-8").splitlines()
-    source = next(
+def declared_source(lines: list[str]) -> str:
+    """What a reference file's '# source: ...' line names ('' when it has none)."""
+    return next(
         (
             line.split(":", 1)[1].strip()
-            for line in text
+            for line in lines
             if line.startswith("#") and line[1:].strip().lower().startswith("source")
         ),
         "",
     )
+
+
+def load_weights(path: Path) -> Weights:
+    if not path.is_file():
+        raise InputError(f"{path}: no such weights file")
+    text = path.read_text(encoding="utf-8").splitlines()
+    source = declared_source(text)
     if not source:
         raise InputError(
             f"{path}: say where the weights come from in a first line such as "
