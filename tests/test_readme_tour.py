@@ -1,0 +1,207 @@
+"""The README's quick tour, as written.
+
+Every command of the tour is parsed by the command line itself on every run of the suite, so an
+option renamed or removed fails here. The whole tour runs start to finish in bash when
+SVDUTY_README_TOUR=1 (it takes tens of minutes: it generates two years of synthetic data, builds
+eight reports and runs every benchmark), with the files it names made from the example data:
+the bundled data.police.uk archive in ~/downloads, a Home Office CSP table from the shared
+2017/18 tables, a force extract, an ISTV XML file, a revised definition and a weights table;
+`fetch` downloads the same archive from a server on loopback."""
+
+from __future__ import annotations
+
+import csv
+import http.server
+import json
+import os
+import re
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from functools import partial
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import typer.main
+from partner_files import (
+    FORCE_MAPPING,
+    ISTV_MAPPING,
+    random_attendances,
+    random_extract,
+    write_force_extract,
+    write_istv_xml,
+)
+from typer.core import TyperGroup
+
+import svduty
+from svduty.cli import app
+from svduty.definitions import shipped_definitions
+from svduty.example import example_archive
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def tour() -> str:
+    section = README.read_text(encoding="utf-8").split("## A quick tour", 1)[1]
+    found = re.search(r"```sh\n(.*?)```", section, flags=re.S)
+    assert found is not None, "no sh block under '## A quick tour'"
+    return found.group(1)
+
+
+def tour_commands() -> list[list[str]]:
+    """The tour's svduty commands as argument lists (continued lines joined, comments and
+    redirections dropped)."""
+    commands = []
+    for line in tour().replace("\\\n", " ").splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:1] == ["svduty"]:
+            commands.append(words[1 : words.index(">")] if ">" in words else words[1:])
+    return commands
+
+
+def _parse(args: list[str]) -> None:
+    """What the command line makes of the arguments, down to the command, without running it."""
+    command, context, name = typer.main.get_command(app), None, "svduty"
+    while True:
+        context = command.make_context(name, list(args), parent=context)
+        if not isinstance(command, TyperGroup):
+            return
+        found, command, args = command.resolve_command(
+            context, [*context._protected_args, *context.args]
+        )
+        name = found or name
+
+
+def test_every_tour_command_parses():
+    commands = tour_commands()
+    assert len(commands) > 30 and ["report", "--overview"] in commands
+    for args in commands:
+        try:
+            _parse(args)
+        except Exception as error:
+            pytest.fail(f"svduty {shlex.join(args)}: {error}")
+
+
+def _csp_table(prc_table: Path, target: Path) -> None:
+    """West Mercia's rows of the force-level tables laid out as the published CSP-level
+    tables are (spaced headers, a CSP Name column), spread over its five CSPs."""
+    csps = [
+        "Herefordshire",
+        "Shropshire",
+        "Telford and Wrekin",
+        "North Worcestershire",
+        "South Worcestershire",
+    ]
+    with prc_table.open(encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["Force_Name"] == "West Mercia"]
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(
+            ["Financial Year", "Financial Quarter", "Force Name", "CSP Name", "Offence Description",
+             "Offence Group", "Offence Subgroup", "Offence Code", "Number of Offences"]
+        )  # fmt: skip
+        for i, r in enumerate(rows):
+            out.writerow(
+                [r["Financial_Year"], r["Financial_Quarter"], r["Force_Name"], csps[i % 5],
+                 r["Offence_Description"], r["Offence_Group"], r["Offence_Subgroup"],
+                 r["Offence_Code"], r["Number_of_Offences"]]
+            )  # fmt: skip
+
+
+def _revision(target: Path) -> None:
+    """West Mercia's definition revised: assault with injury below the GBH threshold (s47 ABH)
+    counts too."""
+    text = shipped_definitions()["west-mercia-2022"].read_text(encoding="utf-8")
+    revised = text.replace("id: west-mercia-2022", "id: my-revision", 1).replace(
+        "statutes: [s18, s20]", "statutes: [s18, s20, s47]", 1
+    )
+    assert revised.count("my-revision") == 1 and "s47]" in revised
+    target.write_text(revised, encoding="utf-8")
+
+
+@pytest.fixture
+def archive_server(tmp_path: Path) -> Iterator[str]:
+    """data.police.uk's archive folder on loopback, holding the example's 2025-12.zip."""
+    site = tmp_path / "site"
+    site.mkdir()
+    shutil.copyfile(example_archive(), site / "2025-12.zip")
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.mark.skipif(
+    os.environ.get("SVDUTY_README_TOUR") != "1", reason="set SVDUTY_README_TOUR=1 (long)"
+)
+def test_the_readme_tour_runs(tmp_path: Path, prc_table: Path, archive_server: str):
+    venv = Path(sys.prefix)
+    assert (venv / "bin" / "activate").exists() and (venv / "bin" / "svduty").exists(), (
+        "the tour runs in the virtual environment svduty is installed in"
+    )
+    home = tmp_path / "home"
+    (home / "downloads").mkdir(parents=True)
+    shutil.copyfile(example_archive(), home / "downloads" / "2025-12.zip")
+    (tmp_path / ".venv").symlink_to(venv)
+    area = tmp_path / "my-area"  # the files the tour reads once it is in the workspace
+    area.mkdir()
+    _csp_table(prc_table, area / "prc-csp-tables.csv")
+    crimes, people = random_extract(2025, 400)  # crime references WM/2025/000000 ...
+    assert any(c["crime_ref"] == "WM/2025/000123" for c in crimes)
+    write_force_extract(area, crimes, people)
+    shutil.copyfile(FORCE_MAPPING, area / FORCE_MAPPING.name)
+    write_istv_xml(area / "istv-2025-01.xml", random_attendances(2025, 200))
+    shutil.copyfile(ISTV_MAPPING, area / ISTV_MAPPING.name)
+    _revision(area / "my-revision.yaml")
+    (area / "css-2024.csv").write_text(
+        "# source: illustrative weights for the test, not the ONS Crime Severity Score\n"
+        "offence_code,weight\n8N,184\n5D,1965\n34B,746\n34A,1265\n"
+    )
+    (tmp_path / "tour.sh").write_text(tour())
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if Path(p) != venv / "bin"]
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "SVDUTY_WORKSPACE")},
+        "HOME": str(home),
+        "PATH": os.pathsep.join(path),
+        "PYTHONPATH": str(Path(svduty.__file__).parents[1]),  # this checkout's svduty
+        "SVDUTY_POLICE_UK_ARCHIVE": archive_server,
+    }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    traced = "PS4='+ $EPOCHREALTIME '; set -x; . ./tour.sh; : end"  # bash -x with times
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", traced],
+        cwd=tmp_path, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    timings = _timings(done.stderr)
+    (tmp_path / "timings.txt").write_text(f"CPU {cpu:.0f} s\n{timings}")
+    assert "Traceback" not in done.stderr, done.stderr[-5000:]
+    assert done.returncode == 0, f"{timings}\n{done.stderr[-5000:]}"
+
+    reports = area / "reports"
+    for suffix in (".html", ".pdf"):
+        assert list(reports.rglob(f"*{suffix}")), f"no {suffix} report in {reports}"
+    summaries = [json.loads(p.read_text()) for p in reports.rglob("*summary*.json")]
+    assert summaries and all("sections" in s for s in summaries)
+    assert any("overview" in p.name for p in reports.glob("*.html"))
+    assert list((reports / "internal").glob("*.html")), "the unsuppressed report is internal"
+    for name in ("gi.png", "lsoa.png", "emerging.png"):
+        assert (area / name).read_bytes().startswith(b"\x89PNG"), name
+    assert json.loads((area / "cells.json").read_text())["type"] == "FeatureCollection"
+
+
+def _timings(trace: str) -> str:
+    """Seconds each traced command took, from the bash trace's start times."""
+    started = [
+        (float(m.group(1)), m.group(2)[:100])
+        for m in re.finditer(r"^\++ (\d+\.\d+) (svduty .*|cd .*|: end)$", trace, flags=re.M)
+    ]
+    return "\n".join(f"{b[0] - a[0]:8.1f} s  {a[1]}" for a, b in pairwise(started))
