@@ -260,3 +260,29 @@ def test_benchmarks_equal_the_home_office_table(planted):
     assert "Home Office, police recorded crime open data tables, 2017/18" in html
     assert "a test group, not the official one" in html
     assert "clauses needing a marker are left out" in html
+
+
+def test_a_source_row_hidden_whole_is_said_as_hidden():
+    """A row whose every count is hidden (a small partner extract in one CSP, and the cells
+    that would give it away) reads as [c], never as a number."""
+    import pandas as pd
+
+    from svduty.publish import Policy, Publication
+    from svduty.publish.board import records_statement
+
+    def frame(**columns):
+        return pd.DataFrame(columns, dtype=object)
+
+    key = {"source": ["police_extract", "police_uk_street"], "force": ["West Mercia"] * 2}
+    key["data"] = ["real", "real"]
+    tables = {
+        "records/held": frame(**key, count=[None, None]),
+        "records/assessed": frame(**key, count=[None, 0], not_in=[None, 0], undecided=[None, None]),
+        "report/period": frame(value=["2025-01 to 2025-12"]),
+        "records/missing_facts": frame(value=[[]]),
+        "sources/batches": frame(source_kind=[], synthetic=[]),
+    }
+    pub = Publication("sna", Policy(5), tables, {}, {"definition": {"id": "west-mercia-2022"}}, {})
+    said = records_statement(pub)
+    assert said[0].startswith("[c] crime records are held")
+    assert said[1].startswith("[c] real partner records") and "nan" not in " ".join(said)

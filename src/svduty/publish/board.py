@@ -122,6 +122,12 @@ def _benchmarks(found: Benchmarks) -> list[Table]:
 # ---- sentences from published tables --------------------------------------------------------
 
 
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A published table's rows with hidden cells still None (iterrows turns a row's None into
+    NaN, which then reads as a number)."""
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
 def _n(value: Any) -> str:
     return "[c]" if value is None else f"{int(value):,}"
 
@@ -213,7 +219,7 @@ def records_statement(pub: Publication) -> list[str]:
         (m["source"], m["force"], m["data"]): m["facts"]
         for m in pub.value("records", "missing_facts") or []
     }
-    for _, row in frame.iterrows():
+    for row in _rows(frame):
         label = (
             f"{_n(row['records'])} {row['data']} {_kind(row['source'])} records "
             f"({source_name(row['source'])}{', ' + row['force'] if row['force'] else ''})"
@@ -258,7 +264,7 @@ def _outside_definition(pub: Publication) -> list[str]:
     """Sources analysed beside the definition: A&E, admissions, the Home Office tables."""
     batches = pub.table("sources", "batches")
     out = []
-    for _, row in batches.iterrows():
+    for row in _rows(batches):
         kind = row["source_kind"]
         data = SYNTHETIC if row["synthetic"] == "yes" else REAL
         if kind in OUTSIDE_DEFINITION and pub.has(*OUTSIDE_DEFINITION[kind]):
@@ -282,7 +288,7 @@ def limitations(pub: Publication) -> list[str]:
     frame = sources_analysed(pub)
     name = pub.provenance["definition"]["id"]
     if frame is not None:
-        for _, row in frame.iterrows():
+        for row in _rows(frame):
             undecided = row["undecided"]
             if undecided is None or undecided > 0:
                 whole = row["in_definition"] == 0 and row["not_in"] == 0
@@ -317,11 +323,11 @@ def limitations(pub: Publication) -> list[str]:
     return out
 
 
-def _force(row: pd.Series) -> str:
+def _force(row: dict[str, Any]) -> str:
     return f" ({row['force']})" if row["force"] else ""
 
 
-def _facts(pub: Publication, row: pd.Series) -> str:
+def _facts(pub: Publication, row: dict[str, Any]) -> str:
     for m in pub.value("records", "missing_facts") or []:
         if (m["source"], m["force"], m["data"]) == (row["source"], row["force"], row["data"]):
             return f": they carry no {listed(m['facts'])}"
@@ -337,7 +343,7 @@ def _coverage_limits(pub: Publication) -> list[str]:
         f"{source_name(str(r['source']))} ({r['force']})"
         if r["force"]
         else source_name(str(r["source"]))
-        for _, r in sources.iterrows()
+        for r in _rows(sources)
     )
     period = pub.value("report", "period")
     if not len(sources):
@@ -370,14 +376,12 @@ def _clause_limits(pub: Publication, frame: pd.DataFrame) -> list[str]:
     """Clauses that could not be judged on some records, beyond the sources no clause could
     judge at all (those are said once, per source)."""
     clauses = pub.table("limitations", "clauses")
-    whole = [
-        r["records"] for _, r in frame.iterrows() if r["in_definition"] == 0 and r["not_in"] == 0
-    ]
+    whole = [r["records"] for r in _rows(frame) if r["in_definition"] == 0 and r["not_in"] == 0]
     if any(v is None for v in whole):
         return []
     unassessable = sum(whole)
     out = []
-    for _, c in clauses.iterrows():
+    for c in _rows(clauses):
         undecided = c["undecided"]
         if undecided is None:
             out.append(
@@ -400,7 +404,7 @@ def _clause_limits(pub: Publication, frame: pd.DataFrame) -> list[str]:
 
 def _geocoding_limits(pub: Publication) -> list[str]:
     geo = pub.table("limitations", "geocoding")
-    issues = [(r["issue"], r["count"]) for _, r in geo.iterrows() if r["count"] != 0]
+    issues = [(r["issue"], r["count"]) for r in _rows(geo) if r["count"] != 0]
     if not issues:
         return [
             "Places: every incident counted has coordinates and an LSOA in the lookup, inside "
@@ -487,7 +491,7 @@ def prompts(pub: Publication) -> list[str]:
     out: list[str] = []
     frame = sources_analysed(pub)
     if frame is not None:
-        for _, row in frame.iterrows():
+        for row in _rows(frame):
             if row["data"] == REAL and row["in_definition"] == 0 and row["not_in"] == 0:
                 out.append(
                     f"The {_n(row['records'])} real {source_name(row['source'])} records cannot "
@@ -512,7 +516,7 @@ def prompts(pub: Publication) -> list[str]:
         )
     if pub.has("themes", "themes"):
         themes = pub.table("themes", "themes").dropna(subset=["share"])
-        for _, theme in themes.sort_values("share", ascending=False).head(2).iterrows():
+        for theme in _rows(themes.sort_values("share", ascending=False).head(2)):
             found.append(
                 f"{theme['theme']} accounts for {theme['share']:.0%} of incidents where it is "
                 "recorded: consider whether the strategy has a response to it, and who leads it."
