@@ -5,8 +5,9 @@ option renamed or removed fails here. The whole tour runs start to finish in bas
 SVDUTY_README_TOUR=1 (it takes tens of minutes: it generates two years of synthetic data, builds
 eight reports and runs every benchmark), with the files it names made from the example data:
 the bundled data.police.uk archive in ~/downloads, a Home Office CSP table from the shared
-2017/18 tables, a force extract, an ISTV XML file, a revised definition and a weights table;
-`fetch` downloads the same archive from a server on loopback."""
+2017/18 tables, a force extract, an ISTV XML file, a revised definition and a weights table.
+`fetch police-uk` downloads the same archive, and `fetch boundaries` stand-in 2021 LSOAs, from a
+server on loopback."""
 
 from __future__ import annotations
 
@@ -21,11 +22,14 @@ import shutil
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from functools import partial
 from itertools import pairwise
 from pathlib import Path
+from typing import ClassVar
 
+import pandas as pd
 import pytest
 import typer.main
 from partner_files import (
@@ -36,12 +40,15 @@ from partner_files import (
     write_force_extract,
     write_istv_xml,
 )
+from shapely import box, union_all
+from shapely.geometry import mapping, shape
 from typer.core import TyperGroup
 
 import svduty
 from svduty.cli import app
 from svduty.definitions import shipped_definitions
-from svduty.example import example_archive
+from svduty.example import WEST_MERCIA, example_archive
+from svduty.reference import data_path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -124,24 +131,88 @@ def _revision(target: Path) -> None:
     target.write_text(revised, encoding="utf-8")
 
 
+def _lsoas_2021(shared: Path) -> dict[str, dict]:
+    """Stand-in for the ONS layer of 2021 LSOAs in West Mercia (the shared data hold the 2011
+    polygons): the 2011 polygon for each code both years share; in each district, the LSOAs
+    retired in 2021 pooled and cut into strips, one for each LSOA new in 2021."""
+    polygons = {}
+    for path in (shared / "boundaries-west-mercia" / "lsoa_by_lad").glob("*.json"):
+        for feature in json.loads(path.read_text())["features"]:
+            polygons[feature["properties"]["LSOA11CD"]] = shape(feature["geometry"])
+    areas = pd.read_csv(data_path("areas.csv.gz"), dtype=str)
+    areas = areas[areas["la_code"].isin(_districts())]
+    now, before = areas["in_2021"] == "True", areas["in_2011"] == "True"
+    found = {c: polygons[c] for c in areas.loc[now & before, "lsoa_code"]}
+    for _, district in areas.groupby("la_code"):
+        new = sorted(district.loc[now & ~before, "lsoa_code"])
+        retired = [polygons[c] for c in district.loc[before & ~now, "lsoa_code"]]
+        pool = union_all(retired or [polygons[c] for c in district.loc[before, "lsoa_code"]])
+        x0, y0, x1, y1 = pool.bounds
+        step = (x1 - x0) / max(len(new), 1)
+        for i, code in enumerate(new):
+            strip = pool.intersection(box(x0 + i * step, y0, x0 + (i + 1) * step, y1))
+            if strip.is_empty or strip.geom_type not in ("Polygon", "MultiPolygon"):
+                x, y = pool.representative_point().coords[0]  # a small square of its own
+                strip = box(x + i * 0.002, y, x + i * 0.002 + 0.001, y + 0.001)
+            found[code] = strip
+    return {
+        code: {"type": "Feature", "properties": {"LSOA21CD": code}, "geometry": mapping(shape_)}
+        for code, shape_ in found.items()
+    }
+
+
+def _districts() -> set[str]:
+    return {code for codes in WEST_MERCIA.csps.values() for code in codes}
+
+
+class Loopback(http.server.SimpleHTTPRequestHandler):
+    """data.police.uk's archive folder (files) and the ONS feature service (the part svduty
+    asks: codes IN (...), as GeoJSON), on 127.0.0.1."""
+
+    lsoas: ClassVar[dict[str, dict]] = {}
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlparse(self.path)
+        if not url.path.endswith("/FeatureServer/0/query"):
+            super().do_GET()
+            return
+        where = urllib.parse.parse_qs(url.query)["where"][0]
+        codes = re.findall(r"'([^']+)'", where)
+        body = {"type": "FeatureCollection", "features": [Loopback.lsoas[c] for c in codes]}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/geo+json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 @pytest.fixture
-def archive_server(tmp_path: Path) -> Iterator[str]:
-    """data.police.uk's archive folder on loopback, holding the example's 2025-12.zip."""
+def servers(tmp_path: Path, shared: Path) -> Iterator[dict[str, str]]:
+    """The two services the tour downloads from, as environment settings."""
     site = tmp_path / "site"
-    site.mkdir()
-    shutil.copyfile(example_archive(), site / "2025-12.zip")
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    (site / "police-uk").mkdir(parents=True)
+    shutil.copyfile(example_archive(), site / "police-uk" / "2025-12.zip")
+    Loopback.lsoas = _lsoas_2021(shared)
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), partial(Loopback, directory=str(site))
+    )
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    here = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield {
+        "SVDUTY_POLICE_UK_ARCHIVE": f"{here}/police-uk/",
+        "SVDUTY_ONS_SERVICES": f"{here}/arcgis/rest/services",
+    }
     httpd.shutdown()
 
 
 @pytest.mark.skipif(
     os.environ.get("SVDUTY_README_TOUR") != "1", reason="set SVDUTY_README_TOUR=1 (long)"
 )
-def test_the_readme_tour_runs(tmp_path: Path, prc_table: Path, archive_server: str):
+def test_the_readme_tour_runs(tmp_path: Path, prc_table: Path, servers: dict[str, str]):
     venv = Path(sys.prefix)
     assert (venv / "bin" / "activate").exists() and (venv / "bin" / "svduty").exists(), (
         "the tour runs in the virtual environment svduty is installed in"
@@ -171,7 +242,7 @@ def test_the_readme_tour_runs(tmp_path: Path, prc_table: Path, archive_server: s
         "HOME": str(home),
         "PATH": os.pathsep.join(path),
         "PYTHONPATH": str(Path(svduty.__file__).parents[1]),  # this checkout's svduty
-        "SVDUTY_POLICE_UK_ARCHIVE": archive_server,
+        **servers,
     }
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     traced = "PS4='+ $EPOCHREALTIME '; set -x; . ./tour.sh; : end"  # bash -x with times
