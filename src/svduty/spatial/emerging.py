@@ -31,7 +31,7 @@ from svduty.definitions.model import Definition
 from svduty.engine import Store
 from svduty.errors import InputError
 from svduty.spatial.gistar import NEIGHBOURS, distance_band, queen
-from svduty.spatial.grid import Grid, cell_expr, extent, located, make_grid
+from svduty.spatial.grid import Grid, area_grid, cell_expr, located
 
 # months per period, and the month index (months since January of year 0) of a period's start
 PERIODS = {"month": (1, 0), "quarter": (3, 3), "year": (12, 3)}  # quarters and years from April
@@ -244,7 +244,7 @@ def emerging_hotspots(
         raise InputError("alpha must be between 0 and 1")
     t = located(store, definition, filters, lsoas)
     t = t.filter(t.month.notnull())
-    grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
+    t, grid = area_grid(t, cell_size, within)
     month, index = _period_index(t, period)
     span = t.aggregate(first=month.min(), last=month.max()).to_pandas().iloc[0]
     months, start = PERIODS[period]

@@ -13,6 +13,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+from shapely import MultiPolygon, Polygon
 
 from svduty.analysis.selection import selected
 from svduty.counting import Filter
@@ -113,6 +114,20 @@ def make_grid(
     if (north - y0) / size == rows:
         rows += 1
     return Grid(x0, y0, size, columns, rows, announced)
+
+
+def area_grid(
+    t: ir.Table, cell_size: float | None, within: Polygon | MultiPolygon | None
+) -> tuple[ir.Table, Grid]:
+    """The incidents in the area's bounding box and a grid over that box (over the incidents'
+    extent without an outline): crimes a force records far outside its area neither stretch
+    the grid nor, at a fixed cell size, make millions of empty cells."""
+    if within is None:
+        return t, make_grid(extent(t), cell_size)
+    west, south, east, north = within.bounds
+    t = t.filter(t.easting.between(west, east) & t.northing.between(south, north))
+    extent(t)  # says so when no selected incident falls in the area
+    return t, make_grid(within.bounds, cell_size, within.bounds)
 
 
 def located(

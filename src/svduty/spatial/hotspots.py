@@ -18,7 +18,7 @@ from svduty.definitions.model import Definition
 from svduty.engine import Store
 from svduty.errors import InputError
 from svduty.spatial.gistar import NEIGHBOURS, distance_band, gi_star, queen
-from svduty.spatial.grid import Grid, check_bng, extent, grid_counts, located, make_grid
+from svduty.spatial.grid import Grid, area_grid, check_bng, grid_counts, located
 from svduty.spatial.kde import Density, kde
 from svduty.spatial.knox import KnoxResult, knox
 
@@ -67,7 +67,7 @@ def hotspots(
     if neighbours not in NEIGHBOURS:
         raise InputError(f"neighbours must be one of {', '.join(NEIGHBOURS)}")
     t = located(store, definition, filters, lsoas)
-    grid = make_grid(extent(t), cell_size, within.bounds if within is not None else None)
+    t, grid = area_grid(t, cell_size, within)
     binned = grid_counts(
         t,
         grid,
