@@ -122,3 +122,69 @@ def test_reports_of_a_set_are_controlled_together():
     assert shown["A"][0] is None
     # m1: area = A + B; with A hidden, the area or B must be hidden too
     assert shown["area"][0] is None or shown["B"][0] is None
+
+
+def _interval(equations: list[tuple[dict[int, int], float]], n: int, j: int) -> tuple[int, int]:
+    """The reader's least and largest whole value of unknown `j` (unknowns at least 1)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    a = np.zeros((len(equations), n))
+    b = np.zeros(len(equations))
+    for i, (coefficients, rhs) in enumerate(equations):
+        for k, c in coefficients.items():
+            a[i, k] = c
+        b[i] = rhs
+    ends = []
+    for sign in (1, -1):
+        objective = np.zeros(n)
+        objective[j] = sign
+        found = milp(
+            objective,
+            constraints=LinearConstraint(a, b, b),
+            integrality=np.ones(n),
+            bounds=Bounds(np.ones(n), np.full(n, 10_000.0)),
+        )
+        ends.append(round(sign * found.fun))
+    return ends[0], ends[1]
+
+
+def _two_way_intervals(values: np.ndarray, shown: np.ndarray) -> list[tuple[int, int]]:
+    """A reader's intervals for the hidden cells of a table whose row and column totals are
+    published, written from the published table alone."""
+    hidden = [
+        (i, j)
+        for i in range(values.shape[0])
+        for j in range(values.shape[1])
+        if shown[i][j] is None
+    ]
+    index = {cell: k for k, cell in enumerate(hidden)}
+    equations = []
+    for cells in [[(i, j) for j in range(values.shape[1])] for i in range(values.shape[0])] + [
+        [(i, j) for i in range(values.shape[0])] for j in range(values.shape[1])
+    ]:
+        unknown = {index[c]: 1 for c in cells if c in index}
+        if unknown:
+            total = sum(values[c] for c in cells)
+            equations.append(
+                (unknown, total - sum(shown[i][j] for i, j in cells if (i, j) not in index))
+            )
+    return [_interval(equations, len(hidden), k) for k in range(len(hidden))]
+
+
+def test_cells_each_line_protects_can_still_be_narrowed_and_the_audit_hides_more():
+    """Four small cells in a square: every row and column hides two cells adding to 5, which
+    each line alone allows, yet the four equations together pin each cell to 1 to 4. The audit
+    sees it and hides more until every hidden cell spans at least the threshold."""
+    values = np.array([[1, 4, 30], [4, 1, 40], [50, 60, 70]])
+    square = [[None if v < 5 else v for v in row] for row in values.tolist()]
+    assert all(_safe_line(list(values[i]), square[i], 5) for i in range(3))
+    assert all(_safe_line(list(values[:, j]), [r[j] for r in square], 5) for j in range(3))
+    assert min(high - low for low, high in _two_way_intervals(values, square)) < 5
+
+    frame = pd.DataFrame(values, columns=list("xyz"))
+    frame.insert(0, "row", ["a", "b", "c"])
+    published = _one(frame, list("xyz"), row_total="row_totals")
+    shown = [list(published.iloc[i, 1:]) for i in range(3)]
+    intervals = _two_way_intervals(values, shown)
+    assert len(intervals) > 4
+    assert all(high - low >= 5 for low, high in intervals)

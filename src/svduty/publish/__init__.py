@@ -54,6 +54,7 @@ class Publication:
     extras: dict[str, Any]
     primary: int = 0
     secondary: int = 0
+    unprotected: int = 0  # hidden cells the audit could still narrow (nothing left to hide)
 
     def table(self, section: str, name: str) -> pd.DataFrame:
         return self.tables[f"{section}/{name}"]
@@ -77,6 +78,7 @@ class Publication:
         self.extras.update(other.extras)
         self.primary += other.primary
         self.secondary += other.secondary
+        self.unprotected += other.unprotected
         return self
 
     def sections(self) -> dict[str, dict[str, Any]]:
@@ -102,6 +104,8 @@ def publish(drafts: list[Draft], policy: Policy) -> list[Publication]:
         for table in _parents_first(draft.tables, tables):
             owner = whole if table.partnership else draft.id
             placed[(draft.id, table.id)] = _register(cells, owner, table, tables)
+    for draft in drafts:
+        cells.public.add(cells.cell((draft.id, "total", "selection"), 0))
     if len(drafts) > 1:
         separate = {t.id for d in drafts for t in d.tables if not t.across_areas}
         _across_areas(cells, drafts, whole, separate)
@@ -119,6 +123,7 @@ def publish(drafts: list[Draft], policy: Policy) -> list[Publication]:
         publication = Publication(draft.id, policy, frames, columns, provenance, draft.extras)
         if result is not None:
             publication.primary, publication.secondary = result.primary, result.secondary
+            publication.unprotected = result.unprotected
         out.append(publication)
     return out
 
@@ -129,8 +134,9 @@ def _parents_first(tables: list[Table], by_id: dict[str, Table]) -> list[Table]:
     def visit(table: Table) -> None:
         if table in ordered:
             return
-        if table.parent and f"{table.section}/{table.parent.table}" in by_id:
-            visit(by_id[f"{table.section}/{table.parent.table}"])
+        for parent in table.parents:
+            if parent.id(table.section) in by_id:
+                visit(by_id[parent.id(table.section)])
         if table.row_total and f"{table.section}/{table.row_total}" in by_id:
             visit(by_id[f"{table.section}/{table.row_total}"])
         ordered.append(table)
@@ -146,31 +152,30 @@ def _register(
     """Each count cell of `table` and the lines it sits on; returns cell indices by column."""
     keys = table.row_keys()
     placed: dict[str, list[int]] = {}
+    row_total = f"{table.section}/{table.row_total}"
     for column in table.counts:
         values = pd.to_numeric(table.frame[column], errors="coerce").fillna(0).to_numpy()
+        cell_key = (column, row_total, "count") if table.by_area else (owner, table.id, column)
         ids = [
-            cells.cell((owner, table.id, key, column), value)
+            cells.cell((cell_key[0], cell_key[1], key, cell_key[2]), value, shown=True)
             for key, value in zip(keys, values, strict=True)
         ]
         placed[column] = ids
-        total_name = table.total or table.id
-        total = cells.cell((owner, "total", total_name, column), float(values.sum()))
-        cells.line(total, ids)
-        if table.parent is not None:
-            parent_id = f"{table.section}/{table.parent.table}"
-            groups = table.frame[table.parent.by].to_numpy()
+        shared = table.total_of(column)
+        if not table.by_area:
+            total_key = (owner, "total", shared) if shared else (owner, "total", table.id, column)
+            cells.line(cells.cell(total_key, float(values.sum())), ids)
+        for parent in table.parents:
+            groups = [str(g)[: parent.chars] if parent.chars else g for g in table.frame[parent.by]]
             for group in dict.fromkeys(groups):
                 members = [i for i, g in zip(ids, groups, strict=True) if g == group]
-                parent = cells.cell(
-                    (owner, parent_id, (group,), column),
-                    float(values[groups == group].sum()),
-                )
-                cells.line(parent, members)
+                total = sum(v for v, g in zip(values, groups, strict=True) if g == group)
+                key = (owner, parent.id(table.section), (group,), parent.column or column)
+                cells.line(cells.cell(key, float(total)), members)
     if table.row_total is not None and table.counts:
-        total_id = f"{table.section}/{table.row_total}"
         frame = table.frame[table.counts].apply(pd.to_numeric, errors="coerce").fillna(0)
         for i, key in enumerate(keys):
-            total = cells.cell((owner, total_id, key, "count"), float(frame.iloc[i].sum()))
+            total = cells.cell((owner, row_total, key, "count"), float(frame.iloc[i].sum()))
             cells.line(total, [placed[c][i] for c in table.counts])
     return placed
 

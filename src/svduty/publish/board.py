@@ -80,7 +80,7 @@ def _records(found: RecordsAnalysed) -> list[Table]:
             assessed,
             KEY,
             ["count", "not_in", "undecided"],
-            total="selection",
+            total={"count": "selection"},
             row_total="held",
         ),
         note("records", "missing_facts", missing),

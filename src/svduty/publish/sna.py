@@ -94,7 +94,12 @@ def _trends(r: dict[str, Any]) -> list[Table]:
             ["month"],
             ["count"],
             total="selection",
-            parent=Parent("financial_years", "financial_year"),
+            # months add up to their financial year, and to their calendar year's incidents in
+            # the concentration table
+            parent=(
+                Parent("financial_years", "financial_year"),
+                Parent("concentration/table", "month", column="total", chars=4),
+            ),
         ),
         note("trends", "change_periods", list(t.change_periods or [])),
         note("trends", "gaps", cover.gaps()),
@@ -105,7 +110,15 @@ def _trends(r: dict[str, Any]) -> list[Table]:
 def _where(r: dict[str, Any]) -> list[Table]:
     rated = {**RATES, "share": ["count"]}
     out = [
-        Table("where", "csp_rates", r["csp_rates"].round(3), ["area"], ["count"], rated),
+        Table(
+            "where",
+            "csp_rates",
+            r["csp_rates"].round(3),
+            ["area"],
+            ["count"],
+            rated,
+            total="selection",
+        ),
         Table(
             "where",
             "district_rates",
@@ -113,9 +126,18 @@ def _where(r: dict[str, Any]) -> list[Table]:
             ["area"],
             ["count"],
             rated,
+            total="selection",
             parent=Parent("csp_rates", "csp"),
         ),
-        Table("where", "deprivation", r["deprivation"].round(3), ["decile"], ["count"], RATES),
+        Table(
+            "where",
+            "deprivation",
+            r["deprivation"].round(3),
+            ["decile"],
+            ["count"],
+            RATES,
+            total="selection",
+        ),
         note("where", "population_note", r["population_note"]),
         note("where", "rate_months", len(r["coverage"].with_data)),
         note("where", "rate_basis", f"per 1,000 residents a year, {r['coverage'].basis()}"),
@@ -280,7 +302,9 @@ def _who(r: dict[str, Any]) -> list[Table]:
     out = [value("who", "incidents_with_people", people.incidents_with_people, count=True)]
     if people.incidents_with_people == 0:
         return out
-    out.append(value("who", "incidents", people.incidents, count=True))
+    incidents = value("who", "incidents", people.incidents, count=True)
+    incidents.total = "selection"
+    out.append(incidents)
     for role in (people.victims, people.suspects):
         total = f"who/{role.role}_people"
         people_cell = value("who", f"{role.role}_people", role.people, count=True)
@@ -377,7 +401,9 @@ def _themes(r: dict[str, Any]) -> list[Table]:
     if csps:
         place = by_csp.reindex(csps).T.rename_axis("theme").reset_index()
         place.columns = ["theme", *csps]
-        out.append(Table("themes", "by_csp", place, ["theme"], csps, row_total="themes"))
+        # each CSP's column is that CSP's own themes table: one cell in both reports
+        by_csp = Table("themes", "by_csp", place, ["theme"], csps, row_total="themes", by_area=True)
+        out.append(by_csp)
     return out
 
 
@@ -388,7 +414,7 @@ def _concentration(r: dict[str, Any]) -> list[Table]:
         return [Table("concentration", "table", frame)]
     frame = frame[frame["measure"] == "incidents"].round(3).astype({"year": str})
     tops = [c for c in frame.columns if c.startswith("in_top_")]
-    derived = {c.removeprefix("in_"): [c] for c in tops}
+    derived = {c.removeprefix("in_"): [c, "total"] for c in tops}
     table = Table(
         "concentration",
         "table",
@@ -403,14 +429,15 @@ def _concentration(r: dict[str, Any]) -> list[Table]:
 
 def _health(r: dict[str, Any]) -> list[Table]:
     h = r["health"]
-    out = [
-        value("health", "attendances", h.attendances, count=True),
-        value("health", "admissions", h.admissions, count=True),
-    ]
+    attendances = value("health", "attendances", h.attendances, count=True)
+    attendances.total = "health/attendances"
+    admissions = value("health", "admissions", h.admissions, count=True)
+    admissions.total = "health/admissions"
+    out = [attendances, admissions]
     if h.attendances:
         locations = h.by_location.round(3)
         out += [
-            Table("health", "by_hour", h.by_hour, ["hour"], ["count"]),
+            Table("health", "by_hour", h.by_hour, ["hour"], ["count"], total="health/attendances"),
             Table(
                 "health",
                 "locations",
@@ -418,8 +445,16 @@ def _health(r: dict[str, Any]) -> list[Table]:
                 ["location_type"],
                 ["ae", "police"],
                 {"ae_share": ["ae"], "police_share": ["police"], "gap": ["ae", "police"]},
+                total={"ae": "health/attendances", "police": "selection"},
             ),
-            Table("health", "means_of_assault", h.by_means, [h.by_means.columns[0]], ["count"]),
+            Table(
+                "health",
+                "means_of_assault",
+                h.by_means,
+                [h.by_means.columns[0]],
+                ["count"],
+                total="health/attendances",
+            ),
         ]
     if h.admissions:
         sharp = h.sharp_admissions_by_age

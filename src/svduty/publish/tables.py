@@ -17,10 +17,18 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class Parent:
-    """Rows with the same value in `by` add up to the row of `table` whose key is that value."""
+    """Rows with the same value in `by` add up to the row of `table` whose key is that value
+    (`table` is a name in the same section or a "section/name"); `column` is the parent's count
+    column when it is named differently, `chars` groups by the first characters of `by` (a
+    month's first four are its calendar year)."""
 
     table: str
     by: str
+    column: str | None = None
+    chars: int = 0
+
+    def id(self, section: str) -> str:
+        return self.table if "/" in self.table else f"{section}/{self.table}"
 
 
 @dataclass
@@ -31,15 +39,30 @@ class Table:
     key: list[str] = field(default_factory=list)  # columns naming a row; default: the index
     counts: list[str] = field(default_factory=list)
     derived: dict[str, list[str]] = field(default_factory=dict)  # column -> the counts it uses
-    total: str | None = None  # a total shared with other tables (e.g. "selection"); else own
-    parent: Parent | None = None
+    # a total shared with other tables (e.g. "selection"), for every count column or by column;
+    # else each column has its own
+    total: str | dict[str, str] | None = None
+    parent: Parent | tuple[Parent, ...] | None = None
     row_total: str | None = None  # a table whose row (same key) is this row's total
+    by_area: bool = False  # count columns name areas: each cell is that area's `row_total` cell
     across_areas: bool = True  # the whole area's cell is the sum of its CSPs'
     partnership: bool = False  # the same figure in every report of the set (e.g. A&E)
 
     @property
     def id(self) -> str:
         return f"{self.section}/{self.name}"
+
+    @property
+    def parents(self) -> tuple[Parent, ...]:
+        if self.parent is None:
+            return ()
+        return self.parent if isinstance(self.parent, tuple) else (self.parent,)
+
+    def total_of(self, column: str) -> str | None:
+        """The shared total `column` adds up to, if any."""
+        if isinstance(self.total, dict):
+            return self.total.get(column)
+        return self.total
 
     def row_keys(self) -> list[tuple[Any, ...]]:
         if not self.key:

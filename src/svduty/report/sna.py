@@ -89,7 +89,11 @@ def render(
         "engine": pub.provenance["engine"],
         "weights": None if weights is None else weights.source,
         "provenance": pub.provenance,
-        "suppressed": {"primary": pub.primary, "secondary": pub.secondary},
+        "suppressed": {
+            "primary": pub.primary,
+            "secondary": pub.secondary,
+            "unprotected": pub.unprotected,
+        },
         "count_columns": pub.count_columns,
         "sections": pub.sections(),
     }
