@@ -20,6 +20,7 @@ import pytest
 from pyproj import Transformer
 from shapely import MultiPoint, Point, box, to_geojson, transform, union_all, voronoi_polygons
 
+from svduty.definitions import load_definition
 from svduty.errors import InputError, SvdutyError
 from svduty.fetch import fetch_boundaries
 from svduty.ingest import ingest
@@ -219,6 +220,9 @@ def test_without_boundaries_maps_draw_cells_only_and_say_so(warwickshire, publis
     html = paths["html"].read_text(encoding="utf-8")
     assert NO_BOUNDARIES.replace("`", "&#96;") in html or NO_BOUNDARIES in html
     assert "West Mercia boundaries" not in html
+    agreed = load_definition(DEFINITION).area  # another area's definition, said to be so
+    assert agreed == "West Mercia" != ws.settings.area
+    assert f"This definition was agreed by {agreed}, not by {ws.settings.area}" in html
     summary = json.loads(paths["json"].read_text(encoding="utf-8"))
     hotspots = summary["sections"]["hotspots"]
     size = re.search(r"cell size ([\d,]+) m", " ".join(hotspots["method"]))

@@ -29,6 +29,7 @@ from svduty.settings import Settings
 from svduty.sna import build_sna
 from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
+from svduty.vocabulary import source_kind_label
 from svduty.workspace import Workspace
 
 RECOMMENDATIONS = """# Our recommendations
@@ -76,8 +77,8 @@ def test_first_page_counts_the_records_analysed_by_source(example):
     ).fetchall()
     meeting = counts(ws.store, "incidents", ["source_kind"], [], definition).frame
     meets = dict(zip(meeting["source_kind"], meeting["count"], strict=True))
-    names = {"police_uk_street": "data.police.uk street-level crime"}
-    names["police_extract"] = "force crime records"
+    assert definition.area == ws.settings.area  # its own definition: no warning
+    assert "This definition was agreed by" not in paths["html"].read_text()
     page = _first_page(paths["html"].read_text())
     parser = HtmlTables()
     parser.feed(page)
@@ -86,7 +87,7 @@ def test_first_page_counts_the_records_analysed_by_source(example):
     rows = {r[0]: dict(zip(headings, r, strict=True)) for r in table[1:]}
     assert len(rows) == len(held) == 2
     for kind, synthetic, n in held:
-        row = rows[names[kind]]
+        row = rows[source_kind_label(kind)]
         assert row["real or synthetic"] == ("SYNTHETIC" if synthetic else "real")
         assert row["records held"] == f"{n:,}"
         assert row["meet the definition"] == f"{int(meets.get(kind, 0)):,}"

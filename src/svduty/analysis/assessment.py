@@ -102,6 +102,7 @@ class Provenance:
     parameters: dict[str, Any]
     data_version: str
     batch_ids: tuple[int, ...]
+    partnership: str = ""  # the workspace's area, of which `area` may be one CSP
     svduty: str = __version__
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +114,7 @@ class Provenance:
             "parameters": self.parameters,
             "data_version": self.data_version,
             "batch_ids": list(self.batch_ids),
+            "partnership": self.partnership,
             "svduty": self.svduty,
         }
 
@@ -167,6 +169,7 @@ def assess(
         {"weights": None if weights is None else weights.source, "near_repeat_seed": 1},
         data_version(ids, settings),
         ids,
+        settings.area or "",
     )
     found = Assessment(selection, provenance.area, records, provenance)
     found.results["sources"] = _sources(store, settings)

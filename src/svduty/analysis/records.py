@@ -34,9 +34,9 @@ DERIVED_FACTS = {"offence_group", "offence_subgroup"}  # read from the offence c
 @dataclass(frozen=True)
 class RecordsAnalysed:
     """One area's records: `sources` (source_kind, force, synthetic, records, in_definition,
-    not_in, undecided), `clauses` (clause, name, facts, undecided), `missing` (per source, the
-    facts the definition reads that none of its records carries) and `geocoding` (issue, count:
-    incidents in the definition)."""
+    not_in, undecided), `clauses` (clause, clause_name, facts, undecided), `missing` (per
+    source, the facts the definition reads that none of its records carries) and `geocoding`
+    (issue, count: incidents in the definition)."""
 
     sources: pd.DataFrame
     clauses: pd.DataFrame
@@ -145,13 +145,13 @@ def _one(
         [
             {
                 "clause": c.id,
-                "name": c.name,
+                "clause_name": c.name,
                 "facts": listed(fact_words(read[c.id]), "and"),
                 "undecided": int(frame[f"_unknown_{c.id}"].sum()),
             }
             for c in definition.clauses
         ],
-        columns=["clause", "name", "facts", "undecided"],
+        columns=["clause", "clause_name", "facts", "undecided"],
     )
     geocoding = pd.DataFrame(
         [{"issue": words, "count": int(frame[f"_issue_{key}"].sum())} for key, words in GEOCODING],

@@ -35,7 +35,7 @@ LEGACY_OFFENCE_CODES = (
 section 1.3); accepted in definitions so older extracts can be classified."""
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_TOP = {"id", "name", "version", "source", "description", "caveat", "clauses"}
+_TOP = {"id", "name", "version", "source", "description", "caveat", "area", "clauses"}
 _CLAUSE = {"id", "name", "note", "any_of", "exclude", *RULES}
 
 
@@ -113,6 +113,7 @@ def _build(located: Any) -> Definition:
         source=str(data["source"]).strip(),
         description=str(data.get("description", "")).strip(),
         caveat=str(data.get("caveat", "")).strip(),
+        area=str(data.get("area", "")).strip(),
         clauses=tuple(clauses),
         extra={"path": str(located.path)},
     )

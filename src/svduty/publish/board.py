@@ -15,28 +15,13 @@ from svduty.analysis.benchmarks import ENGLAND_AND_WALES, Benchmarks
 from svduty.analysis.records import RecordsAnalysed, fact_words, listed
 from svduty.publish import Publication
 from svduty.publish.tables import Table, note
-from svduty.vocabulary import NO_DATA
+from svduty.vocabulary import NO_DATA, source_kind_label
 
 REAL, SYNTHETIC = "real", "SYNTHETIC"
 OPEN_KINDS = {"police_uk_street", "police_uk_outcomes", "police_uk_stop_search", "home_office_prc"}
-SOURCE_NAMES = {
-    "police_uk_street": "data.police.uk street-level crime",
-    "police_uk_outcomes": "data.police.uk outcomes",
-    "police_uk_stop_search": "data.police.uk stop and search",
-    "home_office_prc": "Home Office police recorded crime tables",
-    "police_extract": "force crime records",
-    "police_extract_crimes": "force crime records",
-    "police_extract_people": "people in force crime records",
-    "istv": "A&E assault attendances (ISTV)",
-    "admissions": "hospital admissions for assault",
-}
 KEY = ["source", "force", "data"]
 OUTSIDE_DEFINITION = {"istv": ("health", "attendances"), "admissions": ("health", "admissions")}
 """Partner sources analysed beside the definition (it classifies crimes), and their counts."""
-
-
-def source_name(kind: str) -> str:
-    return SOURCE_NAMES.get(kind, kind)
 
 
 def openness(kind: str) -> str:
@@ -222,7 +207,7 @@ def records_statement(pub: Publication) -> list[str]:
     for row in _rows(frame):
         label = (
             f"{_n(row['records'])} {row['data']} {_kind(row['source'])} records "
-            f"({source_name(row['source'])}{', ' + row['force'] if row['force'] else ''})"
+            f"({source_kind_label(row['source'])}{', ' + row['force'] if row['force'] else ''})"
         )
         in_def, out_of, undecided = row["in_definition"], row["not_in"], row["undecided"]
         facts = missing.get((row["source"], row["force"], row["data"]))
@@ -271,12 +256,13 @@ def _outside_definition(pub: Publication) -> list[str]:
             shown = pub.value(*OUTSIDE_DEFINITION[kind])
             out.append(
                 f"Also analysed, beside the definition (which classifies crimes): {_n(shown)} "
-                f"{data} {source_name(kind)} ({openness(kind)}), in the A&E and hospital "
+                f"{data} {source_kind_label(kind)} ({openness(kind)}), in the A&E and hospital "
                 "admissions section."
             )
         elif kind == "home_office_prc":
             out.append(
-                f"The {source_name(kind)} ({data}, open data) are used for the benchmarks only."
+                f"The {source_kind_label(kind)} ({data}, open data) are used for the benchmarks "
+                "only."
             )
     return out
 
@@ -294,7 +280,7 @@ def limitations(pub: Publication) -> list[str]:
                 whole = row["in_definition"] == 0 and row["not_in"] == 0
                 out.append(
                     f"{'All ' if whole else ''}{_n(undecided)} {row['data']} records of "
-                    f"{source_name(row['source'])}{_force(row)} could not be assessed under "
+                    f"{source_kind_label(row['source'])}{_force(row)} could not be assessed under "
                     f"{name}, so the counts leave them out{_facts(pub, row)}."
                 )
         if len(frame) and all(frame["in_definition"] == 0) and all(frame["not_in"] == 0):
@@ -340,9 +326,9 @@ def _coverage_limits(pub: Publication) -> list[str]:
     runs = pub.value("trends", "gaps") or []
     sources = pub.table("trends", "sources")
     named = ", ".join(
-        f"{source_name(str(r['source']))} ({r['force']})"
+        f"{source_kind_label(str(r['source']))} ({r['force']})"
         if r["force"]
-        else source_name(str(r["source"]))
+        else source_kind_label(str(r["source"]))
         for r in _rows(sources)
     )
     period = pub.value("report", "period")
@@ -385,7 +371,7 @@ def _clause_limits(pub: Publication, frame: pd.DataFrame) -> list[str]:
         undecided = c["undecided"]
         if undecided is None:
             out.append(
-                f"Clause {c['clause']} ({c['name']}) could not be judged on a few records "
+                f"Clause {c['clause']} ({c['clause_name']}) could not be judged on a few records "
                 f"(hidden: a small count); it needs {c['facts']}."
             )
         elif undecided > unassessable:
@@ -395,7 +381,7 @@ def _clause_limits(pub: Publication, frame: pd.DataFrame) -> list[str]:
                 else ""
             )
             out.append(
-                f"Clause {c['clause']} ({c['name']}) could not be judged on {undecided:,} "
+                f"Clause {c['clause']} ({c['clause_name']}) could not be judged on {undecided:,} "
                 f"records{beyond}: it reads {c['facts']}, and they lack at least one. Its count "
                 "leaves them out."
             )
@@ -494,8 +480,8 @@ def prompts(pub: Publication) -> list[str]:
         for row in _rows(frame):
             if row["data"] == REAL and row["in_definition"] == 0 and row["not_in"] == 0:
                 out.append(
-                    f"The {_n(row['records'])} real {source_name(row['source'])} records cannot "
-                    f"be assessed under {name}: consider asking "
+                    f"The {_n(row['records'])} real {source_kind_label(row['source'])} records "
+                    f"cannot be assessed under {name}: consider asking "
                     f"{row['force'] or 'their owner'} for an extract with offence codes, statutes "
                     "and markers, so that the assessment rests on real records."
                 )
