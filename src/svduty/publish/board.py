@@ -50,6 +50,10 @@ def _records(found: RecordsAnalysed) -> list[Table]:
     )
     held = base.assign(count=s["records"])
     assessed = base.assign(count=s["in_definition"], not_in=s["not_in"], undecided=s["undecided"])
+    months = [
+        {"source": r["source"], "force": r["force"], "data": r["data"], "months": m}
+        for r, m in zip(base.to_dict("records"), s["months"], strict=True)
+    ]
     missing = [
         {"source": kind, "force": force, "data": SYNTHETIC if synthetic else REAL, "facts": words}
         for (kind, force, synthetic), columns in found.missing.items()
@@ -69,6 +73,7 @@ def _records(found: RecordsAnalysed) -> list[Table]:
             row_total="held",
         ),
         note("records", "missing_facts", missing),
+        note("records", "months", months),
         Table("limitations", "clauses", found.clauses, ["clause"], ["undecided"]),
         Table("limitations", "geocoding", found.geocoding, ["issue"], ["count"]),
     ]
@@ -123,7 +128,10 @@ def sources_analysed(pub: Publication) -> pd.DataFrame | None:
         return None
     held = pub.table("records", "held").rename(columns={"count": "records"})
     assessed = pub.table("records", "assessed").rename(columns={"count": "in_definition"})
-    return held.merge(assessed, on=KEY, how="left")
+    out = held.merge(assessed, on=KEY, how="left")
+    held_months = pub.value("records", "months") if pub.has("records", "months") else None
+    months = pd.DataFrame(held_months or [], columns=[*KEY, "months"])
+    return out.merge(months, on=KEY, how="left").fillna({"months": ""})
 
 
 def basis(pub: Publication) -> str:

@@ -35,6 +35,7 @@ def records_block(page: Page) -> Markup:
                 "force": frame["force"],
                 "open or partner": [board.openness(k) for k in frame["source"]],
                 "real or synthetic": frame["data"],
+                "months held": frame["months"],
                 "records held": frame["records"],
                 "meet the definition": frame["in_definition"],
                 "do not": frame["not_in"],
