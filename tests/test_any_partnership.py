@@ -17,6 +17,8 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import csv_rows
+from markupsafe import escape
 from pyproj import Transformer
 from shapely import MultiPoint, Point, box, to_geojson, transform, union_all, voronoi_polygons
 
@@ -364,7 +366,9 @@ def ons(warwickshire, profile) -> Iterator[str]:
     httpd.shutdown()
 
 
-def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(warwickshire, ons, tmp_path):
+def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(
+    warwickshire, ons, shared, tmp_path
+):
     root, original = warwickshire
     shutil.copytree(root / "ws", tmp_path / "ws", ignore=shutil.ignore_patterns("*.lock"))
     with Workspace.open(tmp_path / "ws") as ws:
@@ -387,11 +391,39 @@ def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(warwickshire,
         assert "lsoa-2021-bgc.geojson" in (ws.root / "svduty.toml").read_text()
         found = ws.boundaries()
         assert found is not None and found.vintage == 2021 and len(found.lsoas.codes) == 354
-        paths = build_sna(ws, out=tmp_path / "out", csp="Rugby", unsuppressed=True, pdf=False)
+        # Nuneaton and Bedworth: the CSP whose generated crimes make 99% and 95% LSOA hotspots
+        csp, district = "Nuneaton and Bedworth", "E07000219"
+        paths = build_sna(ws, out=tmp_path / "out", csp=csp, unsuppressed=True, pdf=False)
         summary = json.loads(paths["json"].read_text(encoding="utf-8"))
         hotspots = summary["sections"]["hotspots"]
         assert "lsoa_unavailable" not in hotspots
-        rugby = len(_lsoas(original, ("E07000220",)))
-        assert f"{rugby} areas: 2021 LSOAs from lsoa-2021-bgc.geojson" in hotspots["lsoa_method"][0]
+        lsoas = len(_lsoas(original, (district,)))
+        assert f"{lsoas} areas: 2021 LSOAs from lsoa-2021-bgc.geojson" in hotspots["lsoa_method"][0]
         html = paths["html"].read_text(encoding="utf-8")
         assert NO_BOUNDARIES not in html
+        published = build_sna(ws, out=tmp_path / "out", csp=csp, pdf=False)
+        public = published["html"].read_text(encoding="utf-8")
+        threshold = ws.settings.disclosure_threshold
+    # the LSOAs at the centre of hotspots, each with its ward from the shared 2021 lookup and its
+    # incidents (every LSOA of the area has a polygon, so each is counted by its code)
+    hot = pd.DataFrame(hotspots["lsoas_hot"])
+    assert set(hot["confidence"]) == {"99%", "95%"}
+    assert list(hot["confidence"]) == sorted(hot["confidence"], reverse=True)
+    lookup = csv_rows(shared / "lsoa-2021-lookups-imd2025" / "lsoa21-lookup.csv")
+    wards = {r["lsoa21cd"]: r["wd25nm"] for r in lookup}
+    assert list(hot["ward"]) == [wards[code] for code in hot["LSOA"]]
+    counted = _selected(original).groupby("lsoa_code").size()
+    assert list(hot["count"]) == [int(counted.get(code, 0)) for code in hot["LSOA"]]
+    small = [0 < n < threshold for n in hot["count"]]
+    assert any(small)  # so the published list below has counts to hide
+    for report, suppressed in ((html, False), (public, True)):
+        listed = report[report.index("at the centre of hotspots") :]
+        for row, hide in zip(hot.itertuples(), small, strict=True):
+            figure = f"{row.count:,}"
+            # a small count is [c] when published; a larger one may be hidden to protect it
+            shown = ("\\[c\\]" if hide else rf"(?:{figure}|\[c\])") if suppressed else figure
+            assert re.search(
+                rf"<td>{re.escape(escape(row.ward))}</td><td>[^<]*</td><td>{row.LSOA}</td>"
+                rf"<td>{row.confidence}</td><td class=\"n\"[^>]*>{shown}</td>",
+                listed,
+            ), (row, suppressed)

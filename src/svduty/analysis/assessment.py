@@ -521,12 +521,14 @@ def _alone(
 
 
 def _lsoa_names(store: Store) -> pd.DataFrame:
-    """Each LSOA's name and its district's current name (an LSOA of 2011 only carries the name
-    its district had then, e.g. "Telford and Wrekin UA")."""
-    areas = store.table("areas").select("lsoa_code", "lsoa_name", "la_code", "la_name", "in_2021")
+    """Each LSOA's name, ward (2021 LSOAs) and its district's current name (an LSOA of 2011 only
+    carries the name its district had then, e.g. "Telford and Wrekin UA")."""
+    areas = store.table("areas").select(
+        "lsoa_code", "lsoa_name", "ward_name", "la_code", "la_name", "in_2021"
+    )
     names = areas.to_pandas().drop_duplicates("lsoa_code")
     current = names[names["in_2021"].fillna(False).astype(bool)].drop_duplicates("la_code")
     renamed = names["la_code"].map(current.set_index("la_code")["la_name"])
     return names.assign(la_name=renamed.fillna(names["la_name"]))[
-        ["lsoa_code", "lsoa_name", "la_name"]
+        ["lsoa_code", "lsoa_name", "ward_name", "la_name"]
     ]

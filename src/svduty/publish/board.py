@@ -523,13 +523,8 @@ def prompts(pub: Publication) -> list[str]:
             f"{young:.0%} of victims with a known age are under 25: consider early "
             "intervention and work with schools and youth services."
         )
-    if pub.has("hotspots", "lsoas_hot_99") and len(hot := pub.table("hotspots", "lsoas_hot_99")):
-        names = ", ".join(str(n) for n in list(hot.get("name", hot.iloc[:, 0]))[:3])
-        found.append(
-            f"{len(hot)} neighbourhoods (LSOAs) are at the centre of 99% hotspots ({names}"
-            f"{', ...' if len(hot) > 3 else ''}): consider place-based work there with the "
-            "districts named in the hotspots section."
-        )
+    if pub.has("hotspots", "lsoas_hot"):
+        found += _hot_prompt(pub.table("hotspots", "lsoas_hot"))
     if pub.has("near_repeats", "knox"):
         knox = pub.table("near_repeats", "knox")
         close = knox[
@@ -564,6 +559,20 @@ def prompts(pub: Publication) -> list[str]:
         if ew["rate"] is not None and compare(own, float(ew["rate"])) == "significantly higher than"
     ]
     return out
+
+
+def _hot_prompt(hot: pd.DataFrame) -> list[str]:
+    """The LSOAs at the centre of 99% hotspots, the first three named with their ward."""
+    hot = hot[hot["confidence"] == "99%"]
+    if not len(hot):
+        return []
+    names = ", ".join(f"{n} ({w})" for n, w in list(zip(hot["name"], hot["ward"], strict=True))[:3])
+    lsoas = "neighbourhood (LSOA) is" if len(hot) == 1 else "neighbourhoods (LSOAs) are"
+    return [
+        f"{len(hot)} {lsoas} at the centre of 99% hotspots ({names}"
+        f"{', ...' if len(hot) > 3 else ''}): consider place-based work there with the "
+        "districts named in the hotspots section."
+    ]
 
 
 def _rate_prompt(pub: Publication) -> list[str]:

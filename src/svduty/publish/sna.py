@@ -149,13 +149,7 @@ def _hotspots(r: dict[str, Any]) -> list[Table]:
         out.append(
             Table("hotspots", "lsoas_by_class", by_class.reset_index(name="LSOAs"), ["class"])
         )
-        hottest = (
-            lsoa.frame[lsoa.frame["class"] == "hot 99%"]
-            .merge(r["lsoa_names"], on="lsoa_code", how="left")
-            .sort_values("gi_star_z", ascending=False)[["lsoa_code", "lsoa_name", "la_name"]]
-            .rename(columns={"lsoa_code": "LSOA", "lsoa_name": "name", "la_name": "district"})
-        )
-        out.append(Table("hotspots", "lsoas_hot_99", hottest.reset_index(drop=True), ["LSOA"]))
+        out.append(_hot_lsoas(lsoa.frame, r["lsoa_names"]))
     emerging = r["emerging"]
     if isinstance(emerging, InputError):
         out.append(note("hotspots", "emerging_unavailable", str(emerging)))
@@ -427,6 +421,35 @@ def _health(r: dict[str, Any]) -> list[Table]:
     for table in out:
         table.partnership = True  # A&E records the hospital, not the CSP of the assault
     return out
+
+
+HOT_LSOA_CLASSES = {"hot 99%": "99%", "hot 95%": "95%"}
+"""The LSOA hotspot classes named in the report, with the confidence each is shown with."""
+
+
+def _hot_lsoas(frame: pd.DataFrame, names: pd.DataFrame) -> Table:
+    """LSOAs at the centre of 99% and 95% hotspots, most confident then hottest first, with
+    their ward, district and incidents (controlled like any other count). A name the reference
+    data lack (e.g. no ward for an LSOA of 2011 only) reads "not known", as a blank would read
+    as hidden."""
+    hot = frame[frame["class"].isin(list(HOT_LSOA_CLASSES))].merge(
+        names, on="lsoa_code", how="left"
+    )
+    hot = hot.assign(
+        confidence=hot["class"].map(HOT_LSOA_CLASSES),
+        order=hot["class"].map({c: i for i, c in enumerate(HOT_LSOA_CLASSES)}),
+    ).sort_values(["order", "gi_star_z", "lsoa_code"], ascending=[True, False, True])
+    table = pd.DataFrame(
+        {
+            "LSOA": hot["lsoa_code"],
+            "name": hot["lsoa_name"].fillna("not known"),
+            "ward": hot["ward_name"].fillna("not known"),
+            "district": hot["la_name"].fillna("not known"),
+            "confidence": hot["confidence"],
+            "count": hot["count"].astype("int64"),
+        }
+    ).reset_index(drop=True)
+    return Table("hotspots", "lsoas_hot", table, ["LSOA"], ["count"])
 
 
 def _near_repeats(r: dict[str, Any]) -> list[Table]:

@@ -241,7 +241,7 @@ def hotspots_section(page: Page) -> str:
     else:
         lsoa = extras["lsoa_hotspots"]
         lsoa_title = f"Gi* hotspots by LSOA: {page.definition_id}, {page.period}"
-        hottest = pub.table("hotspots", "lsoas_hot_99")
+        hottest = pub.table("hotspots", "lsoas_hot")
         html.append(_png(area_map(lsoa["frame"], lsoa["shapes"], outlines, lsoa_title), lsoa_title))
         html.append(page.table("hotspots", "lsoas_by_class"))
         if len(hottest):
@@ -273,16 +273,20 @@ def hotspots_section(page: Page) -> str:
 
 
 def _hottest(hottest: Any) -> str:
-    """The LSOAs at the centre of 99% hotspots by name, how many in each district, and the
-    list, hottest first."""
-    per_district = hottest["district"].fillna("district unknown").value_counts(sort=False)
+    """The LSOAs at the centre of 99% and 95% hotspots: how many at each confidence and in each
+    district, then the list with ward and incidents ([c] where the count is hidden)."""
+    per_district = hottest["district"].value_counts(sort=False)
     ranked = sorted(per_district.items(), key=lambda item: (-item[1], item[0]))
     where = "; ".join(f"{n} in {district}" for district, n in ranked)
-    lsoas = "LSOA" if len(hottest) == 1 else "LSOAs"
+    levels = hottest["confidence"].value_counts(sort=False)
+    confidence = " and ".join(f"{n} at {level}" for level, n in levels.items())
+    one = len(hottest) == 1
+    lsoas = "LSOA (neighbourhood)" if one else "LSOAs (neighbourhoods)"
+    order = "" if one else " Most confident first, then hottest first:"
     return (
-        f"<p>{len(hottest)} {lsoas} (neighbourhoods) at the centre of 99% hotspots: "
-        f"{escape(where)}. Hottest first:</p>"
-        + str(html_table(hottest[["name", "district", "LSOA"]]))
+        f"<p>{len(hottest)} {lsoas} at the centre of hotspots ({confidence} confidence): "
+        f"{escape(where)}.{order}</p>"
+        + str(html_table(hottest[["name", "ward", "district", "LSOA", "confidence", "count"]]))
     )
 
 
