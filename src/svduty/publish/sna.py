@@ -128,6 +128,14 @@ def _where(r: dict[str, Any]) -> list[Table]:
     return out
 
 
+def _by_class(classes: pd.Series) -> pd.Series:
+    """How many cells (or LSOAs) fall in each Gi* class, hottest first."""
+    from svduty.spatial.gistar import CLASS_ORDER
+
+    counted = classes.value_counts()
+    return counted.reindex([c for c in CLASS_ORDER if c in counted.index]).rename_axis("class")
+
+
 def _hotspots(r: dict[str, Any]) -> list[Table]:
     """Cells coloured by class only: counts of grid cells or LSOAs, not of people."""
     out: list[Table] = []
@@ -135,7 +143,7 @@ def _hotspots(r: dict[str, Any]) -> list[Table]:
     if isinstance(spots, InputError):
         return [note("hotspots", "unavailable", str(spots))]
     out.append(note("hotspots", "method", spots.notes))
-    classes = spots.frame["class"].value_counts().rename_axis("class").reset_index(name="cells")
+    classes = _by_class(spots.frame["class"]).reset_index(name="cells")
     out.append(Table("hotspots", "cells_by_class", classes, ["class"]))
     harm = r.get("harm_hotspots")
     if harm is not None and not isinstance(harm, InputError):
@@ -145,7 +153,7 @@ def _hotspots(r: dict[str, Any]) -> list[Table]:
         out.append(note("hotspots", "lsoa_unavailable", str(lsoa)))
     else:
         out.append(note("hotspots", "lsoa_method", [*lsoa.notes, lsoa.method]))
-        by_class = lsoa.frame["class"].value_counts().rename_axis("class")
+        by_class = _by_class(lsoa.frame["class"])
         out.append(
             Table("hotspots", "lsoas_by_class", by_class.reset_index(name="LSOAs"), ["class"])
         )
