@@ -42,10 +42,11 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
-4: headings and hidden marks; 5: records analysed and benchmarks), so a cache written by an
-older svduty of the same version is never read back."""
+4: headings and hidden marks; 5: records analysed and benchmarks; 6: a CSP's own health figures
+and the whole area's rate beside its own), so a cache written by an older svduty of the same
+version is never read back."""
 
 
 def selection_of(
