@@ -212,6 +212,129 @@ def test_the_headline_compares_the_top_csp_with_this_area_only(warwickshire, pub
         assert not any("highest" in f for f in published[csp].value("summary", "findings"))
 
 
+def test_a_csps_health_figures_are_its_own_or_said_to_be_the_areas(
+    warwickshire, published, profile
+):
+    """Admissions carry the patient's area: a CSP's are its residents'. A&E attendances carry
+    no place: a CSP's report shows the area's, and never beside the CSP's police records."""
+    _, ws = warwickshire
+    attendances = ws.con.execute("SELECT count(*) FROM ae_attendances").fetchone()[0]
+    admissions = ws.con.execute("SELECT area_code, cause_code, count FROM admissions").df()
+    areas = ws.con.execute("SELECT DISTINCT lsoa_code, la_code FROM areas").df()
+    recorded = ws.con.execute(
+        """
+        SELECT count(*) FROM incidents i JOIN classifications c USING (batch_id, source_line)
+        WHERE c.definition_id = ? AND c.in_definition AND i.location_type IS NOT NULL""",
+        [DEFINITION],
+    ).fetchone()[0]
+    whole = published[None]
+    assert whole.value("health", "admissions") == admissions["count"].sum()
+    assert whole.table("health", "locations")["police"].sum() == recorded
+    own = []
+    for csp, districts in profile.csps.items():
+        pub = published[csp]
+        codes = {*districts, *areas.loc[areas["la_code"].isin(districts), "lsoa_code"]}
+        mine = admissions[admissions["area_code"].isin(codes)]
+        own.append(int(mine["count"].sum()))
+        assert pub.value("health", "admissions") == own[-1], csp
+        sharp = mine[mine["cause_code"].str.startswith("X99")]["count"].sum()
+        assert pub.table("health", "sharp_object_admissions")["count"].sum() == sharp, csp
+        assert pub.value("health", "attendances") == attendances, csp  # the area's, said so
+        locations = pub.table("health", "locations")
+        assert not {"police", "police_share", "gap"} & set(locations.columns), csp
+        assert locations["ae"].sum() == whole.table("health", "locations")["ae"].sum()
+        assert not any("police" in s for s in pub.value("summary", "findings")), csp
+    assert len(set(own)) > 1 and max(own) < whole.value("health", "admissions")
+
+
+def test_a_csps_rate_is_shown_beside_the_whole_areas(warwickshire, published, profile):
+    _, ws = warwickshire
+    incidents = _selected(ws)
+    district_csp = {d: csp for csp, codes in profile.csps.items() for d in codes}
+    counted = incidents["la_code"].map(district_csp).value_counts()
+    residents = {
+        csp: int(_lsoas(ws, codes)["population"].sum()) for csp, codes in profile.csps.items()
+    }
+    area = _numbers(published[None].table("where", "csp_rates"))
+    factor = _factor(area)
+    overall = counted.sum() / sum(residents.values()) * 1000 * factor
+    months = ws.con.execute("SELECT count(DISTINCT month) FROM incidents").fetchone()[0]
+    for csp in profile.csps:
+        pub = published[csp]
+        own = _numbers(pub.table("where", "csp_rates"))
+        whole = _numbers(pub.table("where", "area_rate"))
+        assert list(own["area"]) == [csp] and "share" not in own.columns
+        assert list(whole["area"]) == [ws.settings.area]
+        assert own["count"].iloc[0] == counted[csp]
+        assert whole["count"].iloc[0] == counted.sum()
+        assert whole["population"].iloc[0] == sum(residents.values())
+        assert whole["rate"].iloc[0] == pytest.approx(overall, abs=1e-3)
+        rate = counted[csp] / residents[csp] * 1000 * factor
+        assert own["rate"].iloc[0] == pytest.approx(rate, abs=1e-3)
+        low, high = own["low"].iloc[0], own["high"].iloc[0]
+        verdict = (
+            "significantly higher than"
+            if low > overall
+            else "significantly lower than"
+            if high < overall
+            else "not significantly different from"
+        )
+        expected = (
+            f"{csp}'s rate was {rate:.1f} per 1,000 residents a year (95% interval {low:.1f} "
+            f"to {high:.1f}; {months} months with data), {verdict} {ws.settings.area}'s "
+            f"{overall:.1f}."
+        )
+        assert any(f.endswith(expected) for f in pub.value("summary", "findings")), csp
+
+
+@pytest.fixture(scope="module")
+def suppressed(warwickshire):
+    """The set as published, small counts hidden."""
+    _, ws = warwickshire
+    return publications(ws, selection_of(ws), Policy(ws.settings.disclosure_threshold))
+
+
+def test_the_summary_gives_the_total_the_tables_show(suppressed):
+    """A total is given whenever a table shows it (every financial year, every month, or a
+    CSP's own rate row), and only then."""
+    partly = 0
+    for area, pub in suppressed.items():
+        years = list(pub.table("trends", "financial_years")["count"])
+        months = list(pub.table("trends", "monthly")["count"])
+        shown = [years, months] + ([list(pub.table("where", "csp_rates")["count"])] if area else [])
+        totals = {int(sum(c)) for c in shown if all(v is not None for v in c)}
+        first = next(f for f in pub.value("summary", "findings") if "definition in" in f)
+        assert len(totals) <= 1, area  # every table that shows the total shows the same one
+        if totals:
+            assert f"{totals.pop():,} incidents met" in first, area
+            partly += any(v is None for v in months)
+        else:
+            assert "no total is given" in first, area
+    assert partly, "no report hides months but shows its total: the check has no bite"
+
+
+def test_a_csps_report_says_what_disclosure_control_hid_as_its_summary_does(
+    warwickshire, suppressed, tmp_path
+):
+    """The limitation's counts are the summary JSON's, maps included."""
+    _, ws = warwickshire
+    csp = "Rugby"
+    paths = build_sna(ws, out=tmp_path, csp=csp, pdf=False)
+    summary = json.loads(paths["json"].read_text())
+    hidden = summary["suppressed"]
+    assert hidden["primary"] > suppressed[csp].primary  # its maps hide counts too
+    said = next(s for s in summary["sections"]["limitations"]["items"] if "Disclosure" in s)
+    threshold = summary["disclosure_threshold"]
+    assert (
+        f"hid {hidden['primary']:,} counts below {threshold} and {hidden['secondary']:,} more"
+        in said
+    )
+    html = paths["html"].read_text()
+    table = html.split("the CSP and the whole area</h3>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([^<]+)</td>", table)
+    assert rows == [csp, ws.settings.area]
+
+
 # ---- maps without boundaries -----------------------------------------------------------------
 
 

@@ -307,14 +307,20 @@ def limitations(pub: Publication) -> list[str]:
         out.append(
             "The benchmarks count only the clauses offence codes settle; " + benchmark_scope(about)
         )
-    if pub.primary or pub.secondary:
-        out.append(
-            f"Disclosure control, over this report and those published with it, hid "
-            f"{pub.primary:,} counts below "
-            f"{pub.policy.threshold} and {pub.secondary:,} more that would reveal them; rates and "
-            "shares built on them are hidden too."
-        )
     return out
+
+
+def suppression_limit(pub: Publication) -> list[str]:
+    """What disclosure control hid, from the counts the summary JSON gives: so it is said once
+    the report's maps are merged in, never before."""
+    if not (pub.primary or pub.secondary):
+        return []
+    return [
+        f"Disclosure control, over this report's tables and maps and the tables of the reports "
+        f"published with it, hid {pub.primary:,} counts below {pub.policy.threshold} and "
+        f"{pub.secondary:,} more that would reveal them; rates and shares built on them are "
+        "hidden too."
+    ]
 
 
 def _force(row: dict[str, Any]) -> str:
@@ -540,7 +546,7 @@ def prompts(pub: Publication) -> list[str]:
                 f"{first['time_band']}: Knox ratio {first['knox_ratio']:.2f}): consider a "
                 "rapid response around each new incident."
             )
-    if pub.has("health", "locations"):
+    if pub.has("health", "locations") and "gap" in pub.table("health", "locations"):
         loc = pub.table("health", "locations")
         if len(loc) and loc.iloc[0]["gap"] is not None and loc.iloc[0]["gap"] > 0:
             top = loc.iloc[0]
@@ -595,7 +601,7 @@ def complete(pub: Publication, partnership: dict[str, Any]) -> Publication:
     places the data did not allow, prompts, and the partnership's own recommendations (the file
     as written, its name and date)."""
     items = list(pub.value("limitations", "items")) if pub.has("limitations", "items") else []
-    pub.add(note("limitations", "items", items + place_limits(pub)))
+    pub.add(note("limitations", "items", items + place_limits(pub) + suppression_limit(pub)))
     pub.add(note("recommendations", "prompts", prompts(pub)))
     pub.add(note("recommendations", "partnership", partnership))
     return pub

@@ -120,6 +120,13 @@ def _where(r: dict[str, Any]) -> list[Table]:
         note("where", "rate_months", len(r["coverage"].with_data)),
         note("where", "rate_basis", f"per 1,000 residents a year, {r['coverage'].basis()}"),
     ]
+    if "area_rate" in r:
+        # the whole area's count is the total of its CSPs' rows in the area's own report
+        area = r["area_rate"].round(3)
+        out.append(
+            Table("where", "area_rate", area, ["area"], ["count"], RATES, total="where/csp_rates")
+        )
+        out[-1].partnership = True
     change = r["csp_change"]
     if change is not None:
         years = [c for c in change.columns if "/" in str(c)]
@@ -411,6 +418,7 @@ def _health(r: dict[str, Any]) -> list[Table]:
     ]
     if h.attendances:
         locations = h.by_location.round(3)
+        compared = "police" in locations.columns
         out += [
             Table("health", "by_hour", h.by_hour, ["hour"], ["count"]),
             Table(
@@ -418,16 +426,19 @@ def _health(r: dict[str, Any]) -> list[Table]:
                 "locations",
                 locations,
                 ["location_type"],
-                ["ae", "police"],
-                {"ae_share": ["ae"], "police_share": ["police"], "gap": ["ae", "police"]},
+                ["ae", "police"] if compared else ["ae"],
+                {"ae_share": ["ae"], "police_share": ["police"], "gap": ["ae", "police"]}
+                if compared
+                else {"ae_share": ["ae"]},
             ),
             Table("health", "means_of_assault", h.by_means, [h.by_means.columns[0]], ["count"]),
         ]
+    for table in out:
+        if table.name != "admissions":
+            table.partnership = True  # A&E records the hospital, not the CSP of the assault
     if h.admissions:
         sharp = h.sharp_admissions_by_age
         out.append(Table("health", "sharp_object_admissions", sharp, [sharp.columns[0]], ["count"]))
-    for table in out:
-        table.partnership = True  # A&E records the hospital, not the CSP of the assault
     return out
 
 
@@ -744,19 +755,22 @@ def findings(pub: Publication) -> list[str]:
         period = pub.value("report", "period")
         if held and len(held) < len(monthly):
             period += f" ({len(held)} months with data)"
-        if all(v is not None for v in held):
-            out.append(f"{int(sum(held)):,} incidents met the {name} definition in {period}.")
+        total = _published_total(pub, held)
+        if total is not None:
+            out.append(f"{total:,} incidents met the {name} definition in {period}.")
         else:
             out.append(
-                f"Incidents meeting the {name} definition in {period}: some months are "
-                "suppressed (small counts), so no total is given."
+                f"Incidents meeting the {name} definition in {period}: some months and "
+                "financial years are hidden (small counts), so no total is given."
             )
         out += _gap_finding(monthly)
     verdict = pub.value("trends", "change_verdict") if pub.has("trends", "change_verdict") else None
     periods = pub.value("trends", "change_periods") if pub.has("trends", "change_periods") else []
     if verdict and periods:
         out.append(f"Year on year ({periods[1]} against {periods[0]}): {verdict}.")
-    if pub.has("where", "csp_rates"):
+    if pub.has("where", "area_rate"):
+        out += _area_rate_finding(pub)
+    elif pub.has("where", "csp_rates"):
         out += _rate_finding(pub)
     if pub.has("themes", "themes"):
         shares = pub.table("themes", "themes").set_index("theme")["share"]
@@ -773,7 +787,7 @@ def findings(pub: Publication) -> list[str]:
             )
     out = board.findings_lead(pub) + board.as_data(out, board.basis(pub))
     health = []
-    if pub.has("health", "locations"):
+    if pub.has("health", "locations") and "gap" in pub.table("health", "locations"):
         loc = pub.table("health", "locations")
         if len(loc) and loc.iloc[0]["gap"] is not None and loc.iloc[0]["gap"] > 0:
             top = loc.iloc[0]
@@ -784,6 +798,37 @@ def findings(pub: Publication) -> list[str]:
                 f"{top['police_share']:.0%} of police-recorded incidents)."
             )
     return out + board.as_data(health, board.health_basis(pub)) + board.benchmark_findings(pub)[:1]
+
+
+def _published_total(pub: Publication, months: list[Any]) -> int | None:
+    """The selection's total as the tables show it: the sum of its financial years, or of its
+    months with data, when every one is shown, or a CSP's count in its rate table (None when
+    no table shows it)."""
+    shown: list[list[Any]] = [months]
+    if pub.has("trends", "financial_years"):
+        shown.insert(0, list(pub.table("trends", "financial_years")["count"]))
+    if pub.has("where", "area_rate"):  # a CSP's report: its one rate row counts the same
+        shown.append(list(pub.table("where", "csp_rates")["count"]))
+    for counted in shown:
+        if counted and all(v is not None for v in counted):
+            return int(sum(counted))
+    return None
+
+
+def _area_rate_finding(pub: Publication) -> list[str]:
+    """A CSP's rate against its whole area's, by the CSP's exact 95% interval."""
+    own, area = pub.table("where", "csp_rates"), pub.table("where", "area_rate")
+    months = pub.value("where", "rate_months")
+    if len(own) != 1 or not len(area) or not months:
+        return []
+    mine, whole = own.iloc[0], area.iloc[0]
+    if mine["rate"] is None or whole["rate"] is None:
+        return []
+    return [
+        f"{mine['area']}'s rate was {mine['rate']:.1f} per 1,000 residents a year (95% interval "
+        f"{mine['low']:.1f} to {mine['high']:.1f}; {months} months with data), "
+        f"{board.compare(mine, float(whole['rate']))} {whole['area']}'s {whole['rate']:.1f}."
+    ]
 
 
 def _gap_finding(monthly: pd.DataFrame) -> list[str]:

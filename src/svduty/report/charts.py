@@ -23,6 +23,7 @@ SHADES = ("#c9c9c9", "#f2ddb3")  # months with no data; months without every sou
 GAP = "no data (a gap, not a zero)"
 PART = "data from only some sources"
 HIDDEN = "[c]"
+LISTED = 12  # at most this many shown values are named in the sentence that replaces a chart
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 SVG_PARAMS: dict[str, Any] = {
     "svg.hashsalt": "svduty",
@@ -70,7 +71,8 @@ class Chart:
 
     def empty(self) -> str | None:
         """Why the chart has nothing to show (None when it has): every value hidden, missing
-        or zero, or a line of one point."""
+        or zero, more than half of the values with data hidden (a chart of mostly [c] marks
+        reads as noise, and its marks collide), or a line of one point."""
         values = [v for series in self.series.values() for v in series]
         shown = [v for v in values if not math.isnan(v)]
         what = self.title.split(":")[0]
@@ -80,7 +82,19 @@ class Chart:
                 if values
                 else f"{what}: no chart, as there is nothing to count."
             )
+        hidden = sum(len(labels) for labels in self.hidden().values())
+        held = len(shown) + hidden  # values with data: shown or hidden
+        if hidden * 2 > held:
+            return (
+                f"{what}: no chart, as {hidden} of the {held} values with data are hidden "
+                f"({HIDDEN}, small counts){self._listed(shown)}."
+            )
         if not any(shown):
+            if hidden:
+                return (
+                    f"{what}: no chart, as every value shown is zero and the other {hidden} "
+                    f"are hidden ({HIDDEN}, small counts)."
+                )
             return f"{what}: no chart, as every value shown is zero."
         if self.kind in ("line", "lines") and all(
             sum(not math.isnan(v) for v in series) < 2 for series in self.series.values()
@@ -93,6 +107,18 @@ class Chart:
             )
             return f"{what}: no chart, as there is one value only ({only}) and no line to draw."
         return None
+
+    def _listed(self, shown: list[float]) -> str:
+        """The shown values, named, when there are few enough to read in a sentence."""
+        if len(shown) > LISTED or len(self.series) > 1:
+            return ""
+        pairs = [
+            f"{label} {v:,.4g}"
+            for series in self.series.values()
+            for label, v in zip(self.labels, series, strict=True)
+            if not math.isnan(v)
+        ]
+        return f"; shown: {', '.join(pairs)}"
 
     def hidden(self) -> dict[str, list[str]]:
         """Labels of each series whose value is hidden: missing where the month has data."""

@@ -9,9 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from markupsafe import escape
 
 from svduty.publish import Publication
+from svduty.publish.board import benchmark_findings
 from svduty.report.charts import GAP, PART, Chart, gaps
 from svduty.report.published import html_table, number
 from svduty.vocabulary import NO_DATA, PARTIAL, heading, source_kind_label
@@ -143,13 +145,19 @@ def _coverage_note(pub: Publication) -> str:
 def where_section(page: Page) -> str:
     pub = page.pub
     basis = escape(pub.value("where", "rate_basis"))
-    html = ["<h3>Rate per 1,000 residents a year by Community Safety Partnership</h3>"]
-    html.append(page.table("where", "csp_rates"))
+    if pub.has("where", "area_rate"):
+        html = ["<h3>Rate per 1,000 residents a year: the CSP and the whole area</h3>"]
+        html.append(str(html_table(_beside_area(pub))))
+    else:
+        html = ["<h3>Rate per 1,000 residents a year by Community Safety Partnership</h3>"]
+        html.append(page.table("where", "csp_rates"))
     html.append(
         f"<p class='note'>Rates are {basis}: each count is divided by the residents and by "
         f"the years its months make up. {escape(pub.value('where', 'population_note'))} "
         "Intervals are exact 95% Poisson intervals.</p>"
     )
+    if pub.has("where", "area_rate"):
+        html.append(_england_and_wales(pub))
     if pub.has("where", "csp_change"):
         html.append("<h3>Change by CSP between the last two complete financial years</h3>")
         html.append(page.table("where", "csp_change"))
@@ -173,6 +181,27 @@ def where_section(page: Page) -> str:
     )
     html.append(page.table("where", "deprivation"))
     return "".join(html)
+
+
+def _beside_area(pub: Publication) -> pd.DataFrame:
+    """A CSP's rate row above the whole area's."""
+    own, area = pub.table("where", "csp_rates"), pub.table("where", "area_rate")
+    return pd.concat([own, area[[c for c in own.columns if c in area.columns]]], ignore_index=True)
+
+
+def _england_and_wales(pub: Publication) -> str:
+    """England and Wales beside a CSP, from the benchmarks where the Home Office tables allow
+    (they count offences, not this definition's incidents, so they are not put in the table)."""
+    about = pub.value("benchmarks", "about") if pub.has("benchmarks", "about") else {}
+    found = benchmark_findings(pub)
+    if found:
+        return (
+            "<p class='note'>England and Wales, on the Home Office tables (offences by code, "
+            "so not the same count as the table above; see Benchmarks): "
+            f"{escape(' '.join(found))}</p>"
+        )
+    reason = about.get("reason") or "the benchmark rates for this CSP are hidden."
+    return f"<p class='note'>No England and Wales rate beside this CSP's: {escape(reason)}</p>"
 
 
 def _districts(pub: Publication) -> str:
@@ -466,12 +495,21 @@ def health_section(page: Page) -> str:
             "<p>No A&amp;E (ISTV) attendances or hospital admissions are held: this section "
             "needs health partner data.</p>"
         )
-    html = [f"<p>{_n(attendances)} assault attendances; {_n(admissions)} admissions.</p>"]
-    if pub.provenance.get("csp"):
-        html.append(
-            "<p class='note'>A&amp;E attendances and admissions are for the whole partnership: "
-            "they record the hospital, not the CSP where the assault happened.</p>"
-        )
+    csp = pub.provenance.get("csp")
+    whole = str(pub.table("where", "area_rate")["area"].iloc[0]) if csp else ""
+    if csp:
+        area = escape(whole)
+        html = [
+            f"<p>{_n(attendances)} assault attendances at A&amp;E across {area}; "
+            f"{_n(admissions)} admissions of residents of {escape(csp)}.</p>",
+            f"<p class='note'>A&amp;E attendances are for the whole of {area}: they record the "
+            "hospital, not where the assault happened, so they are not compared with "
+            f"{escape(csp)}'s police records here (the report for {area} compares them with "
+            "its police records). Admissions are counted by each patient's area of residence "
+            f"(an LSOA or district of {escape(csp)}).</p>",
+        ]
+    else:
+        html = [f"<p>{_n(attendances)} assault attendances; {_n(admissions)} admissions.</p>"]
     if pub.has("health", "by_hour"):
         hours = pub.table("health", "by_hour")
         html.append(
@@ -479,13 +517,17 @@ def health_section(page: Page) -> str:
                 Chart(
                     "health-by-hour",
                     "bar",
-                    "Assault attendances at A&E by hour of the assault",
+                    "Assault attendances at A&E by hour of the assault"
+                    + (f" (all of {whole})" if csp else ""),
                     [f"{int(x):02d}" for x in hours["hour"]],
                     {"count": gaps(hours["count"])},
                 )
             )
         )
-        html.append("<h3>Where A&amp;E assaults happen and where police record violence</h3>")
+        if csp:
+            html.append(f"<h3>Where A&amp;E assaults happen (all of {escape(whole)})</h3>")
+        else:
+            html.append("<h3>Where A&amp;E assaults happen and where police record violence</h3>")
         html.append(page.table("health", "locations"))
         html.append("<h3>Means of assault</h3>" + page.table("health", "means_of_assault"))
     if pub.has("health", "sharp_object_admissions"):
