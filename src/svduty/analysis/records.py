@@ -10,6 +10,7 @@ every clause: it is held, but it counts towards nothing in the assessment, and t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -165,11 +166,11 @@ def _one(
     return RecordsAnalysed(sources, clauses, missing, geocoding, definition.id, engine)
 
 
-def _span(first: object, last: object) -> str:
+def _span(first: Any, last: Any) -> str:
     """The months a source's records fall in, e.g. '2025-01 to 2025-12' ('' when undated)."""
     if pd.isna(first) or pd.isna(last):
         return ""
-    a, b = (pd.Timestamp(m).strftime("%Y-%m") for m in (first, last))  # type: ignore[arg-type]
+    a, b = (pd.Timestamp(m).strftime("%Y-%m") for m in (first, last))
     return a if a == b else f"{a} to {b}"
 
 
