@@ -16,7 +16,7 @@ from svduty.analysis.assessment import Assessment
 from svduty.analysis.coverage import financial_year
 from svduty.analysis.stats import compare_counts
 from svduty.errors import InputError
-from svduty.publish import Draft, Publication, board
+from svduty.publish import Draft, Publication, board, conclusions
 from svduty.publish.tables import Parent, Table, note, value
 from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL, label
 
@@ -575,7 +575,7 @@ def derive(pub: Publication) -> Publication:
     pub.add(note("summary", "findings", findings(pub)))
     pub.add(note("records", "statement", board.records_statement(pub)))
     pub.add(note("limitations", "items", board.limitations(pub)))
-    return pub
+    return conclusions.conclude(pub)
 
 
 def derive_places(pub: Publication) -> Publication:
@@ -718,9 +718,14 @@ def change_words(change: Any) -> str:
     if change.ratio:
         words += (
             f" (rate ratio {change.ratio:.2f}, 95% interval {change.low:.2f} to "
-            f"{change.high:.2f}, exact test p = {change.p_value:.3g})"
+            f"{change.high:.2f}, exact test {p_words(change.p_value)})"
         )
     return words
+
+
+def p_words(p: float) -> str:
+    """A p-value as a reader reads it: "p < 0.001", else to three places."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _derive_ages(pub: Publication, role: str) -> None:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 from markupsafe import escape
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 BLUE = "#1d5c8c"
 SHADES = ("#c9c9c9", "#f2ddb3")  # months with no data; months without every source
@@ -29,6 +30,18 @@ SVG_PARAMS: dict[str, Any] = {
     "svg.hashsalt": "svduty",
     "svg.fonttype": "none",
 }  # same data, same file
+
+
+AXIS_FORMAT = ",~g"
+"""Vega-Lite (d3) numbers with thousands separators and no trailing zeros: 8,000 and 0.85."""
+
+
+def figure_text(value: float, _: Any = None) -> str:
+    """An axis figure as the tables show it: 8,000, not 8000; fractions to what they need."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
+
+
+THOUSANDS = FuncFormatter(figure_text)
 
 
 def gaps(values: Any) -> list[float]:
@@ -46,7 +59,7 @@ class Chart:
     title: str
     labels: list[str]
     series: dict[str, list[float]]
-    unit: str = "Count"
+    unit: str = "Incidents"
     horizontal: bool = False
     x_title: str = ""
     notes: list[str] = field(default_factory=list)
@@ -153,7 +166,12 @@ class Chart:
             "sort": None,
             "title": self.x_title,
         }
-        y = {"field": "value", "type": "quantitative", "title": self.unit}
+        y = {
+            "field": "value",
+            "type": "quantitative",
+            "title": self.unit,
+            "axis": {"format": AXIS_FORMAT},
+        }
         spec: dict[str, Any] = {
             "$schema": VEGA_LITE,
             "title": self.title,
@@ -165,7 +183,13 @@ class Chart:
             spec["encoding"] = {
                 "x": x,
                 "y": {"field": "series", "type": "ordinal", "sort": None, "title": ""},
-                "color": {**y, "scale": {"scheme": "blues"}},
+                "color": {
+                    "field": "value",
+                    "type": "quantitative",
+                    "title": self.unit,
+                    "scale": {"scheme": "blues"},
+                    "legend": {"format": AXIS_FORMAT},
+                },
             }
         elif self.kind == "bar":
             spec["mark"] = "bar"
@@ -236,10 +260,12 @@ class Chart:
             axes.set_yticks(places or [], self.labels)
             axes.set_ylim(-0.6, len(values) - 0.4)
             axes.set_xlabel(self.unit)
+            axes.xaxis.set_major_formatter(THOUSANDS)
         else:
             axes.set_xticks(range(len(values)), self.labels)
             axes.set_xlim(-0.6, len(values) - 0.4)
             axes.set_ylabel(self.unit)
+            axes.yaxis.set_major_formatter(THOUSANDS)
             if len(self.labels) > 6:
                 axes.tick_params(axis="x", labelrotation=90)
             self._draw_shades(axes)
@@ -288,6 +314,7 @@ class Chart:
         if len(self.series) == 1:
             self._mark_hidden(axes, next(iter(self.series.values())))
         axes.set_ylabel(self.unit)
+        axes.yaxis.set_major_formatter(THOUSANDS)
         axes.set_ylim(bottom=0)
         step = max(1, len(self.labels) // 12)
         axes.set_xticks(range(0, len(self.labels), step), self.labels[::step], rotation=90)
@@ -309,7 +336,7 @@ class Chart:
         axes.set_yticks(range(len(rows)), rows)
         axes.set_xticks(range(0, len(self.labels), 2), self.labels[::2])
         axes.set_xlabel(self.x_title)
-        figure.colorbar(image, ax=axes, label=self.unit)
+        figure.colorbar(image, ax=axes, label=self.unit, format=THOUSANDS)
         axes.set_title(self.title, loc="left", fontsize=11)
         return figure
 
