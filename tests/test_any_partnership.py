@@ -17,9 +17,12 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import csv_rows
+from markupsafe import escape
 from pyproj import Transformer
 from shapely import MultiPoint, Point, box, to_geojson, transform, union_all, voronoi_polygons
 
+from svduty.definitions import load_definition
 from svduty.errors import InputError, SvdutyError
 from svduty.fetch import fetch_boundaries
 from svduty.ingest import ingest
@@ -209,6 +212,129 @@ def test_the_headline_compares_the_top_csp_with_this_area_only(warwickshire, pub
         assert not any("highest" in f for f in published[csp].value("summary", "findings"))
 
 
+def test_a_csps_health_figures_are_its_own_or_said_to_be_the_areas(
+    warwickshire, published, profile
+):
+    """Admissions carry the patient's area: a CSP's are its residents'. A&E attendances carry
+    no place: a CSP's report shows the area's, and never beside the CSP's police records."""
+    _, ws = warwickshire
+    attendances = ws.con.execute("SELECT count(*) FROM ae_attendances").fetchone()[0]
+    admissions = ws.con.execute("SELECT area_code, cause_code, count FROM admissions").df()
+    areas = ws.con.execute("SELECT DISTINCT lsoa_code, la_code FROM areas").df()
+    recorded = ws.con.execute(
+        """
+        SELECT count(*) FROM incidents i JOIN classifications c USING (batch_id, source_line)
+        WHERE c.definition_id = ? AND c.in_definition AND i.location_type IS NOT NULL""",
+        [DEFINITION],
+    ).fetchone()[0]
+    whole = published[None]
+    assert whole.value("health", "admissions") == admissions["count"].sum()
+    assert whole.table("health", "locations")["police"].sum() == recorded
+    own = []
+    for csp, districts in profile.csps.items():
+        pub = published[csp]
+        codes = {*districts, *areas.loc[areas["la_code"].isin(districts), "lsoa_code"]}
+        mine = admissions[admissions["area_code"].isin(codes)]
+        own.append(int(mine["count"].sum()))
+        assert pub.value("health", "admissions") == own[-1], csp
+        sharp = mine[mine["cause_code"].str.startswith("X99")]["count"].sum()
+        assert pub.table("health", "sharp_object_admissions")["count"].sum() == sharp, csp
+        assert pub.value("health", "attendances") == attendances, csp  # the area's, said so
+        locations = pub.table("health", "locations")
+        assert not {"police", "police_share", "gap"} & set(locations.columns), csp
+        assert locations["ae"].sum() == whole.table("health", "locations")["ae"].sum()
+        assert not any("police" in s for s in pub.value("summary", "findings")), csp
+    assert len(set(own)) > 1 and max(own) < whole.value("health", "admissions")
+
+
+def test_a_csps_rate_is_shown_beside_the_whole_areas(warwickshire, published, profile):
+    _, ws = warwickshire
+    incidents = _selected(ws)
+    district_csp = {d: csp for csp, codes in profile.csps.items() for d in codes}
+    counted = incidents["la_code"].map(district_csp).value_counts()
+    residents = {
+        csp: int(_lsoas(ws, codes)["population"].sum()) for csp, codes in profile.csps.items()
+    }
+    area = _numbers(published[None].table("where", "csp_rates"))
+    factor = _factor(area)
+    overall = counted.sum() / sum(residents.values()) * 1000 * factor
+    months = ws.con.execute("SELECT count(DISTINCT month) FROM incidents").fetchone()[0]
+    for csp in profile.csps:
+        pub = published[csp]
+        own = _numbers(pub.table("where", "csp_rates"))
+        whole = _numbers(pub.table("where", "area_rate"))
+        assert list(own["area"]) == [csp] and "share" not in own.columns
+        assert list(whole["area"]) == [ws.settings.area]
+        assert own["count"].iloc[0] == counted[csp]
+        assert whole["count"].iloc[0] == counted.sum()
+        assert whole["population"].iloc[0] == sum(residents.values())
+        assert whole["rate"].iloc[0] == pytest.approx(overall, abs=1e-3)
+        rate = counted[csp] / residents[csp] * 1000 * factor
+        assert own["rate"].iloc[0] == pytest.approx(rate, abs=1e-3)
+        low, high = own["low"].iloc[0], own["high"].iloc[0]
+        verdict = (
+            "significantly higher than"
+            if low > overall
+            else "significantly lower than"
+            if high < overall
+            else "not significantly different from"
+        )
+        expected = (
+            f"{csp}'s rate was {rate:.1f} per 1,000 residents a year (95% interval {low:.1f} "
+            f"to {high:.1f}; {months} months with data), {verdict} {ws.settings.area}'s "
+            f"{overall:.1f}."
+        )
+        assert any(f.endswith(expected) for f in pub.value("summary", "findings")), csp
+
+
+@pytest.fixture(scope="module")
+def suppressed(warwickshire):
+    """The set as published, small counts hidden."""
+    _, ws = warwickshire
+    return publications(ws, selection_of(ws), Policy(ws.settings.disclosure_threshold))
+
+
+def test_the_summary_gives_the_total_the_tables_show(suppressed):
+    """A total is given whenever a table shows it (every financial year, every month, or a
+    CSP's own rate row), and only then."""
+    partly = 0
+    for area, pub in suppressed.items():
+        years = list(pub.table("trends", "financial_years")["count"])
+        months = list(pub.table("trends", "monthly")["count"])
+        shown = [years, months] + ([list(pub.table("where", "csp_rates")["count"])] if area else [])
+        totals = {int(sum(c)) for c in shown if all(v is not None for v in c)}
+        first = next(f for f in pub.value("summary", "findings") if "definition in" in f)
+        assert len(totals) <= 1, area  # every table that shows the total shows the same one
+        if totals:
+            assert f"{totals.pop():,} incidents met" in first, area
+            partly += any(v is None for v in months)
+        else:
+            assert "no total is given" in first, area
+    assert partly, "no report hides months but shows its total: the check has no bite"
+
+
+def test_a_csps_report_says_what_disclosure_control_hid_as_its_summary_does(
+    warwickshire, suppressed, tmp_path
+):
+    """The limitation's counts are the summary JSON's, maps included."""
+    _, ws = warwickshire
+    csp = "Rugby"
+    paths = build_sna(ws, out=tmp_path, csp=csp, pdf=False)
+    summary = json.loads(paths["json"].read_text())
+    hidden = summary["suppressed"]
+    assert hidden["primary"] > suppressed[csp].primary  # its maps hide counts too
+    said = next(s for s in summary["sections"]["limitations"]["items"] if "Disclosure" in s)
+    threshold = summary["disclosure_threshold"]
+    assert (
+        f"hid {hidden['primary']:,} counts below {threshold} and {hidden['secondary']:,} more"
+        in said
+    )
+    html = paths["html"].read_text()
+    table = html.split("the CSP and the whole area</h3>")[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>([^<]+)</td>", table)
+    assert rows == [csp, ws.settings.area]
+
+
 # ---- maps without boundaries -----------------------------------------------------------------
 
 
@@ -219,6 +345,9 @@ def test_without_boundaries_maps_draw_cells_only_and_say_so(warwickshire, publis
     html = paths["html"].read_text(encoding="utf-8")
     assert NO_BOUNDARIES.replace("`", "&#96;") in html or NO_BOUNDARIES in html
     assert "West Mercia boundaries" not in html
+    agreed = load_definition(DEFINITION).area  # another area's definition, said to be so
+    assert agreed == "West Mercia" != ws.settings.area
+    assert f"This definition was agreed by {agreed}, not by {ws.settings.area}" in html
     summary = json.loads(paths["json"].read_text(encoding="utf-8"))
     hotspots = summary["sections"]["hotspots"]
     size = re.search(r"cell size ([\d,]+) m", " ".join(hotspots["method"]))
@@ -360,7 +489,9 @@ def ons(warwickshire, profile) -> Iterator[str]:
     httpd.shutdown()
 
 
-def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(warwickshire, ons, tmp_path):
+def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(
+    warwickshire, ons, shared, tmp_path
+):
     root, original = warwickshire
     shutil.copytree(root / "ws", tmp_path / "ws", ignore=shutil.ignore_patterns("*.lock"))
     with Workspace.open(tmp_path / "ws") as ws:
@@ -383,11 +514,39 @@ def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(warwickshire,
         assert "lsoa-2021-bgc.geojson" in (ws.root / "svduty.toml").read_text()
         found = ws.boundaries()
         assert found is not None and found.vintage == 2021 and len(found.lsoas.codes) == 354
-        paths = build_sna(ws, out=tmp_path / "out", csp="Rugby", unsuppressed=True, pdf=False)
+        # Nuneaton and Bedworth: the CSP whose generated crimes make 99% and 95% LSOA hotspots
+        csp, district = "Nuneaton and Bedworth", "E07000219"
+        paths = build_sna(ws, out=tmp_path / "out", csp=csp, unsuppressed=True, pdf=False)
         summary = json.loads(paths["json"].read_text(encoding="utf-8"))
         hotspots = summary["sections"]["hotspots"]
         assert "lsoa_unavailable" not in hotspots
-        rugby = len(_lsoas(original, ("E07000220",)))
-        assert f"{rugby} areas: 2021 LSOAs from lsoa-2021-bgc.geojson" in hotspots["lsoa_method"][0]
+        lsoas = len(_lsoas(original, (district,)))
+        assert f"{lsoas} areas: 2021 LSOAs from lsoa-2021-bgc.geojson" in hotspots["lsoa_method"][0]
         html = paths["html"].read_text(encoding="utf-8")
         assert NO_BOUNDARIES not in html
+        published = build_sna(ws, out=tmp_path / "out", csp=csp, pdf=False)
+        public = published["html"].read_text(encoding="utf-8")
+        threshold = ws.settings.disclosure_threshold
+    # the LSOAs at the centre of hotspots, each with its ward from the shared 2021 lookup and its
+    # incidents (every LSOA of the area has a polygon, so each is counted by its code)
+    hot = pd.DataFrame(hotspots["lsoas_hot"])
+    assert set(hot["confidence"]) == {"99%", "95%"}
+    assert list(hot["confidence"]) == sorted(hot["confidence"], reverse=True)
+    lookup = csv_rows(shared / "lsoa-2021-lookups-imd2025" / "lsoa21-lookup.csv")
+    wards = {r["lsoa21cd"]: r["wd25nm"] for r in lookup}
+    assert list(hot["ward"]) == [wards[code] for code in hot["LSOA"]]
+    counted = _selected(original).groupby("lsoa_code").size()
+    assert list(hot["count"]) == [int(counted.get(code, 0)) for code in hot["LSOA"]]
+    small = [0 < n < threshold for n in hot["count"]]
+    assert any(small)  # so the published list below has counts to hide
+    for report, suppressed in ((html, False), (public, True)):
+        listed = report[report.index("at the centre of hotspots") :]
+        for row, hide in zip(hot.itertuples(), small, strict=True):
+            figure = f"{row.count:,}"
+            # a small count is [c] when published; a larger one may be hidden to protect it
+            shown = ("\\[c\\]" if hide else rf"(?:{figure}|\[c\])") if suppressed else figure
+            assert re.search(
+                rf"<td>{re.escape(escape(row.ward))}</td><td>[^<]*</td><td>{row.LSOA}</td>"
+                rf"<td>{row.confidence}</td><td class=\"n\"[^>]*>{shown}</td>",
+                listed,
+            ), (row, suppressed)

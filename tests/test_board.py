@@ -29,6 +29,7 @@ from svduty.settings import Settings
 from svduty.sna import build_sna
 from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
+from svduty.vocabulary import source_kind_label
 from svduty.workspace import Workspace
 
 RECOMMENDATIONS = """# Our recommendations
@@ -72,12 +73,13 @@ def test_first_page_counts_the_records_analysed_by_source(example):
     ws, paths, _ = example
     definition = load_definition(ws.settings.definition)
     held = ws.con.execute(
-        "SELECT source_kind, synthetic, count(*) FROM incidents GROUP BY ALL"
+        "SELECT source_kind, synthetic, count(*), strftime(min(month), '%Y-%m'), "
+        "strftime(max(month), '%Y-%m') FROM incidents GROUP BY ALL"
     ).fetchall()
     meeting = counts(ws.store, "incidents", ["source_kind"], [], definition).frame
     meets = dict(zip(meeting["source_kind"], meeting["count"], strict=True))
-    names = {"police_uk_street": "data.police.uk street-level crime"}
-    names["police_extract"] = "force crime records"
+    assert definition.area == ws.settings.area  # its own definition: no warning
+    assert "This definition was agreed by" not in paths["html"].read_text()
     page = _first_page(paths["html"].read_text())
     parser = HtmlTables()
     parser.feed(page)
@@ -85,13 +87,14 @@ def test_first_page_counts_the_records_analysed_by_source(example):
     headings = [h.lower() for h in table[0]]
     rows = {r[0]: dict(zip(headings, r, strict=True)) for r in table[1:]}
     assert len(rows) == len(held) == 2
-    for kind, synthetic, n in held:
-        row = rows[names[kind]]
+    for kind, synthetic, n, first, last in held:
+        row = rows[source_kind_label(kind)]
+        assert row["months held"] == (first if first == last else f"{first} to {last}")
         assert row["real or synthetic"] == ("SYNTHETIC" if synthetic else "real")
         assert row["records held"] == f"{n:,}"
         assert row["meet the definition"] == f"{int(meets.get(kind, 0)):,}"
     # the real open data counted for nothing, and the page says so and why
-    [real] = [n for kind, synthetic, n in held if not synthetic]
+    [real] = [n for kind, synthetic, n, *_ in held if not synthetic]
     text = _text(page)
     assert f"{real:,} real open-data records" in text
     sentence = text.split(f"{real:,} real open-data records")[1].split(". ")[0]

@@ -27,6 +27,7 @@ from svduty.workspace import DATABASE_FILE, SNAPSHOT_FILE, Workspace
 
 V1_COMMIT = "692dfee"  # the first package: schema version 1
 V2_COMMIT = "a3c20b6"  # the last commit with schema version 2
+V3_COMMIT = "fb18d52"  # the last commit with schema version 3
 
 REPO = Path(
     subprocess.run(
@@ -126,6 +127,19 @@ ws.close()
     return root, state
 
 
+@pytest.fixture(scope="module")
+def v3_workspace(tmp_path_factory, west_mercia: Path) -> tuple[Path, dict[str, Any]]:
+    """A month of open data ingested by the code of the last schema-3 commit."""
+    scratch = tmp_path_factory.mktemp("v3")
+    source = _extract(V3_COMMIT, scratch / "code")
+    root = scratch / "ws"
+    _run_old(source, "-m", "svduty.cli", "init", str(root), "--example")
+    _run_old(source, "-m", "svduty.cli", "ingest", "-w", str(root), str(west_mercia / "2025-01"))
+    state = _state(root / DATABASE_FILE)
+    assert state["schema_version"] == "3" and state["counts"]["incidents"] > 0
+    return root, state
+
+
 def _copy(workspace: tuple[Path, dict[str, Any]], target: Path) -> Path:
     shutil.copytree(workspace[0], target)
     return target
@@ -154,7 +168,7 @@ def test_v2_workspace_opens_backed_up_and_migrated(v2_workspace, tmp_path):
     assert any(str(backup) in line for line in said), said
     assert _state(backup) == old
     new = _state(root / DATABASE_FILE)
-    assert new["schema_version"] == "3"
+    assert new["schema_version"] == str(SCHEMA_VERSION)
     assert "audit" not in new["counts"]
     kept = {t: n for t, n in old["counts"].items() if t not in ("audit", "meta")}
     assert {t: n for t, n in new["counts"].items() if t != "meta"} == kept
@@ -192,7 +206,31 @@ def test_v1_workspace_gains_the_partner_tables(v1_workspace, tmp_path):
     for table in ("involvements", "ae_attendances", "admissions", "classifications"):
         assert new["counts"][table] == 0
     assert new["batches"] == old["batches"] and new["rejects"] == old["rejects"]
-    assert new["schema_version"] == "3"
+    assert new["schema_version"] == str(SCHEMA_VERSION)
+
+
+def test_v3_workspace_gains_wards_and_the_bundled_deciles(v3_workspace, tmp_path):
+    root = _copy(v3_workspace, tmp_path / "ws")
+    with Workspace.open(root, say=lambda _: None):
+        pass
+    assert len(list((root / "backups").glob("svduty-v3-*.duckdb"))) == 1
+    bundled = duckdb.sql(
+        f"SELECT lsoa_code, ward_code, ward_name, imd2025_decile FROM read_csv('"
+        f"{data_path('areas.csv.gz')}', header=true, all_varchar=true) ORDER BY lsoa_code"
+    ).fetchall()
+    con = duckdb.connect(str(root / DATABASE_FILE), read_only=True)
+    try:
+        stored = con.execute(
+            "SELECT lsoa_code, ward_code, ward_name, CAST(imd2025_decile AS VARCHAR) FROM areas "
+            "ORDER BY lsoa_code"
+        ).fetchall()
+    finally:
+        con.close()
+    assert stored == bundled
+    assert any(ward for _, ward, _, _ in stored)
+    new = _state(root / DATABASE_FILE)
+    assert new["schema_version"] == str(SCHEMA_VERSION)
+    assert new["batches"] == v3_workspace[1]["batches"]
 
 
 def test_a_reader_upgrades_through_a_brief_writer(v2_workspace, tmp_path):
@@ -202,7 +240,7 @@ def test_a_reader_upgrades_through_a_brief_writer(v2_workspace, tmp_path):
         assert reader.read_only
         assert len(reader.batch_ids) == len(v2_workspace[1]["batches"])
     assert len(list((root / "backups").glob("svduty-v2-*.duckdb"))) == 1
-    assert any("older than this svduty's 3" in line for line in said), said
+    assert any(f"older than this svduty's {SCHEMA_VERSION}" in line for line in said), said
 
 
 def test_a_read_only_share_of_an_old_workspace_says_to_upgrade_a_copy(v2_workspace, tmp_path):
@@ -210,7 +248,7 @@ def test_a_read_only_share_of_an_old_workspace_says_to_upgrade_a_copy(v2_workspa
     with read_only(root), pytest.raises(WorkspaceError) as error:
         Workspace.open(root, read_only=True)
     message = str(error.value)
-    assert "schema version 2 is older than this svduty's 3" in message
+    assert f"schema version 2 is older than this svduty's {SCHEMA_VERSION}" in message
     assert "read-only" in message and "writable copy" in message
 
 

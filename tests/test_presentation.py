@@ -154,18 +154,46 @@ def test_near_repeats_are_concluded_in_words(pages):
 
 
 @pytest.mark.parametrize(
-    ("values", "why"),
+    ("values", "gaps", "why"),
     [
-        ([math.nan] * 12, "every value is hidden"),
-        ([0.0] * 12, "every value shown is zero"),
-        ([math.nan] * 11 + [5.0], "one value only"),
+        ([math.nan] * 12, 0, "every value is hidden"),
+        ([0.0] * 12, 0, "every value shown is zero."),
+        ([0.0] * 8 + [math.nan] * 4, 0, "every value shown is zero and the other 4 are hidden"),
+        ([math.nan] * 11 + [5.0], 11, "one value only"),
     ],
 )
-def test_a_chart_with_nothing_to_show_is_a_sentence(values, why):
+def test_a_chart_with_nothing_to_show_is_a_sentence(values, gaps, why):
     months = [f"2025-{m:02d}" for m in range(1, 13)]
-    chart = Chart("rolling", "line", "Rolling 12-month total: x", months, {"total": values})
+    chart = Chart(
+        "rolling",
+        "line",
+        "Rolling 12-month total: x",
+        months,
+        {"total": values},
+        shaded={GAP: months[:gaps]} if gaps else {},
+    )
     page = Page(pub=None, definition_id="x")  # a chart needs no publication
     drawn = page.chart(chart)
     assert "<svg" not in drawn and "no chart" in drawn and why in drawn
     assert page.charts == []  # nor a Vega-Lite spec of nothing
     assert "<svg" in page.chart(Chart("c", "line", "t", months, {"total": [1.0] * 12}))
+
+
+@pytest.mark.parametrize("kind", ["line", "bar"])
+def test_a_chart_with_more_than_half_its_values_hidden_is_a_sentence(kind):
+    """Hidden values, not months without data, are counted; half hidden still draws."""
+    months = [f"{2024 + m // 12}-{m % 12 + 1:02d}" for m in range(24)]
+    shown = {m: float(i + 5) for i, m in enumerate(months) if i % 3 == 0}  # 8 of 24
+    no_data = months[13:15]  # 2 months with no data: neither shown nor hidden
+    values = [shown.get(m, math.nan) for m in months]
+    hidden = sum(m not in shown and m not in no_data for m in months)
+    chart = Chart(
+        "m", kind, "Incidents a month: x", months, {"count": values}, shaded={GAP: no_data}
+    )
+    sentence = chart.html()
+    assert "<svg" not in sentence
+    assert f"{hidden} of the {hidden + len(shown)} values with data are hidden" in sentence
+    assert all(f"{m} {v:,.0f}" in sentence for m, v in shown.items())
+    half = [v if not math.isnan(v) else 1.0 for v in values[:12]] + values[12:]
+    assert sum(math.isnan(v) for v in half) * 2 <= len(half) - len(no_data)
+    assert "<svg" in Chart("m", kind, "t", months, {"count": half}, shaded={GAP: no_data}).html()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from pathlib import Path
 
 from conftest import csv_rows
@@ -52,6 +53,56 @@ def test_west_mercia_population_matches_an_independent_sum(shared):
     areas = [r for r in _areas() if r["force"] == "West Mercia" and r["in_2011"] == "True"]
     assert len(codes) == 781
     assert sum(int(r["population_2019"]) for r in areas if r["population_2019"]) == expected
+
+
+def _decile(rank: int, n: int) -> int:
+    """The decile of rank 1..n, 1 = most deprived (the least k with rank <= k n / 10)."""
+    return next(k for k in range(1, 11) if 10 * rank <= k * n)
+
+
+def test_the_decile_rule_is_the_one_mhclg_published_for_imd_2019(shared):
+    rows = csv_rows(shared / "imd-2019-lsoa" / "IMD2019.csv")
+    ranks = [int(r["Index of Multiple Deprivation (IMD) Rank"].replace(",", "")) for r in rows]
+    assert max(ranks) == len(rows)  # tied LSOAs share a rank
+    deciles = [int(r["Index of Multiple Deprivation (IMD) Decile"]) for r in rows]
+    assert deciles == [_decile(rank, len(rows)) for rank in ranks]
+
+
+def test_imd_2025_deciles_rank_englands_scored_lsoas_only(shared):
+    """Ten equal groups of the LSOAs with a score, ranked here from the shared IMD 2025 file:
+    unscored rows (Welsh and 2011-only LSOAs) must not push the least deprived out of decile 10."""
+    scores = {
+        r["LSOA21CD"]: float(r["IMDSCORE"])
+        for r in csv_rows(shared / "lsoa-2021-lookups-imd2025" / "imd_lookups.csv")
+    }
+    ranked = sorted(scores, key=lambda code: (-scores[code], code))
+    expected = {code: _decile(i + 1, len(ranked)) for i, code in enumerate(ranked)}
+    areas = _areas()
+    bundled = {r["lsoa_code"]: int(r["imd2025_decile"]) for r in areas if r["imd2025_decile"]}
+    assert bundled == expected
+    assert not any(r["imd2025_decile"] for r in areas if r["lsoa_code"] not in scores)
+    sizes = Counter(bundled.values())
+    assert sorted(sizes) == list(range(1, 11))
+    assert all(abs(n - len(ranked) / 10) < 1 for n in sizes.values())
+
+
+def test_west_mercias_deciles_resemble_imd_2019s(shared):
+    """Indices six years apart differ, but not by a factor of two in any decile's LSOAs."""
+    areas = [r for r in _areas() if r["force"] == "West Mercia"]
+    new = Counter(r["imd2025_decile"] for r in areas if r["in_2021"] == "True")
+    old = Counter(r["imd2019_decile"] for r in areas if r["in_2011"] == "True")
+    for decile in map(str, range(1, 11)):
+        assert old[decile] / 2 <= new[decile] <= old[decile] * 2, (decile, new, old)
+
+
+def test_every_2021_lsoa_has_the_ward_of_the_shared_lookup(shared):
+    lookup = csv_rows(shared / "lsoa-2021-lookups-imd2025" / "lsoa21-lookup.csv")
+    wards = {r["lsoa21cd"]: (r["wd25cd"], r["wd25nm"]) for r in lookup}
+    areas = _areas()
+    assert {
+        r["lsoa_code"]: (r["ward_code"], r["ward_name"]) for r in areas if r["in_2021"] == "True"
+    } == wards
+    assert not any(r["ward_code"] for r in areas if r["in_2021"] != "True")
 
 
 def test_both_lsoa_vintages_are_present(west_mercia):

@@ -24,6 +24,7 @@ from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.settings import Settings
 from svduty.sna import build_sna
+from svduty.spatial.gistar import CLASS_ORDER
 from svduty.workspace import Workspace
 
 LOOKUP = "offence-code-to-policeuk-category.csv"
@@ -228,6 +229,8 @@ def test_severity_weights_are_named_and_missing_codes_listed(assessed, tmp_path)
     sections = json.loads(paths["json"].read_text())["sections"]
     what = sections["what"]
     harm_notes = " ".join(sections["hotspots"]["harm_method"])
+    shown = [row["class"] for row in sections["hotspots"]["cells_by_class"]]
+    assert len(shown) > 2 and shown == sorted(shown, key=CLASS_ORDER.index)  # hottest first
     assert "harm-weighted by illustrative test weights, not official" in harm_notes
     assert "Weighted by harm" in paths["html"].read_text()
     assert what["weighted_total"] == pytest.approx(

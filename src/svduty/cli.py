@@ -46,7 +46,11 @@ fetch_app = typer.Typer(help="Download open data (the only commands that use the
 bench_app = typer.Typer(help="Benchmarks, as ratios against a baseline in the same run.")
 reference_app = typer.Typer(help="Bundled reference data (areas, forces, offence codes).")
 definitions_app = typer.Typer(help="Serious-violence definitions: list, show, validate, diff.")
+measures_app = typer.Typer(
+    help="Success measures (outcomes frameworks): list, show, validate, and SPC charts."
+)
 app.add_typer(definitions_app, name="definitions")
+app.add_typer(measures_app, name="measures")
 app.add_typer(fetch_app, name="fetch")
 app.add_typer(bench_app, name="bench")
 app.add_typer(reference_app, name="reference")
@@ -1011,6 +1015,152 @@ def funnel_plot(
     else:
         data = csv_text(result.frame).encode()
     _write(data, [*result.notes, result.method], output)
+
+
+@measures_app.command("list")
+def measures_list(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
+    """The measures of the shipped frameworks and of the workspace's own (measures/*.yaml)."""
+    from svduty.measures.framework import frameworks
+
+    rows = [
+        {
+            "framework": f.id,
+            "measure": m.id,
+            "unit": m.unit_words,
+            "improvement": m.improvement,
+            "name": m.name,
+        }
+        for f in frameworks(workspace)
+        for m in f.measures
+    ]
+    _emit(pd.DataFrame(rows), fmt, "Success measures")
+
+
+@measures_app.command("show")
+def measures_show(
+    measure: Annotated[str, typer.Argument(help="Measure id (or FRAMEWORK/MEASURE).")],
+    workspace: WorkspaceOption,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """A measure: what it counts and why, and its latest month for the area and each CSP."""
+    from svduty.measures.framework import find_measure
+    from svduty.measures.series import all_series
+
+    chosen = find_measure(measure, workspace)
+    err.print(
+        f"{chosen.framework}/{chosen.id}: {chosen.name}\n"
+        f"why: {chosen.why}\n"
+        f"source: {chosen.source.describe()}\n"
+        f"unit: {chosen.unit_words}; improvement: {chosen.improvement}",
+        highlight=False,
+    )
+    ws = _open(workspace, read_only=True)
+    found = all_series(ws.store, ws.settings, chosen)
+    ws.close()
+    rows = []
+    for name, series in found.items():
+        latest = series.latest or {}
+        rows.append(
+            {
+                "area": name,
+                "month": latest.get("month"),
+                "count": latest.get("count"),
+                "rate": latest.get("rate") if chosen.unit == "rate" else None,
+                "status": latest.get("status", "no data"),
+                "months": len(series.frame),
+                "gaps": int((series.frame["status"] == "no data").sum()),
+            }
+        )
+        for note in series.notes:
+            err.print(f"{name}: {note}", highlight=False)
+    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest month")
+
+
+@measures_app.command("validate")
+def measures_validate(
+    paths: Annotated[list[Path], typer.Argument(help="Framework files.")],
+) -> None:
+    """Check framework files; every problem is listed with its line and field."""
+    from svduty.measures.framework import load_framework
+
+    failed = []
+    for path in paths:
+        try:
+            f = load_framework(path)
+            out.print(f"{path}: valid ({f.id}, {len(f.measures)} measures)", highlight=False)
+        except SvdutyError as error:
+            failed.append(str(error))
+    if failed:
+        raise SvdutyError("\n".join(failed))
+
+
+@measures_app.command("spc")
+def measures_spc(
+    measure: Annotated[str, typer.Argument(help="Measure id (or FRAMEWORK/MEASURE).")],
+    workspace: WorkspaceOption,
+    area: Annotated[
+        str | None, typer.Option("--area", help="One CSP (default: the whole area).")
+    ] = None,
+    preset: Annotated[
+        Preset, typer.Option(help="Rules: mdc (Making Data Count) or nhsr (NHSRplotthedots).")
+    ] = Preset.mdc,
+    title: TitleOption = None,
+    fmt: MeasureFormatOption = MeasureFormat.csv,
+    output: OutOption = None,
+) -> None:
+    """An SPC chart (XmR, Making Data Count) of a measure's monthly series, in its unit and
+    improvement direction; months without data are left out and named."""
+    import json
+
+    from svduty.measures import spc
+    from svduty.measures.framework import find_measure
+    from svduty.measures.series import measure_series
+
+    if fmt is MeasureFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
+    chosen = find_measure(measure, workspace)
+    ws = _open(workspace, read_only=True)
+    series = measure_series(ws.store, ws.settings, chosen, area)
+    ws.close()
+    dates, values = series.points()
+    if not values:
+        raise SvdutyError(
+            f"{chosen.id} has no month with data for {series.area}: "
+            + ("; ".join(series.notes) or "the workspace holds none")
+        )
+    result = spc.spc(dates, values, improvement=chosen.improvement, preset=preset.value)
+    gaps = [
+        m
+        for m, s in zip(series.frame["month"], series.frame["status"], strict=True)
+        if s == "no data"
+    ]
+    notes = [
+        f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
+        *series.notes,
+        *(["months left out as gaps: " + ", ".join(gaps)] if gaps else []),
+        *result.notes,
+        f"variation: {result.variation_icon or 'none (no limits)'}",
+    ]
+    if fmt in (MeasureFormat.png, MeasureFormat.svg):
+        from svduty.measures.charts import render, spc_figure
+
+        data = render(spc_figure(result, title or f"{chosen.name}, {series.area}"), fmt.value)
+    elif fmt is MeasureFormat.json:
+        summary = json.loads(result.json())
+        summary = {
+            "measure": chosen.id,
+            "framework": chosen.framework,
+            "area": series.area,
+            "value": series.value,
+            "unit": chosen.unit_words,
+            "population": series.population,
+            "gaps": gaps,
+            **summary,
+        }
+        data = (json.dumps(summary, indent=2) + "\n").encode()
+    else:
+        data = csv_text(result.frame).encode()
+    _write(data, [*notes, result.method], output)
 
 
 @app.command()

@@ -7,7 +7,8 @@ thing forever. The workspace opens them as a writer: it copies the DuckDB file t
 and records the new version in `meta`.
 
 Released versions: 1 (the first package), 2 (markers, involvements, A&E and admissions), 3 (the
-audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned).
+audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned),
+4 (each LSOA's electoral ward in the areas table).
 """
 
 from __future__ import annotations
@@ -162,9 +163,24 @@ def _to_v3(ctx: Context) -> None:
     ctx.con.execute("DROP TABLE audit")
 
 
+_AREA_COLUMNS_V4 = {"ward_code": "VARCHAR", "ward_name": "VARCHAR"}
+
+
+def _to_v4(ctx: Context) -> None:
+    """Areas gain the ward of each 2021 LSOA (filled when the reference tables next load, which
+    the new bundled areas file makes happen on this same open)."""
+    tables = {r[0] for r in ctx.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for column, kind in _AREA_COLUMNS_V4.items() if "areas" in tables else ():
+        ctx.con.execute(f'ALTER TABLE areas ADD COLUMN IF NOT EXISTS "{column}" {kind}')
+    if ctx.engine == "spark":
+        for path in sorted((ctx.root / "warehouse" / "areas").glob("*.parquet")):
+            _conform_parquet(ctx.con, path, _AREA_COLUMNS_V4)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "partner data: markers, involvements, A&E attendances, admissions", _to_v2),
     Migration(3, "audit log in audit.sqlite; versioned derived tables", _to_v3),
+    Migration(4, "wards of LSOAs in the areas table", _to_v4),
 )
 
 

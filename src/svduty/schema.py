@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from svduty.vocabulary import MARKERS, marker_column
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bump with a migration in `svduty.migrations` for every change to a table below."""
 
 FACT_TABLES: dict[str, dict[str, str]] = {
@@ -158,6 +158,8 @@ REFERENCE_TABLES: dict[str, dict[str, str]] = {
         "imd2019_decile": "INTEGER",
         "imd2025_score": "DOUBLE",
         "imd2025_decile": "INTEGER",
+        "ward_code": "VARCHAR",
+        "ward_name": "VARCHAR",
     },
     "offences": {
         "offence_code": "VARCHAR",

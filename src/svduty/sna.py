@@ -36,17 +36,20 @@ from svduty.definitions.model import Definition
 from svduty.errors import InputError
 from svduty.publish import Draft, Policy, Publication, publish
 from svduty.publish.board import complete
+from svduty.publish.conclusions import conclude_places
 from svduty.publish.sna import derive, derive_places, draft, draft_places
 from svduty.recommendations import read_recommendations
 from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 6
+CACHE_FORMAT = 10
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
-4: headings and hidden marks; 5: records analysed and benchmarks; 6: tables declare every sum a
-reader can form, and suppression is audited), so a cache written by an
-older svduty of the same version is never read back."""
+4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
+with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
+figures and the whole area's rate beside its own; 9: a conclusion under each table and chart;
+10: tables declare every sum a reader can form, and suppression is audited), so a cache written
+by an older svduty of the same version is never read back."""
 
 
 def selection_of(
@@ -327,7 +330,7 @@ def _draw(
     if pub.provenance["records"]:
         if progress:
             progress("hotspots and near repeats")
-        pub.merge(places(workspace, selection, policy, weights))
+        conclude_places(pub.merge(places(workspace, selection, policy, weights)))
     complete(pub, recommendations)
     covered = _covered(selection, pubs[None])
     name = outputs.report_name("sna", area, covered, selection.definition.id, policy.internal)

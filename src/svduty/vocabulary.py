@@ -124,6 +124,7 @@ HEADINGS: dict[str, str] = {
     "weight": "Weight",
     "harm": "Weighted harm",
     "clause": "Clause",
+    "clause_name": "Clause",
     "counted": "Counted",
     "unassessable": "Unassessable",
     "cause": "ICD-10 cause",
@@ -186,13 +187,14 @@ SOURCE_KINDS: dict[str, str] = {
     "police_uk_street": "data.police.uk street-level crime",
     "police_uk_outcomes": "data.police.uk outcomes",
     "police_uk_stop_search": "data.police.uk stop and search",
-    "home_office_prc": "Home Office recorded crime tables",
-    "police_extract": "force extract",
-    "police_extract_crimes": "force extract: crimes",
-    "police_extract_people": "force extract: victims and suspects",
-    "istv": "A&E attendances (ISTV)",
-    "admissions": "hospital admissions",
+    "home_office_prc": "Home Office police recorded crime tables",
+    "police_extract": "force crime records",
+    "police_extract_crimes": "force crime records",
+    "police_extract_people": "people in force crime records",
+    "istv": "A&E assault attendances (ISTV)",
+    "admissions": "hospital admissions for assault",
 }
+"""Each kind of source in words: one vocabulary for tables, sentences and the first page."""
 
 LABELS: dict[str, dict[str, str]] = {
     "source_kind": SOURCE_KINDS,

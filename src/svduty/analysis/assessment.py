@@ -102,6 +102,7 @@ class Provenance:
     parameters: dict[str, Any]
     data_version: str
     batch_ids: tuple[int, ...]
+    partnership: str = ""  # the workspace's area, of which `area` may be one CSP
     svduty: str = __version__
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,6 +114,7 @@ class Provenance:
             "parameters": self.parameters,
             "data_version": self.data_version,
             "batch_ids": list(self.batch_ids),
+            "partnership": self.partnership,
             "svduty": self.svduty,
         }
 
@@ -167,6 +169,7 @@ def assess(
         {"weights": None if weights is None else weights.source, "near_repeat_seed": 1},
         data_version(ids, settings),
         ids,
+        settings.area or "",
     )
     found = Assessment(selection, provenance.area, records, provenance)
     found.results["sources"] = _sources(store, settings)
@@ -226,8 +229,13 @@ def _assess_records(
     months = len(cover.with_data)
     r["coverage"] = cover
     r["trend"] = trend(store, definition, filters, cover=cover)
-    csp_rates = rates(store, "csp", definition, filters, months=months).frame
+    csp_rates = rates(
+        store, "csp", definition, selection.for_area(None).all_filters, months=months
+    ).frame
     own = csp_rates[csp_rates["area"].isin(list(settings.csps) or csp_rates["area"])]
+    if selection.csp:
+        r["area_rate"] = area_rate(own, _area_name(settings), months)
+        own = own[own["area"] == selection.csp].drop(columns="share")
     r["csp_rates"] = own.reset_index(drop=True)
     r["population_note"] = POPULATION_NOTE
     r["csp_change"] = csp_change(store, definition, filters, r["trend"].change_periods, own)
@@ -256,8 +264,32 @@ def _assess_records(
         .to_pandas()["lsoa_code"]
     )
     r["concentration"] = concentration(store, list(lsoas), definition, filters)
-    r["health"] = health(store, definition, [*selection.period_filters, *selection.filters])
+    r["health"] = health(
+        store,
+        definition,
+        [*selection.period_filters, *selection.filters],
+        None if selection.csp is None else (selection.csp, _places(store, districts)),
+    )
     r["residents"] = int(own["population"].sum()) if len(own) else 0
+
+
+def _area_name(settings: Settings) -> str:
+    return settings.area or "the whole area"
+
+
+def area_rate(csps: pd.DataFrame, area: str, months: int) -> pd.DataFrame:
+    """The whole area's rate, from its CSPs' counts and residents: what a CSP's rate is read
+    against in the CSP's own report."""
+    total = {"count": int(csps["count"].sum()), "population": int(csps["population"].sum())}
+    return with_rates(pd.DataFrame([{"area": area, **total}]), months)
+
+
+def _places(store: Store, districts: tuple[str, ...]) -> tuple[str, ...]:
+    """The district codes given and the codes of their LSOAs (either vintage): what a health
+    record's area of residence may be given as."""
+    areas = store.table("areas")
+    lsoas = areas.filter(areas.la_code.isin(list(districts))).select("lsoa_code").to_pandas()
+    return tuple(sorted({*districts, *lsoas["lsoa_code"].dropna()}))
 
 
 def csp_change(
@@ -460,8 +492,14 @@ def assess_set(
         r = found.results
         mine = areas[areas["csp_name"] == csp]
         r["districts"] = tuple(sorted(mine["la_code"].dropna().unique()))
-        for key in ("sources", "weights", "health", "population_note", "coverage"):
+        for key in ("sources", "weights", "population_note", "coverage"):
             r[key] = whole.results[key]
+        r["health"] = health(
+            store,
+            definition,
+            [*selection.period_filters, *selection.filters],
+            (csp, _places(store, r["districts"])),
+        )
         r["records"] = whole.results["records_by_csp"][csp]
         r["benchmarks"] = benchmarks(
             store, settings, definition, csp, groups, (selection.start, selection.end)
@@ -471,7 +509,8 @@ def assess_set(
                 key, store, definition, one.all_filters, weights, cover
             )
         own = whole.results["csp_rates"]
-        r["csp_rates"] = _shares(own[own["area"] == csp])
+        r["area_rate"] = area_rate(own, _area_name(settings), len(cover.with_data))
+        r["csp_rates"] = own[own["area"] == csp].drop(columns="share").reset_index(drop=True)
         change = whole.results["csp_change"]
         r["csp_change"] = None if change is None else change[change["area"] == csp]
         districts = whole.results["district_rates"]
@@ -518,12 +557,14 @@ def _alone(
 
 
 def _lsoa_names(store: Store) -> pd.DataFrame:
-    """Each LSOA's name and its district's current name (an LSOA of 2011 only carries the name
-    its district had then, e.g. "Telford and Wrekin UA")."""
-    areas = store.table("areas").select("lsoa_code", "lsoa_name", "la_code", "la_name", "in_2021")
+    """Each LSOA's name, ward (2021 LSOAs) and its district's current name (an LSOA of 2011 only
+    carries the name its district had then, e.g. "Telford and Wrekin UA")."""
+    areas = store.table("areas").select(
+        "lsoa_code", "lsoa_name", "ward_name", "la_code", "la_name", "in_2021"
+    )
     names = areas.to_pandas().drop_duplicates("lsoa_code")
     current = names[names["in_2021"].fillna(False).astype(bool)].drop_duplicates("la_code")
     renamed = names["la_code"].map(current.set_index("la_code")["la_name"])
     return names.assign(la_name=renamed.fillna(names["la_name"]))[
-        ["lsoa_code", "lsoa_name", "la_name"]
+        ["lsoa_code", "lsoa_name", "ward_name", "la_name"]
     ]

@@ -10,6 +10,7 @@ every clause: it is held, but it counts towards nothing in the assessment, and t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -34,9 +35,9 @@ DERIVED_FACTS = {"offence_group", "offence_subgroup"}  # read from the offence c
 @dataclass(frozen=True)
 class RecordsAnalysed:
     """One area's records: `sources` (source_kind, force, synthetic, records, in_definition,
-    not_in, undecided), `clauses` (clause, name, facts, undecided), `missing` (per source, the
-    facts the definition reads that none of its records carries) and `geocoding` (issue, count:
-    incidents in the definition)."""
+    not_in, undecided, months: the first and last month held), `clauses` (clause, clause_name,
+    facts, undecided), `missing` (per source, the facts the definition reads that none of its
+    records carries) and `geocoding` (issue, count: incidents in the definition)."""
 
     sources: pd.DataFrame
     clauses: pd.DataFrame
@@ -94,6 +95,8 @@ def records_analysed(
         **{f"_unknown_{k}": t[f"_unknown_{k}"].cast("int64").sum() for k in exprs},
         **{f"_has_{c}": t[c].notnull().cast("int64").sum() for c in columns},
         **{f"_issue_{k}": (t._in & v).cast("int64").sum() for k, v in issues.items()},
+        "_first": t.month.min(),
+        "_last": t.month.max(),
     }
     frame = (
         t.group_by(
@@ -105,7 +108,7 @@ def records_analysed(
         .aggregate(**metrics)
         .to_pandas()
     )
-    numbers = [c for c in frame.columns if c not in (*SOURCE_KEY, "area")]
+    numbers = [c for c in frame.columns if c not in (*SOURCE_KEY, "area", "_first", "_last")]
     frame[numbers] = frame[numbers].fillna(0).astype("int64")
     frame["synthetic"] = frame["synthetic"].astype(bool)
     whole = _one(frame, definition, read, columns, store.name, None)
@@ -123,13 +126,16 @@ def _one(
     engine: str,
     whole: RecordsAnalysed | None,
 ) -> RecordsAnalysed:
-    per = frame.groupby(SOURCE_KEY, as_index=False).sum(numeric_only=True)
+    per = frame.drop(columns=["_first", "_last"]).groupby(SOURCE_KEY, as_index=False).sum()
+    months = frame.groupby(SOURCE_KEY).agg(first=("_first", "min"), last=("_last", "max"))
     sources = per[SOURCE_KEY].copy()
     sources["records"] = per["records"]
     sources["in_definition"] = per["in_definition"]
     sources["not_in"] = per["records"] - per["in_definition"] - per["undecided"]
     sources["undecided"] = per["undecided"]
     sources = sources.sort_values(SOURCE_KEY, kind="stable").reset_index(drop=True)
+    held = [months.loc[tuple(r)] for r in sources[SOURCE_KEY].itertuples(index=False)]
+    sources["months"] = [_span(m["first"], m["last"]) for m in held]
     # what a source carries is a property of the source, judged on all its records in the area
     missing = (
         whole.missing
@@ -145,19 +151,27 @@ def _one(
         [
             {
                 "clause": c.id,
-                "name": c.name,
+                "clause_name": c.name,
                 "facts": listed(fact_words(read[c.id]), "and"),
                 "undecided": int(frame[f"_unknown_{c.id}"].sum()),
             }
             for c in definition.clauses
         ],
-        columns=["clause", "name", "facts", "undecided"],
+        columns=["clause", "clause_name", "facts", "undecided"],
     )
     geocoding = pd.DataFrame(
         [{"issue": words, "count": int(frame[f"_issue_{key}"].sum())} for key, words in GEOCODING],
         columns=["issue", "count"],
     )
     return RecordsAnalysed(sources, clauses, missing, geocoding, definition.id, engine)
+
+
+def _span(first: Any, last: Any) -> str:
+    """The months a source's records fall in, e.g. '2025-01 to 2025-12' ('' when undated)."""
+    if pd.isna(first) or pd.isna(last):
+        return ""
+    a, b = (pd.Timestamp(m).strftime("%Y-%m") for m in (first, last))
+    return a if a == b else f"{a} to {b}"
 
 
 def listed(words: list[str], last: str = "or") -> str:

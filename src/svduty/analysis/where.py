@@ -48,6 +48,18 @@ def populations(store: Store, level: str) -> pd.DataFrame:
     )
 
 
+def district_populations(store: Store) -> dict[str, int]:
+    """Residents per district code, each person once (as `populations`)."""
+    people = _residents(store)
+    frame = (
+        people.group_by(district=people.la_code)
+        .aggregate(population=people.population.sum())
+        .to_pandas()
+        .dropna()
+    )
+    return {str(d): int(n) for d, n in zip(frame["district"], frame["population"], strict=True)}
+
+
 def _residents(store: Store) -> ibis.Table:
     areas = store.table("areas")
     england = areas.filter(areas.in_2021 & areas.population_2024.notnull()).mutate(

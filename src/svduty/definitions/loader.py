@@ -35,7 +35,7 @@ LEGACY_OFFENCE_CODES = (
 section 1.3); accepted in definitions so older extracts can be classified."""
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
-_TOP = {"id", "name", "version", "source", "description", "caveat", "clauses"}
+_TOP = {"id", "name", "version", "source", "description", "caveat", "area", "clauses"}
 _CLAUSE = {"id", "name", "note", "any_of", "exclude", *RULES}
 
 
@@ -113,6 +113,7 @@ def _build(located: Any) -> Definition:
         source=str(data["source"]).strip(),
         description=str(data.get("description", "")).strip(),
         caveat=str(data.get("caveat", "")).strip(),
+        area=str(data.get("area", "")).strip(),
         clauses=tuple(clauses),
         extra={"path": str(located.path)},
     )
@@ -133,7 +134,7 @@ def _clause(raw: Any, where: Key, problems: Problems) -> Clause | None:
             problems.add(where, f"clause {key!r} is required")
     if raw.get("id") and not _ID.fullmatch(str(raw["id"])):
         problems.add((*where, "id"), "clause id must be lower case letters, digits, '-' or '_'")
-    rules = _rules(raw, where, problems)
+    rules = parse_rules(raw, where, problems)
     alternatives: list[tuple[Rule, ...]] = []
     if "any_of" in raw:
         groups = raw["any_of"]
@@ -142,7 +143,7 @@ def _clause(raw: Any, where: Key, problems: Problems) -> Clause | None:
         else:
             for i, group in enumerate(groups):
                 found = (
-                    _rules(group, (*where, "any_of", i), problems)
+                    parse_rules(group, (*where, "any_of", i), problems)
                     if isinstance(group, dict)
                     else []
                 )
@@ -152,7 +153,7 @@ def _clause(raw: Any, where: Key, problems: Problems) -> Clause | None:
     exclude: list[Rule] = []
     if "exclude" in raw:
         if isinstance(raw["exclude"], dict):
-            exclude = _rules(raw["exclude"], (*where, "exclude"), problems)
+            exclude = parse_rules(raw["exclude"], (*where, "exclude"), problems)
         if not exclude:
             problems.add((*where, "exclude"), "'exclude' needs at least one rule")
     if not any(key in RULES or key == "any_of" for key in raw):
@@ -190,7 +191,8 @@ def _known(
             problems.add((*where, index), f"unknown {what} {value!r}")
 
 
-def _rules(raw: dict[str, Any], where: Key, problems: Problems) -> list[Rule]:
+def parse_rules(raw: dict[str, Any], where: Key, problems: Problems) -> list[Rule]:
+    """The rules written in `raw` (keys that are not rules are left to the caller to refuse)."""
     ref = _reference()
     rules: list[Rule] = []
     for key, value in raw.items():

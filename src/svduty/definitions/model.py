@@ -58,6 +58,7 @@ class Definition:
     clauses: tuple[Clause, ...]
     description: str = ""
     caveat: str = ""
+    area: str = ""  # the partnership that agreed it, when it was written for one
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def clause(self, clause_id: str) -> Clause:
@@ -80,6 +81,8 @@ class Definition:
             out["description"] = self.description
         if self.caveat:
             out["caveat"] = self.caveat
+        if self.area:
+            out["area"] = self.area
         out["clauses"] = [c.to_yaml() for c in self.clauses]
         return out
 

@@ -15,28 +15,13 @@ from svduty.analysis.benchmarks import ENGLAND_AND_WALES, Benchmarks
 from svduty.analysis.records import RecordsAnalysed, fact_words, listed
 from svduty.publish import Publication
 from svduty.publish.tables import Table, note
-from svduty.vocabulary import NO_DATA
+from svduty.vocabulary import NO_DATA, source_kind_label
 
 REAL, SYNTHETIC = "real", "SYNTHETIC"
 OPEN_KINDS = {"police_uk_street", "police_uk_outcomes", "police_uk_stop_search", "home_office_prc"}
-SOURCE_NAMES = {
-    "police_uk_street": "data.police.uk street-level crime",
-    "police_uk_outcomes": "data.police.uk outcomes",
-    "police_uk_stop_search": "data.police.uk stop and search",
-    "home_office_prc": "Home Office police recorded crime tables",
-    "police_extract": "force crime records",
-    "police_extract_crimes": "force crime records",
-    "police_extract_people": "people in force crime records",
-    "istv": "A&E assault attendances (ISTV)",
-    "admissions": "hospital admissions for assault",
-}
 KEY = ["source", "force", "data"]
 OUTSIDE_DEFINITION = {"istv": ("health", "attendances"), "admissions": ("health", "admissions")}
 """Partner sources analysed beside the definition (it classifies crimes), and their counts."""
-
-
-def source_name(kind: str) -> str:
-    return SOURCE_NAMES.get(kind, kind)
 
 
 def openness(kind: str) -> str:
@@ -65,6 +50,10 @@ def _records(found: RecordsAnalysed) -> list[Table]:
     )
     held = base.assign(count=s["records"])
     assessed = base.assign(count=s["in_definition"], not_in=s["not_in"], undecided=s["undecided"])
+    months = [
+        {"source": r["source"], "force": r["force"], "data": r["data"], "months": m}
+        for r, m in zip(base.to_dict("records"), s["months"], strict=True)
+    ]
     missing = [
         {"source": kind, "force": force, "data": SYNTHETIC if synthetic else REAL, "facts": words}
         for (kind, force, synthetic), columns in found.missing.items()
@@ -84,6 +73,7 @@ def _records(found: RecordsAnalysed) -> list[Table]:
             row_total="held",
         ),
         note("records", "missing_facts", missing),
+        note("records", "months", months),
         Table("limitations", "clauses", found.clauses, ["clause"], ["undecided"]),
         Table("limitations", "geocoding", found.geocoding, ["issue"], ["count"]),
     ]
@@ -138,7 +128,10 @@ def sources_analysed(pub: Publication) -> pd.DataFrame | None:
         return None
     held = pub.table("records", "held").rename(columns={"count": "records"})
     assessed = pub.table("records", "assessed").rename(columns={"count": "in_definition"})
-    return held.merge(assessed, on=KEY, how="left")
+    out = held.merge(assessed, on=KEY, how="left")
+    held_months = pub.value("records", "months") if pub.has("records", "months") else None
+    months = pd.DataFrame(held_months or [], columns=[*KEY, "months"])
+    return out.merge(months, on=KEY, how="left").fillna({"months": ""})
 
 
 def basis(pub: Publication) -> str:
@@ -222,7 +215,7 @@ def records_statement(pub: Publication) -> list[str]:
     for row in _rows(frame):
         label = (
             f"{_n(row['records'])} {row['data']} {_kind(row['source'])} records "
-            f"({source_name(row['source'])}{', ' + row['force'] if row['force'] else ''})"
+            f"({source_kind_label(row['source'])}{', ' + row['force'] if row['force'] else ''})"
         )
         in_def, out_of, undecided = row["in_definition"], row["not_in"], row["undecided"]
         facts = missing.get((row["source"], row["force"], row["data"]))
@@ -271,12 +264,13 @@ def _outside_definition(pub: Publication) -> list[str]:
             shown = pub.value(*OUTSIDE_DEFINITION[kind])
             out.append(
                 f"Also analysed, beside the definition (which classifies crimes): {_n(shown)} "
-                f"{data} {source_name(kind)} ({openness(kind)}), in the A&E and hospital "
+                f"{data} {source_kind_label(kind)} ({openness(kind)}), in the A&E and hospital "
                 "admissions section."
             )
         elif kind == "home_office_prc":
             out.append(
-                f"The {source_name(kind)} ({data}, open data) are used for the benchmarks only."
+                f"The {source_kind_label(kind)} ({data}, open data) are used for the benchmarks "
+                "only."
             )
     return out
 
@@ -294,7 +288,7 @@ def limitations(pub: Publication) -> list[str]:
                 whole = row["in_definition"] == 0 and row["not_in"] == 0
                 out.append(
                     f"{'All ' if whole else ''}{_n(undecided)} {row['data']} records of "
-                    f"{source_name(row['source'])}{_force(row)} could not be assessed under "
+                    f"{source_kind_label(row['source'])}{_force(row)} could not be assessed under "
                     f"{name}, so the counts leave them out{_facts(pub, row)}."
                 )
         if len(frame) and all(frame["in_definition"] == 0) and all(frame["not_in"] == 0):
@@ -313,14 +307,20 @@ def limitations(pub: Publication) -> list[str]:
         out.append(
             "The benchmarks count only the clauses offence codes settle; " + benchmark_scope(about)
         )
-    if pub.primary or pub.secondary:
-        out.append(
-            f"Disclosure control, over this report and those published with it, hid "
-            f"{pub.primary:,} counts below "
-            f"{pub.policy.threshold} and {pub.secondary:,} more that would reveal them; rates and "
-            "shares built on them are hidden too."
-        )
     return out
+
+
+def suppression_limit(pub: Publication) -> list[str]:
+    """What disclosure control hid, from the counts the summary JSON gives: so it is said once
+    the report's maps are merged in, never before."""
+    if not (pub.primary or pub.secondary):
+        return []
+    return [
+        f"Disclosure control, over this report's tables and maps and the tables of the reports "
+        f"published with it, hid {pub.primary:,} counts below {pub.policy.threshold} and "
+        f"{pub.secondary:,} more that would reveal them; rates and shares built on them are "
+        "hidden too."
+    ]
 
 
 def _force(row: dict[str, Any]) -> str:
@@ -340,9 +340,9 @@ def _coverage_limits(pub: Publication) -> list[str]:
     runs = pub.value("trends", "gaps") or []
     sources = pub.table("trends", "sources")
     named = ", ".join(
-        f"{source_name(str(r['source']))} ({r['force']})"
+        f"{source_kind_label(str(r['source']))} ({r['force']})"
         if r["force"]
-        else source_name(str(r["source"]))
+        else source_kind_label(str(r["source"]))
         for r in _rows(sources)
     )
     period = pub.value("report", "period")
@@ -385,7 +385,7 @@ def _clause_limits(pub: Publication, frame: pd.DataFrame) -> list[str]:
         undecided = c["undecided"]
         if undecided is None:
             out.append(
-                f"Clause {c['clause']} ({c['name']}) could not be judged on a few records "
+                f"Clause {c['clause']} ({c['clause_name']}) could not be judged on a few records "
                 f"(hidden: a small count); it needs {c['facts']}."
             )
         elif undecided > unassessable:
@@ -395,7 +395,7 @@ def _clause_limits(pub: Publication, frame: pd.DataFrame) -> list[str]:
                 else ""
             )
             out.append(
-                f"Clause {c['clause']} ({c['name']}) could not be judged on {undecided:,} "
+                f"Clause {c['clause']} ({c['clause_name']}) could not be judged on {undecided:,} "
                 f"records{beyond}: it reads {c['facts']}, and they lack at least one. Its count "
                 "leaves them out."
             )
@@ -494,8 +494,8 @@ def prompts(pub: Publication) -> list[str]:
         for row in _rows(frame):
             if row["data"] == REAL and row["in_definition"] == 0 and row["not_in"] == 0:
                 out.append(
-                    f"The {_n(row['records'])} real {source_name(row['source'])} records cannot "
-                    f"be assessed under {name}: consider asking "
+                    f"The {_n(row['records'])} real {source_kind_label(row['source'])} records "
+                    f"cannot be assessed under {name}: consider asking "
                     f"{row['force'] or 'their owner'} for an extract with offence codes, statutes "
                     "and markers, so that the assessment rests on real records."
                 )
@@ -529,13 +529,8 @@ def prompts(pub: Publication) -> list[str]:
             f"{young:.0%} of victims with a known age are under 25: consider early "
             "intervention and work with schools and youth services."
         )
-    if pub.has("hotspots", "lsoas_hot_99") and len(hot := pub.table("hotspots", "lsoas_hot_99")):
-        names = ", ".join(str(n) for n in list(hot.get("name", hot.iloc[:, 0]))[:3])
-        found.append(
-            f"{len(hot)} neighbourhoods (LSOAs) are at the centre of 99% hotspots ({names}"
-            f"{', ...' if len(hot) > 3 else ''}): consider place-based work there with the "
-            "districts named in the hotspots section."
-        )
+    if pub.has("hotspots", "lsoas_hot"):
+        found += _hot_prompt(pub.table("hotspots", "lsoas_hot"))
     if pub.has("near_repeats", "knox"):
         knox = pub.table("near_repeats", "knox")
         close = knox[
@@ -551,7 +546,7 @@ def prompts(pub: Publication) -> list[str]:
                 f"{first['time_band']}: Knox ratio {first['knox_ratio']:.2f}): consider a "
                 "rapid response around each new incident."
             )
-    if pub.has("health", "locations"):
+    if pub.has("health", "locations") and "gap" in pub.table("health", "locations"):
         loc = pub.table("health", "locations")
         if len(loc) and loc.iloc[0]["gap"] is not None and loc.iloc[0]["gap"] > 0:
             top = loc.iloc[0]
@@ -570,6 +565,20 @@ def prompts(pub: Publication) -> list[str]:
         if ew["rate"] is not None and compare(own, float(ew["rate"])) == "significantly higher than"
     ]
     return out
+
+
+def _hot_prompt(hot: pd.DataFrame) -> list[str]:
+    """The LSOAs at the centre of 99% hotspots, the first three named with their ward."""
+    hot = hot[hot["confidence"] == "99%"]
+    if not len(hot):
+        return []
+    names = ", ".join(f"{n} ({w})" for n, w in list(zip(hot["name"], hot["ward"], strict=True))[:3])
+    lsoas = "neighbourhood (LSOA) is" if len(hot) == 1 else "neighbourhoods (LSOAs) are"
+    return [
+        f"{len(hot)} {lsoas} at the centre of 99% hotspots ({names}"
+        f"{', ...' if len(hot) > 3 else ''}): consider place-based work there with the "
+        "districts named in the hotspots section."
+    ]
 
 
 def _rate_prompt(pub: Publication) -> list[str]:
@@ -592,7 +601,7 @@ def complete(pub: Publication, partnership: dict[str, Any]) -> Publication:
     places the data did not allow, prompts, and the partnership's own recommendations (the file
     as written, its name and date)."""
     items = list(pub.value("limitations", "items")) if pub.has("limitations", "items") else []
-    pub.add(note("limitations", "items", items + place_limits(pub)))
+    pub.add(note("limitations", "items", items + place_limits(pub) + suppression_limit(pub)))
     pub.add(note("recommendations", "prompts", prompts(pub)))
     pub.add(note("recommendations", "partnership", partnership))
     return pub

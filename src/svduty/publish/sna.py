@@ -16,7 +16,7 @@ from svduty.analysis.assessment import Assessment
 from svduty.analysis.coverage import financial_year
 from svduty.analysis.stats import compare_counts
 from svduty.errors import InputError
-from svduty.publish import Draft, Publication, board
+from svduty.publish import Draft, Publication, board, conclusions
 from svduty.publish.tables import Parent, Table, note, value
 from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL, label
 
@@ -142,12 +142,27 @@ def _where(r: dict[str, Any]) -> list[Table]:
         note("where", "rate_months", len(r["coverage"].with_data)),
         note("where", "rate_basis", f"per 1,000 residents a year, {r['coverage'].basis()}"),
     ]
+    if "area_rate" in r:
+        # the whole area's count is the total of its CSPs' rows in the area's own report
+        area = r["area_rate"].round(3)
+        out.append(
+            Table("where", "area_rate", area, ["area"], ["count"], RATES, total="where/csp_rates")
+        )
+        out[-1].partnership = True
     change = r["csp_change"]
     if change is not None:
         years = [c for c in change.columns if "/" in str(c)]
         derived = {c: years for c in ("ratio", "p_value", "verdict")}
         out.append(Table("where", "csp_change", change, ["area"], years, derived))
     return out
+
+
+def _by_class(classes: pd.Series) -> pd.Series:
+    """How many cells (or LSOAs) fall in each Gi* class, hottest first."""
+    from svduty.spatial.gistar import CLASS_ORDER
+
+    counted = classes.value_counts()
+    return counted.reindex([c for c in CLASS_ORDER if c in counted.index]).rename_axis("class")
 
 
 def _hotspots(r: dict[str, Any]) -> list[Table]:
@@ -157,7 +172,7 @@ def _hotspots(r: dict[str, Any]) -> list[Table]:
     if isinstance(spots, InputError):
         return [note("hotspots", "unavailable", str(spots))]
     out.append(note("hotspots", "method", spots.notes))
-    classes = spots.frame["class"].value_counts().rename_axis("class").reset_index(name="cells")
+    classes = _by_class(spots.frame["class"]).reset_index(name="cells")
     out.append(Table("hotspots", "cells_by_class", classes, ["class"]))
     harm = r.get("harm_hotspots")
     if harm is not None and not isinstance(harm, InputError):
@@ -167,17 +182,11 @@ def _hotspots(r: dict[str, Any]) -> list[Table]:
         out.append(note("hotspots", "lsoa_unavailable", str(lsoa)))
     else:
         out.append(note("hotspots", "lsoa_method", [*lsoa.notes, lsoa.method]))
-        by_class = lsoa.frame["class"].value_counts().rename_axis("class")
+        by_class = _by_class(lsoa.frame["class"])
         out.append(
             Table("hotspots", "lsoas_by_class", by_class.reset_index(name="LSOAs"), ["class"])
         )
-        hottest = (
-            lsoa.frame[lsoa.frame["class"] == "hot 99%"]
-            .merge(r["lsoa_names"], on="lsoa_code", how="left")
-            .sort_values("gi_star_z", ascending=False)[["lsoa_code", "lsoa_name", "la_name"]]
-            .rename(columns={"lsoa_code": "LSOA", "lsoa_name": "name", "la_name": "district"})
-        )
-        out.append(Table("hotspots", "lsoas_hot_99", hottest.reset_index(drop=True), ["LSOA"]))
+        out.append(_hot_lsoas(lsoa.frame, r["lsoa_names"]))
     emerging = r["emerging"]
     if isinstance(emerging, InputError):
         out.append(note("hotspots", "emerging_unavailable", str(emerging)))
@@ -436,6 +445,7 @@ def _health(r: dict[str, Any]) -> list[Table]:
     out = [attendances, admissions]
     if h.attendances:
         locations = h.by_location.round(3)
+        compared = "police" in locations.columns
         out += [
             Table("health", "by_hour", h.by_hour, ["hour"], ["count"], total="health/attendances"),
             Table(
@@ -443,9 +453,13 @@ def _health(r: dict[str, Any]) -> list[Table]:
                 "locations",
                 locations,
                 ["location_type"],
-                ["ae", "police"],
-                {"ae_share": ["ae"], "police_share": ["police"], "gap": ["ae", "police"]},
-                total={"ae": "health/attendances", "police": "selection"},
+                ["ae", "police"] if compared else ["ae"],
+                {"ae_share": ["ae"], "police_share": ["police"], "gap": ["ae", "police"]}
+                if compared
+                else {"ae_share": ["ae"]},
+                total={"ae": "health/attendances", "police": "selection"}
+                if compared
+                else {"ae": "health/attendances"},
             ),
             Table(
                 "health",
@@ -456,12 +470,42 @@ def _health(r: dict[str, Any]) -> list[Table]:
                 total="health/attendances",
             ),
         ]
+    for table in out:
+        if table.name != "admissions":
+            table.partnership = True  # A&E records the hospital, not the CSP of the assault
     if h.admissions:
         sharp = h.sharp_admissions_by_age
         out.append(Table("health", "sharp_object_admissions", sharp, [sharp.columns[0]], ["count"]))
-    for table in out:
-        table.partnership = True  # A&E records the hospital, not the CSP of the assault
     return out
+
+
+HOT_LSOA_CLASSES = {"hot 99%": "99%", "hot 95%": "95%"}
+"""The LSOA hotspot classes named in the report, with the confidence each is shown with."""
+
+
+def _hot_lsoas(frame: pd.DataFrame, names: pd.DataFrame) -> Table:
+    """LSOAs at the centre of 99% and 95% hotspots, most confident then hottest first, with
+    their ward, district and incidents (controlled like any other count). A name the reference
+    data lack (e.g. no ward for an LSOA of 2011 only) reads "not known", as a blank would read
+    as hidden."""
+    hot = frame[frame["class"].isin(list(HOT_LSOA_CLASSES))].merge(
+        names, on="lsoa_code", how="left"
+    )
+    hot = hot.assign(
+        confidence=hot["class"].map(HOT_LSOA_CLASSES),
+        order=hot["class"].map({c: i for i, c in enumerate(HOT_LSOA_CLASSES)}),
+    ).sort_values(["order", "gi_star_z", "lsoa_code"], ascending=[True, False, True])
+    table = pd.DataFrame(
+        {
+            "LSOA": hot["lsoa_code"],
+            "name": hot["lsoa_name"].fillna("not known"),
+            "ward": hot["ward_name"].fillna("not known"),
+            "district": hot["la_name"].fillna("not known"),
+            "confidence": hot["confidence"],
+            "count": hot["count"].astype("int64"),
+        }
+    ).reset_index(drop=True)
+    return Table("hotspots", "lsoas_hot", table, ["LSOA"], ["count"])
 
 
 def _near_repeats(r: dict[str, Any]) -> list[Table]:
@@ -568,7 +612,7 @@ def derive(pub: Publication) -> Publication:
     pub.add(note("summary", "findings", findings(pub)))
     pub.add(note("records", "statement", board.records_statement(pub)))
     pub.add(note("limitations", "items", board.limitations(pub)))
-    return pub
+    return conclusions.conclude(pub)
 
 
 def derive_places(pub: Publication) -> Publication:
@@ -711,9 +755,14 @@ def change_words(change: Any) -> str:
     if change.ratio:
         words += (
             f" (rate ratio {change.ratio:.2f}, 95% interval {change.low:.2f} to "
-            f"{change.high:.2f}, exact test p = {change.p_value:.3g})"
+            f"{change.high:.2f}, exact test {p_words(change.p_value)})"
         )
     return words
+
+
+def p_words(p: float) -> str:
+    """A p-value as a reader reads it: "p < 0.001", else to three places."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def _derive_ages(pub: Publication, role: str) -> None:
@@ -748,19 +797,22 @@ def findings(pub: Publication) -> list[str]:
         period = pub.value("report", "period")
         if held and len(held) < len(monthly):
             period += f" ({len(held)} months with data)"
-        if all(v is not None for v in held):
-            out.append(f"{int(sum(held)):,} incidents met the {name} definition in {period}.")
+        total = _published_total(pub, held)
+        if total is not None:
+            out.append(f"{total:,} incidents met the {name} definition in {period}.")
         else:
             out.append(
-                f"Incidents meeting the {name} definition in {period}: some months are "
-                "suppressed (small counts), so no total is given."
+                f"Incidents meeting the {name} definition in {period}: some months and "
+                "financial years are hidden (small counts), so no total is given."
             )
         out += _gap_finding(monthly)
     verdict = pub.value("trends", "change_verdict") if pub.has("trends", "change_verdict") else None
     periods = pub.value("trends", "change_periods") if pub.has("trends", "change_periods") else []
     if verdict and periods:
         out.append(f"Year on year ({periods[1]} against {periods[0]}): {verdict}.")
-    if pub.has("where", "csp_rates"):
+    if pub.has("where", "area_rate"):
+        out += _area_rate_finding(pub)
+    elif pub.has("where", "csp_rates"):
         out += _rate_finding(pub)
     if pub.has("themes", "themes"):
         shares = pub.table("themes", "themes").set_index("theme")["share"]
@@ -777,7 +829,7 @@ def findings(pub: Publication) -> list[str]:
             )
     out = board.findings_lead(pub) + board.as_data(out, board.basis(pub))
     health = []
-    if pub.has("health", "locations"):
+    if pub.has("health", "locations") and "gap" in pub.table("health", "locations"):
         loc = pub.table("health", "locations")
         if len(loc) and loc.iloc[0]["gap"] is not None and loc.iloc[0]["gap"] > 0:
             top = loc.iloc[0]
@@ -788,6 +840,37 @@ def findings(pub: Publication) -> list[str]:
                 f"{top['police_share']:.0%} of police-recorded incidents)."
             )
     return out + board.as_data(health, board.health_basis(pub)) + board.benchmark_findings(pub)[:1]
+
+
+def _published_total(pub: Publication, months: list[Any]) -> int | None:
+    """The selection's total as the tables show it: the sum of its financial years, or of its
+    months with data, when every one is shown, or a CSP's count in its rate table (None when
+    no table shows it)."""
+    shown: list[list[Any]] = [months]
+    if pub.has("trends", "financial_years"):
+        shown.insert(0, list(pub.table("trends", "financial_years")["count"]))
+    if pub.has("where", "area_rate"):  # a CSP's report: its one rate row counts the same
+        shown.append(list(pub.table("where", "csp_rates")["count"]))
+    for counted in shown:
+        if counted and all(v is not None for v in counted):
+            return int(sum(counted))
+    return None
+
+
+def _area_rate_finding(pub: Publication) -> list[str]:
+    """A CSP's rate against its whole area's, by the CSP's exact 95% interval."""
+    own, area = pub.table("where", "csp_rates"), pub.table("where", "area_rate")
+    months = pub.value("where", "rate_months")
+    if len(own) != 1 or not len(area) or not months:
+        return []
+    mine, whole = own.iloc[0], area.iloc[0]
+    if mine["rate"] is None or whole["rate"] is None:
+        return []
+    return [
+        f"{mine['area']}'s rate was {mine['rate']:.1f} per 1,000 residents a year (95% interval "
+        f"{mine['low']:.1f} to {mine['high']:.1f}; {months} months with data), "
+        f"{board.compare(mine, float(whole['rate']))} {whole['area']}'s {whole['rate']:.1f}."
+    ]
 
 
 def _gap_finding(monthly: pd.DataFrame) -> list[str]:

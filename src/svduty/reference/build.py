@@ -14,11 +14,6 @@ import duckdb
 from svduty.reference import CATEGORIES
 from svduty.reference.boundaries import BOUNDARIES_FILE, build_boundaries
 
-AREA_COLUMNS = (
-    "lsoa_code, lsoa_name, msoa_code, la_code, la_name, csp_name, force, in_2011, in_2021, "
-    "population_2019, population_2024, population, imd2019_decile, imd2025_score, imd2025_decile"
-)
-
 _NON_TERRITORIAL = (
     "British Transport Police",
     "Action Fraud",
@@ -52,7 +47,8 @@ def build_areas_sql(shared: Path) -> str:
     l21 AS (
         SELECT l.lsoa21cd AS lsoa_code, i.MSOA21CD AS msoa_code, l.lad25cd AS la_code,
                l.lad25nm AS la_name, try_cast(i."2024POP" AS BIGINT) AS population_2024,
-               try_cast(i.IMDSCORE AS DOUBLE) AS imd2025_score
+               try_cast(i.IMDSCORE AS DOUBLE) AS imd2025_score,
+               l.wd25cd AS ward_code, l.wd25nm AS ward_name
         FROM {lookup21} l LEFT JOIN {imd25} i ON i.LSOA21CD = l.lsoa21cd
     ),
     pop19 AS (
@@ -80,7 +76,7 @@ def build_areas_sql(shared: Path) -> str:
                l11.lsoa_code IS NOT NULL OR (pop19.lsoa_code IS NOT NULL) AS in_2011,
                l21.lsoa_code IS NOT NULL AS in_2021,
                pop19.population_2019, l21.population_2024,
-               imd19.imd2019_decile, l21.imd2025_score
+               imd19.imd2019_decile, l21.imd2025_score, l21.ward_code, l21.ward_name
         FROM codes c
         LEFT JOIN l11 USING (lsoa_code) LEFT JOIN l21 USING (lsoa_code)
         LEFT JOIN pop19 USING (lsoa_code) LEFT JOIN imd19 USING (lsoa_code)
@@ -94,19 +90,24 @@ def build_areas_sql(shared: Path) -> str:
             GROUP BY ALL
         ) WHERE force11 IS NOT NULL GROUP BY la_code
     ),
-    ranked AS (
-        SELECT *, CASE WHEN imd2025_score IS NULL THEN NULL
-                  ELSE ntile(10) OVER (ORDER BY imd2025_score DESC, lsoa_code)
-                  END AS imd2025_decile_all
-        FROM joined
+    -- MHCLG's deciles: rank r of n (1 = most deprived) is in decile ceil(10 r / n), over the
+    -- scored (English 2021) LSOAs only; unscored rows (Welsh, 2011-only) are no part of n
+    ranks AS (
+        SELECT lsoa_code, row_number() OVER (ORDER BY imd2025_score DESC, lsoa_code) AS r,
+               count(*) OVER () AS n
+        FROM joined WHERE imd2025_score IS NOT NULL
+    ),
+    deciles AS (
+        SELECT lsoa_code, CAST((10 * r + n - 1) // n AS INTEGER) AS imd2025_decile FROM ranks
     )
     SELECT r.lsoa_code, r.lsoa_name, r.msoa_code, r.la_code, r.la_name,
            coalesce(lad.csp_name, r.la_name) AS csp_name,
            coalesce(lad.force, r.force11, la_force_2011.force) AS force,
            r.in_2011, r.in_2021, r.population_2019, r.population_2024,
            coalesce(r.population_2024, r.population_2019) AS population,
-           r.imd2019_decile, r.imd2025_score, r.imd2025_decile_all AS imd2025_decile
-    FROM ranked r
+           r.imd2019_decile, r.imd2025_score, d.imd2025_decile, r.ward_code, r.ward_name
+    FROM joined r
+    LEFT JOIN deciles d USING (lsoa_code)
     LEFT JOIN lad ON lad.la_code = r.la_code
     LEFT JOIN la_force_2011 ON la_force_2011.la_code = r.la_code
     ORDER BY r.lsoa_code

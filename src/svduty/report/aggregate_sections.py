@@ -33,6 +33,7 @@ def aggregate_trends_section(page: Page) -> str:
                     f"Offences a quarter: {page.definition_id} as far as offence codes go",
                     list(quarters["quarter"]),
                     {"count": gaps(quarters["count"])},
+                    unit="Offences",
                 )
             ),
             page.table("trends", "financial_years"),

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from svduty.publish import board
 from svduty.report.published import html_table
 from svduty.report.sections import Page, Section
+from svduty.vocabulary import source_kind_label
 
 
 def records_block(page: Page) -> Markup:
@@ -30,10 +31,11 @@ def records_block(page: Page) -> Markup:
     if frame is not None:
         shown = pd.DataFrame(
             {
-                "source": [board.source_name(k) for k in frame["source"]],
+                "source": [source_kind_label(k) for k in frame["source"]],
                 "force": frame["force"],
                 "open or partner": [board.openness(k) for k in frame["source"]],
                 "real or synthetic": frame["data"],
+                "months held": frame["months"],
                 "records held": frame["records"],
                 "meet the definition": frame["in_definition"],
                 "do not": frame["not_in"],
@@ -86,8 +88,8 @@ def limitations_section(page: Page) -> str:
         if len(shown):
             html.append(
                 "<h3>Clauses the data could not judge on every record</h3>"
-                + str(html_table(shown.reset_index(drop=True)))
-                + "<p class='note'>undecided: records held on which the clause could be neither "
+                + str(html_table(shown.drop(columns="clause").reset_index(drop=True)))
+                + "<p class='note'>Undecided: records held on which the clause could be neither "
                 "true nor false, for want of the facts it reads; its count leaves them out.</p>"
             )
         geocoding = pub.table("limitations", "geocoding")

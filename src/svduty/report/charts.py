@@ -17,17 +17,31 @@ matplotlib.use("Agg")
 from markupsafe import escape
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 BLUE = "#1d5c8c"
 SHADES = ("#c9c9c9", "#f2ddb3")  # months with no data; months without every source
 GAP = "no data (a gap, not a zero)"
 PART = "data from only some sources"
 HIDDEN = "[c]"
+LISTED = 12  # at most this many shown values are named in the sentence that replaces a chart
 VEGA_LITE = "https://vega.github.io/schema/vega-lite/v5.json"
 SVG_PARAMS: dict[str, Any] = {
     "svg.hashsalt": "svduty",
     "svg.fonttype": "none",
 }  # same data, same file
+
+
+AXIS_FORMAT = ",~g"
+"""Vega-Lite (d3) numbers with thousands separators and no trailing zeros: 8,000 and 0.85."""
+
+
+def figure_text(value: float, _: Any = None) -> str:
+    """An axis figure as the tables show it: 8,000, not 8000; fractions to what they need."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
+
+
+THOUSANDS = FuncFormatter(figure_text)
 
 
 def gaps(values: Any) -> list[float]:
@@ -45,7 +59,7 @@ class Chart:
     title: str
     labels: list[str]
     series: dict[str, list[float]]
-    unit: str = "Count"
+    unit: str = "Incidents"
     horizontal: bool = False
     x_title: str = ""
     notes: list[str] = field(default_factory=list)
@@ -70,7 +84,8 @@ class Chart:
 
     def empty(self) -> str | None:
         """Why the chart has nothing to show (None when it has): every value hidden, missing
-        or zero, or a line of one point."""
+        or zero, more than half of the values with data hidden (a chart of mostly [c] marks
+        reads as noise, and its marks collide), or a line of one point."""
         values = [v for series in self.series.values() for v in series]
         shown = [v for v in values if not math.isnan(v)]
         what = self.title.split(":")[0]
@@ -80,7 +95,19 @@ class Chart:
                 if values
                 else f"{what}: no chart, as there is nothing to count."
             )
+        hidden = sum(len(labels) for labels in self.hidden().values())
+        held = len(shown) + hidden  # values with data: shown or hidden
+        if hidden * 2 > held:
+            return (
+                f"{what}: no chart, as {hidden} of the {held} values with data are hidden "
+                f"({HIDDEN}, small counts){self._listed(shown)}."
+            )
         if not any(shown):
+            if hidden:
+                return (
+                    f"{what}: no chart, as every value shown is zero and the other {hidden} "
+                    f"are hidden ({HIDDEN}, small counts)."
+                )
             return f"{what}: no chart, as every value shown is zero."
         if self.kind in ("line", "lines") and all(
             sum(not math.isnan(v) for v in series) < 2 for series in self.series.values()
@@ -93,6 +120,18 @@ class Chart:
             )
             return f"{what}: no chart, as there is one value only ({only}) and no line to draw."
         return None
+
+    def _listed(self, shown: list[float]) -> str:
+        """The shown values, named, when there are few enough to read in a sentence."""
+        if len(shown) > LISTED or len(self.series) > 1:
+            return ""
+        pairs = [
+            f"{label} {v:,.4g}"
+            for series in self.series.values()
+            for label, v in zip(self.labels, series, strict=True)
+            if not math.isnan(v)
+        ]
+        return f"; shown: {', '.join(pairs)}"
 
     def hidden(self) -> dict[str, list[str]]:
         """Labels of each series whose value is hidden: missing where the month has data."""
@@ -127,7 +166,12 @@ class Chart:
             "sort": None,
             "title": self.x_title,
         }
-        y = {"field": "value", "type": "quantitative", "title": self.unit}
+        y = {
+            "field": "value",
+            "type": "quantitative",
+            "title": self.unit,
+            "axis": {"format": AXIS_FORMAT},
+        }
         spec: dict[str, Any] = {
             "$schema": VEGA_LITE,
             "title": self.title,
@@ -139,7 +183,13 @@ class Chart:
             spec["encoding"] = {
                 "x": x,
                 "y": {"field": "series", "type": "ordinal", "sort": None, "title": ""},
-                "color": {**y, "scale": {"scheme": "blues"}},
+                "color": {
+                    "field": "value",
+                    "type": "quantitative",
+                    "title": self.unit,
+                    "scale": {"scheme": "blues"},
+                    "legend": {"format": AXIS_FORMAT},
+                },
             }
         elif self.kind == "bar":
             spec["mark"] = "bar"
@@ -210,10 +260,12 @@ class Chart:
             axes.set_yticks(places or [], self.labels)
             axes.set_ylim(-0.6, len(values) - 0.4)
             axes.set_xlabel(self.unit)
+            axes.xaxis.set_major_formatter(THOUSANDS)
         else:
             axes.set_xticks(range(len(values)), self.labels)
             axes.set_xlim(-0.6, len(values) - 0.4)
             axes.set_ylabel(self.unit)
+            axes.yaxis.set_major_formatter(THOUSANDS)
             if len(self.labels) > 6:
                 axes.tick_params(axis="x", labelrotation=90)
             self._draw_shades(axes)
@@ -262,6 +314,7 @@ class Chart:
         if len(self.series) == 1:
             self._mark_hidden(axes, next(iter(self.series.values())))
         axes.set_ylabel(self.unit)
+        axes.yaxis.set_major_formatter(THOUSANDS)
         axes.set_ylim(bottom=0)
         step = max(1, len(self.labels) // 12)
         axes.set_xticks(range(0, len(self.labels), step), self.labels[::step], rotation=90)
@@ -283,7 +336,7 @@ class Chart:
         axes.set_yticks(range(len(rows)), rows)
         axes.set_xticks(range(0, len(self.labels), 2), self.labels[::2])
         axes.set_xlabel(self.x_title)
-        figure.colorbar(image, ax=axes, label=self.unit)
+        figure.colorbar(image, ax=axes, label=self.unit, format=THOUSANDS)
         axes.set_title(self.title, loc="left", fontsize=11)
         return figure
 

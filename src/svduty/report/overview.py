@@ -54,6 +54,7 @@ def render_overview(
             "Records per month",
             list(by_month["month"]),
             {"count": gaps(by_month["count"])},
+            unit="Records",
             shaded=shaded(by_month),
         ).html(),
         category_chart=Chart(
@@ -62,6 +63,7 @@ def render_overview(
             "Records by crime type",
             list(by_category["category"]),
             {"count": gaps(by_category["count"])},
+            unit="Records",
             horizontal=True,
         ).html(),
         by_month=by_month,

@@ -9,9 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 from markupsafe import escape
 
 from svduty.publish import Publication
+from svduty.publish.board import benchmark_findings
+from svduty.publish.conclusions import PUBLIC_PLACE, conclusion
 from svduty.report.charts import GAP, PART, Chart, gaps
 from svduty.report.published import html_table, number
 from svduty.vocabulary import NO_DATA, PARTIAL, heading, source_kind_label
@@ -35,9 +38,19 @@ class Page:
         frame = self.pub.table(section, name)
         return str(html_table(frame.drop(columns=[c for c in drop if c in frame.columns])))
 
+    def conclusion(self, key: str) -> str:
+        """The plain sentence under a table or chart (from the publication's conclusions)."""
+        found = conclusion(self.pub, key)
+        return f"<p class='conclusion'>{escape(found)}</p>" if found else ""
+
     @property
     def period(self) -> str:
         return str(self.pub.value("report", "period"))
+
+
+def sentence(text: str) -> str:
+    """A method note as a sentence: capitalised, escaped."""
+    return str(escape(text[:1].upper() + text[1:]))
 
 
 def shaded(frame: Any, column: str = "month") -> dict[str, list[str]]:
@@ -62,11 +75,13 @@ def trends_section(page: Page) -> str:
                 f"Incidents a month: {page.definition_id}, {page.period}",
                 list(monthly["month"]),
                 {"count": gaps(monthly["count"])},
+                unit="Incidents",
                 shaded=shaded(monthly),
             )
-        )
+        ),
+        page.conclusion("trends-monthly"),
     ]
-    html.append(_coverage_note(pub))
+    html.append(_coverage_note(page))
     if pub.has("trends", "rolling_12_months"):
         rolling = pub.table("trends", "rolling_12_months")
         html.append(
@@ -77,10 +92,12 @@ def trends_section(page: Page) -> str:
                     f"Rolling 12-month total: {page.definition_id}",
                     list(rolling["month"]),
                     {"total": gaps(rolling["rolling_12_months"])},
+                    unit="Incidents in the 12 months",
                     shaded=shaded(rolling),
                 )
             )
         )
+        html.append(page.conclusion("trends-rolling"))
         if rolling["rolling_12_months"].isna().any():
             html.append(
                 "<p class='note'>A 12-month window that holds a month with a hidden count, no "
@@ -88,6 +105,7 @@ def trends_section(page: Page) -> str:
             )
     html.append("<h3>Financial years (April to March)</h3>")
     html.append(page.table("trends", "financial_years"))
+    html.append(page.conclusion("trends-financial_years"))
     html.append(f"<p>{escape(pub.value('trends', 'change'))}</p>")
     if pub.has("trends", "seasonality"):
         season = pub.table("trends", "seasonality")
@@ -104,6 +122,7 @@ def trends_section(page: Page) -> str:
                 )
             )
         )
+        html.append(page.conclusion("trends-season"))
     else:
         html.append(
             "<p class='note'>No seasonality: it needs at least two years of months with data "
@@ -113,8 +132,9 @@ def trends_section(page: Page) -> str:
     return "".join(html)
 
 
-def _coverage_note(pub: Publication) -> str:
+def _coverage_note(page: Page) -> str:
     """Which sources the counts come from, and the months without data or a source."""
+    pub = page.pub
     sources = pub.table("trends", "sources")
     named = ", ".join(
         f"{row['force']} {source_kind_label(str(row['source']))}".strip()
@@ -136,25 +156,35 @@ def _coverage_note(pub: Publication) -> str:
         f"<p class='warn'>Counts from {escape(named)}. Months shaded grey have no data from "
         "any of them: they are gaps, not zeros, and the line breaks there; months shaded "
         "amber lack a source, so their counts are not comparable with the others. No change "
-        f"is tested across either. {escape(listed)}.</p>" + str(html_table(sources))
+        f"is tested across either. {escape(listed)}.</p>"
+        + str(html_table(sources))
+        + page.conclusion("trends-sources")
     )
 
 
 def where_section(page: Page) -> str:
     pub = page.pub
     basis = escape(pub.value("where", "rate_basis"))
-    html = ["<h3>Rate per 1,000 residents a year by Community Safety Partnership</h3>"]
-    html.append(page.table("where", "csp_rates"))
+    if pub.has("where", "area_rate"):
+        html = ["<h3>Rate per 1,000 residents a year: the CSP and the whole area</h3>"]
+        html.append(str(html_table(_beside_area(pub))))
+    else:
+        html = ["<h3>Rate per 1,000 residents a year by Community Safety Partnership</h3>"]
+        html.append(page.table("where", "csp_rates"))
+    html.append(page.conclusion("where-csp_rates"))
     html.append(
         f"<p class='note'>Rates are {basis}: each count is divided by the residents and by "
         f"the years its months make up. {escape(pub.value('where', 'population_note'))} "
         "Intervals are exact 95% Poisson intervals.</p>"
     )
+    if pub.has("where", "area_rate"):
+        html.append(_england_and_wales(pub))
     if pub.has("where", "csp_change"):
         html.append("<h3>Change by CSP between the last two complete financial years</h3>")
         html.append(page.table("where", "csp_change"))
+        html.append(page.conclusion("where-csp_change"))
     html.append("<h3>Rate per 1,000 residents a year by district</h3>")
-    html.append(_districts(pub))
+    html.append(_districts(page))
     dep = pub.table("where", "deprivation")
     html.append(
         "<h3>Rate per 1,000 residents a year by deprivation decile (1 = most deprived)</h3>"
@@ -171,12 +201,36 @@ def where_section(page: Page) -> str:
             )
         )
     )
+    html.append(page.conclusion("where-deprivation"))
     html.append(page.table("where", "deprivation"))
+    html.append(page.conclusion("where-deprivation-table"))
     return "".join(html)
 
 
-def _districts(pub: Publication) -> str:
+def _beside_area(pub: Publication) -> pd.DataFrame:
+    """A CSP's rate row above the whole area's."""
+    own, area = pub.table("where", "csp_rates"), pub.table("where", "area_rate")
+    return pd.concat([own, area[[c for c in own.columns if c in area.columns]]], ignore_index=True)
+
+
+def _england_and_wales(pub: Publication) -> str:
+    """England and Wales beside a CSP, from the benchmarks where the Home Office tables allow
+    (they count offences, not this definition's incidents, so they are not put in the table)."""
+    about = pub.value("benchmarks", "about") if pub.has("benchmarks", "about") else {}
+    found = benchmark_findings(pub)
+    if found:
+        return (
+            "<p class='note'>England and Wales, on the Home Office tables (offences by code, "
+            "so not the same count as the table above; see Benchmarks): "
+            f"{escape(' '.join(found))}</p>"
+        )
+    reason = about.get("reason") or "the benchmark rates for this CSP are hidden."
+    return f"<p class='note'>No England and Wales rate beside this CSP's: {escape(reason)}</p>"
+
+
+def _districts(page: Page) -> str:
     """Districts, less those that are a whole CSP (their row would repeat the CSP table's)."""
+    pub = page.pub
     districts = pub.table("where", "district_rates")
     csps = pub.table("where", "csp_rates").set_index("area")["population"]
     whole = [
@@ -199,7 +253,7 @@ def _districts(pub: Publication) -> str:
         if alone
         else ""
     )
-    return str(html_table(shown)) + note
+    return str(html_table(shown)) + page.conclusion("where-district_rates") + note
 
 
 def hotspots_section(page: Page) -> str:
@@ -212,10 +266,11 @@ def hotspots_section(page: Page) -> str:
     outlines = extras["outlines"]
     spots = extras["hotspots"]
     title = f"Gi* hotspots: {page.definition_id}, {page.period}"
-    notes = "; ".join(escape(n) for n in pub.value("hotspots", "method"))
+    notes = sentence("; ".join(pub.value("hotspots", "method")))
     html = [
         _png(class_map(spots["frame"], spots["grid"], outlines, title), title),
         page.table("hotspots", "cells_by_class"),
+        page.conclusion("hotspots-cells_by_class"),
         f"<p class='note'>{notes}. Cells are coloured by class only; no cell count is shown, "
         "so none needs suppressing.</p>",
     ]
@@ -224,6 +279,7 @@ def hotspots_section(page: Page) -> str:
     density_title = f"Kernel density: {page.definition_id}, {page.period}"
     html.append(
         _png(density_map(spots["density"], spots["grid"], outlines, density_title), density_title)
+        + page.conclusion("hotspots-density")
     )
     if "harm_hotspots" in extras:
         harm = extras["harm_hotspots"]
@@ -231,7 +287,8 @@ def hotspots_section(page: Page) -> str:
         html.append(
             "<h3>Weighted by harm</h3>"
             + _png(class_map(harm["frame"], harm["grid"], outlines, harm_title), harm_title)
-            + f"<p class='note'>{escape(harm['notes'][-1])}.</p>"
+            + page.conclusion("hotspots-harm")
+            + f"<p class='note'>{sentence(harm['notes'][-1])}.</p>"
         )
     html.append("<h3>By LSOA</h3>")
     if pub.has("hotspots", "lsoa_unavailable"):
@@ -241,12 +298,13 @@ def hotspots_section(page: Page) -> str:
     else:
         lsoa = extras["lsoa_hotspots"]
         lsoa_title = f"Gi* hotspots by LSOA: {page.definition_id}, {page.period}"
-        hottest = pub.table("hotspots", "lsoas_hot_99")
+        hottest = pub.table("hotspots", "lsoas_hot")
         html.append(_png(area_map(lsoa["frame"], lsoa["shapes"], outlines, lsoa_title), lsoa_title))
         html.append(page.table("hotspots", "lsoas_by_class"))
+        html.append(page.conclusion("hotspots-lsoas_by_class"))
         if len(hottest):
-            html.append(_hottest(hottest))
-        lsoa_notes = "; ".join(escape(n) for n in pub.value("hotspots", "lsoa_method"))
+            html.append(_hottest(hottest) + page.conclusion("hotspots-lsoas_hot"))
+        lsoa_notes = sentence("; ".join(pub.value("hotspots", "lsoa_method")))
         html.append(f"<p class='note'>{lsoa_notes}.</p>")
     html.append("<h3>Over time: emerging and persistent hotspots</h3>")
     if pub.has("hotspots", "emerging_unavailable"):
@@ -267,22 +325,27 @@ def hotspots_section(page: Page) -> str:
         )
         html.append(_png(drawn, emerging_title))
         html.append(page.table("hotspots", "cells_by_pattern"))
-        emerging_notes = "; ".join(escape(n) for n in pub.value("hotspots", "emerging_method"))
+        html.append(page.conclusion("hotspots-cells_by_pattern"))
+        emerging_notes = sentence("; ".join(pub.value("hotspots", "emerging_method")))
         html.append(f"<p class='note'>{emerging_notes}</p>")
     return "".join(html)
 
 
 def _hottest(hottest: Any) -> str:
-    """The LSOAs at the centre of 99% hotspots by name, how many in each district, and the
-    list, hottest first."""
-    per_district = hottest["district"].fillna("district unknown").value_counts(sort=False)
+    """The LSOAs at the centre of 99% and 95% hotspots: how many at each confidence and in each
+    district, then the list with ward and incidents ([c] where the count is hidden)."""
+    per_district = hottest["district"].value_counts(sort=False)
     ranked = sorted(per_district.items(), key=lambda item: (-item[1], item[0]))
     where = "; ".join(f"{n} in {district}" for district, n in ranked)
-    lsoas = "LSOA" if len(hottest) == 1 else "LSOAs"
+    levels = hottest["confidence"].value_counts(sort=False)
+    confidence = " and ".join(f"{n} at {level}" for level, n in levels.items())
+    one = len(hottest) == 1
+    lsoas = "LSOA (neighbourhood)" if one else "LSOAs (neighbourhoods)"
+    order = "" if one else " Most confident first, then hottest first:"
     return (
-        f"<p>{len(hottest)} {lsoas} (neighbourhoods) at the centre of 99% hotspots: "
-        f"{escape(where)}. Hottest first:</p>"
-        + str(html_table(hottest[["name", "district", "LSOA"]]))
+        f"<p>{len(hottest)} {lsoas} at the centre of hotspots ({confidence} confidence): "
+        f"{escape(where)}.{order}</p>"
+        + str(html_table(hottest[["name", "ward", "district", "LSOA", "confidence", "count"]]))
     )
 
 
@@ -310,6 +373,7 @@ def when_section(page: Page) -> str:
                 x_title="Hour of day",
             )
         )
+        + page.conclusion("when-hour-by-day")
         + f"<p class='note'>{_n(exact)} incidents with one time, {_n(spread)} spread evenly over"
         f" their from-to range (aoristic), {_n(excluded)} left out (month-only dates or ranges "
         f"over {pub.value('when', 'max_span_hours')} hours). Each cell's share of an incident "
@@ -327,8 +391,10 @@ def what_section(page: Page) -> str:
     html = [
         "<h3>Offence groups</h3>",
         page.table("what", "offence_groups"),
+        page.conclusion("what-offence_groups"),
         "<h3>Offence subgroups</h3>",
         page.table("what", "offence_subgroups"),
+        page.conclusion("what-offence_subgroups"),
     ]
     if not pub.has("what", "weights_source"):
         html.append(
@@ -351,12 +417,13 @@ def what_section(page: Page) -> str:
             f"<p>Severity-weighted total: {total:,.0f} ({per_head}). The 15 offence "
             "codes below carry most of it.</p>"
         )
-    html.append(page.table("what", "harm_by_code"))
+    html.append(page.table("what", "harm_by_code") + page.conclusion("what-harm_by_code"))
     if pub.has("what", "codes_without_weight"):
         html.append(
             "<p class='warn'>These offence codes have no weight in the table and are left out "
             "of the weighted total (not weighted 0):</p>"
             + page.table("what", "codes_without_weight")
+            + page.conclusion("what-codes_without_weight")
         )
     return "".join(html)
 
@@ -383,14 +450,19 @@ def who_section(page: Page) -> str:
                     f"{role.title()}s by age band",
                     [str(a) for a in ages["age_band"]],
                     {"count": gaps(ages["count"])},
+                    unit=f"{role.title()}s",
                 )
             )
         )
+        html.append(page.conclusion(f"who-{role}-ages"))
         html.append(
-            "<div class='pair'>"
+            "<div class='pair'><div>"
             + page.table("who", f"{role}_sex")
+            + page.conclusion(f"who-{role}_sex")
+            + "</div><div>"
             + page.table("who", f"{role}_ethnicity")
-            + "</div>"
+            + page.conclusion(f"who-{role}_ethnicity")
+            + "</div></div>"
         )
         facts = []
         under_18, under_25 = (
@@ -405,7 +477,11 @@ def who_section(page: Page) -> str:
             + ("fewer than the disclosure threshold or hidden" if repeat is None else f"{repeat:,}")
         )
         html.append(f"<p>{escape('; '.join(facts))}.</p>")
-    html.append("<h3>Relationship of suspect to victim</h3>" + page.table("who", "relationships"))
+    html.append(
+        "<h3>Relationship of suspect to victim</h3>"
+        + page.table("who", "relationships")
+        + page.conclusion("who-relationships")
+    )
     return "".join(html)
 
 
@@ -413,9 +489,12 @@ def themes_section(page: Page) -> str:
     pub = page.pub
     html = [
         page.table("themes", "themes"),
+        page.conclusion("themes-themes"),
         "<p class='note'>Share of the incidents in the definition where the theme's facts "
         "are recorded (assessable); a record can belong to several themes.</p>",
     ]
+    if pub.has("health", "locations"):
+        html.append(f"<p class='note'>{escape(PUBLIC_PLACE)}</p>")
     series, labels, shades = {}, [], {}
     for key in pub.tables:
         if key.startswith("themes/") and key.endswith("_monthly"):
@@ -433,13 +512,15 @@ def themes_section(page: Page) -> str:
                     labels,
                     series,
                     shaded=shades,
+                    unit="Incidents",
                 )
             )
         )
+        html.append(page.conclusion("themes-monthly"))
     # one CSP's column would repeat the counts above
     if pub.has("themes", "by_csp") and len(pub.table("themes", "by_csp").columns) > 2:
         html.append("<h3>Where each theme falls (incidents by CSP)</h3>")
-        html.append(page.table("themes", "by_csp"))
+        html.append(page.table("themes", "by_csp") + page.conclusion("themes-by_csp"))
     return "".join(html)
 
 
@@ -448,6 +529,7 @@ def concentration_section(page: Page) -> str:
         page.table(
             "concentration", "table", drop=("measure", "total", "in_top_1", "in_top_5", "in_top_10")
         )
+        + page.conclusion("concentration")
         + "<p class='note'>Share of incidents in the 1%, 5% and 10% of LSOAs with the most, "
         "counting LSOAs with none; a share is hidden when the incidents it stands for are "
         "fewer than the disclosure threshold.</p>"
@@ -462,12 +544,21 @@ def health_section(page: Page) -> str:
             "<p>No A&amp;E (ISTV) attendances or hospital admissions are held: this section "
             "needs health partner data.</p>"
         )
-    html = [f"<p>{_n(attendances)} assault attendances; {_n(admissions)} admissions.</p>"]
-    if pub.provenance.get("csp"):
-        html.append(
-            "<p class='note'>A&amp;E attendances and admissions are for the whole partnership: "
-            "they record the hospital, not the CSP where the assault happened.</p>"
-        )
+    csp = pub.provenance.get("csp")
+    whole = str(pub.table("where", "area_rate")["area"].iloc[0]) if csp else ""
+    if csp:
+        area = escape(whole)
+        html = [
+            f"<p>{_n(attendances)} assault attendances at A&amp;E across {area}; "
+            f"{_n(admissions)} admissions of residents of {escape(csp)}.</p>",
+            f"<p class='note'>A&amp;E attendances are for the whole of {area}: they record the "
+            "hospital, not where the assault happened, so they are not compared with "
+            f"{escape(csp)}'s police records here (the report for {area} compares them with "
+            "its police records). Admissions are counted by each patient's area of residence "
+            f"(an LSOA or district of {escape(csp)}).</p>",
+        ]
+    else:
+        html = [f"<p>{_n(attendances)} assault attendances; {_n(admissions)} admissions.</p>"]
     if pub.has("health", "by_hour"):
         hours = pub.table("health", "by_hour")
         html.append(
@@ -475,18 +566,34 @@ def health_section(page: Page) -> str:
                 Chart(
                     "health-by-hour",
                     "bar",
-                    "Assault attendances at A&E by hour of the assault",
+                    "Assault attendances at A&E by hour of the assault"
+                    + (f" (all of {whole})" if csp else ""),
                     [f"{int(x):02d}" for x in hours["hour"]],
                     {"count": gaps(hours["count"])},
+                    unit="Attendances",
+                    x_title="Hour of the assault",
                 )
             )
         )
-        html.append("<h3>Where A&amp;E assaults happen and where police record violence</h3>")
-        html.append(page.table("health", "locations"))
-        html.append("<h3>Means of assault</h3>" + page.table("health", "means_of_assault"))
+        html.append(page.conclusion("health-by-hour"))
+        if csp:
+            html.append(f"<h3>Where A&amp;E assaults happen (all of {escape(whole)})</h3>")
+        else:
+            html.append("<h3>Where A&amp;E assaults happen and where police record violence</h3>")
+        html.append(page.table("health", "locations") + page.conclusion("health-locations"))
+        if pub.has("themes", "themes"):
+            html.append(f"<p class='note'>{escape(PUBLIC_PLACE)}</p>")
+        html.append(
+            "<h3>Means of assault</h3>"
+            + page.table("health", "means_of_assault")
+            + page.conclusion("health-means_of_assault")
+        )
     if pub.has("health", "sharp_object_admissions"):
         html.append("<h3>Admissions for assault by sharp object (X99) by age band</h3>")
-        html.append(page.table("health", "sharp_object_admissions"))
+        html.append(
+            page.table("health", "sharp_object_admissions")
+            + page.conclusion("health-sharp_object_admissions")
+        )
     return "".join(html)
 
 
@@ -497,10 +604,10 @@ def near_repeat_section(page: Page) -> str:
     return (
         f"<p>{_n(pub.value('near_repeats', 'events'))} incidents from force extracts (exact "
         "places and days).</p>"
-        f"<p>{escape(pub.value('near_repeats', 'conclusion'))}</p>"
         "<h3>Knox ratio by distance and time apart (p-value)</h3>"
         + _knox_grid(pub.table("near_repeats", "knox"))
-        + f"<p class='note'>{escape(pub.value('near_repeats', 'method'))}. A Knox ratio above 1 "
+        + f"<p class='conclusion'>{escape(pub.value('near_repeats', 'conclusion'))}</p>"
+        + f"<p class='note'>{sentence(pub.value('near_repeats', 'method'))}. A Knox ratio above 1 "
         "with a small p-value (in bold below 0.05) means more pairs close in space and time "
         "than chance would give: a near-repeat pattern. The pairs observed and expected in each "
         "band are in the summary file.</p>"

@@ -42,6 +42,7 @@ def render(
     missing = None if records else Markup(needs_partner_data(page))
     synthetic = pub.value("sources", "synthetic_records") or 0
     threshold = pub.policy.threshold
+    partnership = pub.provenance.get("partnership", "")
     env = Environment(
         loader=PackageLoader("svduty.report", "templates"), autoescape=select_autoescape()
     )
@@ -55,6 +56,8 @@ def render(
         rate_basis=pub.value("where", "rate_basis") if pub.has("where", "rate_basis") else None,
         requested=pub.provenance["period"],
         definition=definition,
+        partnership=partnership,
+        foreign=bool(definition.area and partnership and definition.area != partnership),
         findings=pub.value("summary", "findings"),
         records=records_block(page),
         sections=sections,

@@ -113,6 +113,15 @@ def gi_star(
     return GiStar(z, p, adjusted, classify(z, adjusted), permutations, seed, method)
 
 
+CLASS_ORDER = (
+    *(f"hot {level}" for level in ("99%", "95%", "90%")),
+    "not significant",
+    *(f"cold {level}" for level in ("90%", "95%", "99%")),
+    "outside the area",
+)
+"""The classes as a reader scans them: hottest first, coldest last."""
+
+
 def classify(z: np.ndarray, p: np.ndarray) -> np.ndarray:
     """ArcGIS's confidence bins: hot or cold at 99%, 95% or 90%, else not significant."""
     out = np.full(len(z), "not significant", dtype=object)

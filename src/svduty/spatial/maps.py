@@ -233,7 +233,11 @@ def density_map(values: np.ndarray, grid: Grid, outline: Outlines | None, title:
         extent=_bounds(grid),
         interpolation="nearest",
     )
-    figure.colorbar(shown, ax=axes, shrink=0.6, label="Incidents per square km")
+    if outline is not None:  # the surface ends at the area's edge, as its counts do
+        edge = PathPatch(_path(outline.area), visible=False)
+        axes.add_patch(edge)
+        shown.set_clip_path(edge)
+    figure.colorbar(shown, ax=axes, shrink=0.6, label="Incidents per square km, whole period")
     return _finish(figure, axes, _covered(grid), f"{grid.size:,.0f} m cells", outline, title)
 
 

@@ -28,6 +28,7 @@ from svduty.synth.profile import Profile, quarter_of
 from svduty.vocabulary import AGE_BANDS
 from svduty.yamlfile import load_yaml
 
+HOMICIDE_CODES = {"1/4.1/4.10/4.2", "1", "4.1", "4.10", "4.2"}
 KNIFE_CODES = {
     "1/4.1/4.10/4.2",
     "2",
@@ -254,8 +255,17 @@ class Generator:
         """Marker rates from target volumes: expected eligible offences a year -> probability."""
         annual = self.t.quarters.sum(axis=1)
         knife_eligible = np.isin(self.t.codes, list(KNIFE_CODES))
+        homicide = np.isin(self.t.codes, list(HOMICIDE_CODES))
         violent = np.isin(self.t.group, ["Violence against the person", "Robbery"])
-        self.p_knife = self.profile.target("knife_per_year")["value"] / annual[knife_eligible].sum()
+        knives = self.profile.target("knife_per_year")["value"]
+        fixed = self.profile.data["parameters"].get("homicide_knife_probability")
+        if fixed is None:  # a profile without it: homicides take the general knife rate
+            self.p_knife = knives / annual[knife_eligible].sum()
+            self.p_knife_homicide = self.p_knife
+        else:
+            self.p_knife_homicide = float(fixed["value"])
+            others = annual[knife_eligible & ~homicide].sum()
+            self.p_knife = (knives - self.p_knife_homicide * annual[homicide].sum()) / others
         firearm_base = annual[violent].sum() - self.profile.target("knife_per_year")["value"]
         self.p_firearm = self.profile.target("firearm_per_year")["value"] / firearm_base
         self.expected_crimes = annual.sum() * self.scale * self.years
@@ -368,7 +378,8 @@ class Generator:
         violent = vap | sexual | robbery
         u = lambda: rng.random(n)  # noqa: E731
 
-        knife = np.isin(code, list(KNIFE_CODES)) & (u() < self.p_knife)
+        p_knife = np.where(np.isin(code, list(HOMICIDE_CODES)), self.p_knife_homicide, self.p_knife)
+        knife = np.isin(code, list(KNIFE_CODES)) & (u() < p_knife)
         firearm = (vap | robbery) & ~knife & (u() < self.p_firearm)
         da_p = self.profile.parameter("domestic_abuse_probability")
         p_da = np.select(
