@@ -20,6 +20,7 @@ import pytest
 from conftest import csv_rows
 from markupsafe import escape
 from pyproj import Transformer
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from shapely import MultiPoint, Point, box, to_geojson, transform, union_all, voronoi_polygons
 
 from svduty.definitions import load_definition
@@ -550,3 +551,98 @@ def test_fetched_boundaries_outline_the_area_and_its_lsoa_hotspots(
                 rf"<td>{row.confidence}</td><td class=\"n\"[^>]*>{shown}</td>",
                 listed,
             ), (row, suppressed)
+
+
+def test_an_attacker_adding_up_the_set_pins_no_hidden_count(warwickshire, suppressed):
+    """A reader's own equations over the published set (offence subgroups in their groups,
+    months in their financial years, each table to the selection's total, the whole area's
+    cell as its CSPs'), solved with linear then integer programming: every hidden count still
+    spans at least the threshold."""
+    _, ws = warwickshire
+    threshold = ws.settings.disclosure_threshold
+    truth = publications(ws, selection_of(ws), Policy(threshold, internal=True))
+    tables = {
+        ("what", "offence_groups"): "offence_group",
+        ("what", "offence_subgroups"): "offence_subgroup",
+        ("trends", "financial_years"): "financial_year",
+        ("trends", "monthly"): "month",
+    }
+    unknown: dict[tuple, int] = {}
+    known: dict[tuple, float] = {}
+    rows: dict[tuple, dict] = {}
+    for area, pub in suppressed.items():
+        for (section, name), key in tables.items():
+            frame = pub.table(section, name)
+            for row in frame.to_dict(orient="records"):
+                cell = (area, name, row[key])
+                rows[cell] = row
+                if row["count"] is None:
+                    unknown.setdefault(cell, len(unknown))
+                else:
+                    known[cell] = float(row["count"])
+    equations: list[tuple[dict[int, float], float]] = []
+
+    def equal(total: tuple | float, members: list[tuple]) -> None:
+        coef: dict[int, float] = {}
+        rhs = -float(total) if not isinstance(total, tuple) else 0.0
+        for cell, sign in [
+            *([(total, 1.0)] if isinstance(total, tuple) else []),
+            *((m, -1.0) for m in members),
+        ]:
+            if cell in unknown:
+                coef[unknown[cell]] = coef.get(unknown[cell], 0.0) + sign
+            else:
+                rhs -= sign * known.get(cell, 0.0)
+        if coef:
+            equations.append((coef, rhs))
+
+    for area, pub in truth.items():
+        total = sum(v or 0 for v in pub.table("trends", "financial_years")["count"])
+        for _, name in tables:
+            equal(total, [c for c in rows if c[0] == area and c[1] == name])
+        for group in pub.table("what", "offence_groups")["offence_group"]:
+            members = [
+                c
+                for c in rows
+                if c[:2] == (area, "offence_subgroups") and rows[c]["offence_group"] == group
+            ]
+            equal((area, "offence_groups", group), members)
+        for year in pub.table("trends", "financial_years")["financial_year"]:
+            months = [
+                c for c in rows if c[:2] == (area, "monthly") and rows[c]["financial_year"] == year
+            ]
+            equal((area, "financial_years", year), months)
+    csps = [area for area in suppressed if area]
+    for cell in [c for c in rows if c[0] is None]:
+        equal(cell, [(csp, *cell[1:]) for csp in csps])
+    n = len(unknown)
+    assert n, "nothing hidden: the check has no bite"
+    a = np.zeros((len(equations), n))
+    b = np.zeros(len(equations))
+    for i, (coef, rhs) in enumerate(equations):
+        for j, v in coef.items():
+            a[i, j] = v
+        b[i] = rhs
+    cap = 4 * max(known.values())
+    narrow = []
+    for cell, j in unknown.items():
+        ends = []
+        for sign in (1.0, -1.0):
+            objective = np.zeros(n)
+            objective[j] = sign
+            found = linprog(objective, A_eq=a, b_eq=b, bounds=(1, cap), method="highs")
+            assert found.status == 0, cell
+            ends.append(sign * found.fun)
+        if ends[1] - ends[0] < threshold + 1:  # whole numbers may narrow it further
+            constraint = LinearConstraint(a, b, b)
+            whole = [
+                sign
+                * milp(
+                    objective, constraints=constraint, integrality=np.ones(n), bounds=Bounds(1, cap)
+                ).fun
+                for sign in (1.0, -1.0)
+                for objective in [sign * np.eye(1, n, j)[0]]
+            ]
+            if whole[1] - whole[0] < threshold:
+                narrow.append((cell, whole))
+    assert not narrow

@@ -135,17 +135,25 @@ class Auditor:
         cap = float(self.values[group].max()) + 4 * self.threshold
         solve = _solver(a, a @ self.values[group], cap)
         cells = np.asarray(group)
-        # first all open cells at once, largest then least (most are settled by these), then
-        # each cell still open on its own
+        # first all open cells at once, largest then least, then each pushed up or down at
+        # random (most are settled by these, while they still settle some), then each cell
+        # still open on its own
         rng = np.random.default_rng(len(group))
-        for sign in (-1.0, 1.0, -1.0, 1.0):
+        stalled = 0
+        for turn in range(16):
             open_ = self.needs[cells] & (self.high[cells] - self.low[cells] < self.threshold)
             if not open_.any():
                 return
-            point = solve(open_ * rng.uniform(0.5, 1.5, len(group)), sign)
+            if stalled >= 2:
+                break
+            sign = (-1.0, 1.0)[turn] if turn < 2 else 1.0
+            push = rng.choice((-1.0, 1.0), len(group)) if turn >= 2 else 1.0
+            point = solve(open_ * push * rng.uniform(0.5, 1.5, len(group)), sign)
             if point is not None:
                 self.low[cells] = np.minimum(self.low[cells], point)
                 self.high[cells] = np.maximum(self.high[cells], point)
+            settled = open_ & (self.high[cells] - self.low[cells] >= self.threshold)
+            stalled = 0 if settled.sum() > 1 else stalled + 1
         for c in (c for c in group if self.needs[c]):
             for sign in (-1.0, 1.0):
                 if self.high[c] - self.low[c] >= self.threshold:

@@ -105,17 +105,41 @@ def _audited(
             return 0
         added = set()
         for cell in narrow:
-            nearby = {
-                other
-                for line in on_lines.get(cell, [])
-                for other in (line.total, *line.members)
-                if not hidden[other] and not public[other] and values[other] > 0
-            }
+            nearby = _nearest(cell, on_lines, values, hidden, public)
             if nearby:
                 added.add(min(nearby, key=lambda c: (not shown[c], values[c], c)))
         if not added:
             return len(narrow)
         hidden[list(added)] = True
+
+
+def _nearest(
+    cell: int,
+    on_lines: dict[int, list[Relation]],
+    values: np.ndarray,
+    hidden: np.ndarray,
+    public: np.ndarray,
+) -> set[int]:
+    """The cells that could still be hidden nearest to `cell`: on its own lines, else on the
+    lines of the hidden cells next to it, and so on (a cell whose lines are all hidden can
+    still be pinned down through lines further away, which only hiding there loosens)."""
+    seen, frontier = {cell}, [cell]
+    while frontier:
+        found, step = set(), []
+        for at in frontier:
+            for line in on_lines.get(at, []):
+                for other in (line.total, *line.members):
+                    if other in seen:
+                        continue
+                    seen.add(other)
+                    if hidden[other]:
+                        step.append(other)
+                    elif not public[other] and values[other] > 0:
+                        found.add(other)
+        if found:
+            return found
+        frontier = step
+    return set()
 
 
 def _protect(
