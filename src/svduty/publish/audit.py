@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import csr_matrix
 
 INFINITE = float("inf")
@@ -149,9 +149,8 @@ class Auditor:
             sign = (-1.0, 1.0)[turn] if turn < 2 else 1.0
             push = rng.choice((-1.0, 1.0), len(group)) if turn >= 2 else 1.0
             point = solve(open_ * push * rng.uniform(0.5, 1.5, len(group)), sign)
-            if point is not None:
-                self.low[cells] = np.minimum(self.low[cells], point)
-                self.high[cells] = np.maximum(self.high[cells], point)
+            self.low[cells] = np.minimum(self.low[cells], point)
+            self.high[cells] = np.maximum(self.high[cells], point)
             settled = open_ & (self.high[cells] - self.low[cells] >= self.threshold)
             stalled = 0 if settled.sum() > 1 else stalled + 1
         for c in (c for c in group if self.needs[c]):
@@ -159,9 +158,6 @@ class Auditor:
                 if self.high[c] - self.low[c] >= self.threshold:
                     break
                 point = solve(np.eye(1, len(group), position[c])[0], sign)
-                if point is None:  # no largest value
-                    self.high[c] = INFINITE
-                    break
                 self.low[cells] = np.minimum(self.low[cells], point)
                 self.high[cells] = np.maximum(self.high[cells], point)
 
@@ -185,22 +181,44 @@ def _one_equation(
     return {c: (1.0, total - (len(rows[0]) - 1)) for c in group}
 
 
-def _solver(
-    a: csr_matrix, b: np.ndarray, cap: float
-) -> Callable[[np.ndarray, float], np.ndarray | None]:
+def _solver(a: csr_matrix, b: np.ndarray, cap: float) -> Callable[[np.ndarray, float], np.ndarray]:
     """A solution in whole numbers, every cell from 1 to `cap`, where `weights` times the cells
-    is least (`sign` 1) or greatest (-1)."""
+    is least (`sign` 1) or greatest (-1). One HiGHS model serves every solve of a group: only
+    the objective changes, so each solve starts from the last one's basis (SciPy's `linprog`
+    builds the model afresh each call, which cost ten times the solving itself here)."""
     n = a.shape[1]
-    constraint = LinearConstraint(a, b, b)
-    bounds = Bounds(np.ones(n), np.full(n, cap))
+    model = highspy.Highs()
+    model.setOptionValue("output_flag", False)
+    model.setOptionValue("presolve", "off")  # each solve starts from the last basis
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, a.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.zeros(n), np.ones(n), np.full(n, cap)
+    lp.row_lower_ = lp.row_upper_ = np.asarray(b, dtype=float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, a.shape[0]
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+    model.passModel(lp)
+    every = np.arange(n, dtype=np.int32)
 
-    def solve(weights: np.ndarray, sign: float) -> np.ndarray | None:
-        objective = sign * np.asarray(weights, dtype=float)
-        result = linprog(objective, A_eq=a, b_eq=b, bounds=(1, cap), method="highs")
-        if np.allclose(result.x, np.round(result.x), atol=1e-7):
-            return np.round(result.x)
-        whole = milp(objective, constraints=constraint, integrality=np.ones(n), bounds=bounds)
-        return np.round(whole.x)
+    def integral(whole: bool) -> None:
+        kind = highspy.HighsVarType.kInteger if whole else highspy.HighsVarType.kContinuous
+        model.changeColsIntegrality(n, every, np.full(n, kind))
+
+    def run() -> np.ndarray:
+        model.run()
+        status = model.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:  # the truth is always a solution
+            raise RuntimeError(f"the audit's solver stopped: {model.modelStatusToString(status)}")
+        return np.asarray(model.getSolution().col_value)
+
+    def solve(weights: np.ndarray, sign: float) -> np.ndarray:
+        model.changeColsCost(n, every, sign * np.asarray(weights, dtype=float))
+        point = run()
+        if not np.allclose(point, np.round(point), atol=1e-7):
+            integral(True)
+            point = run()
+            integral(False)
+        return np.round(point)
 
     return solve
 
