@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,20 +43,34 @@ def make_workspace(
 @pytest.fixture(scope="session")
 def sna_workspace(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A workspace like the example's: real West Mercia open data for 2025 and a synthetic
-    partner extract (half the profile's volume), built once and read by many tests."""
+    partner extract (half the profile's volume), built once and read by many tests. Under
+    pytest-xdist the workers share one copy (the first to ask builds it, the others wait for
+    it): every test opens it read-only, as readers of a shared workspace do."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, common to its workers
+    root = root / "sna"
+    root.mkdir(exist_ok=True)
+    with (root / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "built").exists():
+            _build_sna_workspace(root)
+            (root / "built").touch()
+    return root / "example-workspace", str(WEST_MERCIA.area)
+
+
+def _build_sna_workspace(root: Path) -> None:
     from svduty.example import example_archive
     from svduty.ingest import ingest
     from svduty.synth.check import synthetic_files
     from svduty.synth.generate import generate
     from svduty.synth.profile import load_profile
 
-    root = tmp_path_factory.mktemp("sna")
     with Workspace.init(root / "example-workspace", WEST_MERCIA) as ws:
         ingest(ws, [example_archive()])
         generate(load_profile("west-mercia"), root / "syn", scale=0.5, seed=9)
         files, mappings = synthetic_files(root / "syn")
         ingest(ws, files, mappings=mappings)
-    return root / "example-workspace", str(WEST_MERCIA.area)
 
 
 @pytest.fixture

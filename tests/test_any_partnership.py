@@ -29,6 +29,7 @@ from svduty.fetch import fetch_boundaries
 from svduty.ingest import ingest
 from svduty.publish import Policy
 from svduty.reference.boundaries import NO_BOUNDARIES, read_boundaries
+from svduty.report.published import prose
 from svduty.sna import build_sna, places, publications, selection_of
 from svduty.synth.check import synthetic_files
 from svduty.synth.generate import generate
@@ -344,7 +345,7 @@ def test_without_boundaries_maps_draw_cells_only_and_say_so(warwickshire, publis
     assert ws.boundaries() is None  # West Mercia's bundled outline is never used here
     paths = build_sna(ws, out=tmp_path, csp="Rugby", unsuppressed=True, pdf=False)
     html = paths["html"].read_text(encoding="utf-8")
-    assert NO_BOUNDARIES.replace("`", "&#96;") in html or NO_BOUNDARIES in html
+    assert prose(NO_BOUNDARIES) in html and "<code>svduty fetch boundaries</code>" in html
     assert "West Mercia boundaries" not in html
     agreed = load_definition(DEFINITION).area  # another area's definition, said to be so
     assert agreed == "West Mercia" != ws.settings.area

@@ -9,6 +9,7 @@ import warnings
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import make_workspace
 from esda import G_Local
 from libpysal.weights import Queen
 from shapely import contains_xy
@@ -111,8 +112,8 @@ def test_boundaries_without_a_code_are_refused(tmp_path):
 
 def test_lsoa_hotspots_command(tmp_path, west_mercia, shared):
     where = tmp_path / "ws"
-    assert svduty("init", str(where), "--example").returncode == 0
-    assert svduty("ingest", "-w", str(where), str(west_mercia / "2025-01")).returncode == 0
+    with make_workspace(where) as ws:  # as `init --example` and `ingest` make it
+        ingest(ws, [west_mercia / "2025-01"])
     done = svduty("hotspots", "-w", str(where), "--unit", "lsoa")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == ("lsoa_code,x,y,count,gi_star_z,p_value,p_fdr,class")

@@ -42,6 +42,9 @@ READS: dict[str, list[str]] = {
     "batches": ["-w", "{ws}"],
     "rejects": ["-w", "{ws}"],
     "audit": ["-w", "{ws}"],
+    "measures spc": ["-w", "{ws}", "knife-offences"],
+    "measures show": ["-w", "{ws}", "knife-offences"],
+    "measures list": ["-w", "{ws}"],
 }
 """Commands that only read a workspace, with arguments that make each do its work (slowest
 first, so the side-by-side runs end together)."""
@@ -65,7 +68,7 @@ WRITES: dict[str, list[str]] = {
 NO_WORKSPACE = {
     "version", "definitions list", "definitions show", "definitions validate", "synth", "spc",
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
-    "reference build", "reference profile",
+    "reference build", "reference profile", "measures validate",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 

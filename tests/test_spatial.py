@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import make_workspace
 from esda import G_Local, fdr
 from libpysal.weights import DistanceBand, lat2W
 from pointpats import Knox
@@ -298,11 +299,9 @@ def test_hotspots_one_row_per_cell_with_the_statistics(extract):
 def test_hotspots_and_near_repeat_commands(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli-spatial")
     generate(load_profile("west-mercia"), root / "syn", scale=0.05, seed=6)
-    done = svduty("init", str(root / "ws"), "--example")
-    assert done.returncode == 0, done.stderr
     files, mappings = synthetic_files(root / "syn")
-    args = [str(f) for f in files] + [a for m in mappings for a in ("--mapping", str(m))]
-    assert svduty("ingest", "-w", str(root / "ws"), *args).returncode == 0
+    with make_workspace(root / "ws") as ws:  # as `init --example` and `ingest` make it
+        ingest(ws, files, mappings=mappings)
     out = root / "h.csv"
     done = svduty("hotspots", "-w", str(root / "ws"), "--cell-size", "2500", "--out", str(out))
     assert done.returncode == 0, done.stderr

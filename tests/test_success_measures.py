@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from svduty.analysis.measure_series import all_series, measure_series
 from svduty.definitions import shipped_definitions
 from svduty.errors import InputError
 from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
 from svduty.measures.framework import find_measure, load_framework, shipped_frameworks
-from svduty.measures.series import all_series, measure_series
 from svduty.reference import data_path
 from svduty.synth.check import synthetic_files
 from svduty.synth.generate import generate

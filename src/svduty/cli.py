@@ -1043,8 +1043,8 @@ def measures_show(
     fmt: FormatOption = Format.table,
 ) -> None:
     """A measure: what it counts and why, and its latest month for the area and each CSP."""
+    from svduty.analysis.measure_series import all_series
     from svduty.measures.framework import find_measure
-    from svduty.measures.series import all_series
 
     chosen = find_measure(measure, workspace)
     err.print(
@@ -1112,9 +1112,9 @@ def measures_spc(
     improvement direction; months without data are left out and named."""
     import json
 
+    from svduty.analysis.measure_series import measure_series
     from svduty.measures import spc
     from svduty.measures.framework import find_measure
-    from svduty.measures.series import measure_series
 
     if fmt is MeasureFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")

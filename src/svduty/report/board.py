@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from svduty.publish import board
-from svduty.report.published import html_table
+from svduty.report.published import html_table, prose
 from svduty.report.sections import Page, Section
 from svduty.vocabulary import source_kind_label
 
@@ -81,7 +81,7 @@ def benchmarks_section(page: Page) -> str:
 def limitations_section(page: Page) -> str:
     pub = page.pub
     items = pub.value("limitations", "items") or []
-    html = ["<ul>" + "".join(f"<li>{escape(s)}</li>" for s in items) + "</ul>"]
+    html = ["<ul>" + "".join(f"<li>{prose(s)}</li>" for s in items) + "</ul>"]
     if pub.has("limitations", "clauses"):
         clauses = pub.table("limitations", "clauses")
         shown = clauses[[v is None or v > 0 for v in clauses["undecided"]]]

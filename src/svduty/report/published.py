@@ -17,6 +17,15 @@ SHORT = 15
 """Tables of this many rows or fewer are not split across pages."""
 
 
+def prose(text: str) -> Markup:
+    """A sentence written for the command line as HTML: `commands` and settings in code type,
+    and a full stop at the end."""
+    escaped = str(escape(text.strip()))
+    if escaped and escaped[-1] not in ".?!:":
+        escaped += "."
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
+
+
 def html_table(frame: pd.DataFrame) -> Markup:
     """A published table; hidden cells read [c], cells with no data read "no data"."""
     head = "".join(f"<th>{escape(heading(str(c)))}</th>" for c in frame.columns)

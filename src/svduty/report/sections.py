@@ -16,7 +16,7 @@ from svduty.publish import Publication
 from svduty.publish.board import benchmark_findings
 from svduty.publish.conclusions import PUBLIC_PLACE, conclusion
 from svduty.report.charts import GAP, PART, Chart, gaps
-from svduty.report.published import html_table, number
+from svduty.report.published import html_table, number, prose
 from svduty.vocabulary import NO_DATA, PARTIAL, heading, source_kind_label
 
 
@@ -275,7 +275,7 @@ def hotspots_section(page: Page) -> str:
         "so none needs suppressing.</p>",
     ]
     if outlines is None:
-        html.append(f"<p class='note'>{escape(NO_BOUNDARIES)}</p>")
+        html.append(f"<p class='note'>{prose(NO_BOUNDARIES)}</p>")
     density_title = f"Kernel density: {page.definition_id}, {page.period}"
     html.append(
         _png(density_map(spots["density"], spots["grid"], outlines, density_title), density_title)
@@ -293,7 +293,7 @@ def hotspots_section(page: Page) -> str:
     html.append("<h3>By LSOA</h3>")
     if pub.has("hotspots", "lsoa_unavailable"):
         html.append(
-            f"<p>No LSOA hotspot analysis: {escape(pub.value('hotspots', 'lsoa_unavailable'))}</p>"
+            f"<p>No LSOA hotspot analysis: {prose(pub.value('hotspots', 'lsoa_unavailable'))}</p>"
         )
     else:
         lsoa = extras["lsoa_hotspots"]
