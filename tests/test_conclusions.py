@@ -47,6 +47,7 @@ class Units(HTMLParser):
                 "themes",
                 "concentration",
                 "health",
+                "measures",
                 "near_repeats",
             }
             self.events.append("heading")

@@ -118,13 +118,15 @@ def test_no_hidden_count_can_be_recovered_within_or_across_reports(report_set):
 
 
 def test_the_scanner_finds_what_an_unsafe_build_gives_away(assessed, monkeypatch, tmp_path):
-    """With secondary suppression switched off the same scanner must fail: proof it can."""
+    """With secondary suppression switched off (along each line and by the audit) the same
+    scanner must fail: proof it can."""
     import svduty.publish.control as control
     from svduty.publish import Policy
     from svduty.sna import publications, selection_of
 
     ws = assessed[0]
     monkeypatch.setattr(control, "_protect", lambda *args: False)
+    monkeypatch.setattr(control, "_audited", lambda *args: 0)
     monkeypatch.setattr(ws, "root", tmp_path)  # a cache of its own
     selection = selection_of(ws)
     unsafe = publications(ws, selection, Policy(ws.settings.disclosure_threshold))

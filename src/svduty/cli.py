@@ -595,6 +595,13 @@ def report(
     ] = False,
     pdf: Annotated[bool, typer.Option(help="Also render the PDF.")] = True,
     overview: Annotated[bool, typer.Option(help="Write the data overview instead.")] = False,
+    measures: Annotated[
+        bool,
+        typer.Option(
+            help="Write the success measures' board pack instead: a row per measure with its "
+            "SPC icons, then a chart each."
+        ),
+    ] = False,
 ) -> None:
     """Write the Strategic Needs Assessment: HTML, PDF and summary JSON, disclosure-controlled.
     Names carry area, period and definition; internal builds go to internal/ and end in
@@ -607,7 +614,7 @@ def report(
         written = [build_overview(ws, ws.output_folder(output))]
     else:
         written = ws.report(
-            definition, (start, end), area, each_area, unsuppressed, pdf, output, weights
+            definition, (start, end), area, each_area, unsuppressed, pdf, output, weights, measures
         )
     ws.close()
     for path in written:

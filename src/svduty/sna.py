@@ -29,6 +29,7 @@ from svduty.analysis.assessment import (
     batch_ids,
     data_version,
 )
+from svduty.analysis.measure_series import Series
 from svduty.analysis.severity import Weights
 from svduty.counting import Filter
 from svduty.definitions import load_definition
@@ -37,19 +38,22 @@ from svduty.errors import InputError
 from svduty.publish import Draft, Policy, Publication, publish
 from svduty.publish.board import complete
 from svduty.publish.conclusions import conclude_places
+from svduty.publish.measures import add_funnels, draft_measures
 from svduty.publish.sna import derive, derive_places, draft, draft_places
+from svduty.publish.tables import Table
 from svduty.recommendations import read_recommendations
+from svduty.report.measures import render_pack
 from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 10
+CACHE_FORMAT = 11
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
 4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
 figures and the whole area's rate beside its own; 9: a conclusion under each table and chart;
-10: tables declare every sum a reader can form, and suppression is audited), so a cache written
-by an older svduty of the same version is never read back."""
+10: tables declare every sum a reader can form, and suppression is audited; 11: success
+measures), so a cache written by an older svduty of the same version is never read back."""
 
 
 def selection_of(
@@ -76,6 +80,7 @@ def _cache_key(
             None if weights is None else [weights.source, sorted(weights.weights.items())],
             _boundaries_key(workspace),
             _groups_key(workspace),
+            _frameworks_key(workspace),
             workspace.store.name,
             __version__,
             CACHE_FORMAT,
@@ -90,6 +95,15 @@ def _boundaries_key(workspace: Workspace) -> str | None:
         return None
     path = workspace.root / workspace.settings.boundaries
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+
+
+def _frameworks_key(workspace: Workspace) -> list[str]:
+    """The outcomes frameworks' content (shipped and the workspace's), so a changed measure
+    is a different view."""
+    from svduty.measures.framework import shipped_frameworks, workspace_frameworks
+
+    paths = [*shipped_frameworks().values(), *workspace_frameworks(workspace.root).values()]
+    return sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in paths)
 
 
 def _groups_key(workspace: Workspace) -> str | None:
@@ -136,7 +150,15 @@ def publications(
 
     def make_drafts() -> list[Draft]:
         groups = workspace.similar_groups()
-        return [draft(a) for a in assess_set(store, settings, selection, weights, groups)]
+        found = assess_set(store, settings, selection, weights, groups)
+        drafts = [draft(a) for a in found]
+        if any(a.records for a in found):
+            if progress:
+                progress("success measures")
+            measured = measure_tables(workspace, selection)
+            for one, assessed in zip(drafts, found, strict=True):
+                one.tables += measured.get(assessed.selection.csp, [])
+        return drafts
 
     def make() -> dict[str | None, Publication]:
         unpublished = _cached(
@@ -146,9 +168,32 @@ def publications(
         )
         published = publish(unpublished, policy)
         areas = [d.provenance["csp"] for d in unpublished]
-        return {area: derive(p) for area, p in zip(areas, published, strict=True)}
+        out = {area: derive(p) for area, p in zip(areas, published, strict=True)}
+        add_funnels(out[None], {str(a): p for a, p in out.items() if a is not None})
+        return out
 
     return _cached(workspace.root / "cache" / f"sna-{key}.pickle", make)
+
+
+def measure_tables(workspace: Workspace, selection: Selection) -> dict[str | None, list[Table]]:
+    """Every measure of the workspace's outcomes frameworks (shipped and its own) for the whole
+    area (None) and each CSP, over the selection's months."""
+    from svduty.analysis.measure_series import all_series
+    from svduty.measures.framework import frameworks
+
+    measures = [m for f in frameworks(workspace.root) for m in f.measures]
+    ids = [m.id for m in measures]
+    by_area: dict[str, dict[str, Series]] = {}
+    for measure in measures:
+        # a measure is named by its id, or with its framework where two frameworks share it
+        key = measure.id if ids.count(measure.id) == 1 else f"{measure.framework}/{measure.id}"
+        for name, series in all_series(workspace.store, workspace.settings, measure).items():
+            by_area.setdefault(name, {})[key] = series
+    whole = next(iter(by_area), None)
+    return {
+        None if name == whole else name: draft_measures(found, selection.start, selection.end)
+        for name, found in by_area.items()
+    }
 
 
 def places(
@@ -210,11 +255,12 @@ def build_sna(
     weights: Weights | None = None,
     progress: Progress | None = None,
     run: str | None = None,
+    pack: bool = False,
 ) -> dict[str, Path]:
     """Write one report's HTML, summary JSON, Vega-Lite specs and (with `pdf`) PDF, named
     `sna-<area>-<from>-to-<to>-<definition>[-internal]` (see `svduty.outputs`); internal ones
     to `internal/` below `out`. `run` ties the reports of one command together in the
-    manifest."""
+    manifest. `pack`: the success measures' board pack instead, named `measures-...`."""
     started = time.perf_counter()
     settings = workspace.settings
     if csp and settings.csps and csp not in settings.csps:
@@ -233,7 +279,7 @@ def build_sna(
         / "cache"
         / (
             f"out-{_cache_key(workspace, selection, policy, weights)}-{outputs.slug(area)}"
-            f"-{written}{'-pdf' if pdf else ''}"
+            f"-{written}{'-pdf' if pdf else ''}{'-pack' if pack else ''}"
         )
     )
     audited: dict[str, Any] = {
@@ -264,6 +310,7 @@ def build_sna(
                 started,
                 progress,
                 recommendations,
+                pack,
             )
             _keep_outputs(scratch, about, drawn)
         else:
@@ -272,7 +319,7 @@ def build_sna(
         entry = outputs.new_entry(
             run,
             workspace.actor,
-            report="sna",
+            report="measures" if pack else "sna",
             selection={
                 "definition": selection.definition.id,
                 "version": selection.definition.version,
@@ -308,6 +355,7 @@ def _draw(
     started: float,
     progress: Progress | None,
     recommendations: dict[str, Any],
+    pack: bool = False,
 ) -> dict[str, Any]:
     """Assess, publish and render into `scratch`; what was drawn, for the cache and the
     manifest."""
@@ -327,12 +375,18 @@ def _draw(
         pub.primary,
         pub.secondary,
     )
+    covered = _covered(selection, pubs[None])
+    if pack:
+        name = outputs.report_name("measures", area, covered, None, policy.internal)
+        if progress:
+            progress("drawing")
+        paths = render_pack(pub, scratch, name, pdf)
+        return {"name": name, "period": list(covered), "kinds": sorted(paths)}
     if pub.provenance["records"]:
         if progress:
             progress("hotspots and near repeats")
         conclude_places(pub.merge(places(workspace, selection, policy, weights)))
     complete(pub, recommendations)
-    covered = _covered(selection, pubs[None])
     name = outputs.report_name("sna", area, covered, selection.definition.id, policy.internal)
     if progress:
         progress("drawing")

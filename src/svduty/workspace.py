@@ -796,6 +796,7 @@ class Workspace:
         pdf: bool = True,
         out: Path | str | None = None,
         weights: Path | str | None = None,
+        measures: bool = False,
     ) -> list[Path]:
         """Write the Strategic Needs Assessment (HTML, summary JSON, Vega-Lite specs and, with
         `pdf`, the PDF) for the partnership or one CSP (`area`), or for the partnership and each
@@ -803,7 +804,8 @@ class Workspace:
         its `internal/`). File names carry the area, period, definition and, for internal
         builds, `internal`; every file written is listed in the folder's `manifest.json` and in
         the audit log with its SHA-256. `weights`: a severity weights CSV (default: the
-        workspace's `severity_weights`)."""
+        workspace's `severity_weights`). `measures`: the success measures' board pack instead
+        (`measures-<area>-<period>`)."""
         folder = self.output_folder(out)  # before the slow imports: a refusal comes at once
         from svduty.analysis.severity import load_weights
         from svduty.counting import period_filters
@@ -827,6 +829,7 @@ class Workspace:
                 scale,
                 progress=self.say,
                 run=run,
+                pack=measures,
             )
             written.extend(paths.values())
         return written

@@ -23,7 +23,7 @@ only known to lie among at least six whole numbers, so a reader cannot tell a 1 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import highspy
@@ -31,6 +31,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 INFINITE = float("inf")
+FOUND = highspy.HighsModelStatus
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,16 @@ class Auditor:
         # a cap on every cell keeps each optimum a solution to learn from; a cell reaching it
         # is far from narrow, so the cap changes no verdict
         cap = float(self.values[group].max()) + 4 * self.threshold
-        solve = _solver(a, a @ self.values[group], cap)
+        model = _Model(a, a @ self.values[group], cap)
         cells = np.asarray(group)
-        # first all open cells at once, largest then least, then each pushed up or down at
-        # random (most are settled by these, while they still settle some), then each cell
-        # still open on its own
+
+        def learn(point: np.ndarray | None) -> None:
+            if point is not None:
+                self.low[cells] = np.minimum(self.low[cells], point)
+                self.high[cells] = np.maximum(self.high[cells], point)
+
+        # first all open cells at once (most are settled by these, while they still settle
+        # some), then each cell still open on its own
         rng = np.random.default_rng(len(group))
         stalled = 0
         for turn in range(16):
@@ -146,20 +152,40 @@ class Auditor:
                 return
             if stalled >= 2:
                 break
-            sign = (-1.0, 1.0)[turn] if turn < 2 else 1.0
-            push = rng.choice((-1.0, 1.0), len(group)) if turn >= 2 else 1.0
-            point = solve(open_ * push * rng.uniform(0.5, 1.5, len(group)), sign)
-            self.low[cells] = np.minimum(self.low[cells], point)
-            self.high[cells] = np.maximum(self.high[cells], point)
+            # each open cell pushed towards the end it has been seen least far along, a tie
+            # either way at random
+            below = self.values[cells] - self.low[cells]
+            above = self.high[cells] - self.values[cells]
+            push = np.where(below < above, 1.0, np.where(below > above, -1.0, 0.0))
+            push[push == 0] = rng.choice((-1.0, 1.0), int((push == 0).sum()))
+            learn(model.linear(open_ * push * rng.uniform(0.5, 1.5, len(group)), 1.0)[1])
             settled = open_ & (self.high[cells] - self.low[cells] >= self.threshold)
             stalled = 0 if settled.sum() > 1 else stalled + 1
         for c in (c for c in group if self.needs[c]):
+            if self.high[c] - self.low[c] >= self.threshold:
+                continue
+            unit = np.eye(1, len(group), position[c])[0]
+            ends = []
+            for sign in (-1.0, 1.0):
+                value, point = model.linear(unit, sign)
+                learn(point)
+                ends.append(value[position[c]])
+            # the linear optimum bounds every whole-number solution: too narrow even there, no
+            # whole-number search can widen it; wider than the rule by a margin of one, it is
+            # taken as the cell's (the whole-number ends of these sums lie within one of the
+            # linear ones), and only in between do whole-number solutions decide
+            upper, lower = np.floor(ends[0] + 1e-7), np.ceil(ends[1] - 1e-7)
+            if upper - lower < self.threshold:
+                continue
+            if upper - lower >= self.threshold + 1:
+                self.low[c], self.high[c] = min(self.low[c], lower), max(self.high[c], upper)
+                continue
             for sign in (-1.0, 1.0):
                 if self.high[c] - self.low[c] >= self.threshold:
                     break
-                point = solve(np.eye(1, len(group), position[c])[0], sign)
-                self.low[cells] = np.minimum(self.low[cells], point)
-                self.high[cells] = np.maximum(self.high[cells], point)
+                # enough: a solution this far from the other end already settles the cell
+                reach = self.low[c] + self.threshold if sign < 0 else self.high[c] - self.threshold
+                learn(model.whole(unit, sign, sign * reach))
 
 
 def intervals(
@@ -181,46 +207,54 @@ def _one_equation(
     return {c: (1.0, total - (len(rows[0]) - 1)) for c in group}
 
 
-def _solver(a: csr_matrix, b: np.ndarray, cap: float) -> Callable[[np.ndarray, float], np.ndarray]:
-    """A solution in whole numbers, every cell from 1 to `cap`, where `weights` times the cells
-    is least (`sign` 1) or greatest (-1). One HiGHS model serves every solve of a group: only
-    the objective changes, so each solve starts from the last one's basis (SciPy's `linprog`
-    builds the model afresh each call, which cost ten times the solving itself here)."""
-    n = a.shape[1]
-    model = highspy.Highs()
-    model.setOptionValue("output_flag", False)
-    model.setOptionValue("presolve", "off")  # each solve starts from the last basis
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n, a.shape[0]
-    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.zeros(n), np.ones(n), np.full(n, cap)
-    lp.row_lower_ = lp.row_upper_ = np.asarray(b, dtype=float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, a.shape[0]
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
-    model.passModel(lp)
-    every = np.arange(n, dtype=np.int32)
+class _Model:
+    """One HiGHS model for every solve of a group, every cell from 1 to `cap`: only the
+    objective changes between solves, so each starts from the last one's basis (SciPy's
+    `linprog` builds the model afresh each call, which cost ten times the solving here)."""
 
-    def integral(whole: bool) -> None:
-        kind = highspy.HighsVarType.kInteger if whole else highspy.HighsVarType.kContinuous
-        model.changeColsIntegrality(n, every, np.full(n, kind))
+    def __init__(self, a: csr_matrix, b: np.ndarray, cap: float) -> None:
+        n = self.n = a.shape[1]
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("presolve", "off")  # each solve starts from the last basis
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, a.shape[0]
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.zeros(n), np.ones(n), np.full(n, cap)
+        lp.row_lower_ = lp.row_upper_ = np.asarray(b, dtype=float)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n, a.shape[0]
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = a.indptr, a.indices, a.data
+        self.highs.passModel(lp)
+        self.every = np.arange(n, dtype=np.int32)
 
-    def run() -> np.ndarray:
-        model.run()
-        status = model.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:  # the truth is always a solution
-            raise RuntimeError(f"the audit's solver stopped: {model.modelStatusToString(status)}")
-        return np.asarray(model.getSolution().col_value)
+    def linear(self, weights: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """The linear optimum where `weights` times the cells is least (`sign` 1) or greatest
+        (-1), and the same point when it is in whole numbers (else None)."""
+        point = self._run(sign * np.asarray(weights, dtype=float))
+        whole = np.allclose(point, np.round(point), atol=1e-7)
+        return point, np.round(point) if whole else None
 
-    def solve(weights: np.ndarray, sign: float) -> np.ndarray:
-        model.changeColsCost(n, every, sign * np.asarray(weights, dtype=float))
-        point = run()
-        if not np.allclose(point, np.round(point), atol=1e-7):
-            integral(True)
-            point = run()
-            integral(False)
-        return np.round(point)
+    def whole(self, weights: np.ndarray, sign: float, target: float) -> np.ndarray:
+        """A solution in whole numbers towards the same optimum, stopping at the first whose
+        objective reaches `target` (the search for the optimum itself can take far longer)."""
+        kinds = highspy.HighsVarType
+        self.highs.changeColsIntegrality(self.n, self.every, np.full(self.n, kinds.kInteger))
+        self.highs.setOptionValue("objective_target", float(target))
+        try:
+            return np.round(self._run(sign * np.asarray(weights, dtype=float)))
+        finally:
+            self.highs.setOptionValue("objective_target", -INFINITE)
+            self.highs.changeColsIntegrality(self.n, self.every, np.full(self.n, kinds.kContinuous))
 
-    return solve
+    def _run(self, objective: np.ndarray) -> np.ndarray:
+        self.highs.changeColsCost(self.n, self.every, objective)
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status not in (FOUND.kOptimal, FOUND.kObjectiveTarget):
+            # the truth is always a solution, so this is the solver failing, not the data
+            words = self.highs.modelStatusToString(status)
+            raise RuntimeError(f"the audit's solver stopped: {words}")
+        return np.asarray(self.highs.getSolution().col_value)
 
 
 def unprotected(

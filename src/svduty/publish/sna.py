@@ -17,6 +17,7 @@ from svduty.analysis.coverage import financial_year
 from svduty.analysis.stats import compare_counts
 from svduty.errors import InputError
 from svduty.publish import Draft, Publication, board, conclusions
+from svduty.publish.measures import derive_measures
 from svduty.publish.tables import Parent, Table, note, value
 from svduty.vocabulary import AGE_BANDS, FULL, NO_DATA, PARTIAL, label
 
@@ -609,6 +610,7 @@ def derive(pub: Publication) -> Publication:
     if pub.has("who", "victim_age_bands"):
         for role in ("victim", "suspect"):
             _derive_ages(pub, role)
+    derive_measures(pub)
     pub.add(note("summary", "findings", findings(pub)))
     pub.add(note("records", "statement", board.records_statement(pub)))
     pub.add(note("limitations", "items", board.limitations(pub)))

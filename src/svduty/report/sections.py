@@ -16,6 +16,7 @@ from svduty.publish import Publication
 from svduty.publish.board import benchmark_findings
 from svduty.publish.conclusions import PUBLIC_PLACE, conclusion
 from svduty.report.charts import GAP, PART, Chart, gaps
+from svduty.report.measures import measures_section
 from svduty.report.published import html_table, number, prose
 from svduty.vocabulary import NO_DATA, PARTIAL, heading, source_kind_label
 
@@ -652,5 +653,6 @@ RECORD_SECTIONS: tuple[Section, ...] = (
     ("themes", "Themes", themes_section),
     ("concentration", "Concentration", concentration_section),
     ("health", "A&E and hospital admissions", health_section),
+    ("measures", "Success measures", lambda page: measures_section(page.pub)),
     ("near_repeats", "Near repeats", near_repeat_section),
 )
