@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from svduty.engine import require_spark
-from svduty.errors import SvdutyError
+from svduty.errors import InputError, SvdutyError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.synth.check import synthetic_files
@@ -626,6 +626,10 @@ def bench_measures(
     by month and against the first `one_by_one` measures counted one at a time."""
     from svduty.analysis.measure_series import all_series, framework_series
 
+    sizes = {"incidents": incidents, "months": months, "measures": measures}
+    for name, size in {**sizes, "one-by-one": one_by_one}.items():  # as the options are named
+        if size < 1:
+            raise InputError(f"--{name} must be 1 or more, not {size}")
     scratch = Path(tempfile.mkdtemp(prefix="svduty-bench-measures-"))
     try:
         generate_partnership(scratch / "workspace", incidents, months, seed).close()
@@ -648,8 +652,8 @@ def bench_measures(
         area_count = len(next(iter(found.values())))
         workspace.close()
         return MeasuresBench(
-            len(framework.measures), area_count, months, incidents, count_seconds,
-            min(one_by_one, len(framework.measures)), one_seconds, series_seconds, spc_seconds,
+            measures, area_count, months, incidents, count_seconds,
+            min(one_by_one, measures), one_seconds, series_seconds, spc_seconds,
         )  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
