@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import date
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from svduty.analysis.assessment import csp_districts
 from svduty.analysis.coverage import Coverage
 from svduty.analysis.where import district_populations
 from svduty.definitions.classify import classification_input
-from svduty.definitions.rules import any_of
+from svduty.definitions.rules import all_of, any_of
 from svduty.dimensions import month_text
 from svduty.engine import Store
 from svduty.errors import InputError
@@ -218,12 +219,10 @@ def _incidents(store: Store, sources: dict[str, IncidentsSource]) -> dict[str, C
     by source, month and district gives, per measure, its hits and the records it can assess."""
     if not sources:
         return {}
-    selections = [source.selection(i) for i, source in sources.items()]
-    t = classification_input(store, selections)
-    # 1 in, 0 out, NULL where the data cannot say: each selection evaluated once per record
+    t = classification_input(store, [source.selection(i) for i, source in sources.items()])
+    # 1 in, 0 out, NULL where the data cannot say
     flags = {
-        f"_m{n}": any_of([c.expr(t) for c in s.clauses]).cast("int8")
-        for n, s in enumerate(selections)
+        f"_m{n}": _selected(source, t).cast("int8") for n, source in enumerate(sources.values())
     }
     t = t.mutate(**flags)
     places = store.table("areas").select(_lsoa="lsoa_code", _district="la_code")
@@ -257,6 +256,17 @@ def _incidents(store: Store, sources: dict[str, IncidentsSource]) -> dict[str, C
         )
         found[measure_id] = Counted(_tidy(frame), _coverage(counted_sources, grouped))
     return found
+
+
+def _selected(source: IncidentsSource, t: ir.Table) -> ir.BooleanValue:
+    """The measure's selection written as its definition (any clause) and then every `where`
+    rule: true, false and unknown exactly where its selection's clauses, each with the rules
+    added, are (AND distributes over OR in SQL's logic of unknowns too), and a definition that
+    several measures share is one expression, which the engine evaluates once a record."""
+    parts = [rule.expr(t) for rule in source.where]
+    if source.definition is not None:
+        parts.insert(0, any_of([c.expr(t) for c in source.definition.clauses]))
+    return all_of(parts)
 
 
 def _coverage(sources: tuple[tuple[str, str], ...], present: pd.DataFrame) -> Coverage:
