@@ -25,7 +25,6 @@ from svduty.analysis.coverage import Coverage
 from svduty.analysis.where import district_populations
 from svduty.definitions.classify import classification_input
 from svduty.definitions.rules import all_of, any_of
-from svduty.dimensions import month_text
 from svduty.engine import Store
 from svduty.errors import InputError
 from svduty.measures.framework import AdmissionsSource, IncidentsSource, Measure
@@ -235,12 +234,13 @@ def _incidents(store: Store, sources: dict[str, IncidentsSource]) -> dict[str, C
         placed.group_by(
             _kind=placed.source_kind,
             _force=placed.force,
-            month=month_text(placed.month),
+            month=placed.month,
             district=placed._district,
         )
         .aggregate(**metrics)
         .to_pandas()
     )
+    grouped["month"] = _months(grouped["month"])
     grouped["_kind"] = grouped["_kind"].astype(str)
     grouped["_force"] = [f if isinstance(f, str) else "" for f in grouped["_force"]]
     found = {}
@@ -280,6 +280,16 @@ def _coverage(sources: tuple[tuple[str, str], ...], present: pd.DataFrame) -> Co
     return Coverage(sources, {m: frozenset(s) for m, s in sorted(held.items())})
 
 
+def _months(dates: pd.Series) -> pd.Series:
+    """Dates as YYYY-MM months (None for none), formatted once per group rather than once per
+    record."""
+    return pd.Series(
+        [None if pd.isna(d) else f"{d.year:04d}-{d.month:02d}" for d in dates],
+        index=dates.index,
+        dtype=object,
+    )
+
+
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     """Months and districts as plain Python text (None: no district), which a series looks up
     month by month far faster than the engine's Arrow strings."""
@@ -312,10 +322,11 @@ def _admissions(store: Store, sources: dict[str, AdmissionsSource]) -> dict[str,
     places = store.table("areas").select("la_code").distinct()
     placed = t.left_join(places, t.area_code == places.la_code)
     grouped = (
-        placed.group_by(month=month_text(placed.month), district=placed.la_code)
+        placed.group_by(month=placed.month, district=placed.la_code)
         .aggregate(**{name: placed[name].sum() for name in sums})
         .to_pandas()
     )
+    grouped["month"] = _months(grouped["month"])
     months = grouped["month"].dropna()
     held = {str(m): frozenset({ADMISSIONS}) for m in sorted(set(months))}
     coverage = Coverage((ADMISSIONS,) if held else (), held)
