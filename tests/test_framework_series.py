@@ -125,3 +125,22 @@ def test_one_measure_id_twice_is_refused(generated):
     measure = _measures(root)[0]
     with pytest.raises(InputError, match="knife-admissions given twice"):
         framework_series(ws.store, ws.settings, [measure, measure])
+
+
+def _admissions_framework(path: Path, causes: list[str], ages: dict[str, int]) -> list[Measure]:
+    source = {"admissions": {"causes": causes, "age": ages}}
+    measure = {"id": "a", "name": "A", "why": "Why.", "source": source, "unit": "count"}
+    measure |= {"improvement": "down", "period": "month"}
+    path.write_text(yaml.safe_dump({"id": "t", "name": "T", "measures": [measure]}))
+    return list(load_framework(path).measures)
+
+
+def test_an_age_band_across_a_measures_ages_is_refused_only_where_its_causes_are(generated):
+    ws, root = generated
+    across = _admissions_framework(root / "across.yaml", ["X99"], {"max": 20})
+    with pytest.raises(InputError, match="age band '18-24' runs across the measure's ages 0 to 20"):
+        framework_series(ws.store, ws.settings, across)
+    # no admission has cause W25, so no band is recorded for it: none to refuse, none counted
+    unrecorded = _admissions_framework(root / "unrecorded.yaml", ["W25"], {"max": 20})
+    found = framework_series(ws.store, ws.settings, unrecorded)["a"][str(ws.settings.area)]
+    assert len(found.frame) == MONTHS and set(found.frame["count"]) == {0}

@@ -115,7 +115,7 @@ def framework_series(
 ) -> dict[str, dict[str, Series]]:
     """Every measure for the area and for each CSP, by measure id then area name. The measures
     are counted together (one pass over the incidents, one over the admissions) and the areas'
-    residents read once, so a whole framework costs about what one measure does."""
+    residents are read once."""
     done = counted_all(store, measures)
     found = areas(store, settings)
     known = district_populations(store)
@@ -262,7 +262,7 @@ def _selected(source: IncidentsSource, t: ir.Table) -> ir.BooleanValue:
     """The measure's selection written as its definition (any clause) and then every `where`
     rule: true, false and unknown exactly where its selection's clauses, each with the rules
     added, are (AND distributes over OR in SQL's logic of unknowns too), and a definition that
-    several measures share is one expression, which the engine evaluates once a record."""
+    several measures share is one expression, which the engine evaluates once per record."""
     parts = [rule.expr(t) for rule in source.where]
     if source.definition is not None:
         parts.insert(0, any_of([c.expr(t) for c in source.definition.clauses]))
@@ -291,10 +291,7 @@ def _months(dates: pd.Series) -> pd.Series:
 
 
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
-    """Months and districts as plain Python text (None: no district), which a series looks up
-    month by month far faster than the engine's Arrow strings."""
     frame = frame.dropna(subset=["month"]).copy()
-    frame["month"] = frame["month"].astype(str).astype(object)
     frame["district"] = frame["district"].astype(object).where(frame["district"].notna(), None)
     frame["count"] = frame["count"].fillna(0).astype("int64")
     return frame[["month", "district", "count"]]
@@ -306,16 +303,23 @@ def _admissions(store: Store, sources: dict[str, AdmissionsSource]) -> dict[str,
     if not sources:
         return {}
     a = store.table("admissions")
-    bands: list[str] = []
-    if any(source.ages for source in sources.values()):
-        found_bands = a.select("age_band").distinct().to_pandas()["age_band"].dropna()
-        bands = [str(b) for b in found_bands]
     cause = a.cause_code.upper().replace(".", "").strip()
+    bands = pd.DataFrame(columns=["cause", "age_band"])
+    if any(source.ages for source in sources.values()):
+        bands = a.select(cause=cause, age_band=a.age_band).distinct().to_pandas().dropna()
     sums = {}
     for n, source in enumerate(sources.values()):
         flag = any_of([cause.startswith(code) for code in source.causes])
         if source.ages:
-            wanted = [b for b in bands if _band_within(b, source)]
+            # the bands the measure's causes are recorded in: only those must fit its ages
+            recorded = sorted(
+                {
+                    str(band)
+                    for code, band in zip(bands["cause"], bands["age_band"], strict=True)
+                    if str(code).startswith(source.causes)
+                }
+            )
+            wanted = [b for b in recorded if _band_within(b, source)]
             flag = flag & a.age_band.isin(wanted) if wanted else ibis.literal(False)
         sums[f"_m{n}"] = ibis.ifelse(flag.fill_null(False), a["count"], 0)
     t = a.mutate(**sums)
