@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import csv_rows
 
-from svduty.bench import bench_ingest, bench_report, repeat_to
+from svduty.bench import bench_ingest, bench_measures, bench_report, repeat_to
+from svduty.errors import InputError
 from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
 from svduty.workspace import Workspace
@@ -52,3 +54,17 @@ def test_report_bench_times_the_report_of_the_workspace_given(tmp_path, west_mer
     assert (result.engine, result.incidents) == ("duckdb", rows)
     assert result.pdf_seconds and result.pdf_seconds > 0
     assert result.ratio == result.html_seconds / result.baseline_seconds
+
+
+def test_measures_bench_times_every_measure_and_area_of_a_generated_framework():
+    result = bench_measures(incidents=3_000, months=3, measures=5, one_by_one=1)
+    assert (result.measures, result.months, result.incidents, result.one_by_one) == (5, 3, 3_000, 1)
+    assert result.areas == 1 + len(WEST_MERCIA.csps)  # the partnership and each CSP
+    assert result.count_seconds > 0 and result.series_seconds > 0 and result.spc_seconds > 0
+    assert result.ratio == result.framework_seconds / result.count_seconds
+    assert result.speedup == result.one_by_one_seconds / (result.framework_seconds / 5)
+
+
+def test_measures_bench_refuses_an_empty_framework():
+    with pytest.raises(InputError, match="--measures must be 1 or more, not 0"):
+        bench_measures(incidents=10, months=1, measures=0)

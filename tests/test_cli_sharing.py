@@ -68,7 +68,7 @@ WRITES: dict[str, list[str]] = {
 NO_WORKSPACE = {
     "version", "definitions list", "definitions show", "definitions validate", "synth", "spc",
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
-    "reference build", "reference profile", "measures validate",
+    "bench measures", "reference build", "reference profile", "measures validate",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 

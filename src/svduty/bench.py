@@ -3,6 +3,8 @@
 `ingest`: svduty's full ingest (parse, validate, reject, project, store) against DuckDB's bare
 `SELECT count(*) FROM read_csv(...)` over the same files, on the example and on a larger file made
 by repeating the example's rows.
+`measures`: a generated framework's monthly series for every area with an SPC chart each,
+against one count of the incidents by month and against the measures counted one at a time.
 `report`: the whole Strategic Needs Assessment of the example workspace (HTML, summary.json and
 PDF; then HTML alone) against one grouped count over the same incidents, on DuckDB and, with
 `spark`, the HTML build on Spark over the same files.
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from svduty.engine import require_spark
-from svduty.errors import SvdutyError
+from svduty.errors import InputError, SvdutyError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
 from svduty.synth.check import synthetic_files
@@ -30,6 +32,9 @@ from svduty.workspace import Workspace
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from svduty.analysis.measure_series import Series
+    from svduty.measures.framework import Framework
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,12 @@ class ClassifyBench:
         return self.classify_seconds / self.scan_seconds
 
 
-def _generate_incidents(workspace: Workspace, rows: int, seed: int) -> None:
-    """Generated incidents with real offence codes, statutes and markers (no people)."""
+def _generate_incidents(
+    workspace: Workspace, rows: int, seed: int, months: int = 1, places: bool = False
+) -> None:
+    """Generated incidents with real offence codes, statutes and markers (no people), spread
+    evenly over the `months` months to January 2025 and, with `places`, over the LSOAs of the
+    workspace's CSPs."""
     from svduty.vocabulary import MARKERS, marker_column
 
     markers = ", ".join(f"random() < 0.08 AS {marker_column(m)}" for m in MARKERS)
@@ -137,15 +146,28 @@ def _generate_incidents(workspace: Workspace, rows: int, seed: int) -> None:
         "offence_code, police_uk_category FROM offences"
     )
     n_codes = workspace.con.execute("SELECT count(*) FROM _codes").fetchall()[0][0]
+    lsoa, join = "NULL", ""
+    if places:
+        districts = [d for codes in workspace.settings.csps.values() for d in codes]
+        workspace.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _lsoas AS SELECT row_number() OVER (ORDER BY "
+            "lsoa_code) - 1 AS i, lsoa_code FROM areas WHERE in_2021 AND la_code IN "
+            "(SELECT unnest(?))",
+            [districts],
+        )
+        n_lsoas = workspace.con.execute("SELECT count(*) FROM _lsoas").fetchall()[0][0]
+        lsoa, join = "l.lsoa_code", f"JOIN _lsoas l ON l.i = (hash(r.range, 1) % {n_lsoas})"
     workspace.con.execute(
         f"""INSERT INTO incidents (batch_id, source_line, source_kind, crime_ref, month, force,
-            offence_code, category, statute, {", ".join(marker_column(m) for m in MARKERS)},
-            synthetic)
-        SELECT 0, r.range + 2, 'bench', 'B' || r.range, DATE '2025-01-01', 'West Mercia',
-               c.offence_code, c.police_uk_category,
+            lsoa_code, offence_code, category, statute,
+            {", ".join(marker_column(m) for m in MARKERS)}, synthetic)
+        SELECT 0, r.range + 2, 'bench', 'B' || r.range,
+               CAST(DATE '2025-01-01' - to_months({months - 1})
+                    + to_months(CAST(r.range % {months} AS INTEGER)) AS DATE),
+               'West Mercia', {lsoa}, c.offence_code, c.police_uk_category,
                CASE WHEN random() < 0.5 THEN 's20 OAPA 1861' ELSE 's47 OAPA 1861' END,
                {markers}, true
-        FROM range({rows}) r JOIN _codes c ON c.i = (hash(r.range) % {n_codes})"""
+        FROM range({rows}) r JOIN _codes c ON c.i = (hash(r.range) % {n_codes}) {join}"""
     )
 
 
@@ -448,3 +470,190 @@ def bench_spatial(
         )
     )  # fmt: skip
     return results
+
+
+ADMISSION_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65+")
+ADMISSION_CAUSES = ("X99", "X95", "X93", "Y00", "X991")
+
+
+def generate_partnership(root: Path, incidents: int, months: int, seed: int = 1) -> Workspace:
+    """A West Mercia workspace (five CSPs) of generated records over `months` months: incidents
+    placed in the CSPs' LSOAs, a victim with an age for most and a suspect for half, and
+    admissions per month, district, age band and ICD-10 cause."""
+    workspace = Workspace.init(root, WEST_MERCIA)
+    _generate_incidents(workspace, incidents, seed, months, places=True)
+    con = workspace.con
+    con.execute(
+        """INSERT INTO involvements (batch_id, source_line, force, crime_ref, role, person_key,
+            age, synthetic)
+        SELECT 0, source_line, force, crime_ref, p.role, crime_ref || p.role,
+               CAST(floor(random() * 80) AS INTEGER) + 5, true
+        FROM incidents, (VALUES ('victim', 0.7), ('suspect', 0.5)) p(role, share)
+        WHERE random() < p.share"""
+    )
+    districts = [d for codes in WEST_MERCIA.csps.values() for d in codes]
+    con.execute(
+        f"""INSERT INTO admissions (batch_id, source_line, month, area_code, age_band, sex,
+            cause_code, count, synthetic)
+        SELECT 0, row_number() OVER () + 1, m.month, d.code, b.band, 'unknown', c.cause,
+               CAST(floor(random() * 4) AS BIGINT), true
+        FROM (SELECT CAST(DATE '2025-01-01' - to_months({months - 1}) + to_months(CAST(i AS
+                INTEGER)) AS DATE) AS month FROM range({months}) t(i)) m,
+             (SELECT unnest(?) AS code) d, (SELECT unnest(?) AS band) b,
+             (SELECT unnest(?) AS cause) c""",
+        [districts, list(ADMISSION_BANDS), list(ADMISSION_CAUSES)],
+    )
+    return workspace
+
+
+_DEFINITIONS = (
+    None,
+    "home-office-knife-sharp",
+    "home-office-firearm",
+    "west-mercia-2022",
+    "police-uk-open-data",
+)
+_WHERE: tuple[dict[str, object], ...] = (
+    {},
+    {"victim_age": {"max": 24}},
+    {"victim_age": {"min": 25}},
+    {"suspect_age": {"min": 10, "max": 17}},
+    {"markers": {"none": ["domestic_abuse"]}},
+    {"offence_groups": ["Violence against the person"]},
+    {"markers": {"all": ["alcohol"]}, "victim_age": {"max": 17}},
+    {"offence_subgroups": ["Violence with injury"], "markers": {"any": ["knife", "firearm"]}},
+)
+_CAUSES = (["X99"], ["X95", "X99"], ["X85", "X93", "X95", "X99", "Y00"])
+_AGES: tuple[dict[str, int] | None, ...] = (None, {"max": 24}, {"max": 17}, {"min": 25})
+
+
+def bench_framework(path: Path, measures: int = 30) -> Framework:
+    """A framework of `measures` measures, written as YAML and read as a user's would be: four
+    in five count incidents (each shipped definition, or none, with varied `where` rules), one in
+    five admissions (varied causes and ages)."""
+    import copy
+    import itertools
+
+    import yaml
+
+    from svduty.measures.framework import load_framework
+
+    incident = [
+        {"incidents": {**({"definition": d} if d else {}), **({"where": w} if w else {})}}
+        for w, d in itertools.product(_WHERE, _DEFINITIONS)
+        if d or w
+    ]
+    admissions = [
+        {"admissions": {"causes": c, **({"age": a} if a else {})}}
+        for a, c in itertools.product(_AGES, _CAUSES)
+    ]
+    items = []
+    for i in range(measures):
+        fifth = i // 5
+        source = (
+            admissions[fifth % len(admissions)]
+            if i % 5 == 4
+            else incident[(i - fifth) % len(incident)]
+        )
+        items.append(
+            {
+                "id": f"m{i:02d}",
+                "name": f"Measure {i}",
+                "why": "A generated measure for the benchmark.",
+                "source": copy.deepcopy(source),  # written out in full: YAML aliases are refused
+                "unit": ("rate", "count")[i % 2],
+                "improvement": ("down", "up", "neither")[i % 3],
+                "period": "month",
+            }
+        )
+    framework = {"id": "bench", "name": "Benchmark framework", "measures": items}
+    path.write_text(yaml.safe_dump(framework, sort_keys=False), encoding="utf-8")
+    return load_framework(path)
+
+
+@dataclass(frozen=True)
+class MeasuresBench:
+    measures: int
+    areas: int
+    months: int
+    incidents: int
+    count_seconds: float  # incidents counted by month: one pass over the data
+    one_by_one: int  # measures also timed one at a time
+    one_by_one_seconds: float
+    series_seconds: float  # every measure for every area, counted together
+    spc_seconds: float  # an SPC chart for each of those series
+
+    @property
+    def framework_seconds(self) -> float:
+        return self.series_seconds + self.spc_seconds
+
+    @property
+    def ratio(self) -> float:
+        """The whole framework's time over one count of the incidents by month."""
+        return self.framework_seconds / self.count_seconds
+
+    @property
+    def speedup(self) -> float:
+        """Counting one measure at a time, per measure, against the framework's time per
+        measure (each with its areas and SPC charts)."""
+        return (self.one_by_one_seconds / self.one_by_one) / (
+            self.framework_seconds / self.measures
+        )
+
+
+def _charts(found: dict[str, dict[str, Series]]) -> int:
+    from svduty.measures.spc import spc
+
+    charts = 0
+    for per_area in found.values():
+        for series in per_area.values():
+            dates, values = series.points()
+            if values:
+                spc(dates, values, improvement=series.measure.improvement)
+                charts += 1
+    return charts
+
+
+def bench_measures(
+    incidents: int = 500_000,
+    months: int = 60,
+    measures: int = 30,
+    one_by_one: int = 3,
+    seed: int = 1,
+) -> MeasuresBench:
+    """Every measure of a generated framework, for the partnership's area and each of its five
+    CSPs, with an SPC chart each, on a generated workspace; against one count of the incidents
+    by month and against the first `one_by_one` measures counted one at a time."""
+    from svduty.analysis.measure_series import all_series, framework_series
+
+    sizes = {"incidents": incidents, "months": months, "measures": measures}
+    for name, size in {**sizes, "one-by-one": one_by_one}.items():  # as the options are named
+        if size < 1:
+            raise InputError(f"--{name} must be 1 or more, not {size}")
+    scratch = Path(tempfile.mkdtemp(prefix="svduty-bench-measures-"))
+    try:
+        generate_partnership(scratch / "workspace", incidents, months, seed).close()
+        framework = bench_framework(scratch / "bench.yaml", measures)
+        workspace = Workspace.open(scratch / "workspace", read_only=True)
+        store, settings = workspace.store, workspace.settings
+        table = store.table("incidents")
+        table.group_by("month").aggregate(n=table.count()).to_pandas()  # warm caches
+        count_seconds, _ = _timed(
+            lambda: table.group_by("month").aggregate(n=table.count()).to_pandas()
+        )
+        start = time.perf_counter()
+        found = framework_series(store, settings, framework.measures)
+        series_seconds = time.perf_counter() - start
+        spc_seconds, _ = _timed(lambda: _charts(found))
+        start = time.perf_counter()
+        for measure in framework.measures[:one_by_one]:
+            _charts({measure.id: all_series(store, settings, measure)})
+        one_seconds = time.perf_counter() - start
+        area_count = len(next(iter(found.values())))
+        workspace.close()
+        return MeasuresBench(
+            measures, area_count, months, incidents, count_seconds,
+            min(one_by_one, measures), one_seconds, series_seconds, spc_seconds,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1371,6 +1371,35 @@ def bench_report(
     _emit(frame, Format.table, "Report benchmark")
 
 
+@bench_app.command("measures")
+def bench_measures(
+    incidents: Annotated[int, typer.Option(help="Generated incidents.")] = 500_000,
+    months: Annotated[int, typer.Option(help="Months the incidents span.")] = 60,
+    measures: Annotated[int, typer.Option(help="Measures in the generated framework.")] = 30,
+    one_by_one: Annotated[
+        int, typer.Option(help="Measures also counted one at a time, for comparison.")
+    ] = 3,
+) -> None:
+    """A framework's monthly series for the area and its five CSPs, with an SPC chart each,
+    against one count of the incidents by month and against counting one measure at a time."""
+    from svduty.bench import bench_measures as run
+
+    r = run(incidents, months, measures, one_by_one)
+    frame = pd.DataFrame(
+        [
+            {
+                "measures": r.measures, "areas": r.areas, "months": r.months,
+                "incidents": r.incidents, "count by month (s)": round(r.count_seconds, 3),
+                "series (s)": round(r.series_seconds, 2), "SPC (s)": round(r.spc_seconds, 2),
+                "framework (s)": round(r.framework_seconds, 2),
+                "one at a time, per measure (s)": round(r.one_by_one_seconds / r.one_by_one, 2),
+                "time vs count": round(r.ratio), "speed-up vs one at a time": round(r.speedup, 1),
+            }
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Success measures benchmark")
+
+
 @bench_app.command("spatial")
 def bench_spatial(
     cells_side: Annotated[int, typer.Option(help="Lattice side (cells = side squared).")] = 300,

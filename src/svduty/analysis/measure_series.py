@@ -12,18 +12,19 @@ on 2021 LSOAs in England, mid-2019 on 2011 LSOAs in Wales) of the area's distric
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from svduty.analysis.assessment import csp_districts
 from svduty.analysis.coverage import Coverage
 from svduty.analysis.where import district_populations
 from svduty.definitions.classify import classification_input
-from svduty.definitions.rules import any_of, unknown
-from svduty.dimensions import month_text
+from svduty.definitions.rules import all_of, any_of
 from svduty.engine import Store
 from svduty.errors import InputError
 from svduty.measures.framework import AdmissionsSource, IncidentsSource, Measure
@@ -106,21 +107,50 @@ def measure_series(
 
 def all_series(store: Store, settings: Settings, measure: Measure) -> dict[str, Series]:
     """The measure for the area and for each CSP, counted once."""
-    done = counted(store, measure)
+    return framework_series(store, settings, [measure])[measure.id]
+
+
+def framework_series(
+    store: Store, settings: Settings, measures: Sequence[Measure]
+) -> dict[str, dict[str, Series]]:
+    """Every measure for the area and for each CSP, by measure id then area name. The measures
+    are counted together (one pass over the incidents, one over the admissions) and the areas'
+    residents are read once."""
+    done = counted_all(store, measures)
+    found = areas(store, settings)
+    known = district_populations(store)
     return {
-        name: series_for(done, measure, name, d, store)
-        for name, d in areas(store, settings).items()
+        m.id: {name: series_for(done[m.id], m, name, d, store, known) for name, d in found.items()}
+        for m in measures
     }
 
 
 def counted(store: Store, measure: Measure) -> Counted:
-    if isinstance(measure.source, AdmissionsSource):
-        return _admissions(store, measure.source)
-    return _incidents(store, measure.source, measure.id)
+    return counted_all(store, [measure])[measure.id]
+
+
+def counted_all(store: Store, measures: Sequence[Measure]) -> dict[str, Counted]:
+    """Each measure's counts per month and district, by measure id."""
+    ids = [m.id for m in measures]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise InputError(
+            f"measure id(s) {', '.join(twice)} given twice: count measures of one framework, "
+            "or measures with different ids"
+        )
+    incidents = {m.id: m.source for m in measures if isinstance(m.source, IncidentsSource)}
+    admissions = {m.id: m.source for m in measures if isinstance(m.source, AdmissionsSource)}
+    found = {**_incidents(store, incidents), **_admissions(store, admissions)}
+    return {i: found[i] for i in ids}
 
 
 def series_for(
-    done: Counted, measure: Measure, name: str, districts: tuple[str, ...], store: Store
+    done: Counted,
+    measure: Measure,
+    name: str,
+    districts: tuple[str, ...],
+    store: Store,
+    populations: dict[str, int] | None = None,
 ) -> Series:
     frame = done.frame
     notes: list[str] = []
@@ -135,7 +165,7 @@ def series_for(
     else:
         inside = frame
     per_month = inside.groupby("month")["count"].sum()
-    population = _population(store, districts) if districts else None
+    population = _population(store, districts, populations) if districts else None
     rows = []
     cov = done.coverage
     for month in cov.months:
@@ -173,45 +203,70 @@ def series_for(
     return Series(measure, name, districts, population, out, cov, tuple(notes))
 
 
-def _population(store: Store, districts: tuple[str, ...]) -> int | None:
-    known = district_populations(store)
+def _population(
+    store: Store, districts: tuple[str, ...], known: dict[str, int] | None = None
+) -> int | None:
+    """The residents of the districts; `known` (residents per district) saves reading them
+    again for each measure and area."""
+    known = district_populations(store) if known is None else known
     total = sum(known.get(d, 0) for d in districts)
     return total or None
 
 
-def _incidents(store: Store, source: IncidentsSource, measure_id: str) -> Counted:
-    selection = source.selection(measure_id)
-    t = classification_input(store, [selection])
-    t = t.mutate(_in=any_of([c.expr(t) for c in selection.clauses]))
-    assessable = (
-        t.group_by(_kind=t.source_kind, _force=t.force)
-        .aggregate(n=(~unknown(t._in)).cast("int64").sum())
-        .to_pandas()
-    )
-    sources = tuple(
-        sorted(
-            (str(k), f if isinstance(f, str) else "")
-            for k, f, n in zip(
-                assessable["_kind"], assessable["_force"], assessable["n"], strict=True
-            )
-            if n and n > 0
-        )
-    )
-    hits = t.filter(t._in.fill_null(False))
+def _incidents(store: Store, sources: dict[str, IncidentsSource]) -> dict[str, Counted]:
+    """Every incident measure in one query: each measure's selection is a column, and one group
+    by source, month and district gives, per measure, its hits and the records it can assess."""
+    if not sources:
+        return {}
+    t = classification_input(store, [source.selection(i) for i, source in sources.items()])
+    # 1 in, 0 out, NULL where the data cannot say
+    flags = {
+        f"_m{n}": _selected(source, t).cast("int8") for n, source in enumerate(sources.values())
+    }
+    t = t.mutate(**flags)
     places = store.table("areas").select(_lsoa="lsoa_code", _district="la_code")
-    placed = hits.left_join(places, hits.lsoa_code == places._lsoa)
-    frame = (
-        placed.group_by(month=month_text(placed.month), district=placed._district)
-        .aggregate(count=placed.count())
+    placed = t.left_join(places, t.lsoa_code == places._lsoa)
+    metrics = {}
+    for flag in flags:
+        metrics[f"{flag}_hits"] = placed[flag].cast("int64").sum()
+        metrics[f"{flag}_known"] = placed[flag].count()
+    grouped = (
+        placed.group_by(
+            _kind=placed.source_kind,
+            _force=placed.force,
+            month=placed.month,
+            district=placed._district,
+        )
+        .aggregate(**metrics)
         .to_pandas()
     )
-    every = store.table("incidents")
-    present = (
-        every.group_by(_kind=every.source_kind, _force=every.force, month=month_text(every.month))
-        .aggregate(n=every.count())
-        .to_pandas()
-    )
-    return Counted(_tidy(frame), _coverage(sources, present))
+    grouped["month"] = _months(grouped["month"])
+    grouped["_kind"] = grouped["_kind"].astype(str)
+    grouped["_force"] = [f if isinstance(f, str) else "" for f in grouped["_force"]]
+    found = {}
+    for flag, measure_id in zip(flags, sources, strict=True):
+        known = grouped.groupby(["_kind", "_force"])[f"{flag}_known"].sum()
+        counted_sources = tuple(sorted(k for k, n in known.items() if n > 0))
+        hits = grouped[grouped[f"{flag}_hits"] > 0]
+        frame = (
+            hits.groupby(["month", "district"], dropna=False)[f"{flag}_hits"]
+            .sum()
+            .reset_index()
+            .rename(columns={f"{flag}_hits": "count"})
+        )
+        found[measure_id] = Counted(_tidy(frame), _coverage(counted_sources, grouped))
+    return found
+
+
+def _selected(source: IncidentsSource, t: ir.Table) -> ir.BooleanValue:
+    """The measure's selection written as its definition (any clause) and then every `where`
+    rule: true, false and unknown exactly where its selection's clauses, each with the rules
+    added, are (AND distributes over OR in SQL's logic of unknowns too), and a definition that
+    several measures share is one expression, which the engine evaluates once per record."""
+    parts = [rule.expr(t) for rule in source.where]
+    if source.definition is not None:
+        parts.insert(0, any_of([c.expr(t) for c in source.definition.clauses]))
+    return all_of(parts)
 
 
 def _coverage(sources: tuple[tuple[str, str], ...], present: pd.DataFrame) -> Coverage:
@@ -225,6 +280,16 @@ def _coverage(sources: tuple[tuple[str, str], ...], present: pd.DataFrame) -> Co
     return Coverage(sources, {m: frozenset(s) for m, s in sorted(held.items())})
 
 
+def _months(dates: pd.Series) -> pd.Series:
+    """Dates as YYYY-MM months (None for none), formatted once per group rather than once per
+    record."""
+    return pd.Series(
+        [None if pd.isna(d) else f"{d.year:04d}-{d.month:02d}" for d in dates],
+        index=dates.index,
+        dtype=object,
+    )
+
+
 def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.dropna(subset=["month"]).copy()
     frame["district"] = frame["district"].astype(object).where(frame["district"].notna(), None)
@@ -232,25 +297,48 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[["month", "district", "count"]]
 
 
-def _admissions(store: Store, source: AdmissionsSource) -> Counted:
+def _admissions(store: Store, sources: dict[str, AdmissionsSource]) -> dict[str, Counted]:
+    """Every admissions measure in one query: a sum of admissions per measure, by month and
+    district."""
+    if not sources:
+        return {}
     a = store.table("admissions")
-    months = a.select(month=month_text(a.month)).distinct().to_pandas()["month"]
-    held = {str(m): frozenset({ADMISSIONS}) for m in sorted(months.dropna())}
-    sources = (ADMISSIONS,) if held else ()
     cause = a.cause_code.upper().replace(".", "").strip()
-    t = a.filter(any_of([cause.startswith(code) for code in source.causes]))
-    if source.ages:
-        bands = t.select("age_band").distinct().to_pandas()["age_band"].dropna()
-        wanted = [b for b in bands if _band_within(str(b), source)]
-        t = t.filter(t.age_band.isin(wanted)) if wanted else t.filter(ibis.literal(False))
+    bands = pd.DataFrame(columns=["cause", "age_band"])
+    if any(source.ages for source in sources.values()):
+        bands = a.select(cause=cause, age_band=a.age_band).distinct().to_pandas().dropna()
+    sums = {}
+    for n, source in enumerate(sources.values()):
+        flag = any_of([cause.startswith(code) for code in source.causes])
+        if source.ages:
+            # the bands the measure's causes are recorded in: only those must fit its ages
+            recorded = sorted(
+                {
+                    str(band)
+                    for code, band in zip(bands["cause"], bands["age_band"], strict=True)
+                    if str(code).startswith(source.causes)
+                }
+            )
+            wanted = [b for b in recorded if _band_within(b, source)]
+            flag = flag & a.age_band.isin(wanted) if wanted else ibis.literal(False)
+        sums[f"_m{n}"] = ibis.ifelse(flag.fill_null(False), a["count"], 0)
+    t = a.mutate(**sums)
     places = store.table("areas").select("la_code").distinct()
     placed = t.left_join(places, t.area_code == places.la_code)
-    frame = (
-        placed.group_by(month=month_text(placed.month), district=placed.la_code)
-        .aggregate(count=placed["count"].sum())
+    grouped = (
+        placed.group_by(month=placed.month, district=placed.la_code)
+        .aggregate(**{name: placed[name].sum() for name in sums})
         .to_pandas()
     )
-    return Counted(_tidy(frame), Coverage(sources, held))
+    grouped["month"] = _months(grouped["month"])
+    months = grouped["month"].dropna()
+    held = {str(m): frozenset({ADMISSIONS}) for m in sorted(set(months))}
+    coverage = Coverage((ADMISSIONS,) if held else (), held)
+    found = {}
+    for name, measure_id in zip(sums, sources, strict=True):
+        frame = grouped[grouped[name].fillna(0) > 0].rename(columns={name: "count"})
+        found[measure_id] = Counted(_tidy(frame), coverage)
+    return found
 
 
 def _band_within(band: str, source: AdmissionsSource) -> bool:
