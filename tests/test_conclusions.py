@@ -78,6 +78,18 @@ def test_every_table_and_chart_is_followed_by_a_conclusion(page):
         assert after == "conclusion", f"{events[i]} number {units.index(i)} has no conclusion"
 
 
+def test_the_sna_has_a_success_measures_section(page):
+    """Every measure of the shipped framework is in the SNA, with its row and its chart or the
+    sentence saying why there is none."""
+    summary = json.loads(page["json"].read_text())["sections"]["measures"]
+    html = page["html"].read_text()
+    assert 'id="measures"' in html
+    assert len(summary["summary"]) == 6
+    for row in summary["summary"]:
+        assert row["name"] in html
+        assert row["months"] == 12  # the workspace's year, every month held by the extract
+
+
 def test_conclusions_are_in_the_summary_and_capitalised(page):
     summary = json.loads(page["json"].read_text())["sections"]
     said = summary["conclusions"]

@@ -150,13 +150,3 @@ def test_the_board_pack_pages_show_the_icons_in_their_colours(two_years, tmp_pat
                 for c in found[True][None].extras["spc"].values()
             )
             assert charted or all(_colours(p, COLOURS[kind]) == 0 for p in pages), kind
-
-
-def test_the_sna_has_a_success_measures_section(two_years, tmp_path):
-    ws, found = two_years
-    done = svduty("report", "--workspace", str(ws.root), "--no-pdf", "--out", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    html = next(tmp_path.glob("sna-*.html")).read_text()
-    assert 'id="measures"' in html
-    for row in found[False][None].value("measures", "summary"):
-        assert row["name"] in html

@@ -178,17 +178,19 @@ def publications(
 def measure_tables(workspace: Workspace, selection: Selection) -> dict[str | None, list[Table]]:
     """Every measure of the workspace's outcomes frameworks (shipped and its own) for the whole
     area (None) and each CSP, over the selection's months."""
-    from svduty.analysis.measure_series import all_series
+    from svduty.analysis.measure_series import framework_series
     from svduty.measures.framework import frameworks
 
-    measures = [m for f in frameworks(workspace.root) for m in f.measures]
-    ids = [m.id for m in measures]
+    chosen = frameworks(workspace.root)
+    ids = [m.id for f in chosen for m in f.measures]
     by_area: dict[str, dict[str, Series]] = {}
-    for measure in measures:
-        # a measure is named by its id, or with its framework where two frameworks share it
-        key = measure.id if ids.count(measure.id) == 1 else f"{measure.framework}/{measure.id}"
-        for name, series in all_series(workspace.store, workspace.settings, measure).items():
-            by_area.setdefault(name, {})[key] = series
+    for framework in chosen:
+        found = framework_series(workspace.store, workspace.settings, framework.measures)
+        for measure in framework.measures:
+            # named by its id, or with its framework where two frameworks share the id
+            key = measure.id if ids.count(measure.id) == 1 else f"{framework.id}/{measure.id}"
+            for name, series in found[measure.id].items():
+                by_area.setdefault(name, {})[key] = series
     whole = next(iter(by_area), None)
     return {
         None if name == whole else name: draft_measures(found, selection.start, selection.end)

@@ -146,7 +146,7 @@ class Auditor:
         # some), then each cell still open on its own
         rng = np.random.default_rng(len(group))
         stalled = 0
-        for turn in range(16):
+        for _ in range(16):
             open_ = self.needs[cells] & (self.high[cells] - self.low[cells] < self.threshold)
             if not open_.any():
                 return
