@@ -4,6 +4,8 @@ board pack's pages, rendered to images, carry Making Data Count's icons in its c
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import subprocess
 import sys
@@ -13,10 +15,10 @@ import pandas as pd
 import pypdfium2
 import pytest
 
-from svduty.analysis.measure_series import all_series
+from svduty.analysis.measure_series import all_series, measure_events
 from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
-from svduty.measures.framework import frameworks
+from svduty.measures.framework import find_measure, frameworks
 from svduty.measures.spc import COLOURS
 from svduty.publish import Policy
 from svduty.sna import publications, selection_of
@@ -150,3 +152,30 @@ def test_the_board_pack_pages_show_the_icons_in_their_colours(two_years, tmp_pat
                 for c in found[True][None].extras["spc"].values()
             )
             assert charted or all(_colours(p, COLOURS[kind]) == 0 for p in pages), kind
+
+
+def test_rare_events_are_charted_by_the_days_between_them(two_years):
+    """A t-chart of a framework measure: one point per event after the first, the events being
+    the measure's incidents that the monthly series counts."""
+    ws, found = two_years
+    months = _months(found[True][None])
+    for measure in ("knife-offences", "knife-homicide"):
+        counted = int(months.loc[months["measure"] == measure, "count"].dropna().sum())
+        events = measure_events(ws.store, ws.settings, find_measure(measure))
+        assert len(events.dates) + events.month_only == counted
+    events = measure_events(ws.store, ws.settings, find_measure("knife-offences"))
+    assert len(events.dates) > 2
+    done = svduty(
+        "measures", "spc", "knife-offences", "--workspace", str(ws.root), "--chart", "t",
+        "--format", "csv",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    assert len(rows) == len(events.dates) - 1
+    gaps = [(b - a).days for a, b in zip(events.dates, events.dates[1:], strict=False)]
+    assert [float(r["value"]) for r in rows] == gaps
+    refused = svduty(
+        "measures", "spc", "knife-admissions", "--workspace", str(ws.root), "--chart", "t"
+    )
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "held by month" in refused.stderr

@@ -1111,15 +1111,22 @@ def measures_spc(
     preset: Annotated[
         Preset, typer.Option(help="Rules: mdc (Making Data Count) or nhsr (NHSRplotthedots).")
     ] = Preset.mdc,
+    chart: Annotated[
+        Chart,
+        typer.Option(
+            help="xmr (the measure's months); t or g for rare events: the days between them."
+        ),
+    ] = Chart.xmr,
     title: TitleOption = None,
     fmt: MeasureFormatOption = MeasureFormat.csv,
     output: OutOption = None,
 ) -> None:
     """An SPC chart (XmR, Making Data Count) of a measure's monthly series, in its unit and
-    improvement direction; months without data are left out and named."""
+    improvement direction; months without data are left out and named. For rare events (a
+    month of none is usual), --chart t or g charts the days between them."""
     import json
 
-    from svduty.analysis.measure_series import measure_series
+    from svduty.analysis.measure_series import measure_events, measure_series
     from svduty.measures import spc
     from svduty.measures.framework import find_measure
 
@@ -1128,26 +1135,50 @@ def measures_spc(
     chosen = find_measure(measure, workspace)
     ws = _open(workspace, read_only=True)
     series = measure_series(ws.store, ws.settings, chosen, area)
+    events = None if chart is Chart.xmr else measure_events(ws.store, ws.settings, chosen, area)
     ws.close()
-    dates, values = series.points()
-    if not values:
-        raise SvdutyError(
-            f"{chosen.id} has no month with data for {series.area}: "
-            + ("; ".join(series.notes) or "the workspace holds none")
-        )
-    result = spc.spc(dates, values, improvement=chosen.improvement, preset=preset.value)
     gaps = [
         m
         for m, s in zip(series.frame["month"], series.frame["status"], strict=True)
         if s == "no data"
     ]
-    notes = [
-        f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
-        *series.notes,
-        *(["months left out as gaps: " + ", ".join(gaps)] if gaps else []),
-        *result.notes,
-        f"variation: {result.variation_icon or 'none (no limits)'}",
-    ]
+    if events is not None:
+        dates, values = spc.days_between(events.dates)
+        # longer gaps between events are better where fewer events are
+        better = {"down": "up", "up": "down"}.get(chosen.improvement, "neither")
+        result = spc.spc(dates, values, chart=chart.value, improvement=better, preset=preset.value)
+        first, last = (f"{d:%Y-%m}" for d in (min(events.dates), max(events.dates)))
+        inside = [m for m in gaps if first <= m <= last]
+        said = [
+            f"{chosen.name}, {series.area}: days between {len(events.dates):,} events",
+            *(
+                [
+                    f"{len(inside)} month(s) without data lie between the first and last "
+                    f"event ({', '.join(inside)}): the days across them may hide events"
+                ]
+                if inside
+                else []
+            ),
+            *(
+                [f"{events.month_only:,} event(s) dated by month only are left out"]
+                if events.month_only
+                else []
+            ),
+        ]
+    else:
+        dates, values = series.points()
+        if not values:
+            raise SvdutyError(
+                f"{chosen.id} has no month with data for {series.area}: "
+                + ("; ".join(series.notes) or "the workspace holds none")
+            )
+        result = spc.spc(dates, values, improvement=chosen.improvement, preset=preset.value)
+        said = [
+            f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
+            *series.notes,
+            *(["months left out as gaps: " + ", ".join(gaps)] if gaps else []),
+        ]
+    notes = [*said, *result.notes, f"variation: {result.variation_icon or 'none (no limits)'}"]
     if fmt in (MeasureFormat.png, MeasureFormat.svg):
         from svduty.measures.charts import render, spc_figure
 

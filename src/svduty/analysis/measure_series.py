@@ -359,3 +359,39 @@ def _band_within(band: str, source: AdmissionsSource) -> bool:
         f"{source.high}: its admissions cannot be split; map the admissions into bands that "
         "end at the measure's limits"
     )
+
+
+@dataclass(frozen=True)
+class Events:
+    """A measure's events in one area, by the day they happened, for a t- or g-chart; and how
+    many of its records say only their month (they cannot be placed between the others)."""
+
+    dates: list[date]
+    month_only: int
+
+
+def measure_events(
+    store: Store, settings: Settings, measure: Measure, csp: str | None = None
+) -> Events:
+    """The days a rare measure's incidents happened in the partnership's area or one CSP
+    (admissions are counted by month, so they have no days between them)."""
+    if not isinstance(measure.source, IncidentsSource):
+        raise InputError(
+            f"{measure.id} counts admissions, which are held by month: a t- or g-chart needs "
+            "the day of each event; chart it with --chart xmr"
+        )
+    found = areas(store, settings)
+    if csp is not None and csp not in found:
+        known = ", ".join(settings.csps) or "none are set in svduty.toml"
+        raise InputError(f"no CSP {csp!r} in this partnership; its CSPs: {known}")
+    districts = found[csp] if csp is not None else next(iter(found.values()))
+    t = classification_input(store, [measure.source.selection(measure.id)])
+    t = t.filter(_selected(measure.source, t).fill_null(False))
+    if districts:
+        places = store.table("areas").select(_lsoa="lsoa_code", _district="la_code")
+        t = t.left_join(places, t.lsoa_code == places._lsoa)
+        t = t.filter(t._district.isin(list(districts)))
+    day = t.date_precision.isin(["day", "minute"]) & t.occurred_from.notnull()
+    rows = t.select(day=t.occurred_from.date(), exact=day).to_pandas()
+    exact = rows[rows["exact"].astype(bool)]
+    return Events(sorted(pd.to_datetime(exact["day"]).dt.date), int((~rows["exact"]).sum()))
