@@ -1042,7 +1042,7 @@ def measures_show(
     workspace: WorkspaceOption,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """A measure: what it counts and why, and its latest month for the area and each CSP."""
+    """A measure: what it counts and why, and its latest period for the area and each CSP."""
     from svduty.analysis.measure_series import all_series
     from svduty.measures.framework import find_measure
 
@@ -1063,17 +1063,19 @@ def measures_show(
         rows.append(
             {
                 "area": name,
-                "month": latest.get("month"),
+                series.period: latest.get(series.period),
                 "count": latest.get("count"),
-                "rate": latest.get("rate") if chosen.unit == "rate" else None,
+                chosen.unit if chosen.unit != "count" else "value": latest.get(series.value)
+                if series.value != "count"
+                else None,
                 "status": latest.get("status", "no data"),
-                "months": len(series.frame),
+                "periods": len(series.frame),
                 "gaps": int((series.frame["status"] == "no data").sum()),
             }
         )
         for note in series.notes:
             err.print(f"{name}: {note}", highlight=False)
-    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest month")
+    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest {chosen.period.replace('_', ' ')}")
 
 
 @measures_app.command("validate")
@@ -1130,14 +1132,18 @@ def measures_spc(
         )
     result = spc.spc(dates, values, improvement=chosen.improvement, preset=preset.value)
     gaps = [
-        m
-        for m, s in zip(series.frame["month"], series.frame["status"], strict=True)
+        str(m)
+        for m, s in zip(series.frame[series.period], series.frame["status"], strict=True)
         if s == "no data"
     ]
     notes = [
         f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
         *series.notes,
-        *(["months left out as gaps: " + ", ".join(gaps)] if gaps else []),
+        *(
+            [f"{series.period.replace('_', ' ')}s left out as gaps: " + ", ".join(gaps)]
+            if gaps
+            else []
+        ),
         *result.notes,
         f"variation: {result.variation_icon or 'none (no limits)'}",
     ]
@@ -1161,6 +1167,55 @@ def measures_spc(
     else:
         data = csv_text(result.frame).encode()
     _write(data, [*notes, result.method], output)
+
+
+@measures_app.command("funnel")
+def measures_funnel(
+    measure: Annotated[str, typer.Argument(help="Measure id (or FRAMEWORK/MEASURE).")],
+    workspace: WorkspaceOption,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="A month (2024-05), quarter (2024-Q2) or financial year (2024/25), or a range "
+            "FIRST:LAST (default: the latest 12 months with data)."
+        ),
+    ] = None,
+    title: TitleOption = None,
+    fmt: MeasureFormatOption = MeasureFormat.csv,
+    output: OutOption = None,
+) -> None:
+    """A funnel plot of the partnership's CSPs on a measure over a period: each CSP's rate (per
+    resident a year) or share against the pooled value, with 95% and 99.8% limits."""
+    import json
+
+    from svduty.analysis.measure_funnel import compare_csps
+    from svduty.measures.framework import find_measure
+
+    if fmt is MeasureFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
+    chosen = find_measure(measure, workspace)
+    ws = _open(workspace, read_only=True)
+    compared = compare_csps(ws.store, ws.settings, chosen, period)
+    ws.close()
+    result = compared.result
+    heading = f"{chosen.name}, {compared.span}"
+    if fmt in (MeasureFormat.png, MeasureFormat.svg):
+        from svduty.measures.charts import funnel_figure, render
+
+        data = render(funnel_figure(result, title or heading), fmt.value)
+    elif fmt is MeasureFormat.json:
+        summary = {
+            "measure": chosen.id,
+            "framework": chosen.framework,
+            "periods": list(compared.periods),
+            "left_out": list(compared.left_out),
+            **json.loads(result.json()),
+        }
+        summary["notes"] = [*compared.notes, *result.notes]
+        data = (json.dumps(summary, indent=2) + "\n").encode()
+    else:
+        data = csv_text(result.frame).encode()
+    _write(data, [heading, *compared.notes, *result.notes, result.method], output)
 
 
 @app.command()

@@ -53,15 +53,22 @@ COMMENT_LINES_MAX = 50
 synthetic) are skipped, up to this many; their lines still count in every line number."""
 
 
-def comment_lines(path: Path) -> int:
-    """How many '#' lines come before the header."""
-    found = 0
+def comment_lines(path: Path, name: str | None = None) -> int:
+    """How many '#' lines come before the header. They must end as the header does: DuckDB's
+    reader takes the line ending from the file's start and would read no rows at all."""
+    found, endings = 0, set()
     with path.open("rb") as handle:
-        for _ in range(COMMENT_LINES_MAX):
+        for _ in range(COMMENT_LINES_MAX + 1):
             line = handle.readline(HEADER_MAX_BYTES + 1)
+            endings.add(line[len(line.rstrip(b"\r\n")) :])
             if not line.lstrip(b"\xef\xbb\xbf").startswith(b"#"):
                 break
             found += 1
+    if found and len(endings - {b""}) > 1:
+        raise InputError(
+            f"{name or path}: the '#' lines before the header end differently from the header "
+            "(one with CR LF, one with LF); save the file with one kind of line ending"
+        )
     return found
 
 
@@ -195,7 +202,7 @@ class CsvAdapter(Adapter):
         ]
         if self.dateformat:
             options.append(f"dateformat={sql_text(self.dateformat)}")
-        notes = comment_lines(path)
+        notes = comment_lines(path, file_name)
         if notes:
             options.append(f"skip={notes}")
         con.execute("DROP TABLE IF EXISTS _csv_errors")
@@ -203,8 +210,8 @@ class CsvAdapter(Adapter):
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
-                f"row_number() OVER () + {1 + notes} AS _row, * FROM read_csv({sql_text(str(path))}, "
-                f"{', '.join(options)})"
+                f"row_number() OVER () + {1 + notes} AS _row, * FROM "
+                f"read_csv({sql_text(str(path))}, {', '.join(options)})"
             )
         except duckdb.InvalidInputException as error:
             # DuckDB records most unreadable lines as rejects, but some breaks in the CSV
