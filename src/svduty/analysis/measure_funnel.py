@@ -101,8 +101,8 @@ def compare_csps(
     if period is None:
         latest = [p for s in csps.values() for p in s.frame[s.period] if _held(s, str(p))]
         if not latest:
-            notes = "; ".join(dict.fromkeys(n for s in csps.values() for n in s.notes))
-            raise InputError(f"{measure.id} has no data for any CSP: {notes or 'none held'}")
+            why = "; ".join(dict.fromkeys(n for s in csps.values() for n in s.notes))
+            raise InputError(f"{measure.id} has no data for any CSP: {why or 'none held'}")
         last = max(latest)
         n = max(1, DEFAULT_MONTHS // MONTHS[kind])
         periods = [shift(last, kind, i - n + 1) for i in range(n)]

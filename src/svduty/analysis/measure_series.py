@@ -209,8 +209,8 @@ def _population(
             f"the measure is about ages {ages[0]} to {ages[1]} and the workspace has no "
             "residents by age (the setting population_by_age in svduty.toml)"
         )
-    total, why = table.residents(districts, *ages)
-    return (total, "") if total else (None, why or "no residents of those ages")
+    residents, why = table.residents(districts, *ages)
+    return (residents, "") if residents else (None, why or "no residents of those ages")
 
 
 def population_by_age(store: Store) -> AgePopulation | None:
@@ -302,20 +302,20 @@ def _external(
     rows = []
     for period in done.coverage.months:
         numerator, denominator = values.get(period, (None, None))
-        value = None
+        figure = None
         if numerator is not None:
             if unit == "share" and denominator:
-                value = numerator / denominator * 100
+                figure = numerator / denominator * 100
             elif unit == "rate" and denominators and denominator:
-                value = numerator / denominator * measure.per
+                figure = numerator / denominator * measure.per
             elif unit == "rate" and population:
-                value = numerator / population * measure.per
+                figure = numerator / population * measure.per
         rows.append(
             {
                 kind: period,
                 "count": numerator,
                 "denominator": denominator,
-                unit: value,
+                unit: figure,
                 "status": FULL if numerator is not None else NO_DATA,
                 "missing": "" if numerator is not None else missing.get(period, name),
             }
@@ -355,8 +355,8 @@ def _external(
     return Series(measure, name, districts, population, out, cov, tuple(notes), value)
 
 
-def _number(value: object) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+def _number(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _incidents(store: Store, source: IncidentsSource, measure_id: str) -> Counted:

@@ -60,8 +60,11 @@ class MeasureSeriesAdapter(CsvAdapter):
         return "series" if "denominator" in names else "counts"
 
     def expected_headers(self) -> list[str]:
-        return ["measure, area, period, numerator, denominator, source, published (denominator "
-                "may be left out for counts)"]  # fmt: skip
+        """With a denominator, and without (counts)."""
+        return [
+            "measure, area, period, numerator, denominator, source, published",
+            "measure, area, period, numerator, source, published",
+        ]
 
     def column_types(self, layout: str, header: list[str]) -> dict[str, str]:
         numbers = ("numerator", "denominator")
