@@ -22,8 +22,9 @@ from svduty.analysis.measure_series import all_series, measure_series
 from svduty.cli import app
 from svduty.errors import InputError
 from svduty.example import WEST_MERCIA
-from svduty.measures.framework import find_measure
+from svduty.measures.framework import find_measure, load_framework
 from svduty.measures.funnel import funnel
+from svduty.periods import PERIODS
 from svduty.settings import save_settings
 from svduty.workspace import Workspace
 
@@ -329,3 +330,49 @@ def test_measures_funnel_compares_the_csps(series_ws):
     )
     assert isinstance(done.exception, InputError)
     assert "give whole quarters" in str(done.exception)
+
+
+# --- framework files --------------------------------------------------------------------------
+
+MISTAKES = """\
+id: local
+name: Local measures
+measures:
+  - id: stabbings
+    name: Stabbings
+    why: Fewer stabbings.
+    source: {incidents: {where: {markers: {all: [knife]}}}}
+    unit: share
+    improvement: down
+    period: quarter
+  - id: neet
+    name: NEET
+    why: Fewer.
+    source: {series: {measure: NEET 16-17, age: {min: 16, max: 15}}}
+    unit: share
+    improvement: down
+    period: year
+"""
+
+
+def _line(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_series_measures_in_a_framework_are_checked_line_by_line(tmp_path):
+    path = tmp_path / "local.yaml"
+    path.write_text(MISTAKES)
+    with pytest.raises(InputError) as caught:
+        load_framework(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}:{_line(MISTAKES, 'unit: share')}: measures[0].unit: a share needs the "
+        "denominators of an external series",
+        f"{path}:{_line(MISTAKES, 'period: quarter')}: measures[0].period: incidents and "
+        "admissions are counted by month; a quarterly or yearly measure comes from an external "
+        "series",
+        f"{path}:{_line(MISTAKES, 'NEET 16-17')}: measures[1].source.series.measure: the "
+        "series' measure id, as in the measure column of its CSV (lower case letters, digits, "
+        "'-' or '_')",
+        f"{path}:{_line(MISTAKES, 'period: year')}: measures[1].period: 'year' is not one of "
+        + ", ".join(PERIODS),
+    ]

@@ -1241,6 +1241,11 @@ def demo(
         f"{built.open_data_rows:,} records; {built.partner_batches} synthetic partner batches, "
         f"{built.partner_rows:,} rows. Reports: {path}, {sna['html']}, {sna['pdf']}"
     )
+    out.print(
+        f"Success measures: {built.series_batches} SYNTHETIC external series "
+        f"({built.series_rows:,} rows) for the example's west-mercia framework; see "
+        f"`svduty measures list -w {directory}` and `svduty measures funnel neet -w {directory}`"
+    )
 
 
 @fetch_app.command("police-uk")
