@@ -58,6 +58,13 @@ measures:
     per: 10000
     improvement: neither
     period: quarter
+  - id: plans-count
+    name: Child protection plans started, a count
+    why: Vulnerability.
+    source: {series: {measure: plans}}
+    unit: count
+    improvement: neither
+    period: quarter
 """
 QUARTERS = ["2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4"]
 GAP = ("2024-Q3", "E07000236")  # a district of North Worcestershire without NEET figures
@@ -259,6 +266,11 @@ def test_rates_by_age_use_the_residents_of_those_ages(series_ws):
     without = measure_series(ws.store, ws.settings, measure, "Shropshire")
     assert without.value == "count" and without.frame["rate"].isna().all()
     assert any("ages 0 to 17" in n and "population_by_age" in n for n in without.notes)
+    # as a count, the districts' numerators summed, whether or not residents are known
+    counted = measure_series(ws.store, ws.settings, find_measure("plans-count", root), "Shropshire")
+    shropshire = _frame(good).query("measure == 'plans' and area == 'E06000051'")
+    assert counted.value == "count" and "rate" not in counted.frame
+    assert list(counted.frame["count"]) == list(shropshire["numerator"])
     ages = _ages(root / "ages.csv")
     save_settings(root, replace(ws.settings, population_by_age="ages.csv"))
     try:

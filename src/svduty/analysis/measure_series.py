@@ -315,17 +315,15 @@ def _external(
                 kind: period,
                 "count": numerator,
                 "denominator": denominator,
-                unit: figure,
+                **({unit: figure} if unit != "count" else {}),
                 "status": FULL if numerator is not None else NO_DATA,
                 "missing": "" if numerator is not None else missing.get(period, name),
             }
         )
-    column = unit if unit != "count" else "value"
-    out = pd.DataFrame(rows, columns=[kind, "count", "denominator", column, "status", "missing"])
-    for name_ in ("count", "denominator", column):
-        out[name_] = out[name_].astype("Float64")
-    if unit == "count":
-        out = out.drop(columns="value")
+    figures = ["count", "denominator", *([unit] if unit != "count" else [])]
+    out = pd.DataFrame(rows, columns=[kind, *figures, "status", "missing"])
+    for column in figures:
+        out[column] = out[column].astype("Float64")
     value = "count"
     if unit == "share":
         value = "share"
