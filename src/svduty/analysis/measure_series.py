@@ -297,7 +297,8 @@ def _external(
     population, unknown_why = (None, "")
     held = [values[p] for p in done.coverage.months if p in values]
     denominators = bool(held) and all(d is not None for _, d in held)
-    if unit == "rate" and not denominators:
+    if unit == "count" or (unit == "rate" and not denominators):
+        # a count's residents too: a funnel plot compares areas per resident
         population, unknown_why = _population(store, districts, measure)
     rows = []
     for period in done.coverage.months:
