@@ -1045,6 +1045,7 @@ def measures_show(
     """A measure: what it counts and why, and its latest period for the area and each CSP."""
     from svduty.analysis.measure_series import all_series
     from svduty.measures.framework import find_measure
+    from svduty.periods import WORDS
 
     chosen = find_measure(measure, workspace)
     err.print(
@@ -1075,7 +1076,7 @@ def measures_show(
         )
         for note in series.notes:
             err.print(f"{name}: {note}", highlight=False)
-    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest {chosen.period.replace('_', ' ')}")
+    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest {WORDS[chosen.period]}")
 
 
 @measures_app.command("validate")
@@ -1117,6 +1118,7 @@ def measures_spc(
     from svduty.analysis.measure_series import measure_series
     from svduty.measures import spc
     from svduty.measures.framework import find_measure
+    from svduty.periods import WORDS
 
     if fmt is MeasureFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
@@ -1139,11 +1141,7 @@ def measures_spc(
     notes = [
         f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
         *series.notes,
-        *(
-            [f"{series.period.replace('_', ' ')}s left out as gaps: " + ", ".join(gaps)]
-            if gaps
-            else []
-        ),
+        *([f"{WORDS[series.period]}s left out as gaps: " + ", ".join(gaps)] if gaps else []),
         *result.notes,
         f"variation: {result.variation_icon or 'none (no limits)'}",
     ]
