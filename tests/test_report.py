@@ -109,7 +109,8 @@ def test_demo_twice_is_idempotent(demo):
     result = CliRunner().invoke(app, ["demo", str(demo)])
     assert result.exit_code == 0
     with Workspace.open(demo) as ws:
-        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(16,)]
+        series = len(list((demo / "synthetic" / "series").glob("*.csv")))
+        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(16 + series,)]
         assert ws.con.execute("SELECT count(*) FROM incidents WHERE NOT synthetic").fetchall() == [
             (102_105,)
         ]
