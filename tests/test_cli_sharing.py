@@ -43,6 +43,7 @@ READS: dict[str, list[str]] = {
     "rejects": ["-w", "{ws}"],
     "audit": ["-w", "{ws}"],
     "measures spc": ["-w", "{ws}", "knife-offences"],
+    "measures funnel": ["-w", "{ws}", "knife-offences"],
     "measures show": ["-w", "{ws}", "knife-offences"],
     "measures list": ["-w", "{ws}"],
 }

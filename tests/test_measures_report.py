@@ -178,4 +178,4 @@ def test_rare_events_are_charted_by_the_days_between_them(two_years):
         "measures", "spc", "knife-admissions", "--workspace", str(ws.root), "--chart", "t"
     )
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
-    assert "held by month" in refused.stderr
+    assert "held by month" in refused.stderr and "--chart xmr" in refused.stderr

@@ -171,6 +171,7 @@ def test_v2_workspace_opens_backed_up_and_migrated(v2_workspace, tmp_path):
     assert new["schema_version"] == str(SCHEMA_VERSION)
     assert "audit" not in new["counts"]
     kept = {t: n for t, n in old["counts"].items() if t not in ("audit", "meta")}
+    kept["measure_values"] = 0  # the table of external series (schema 5), empty
     assert {t: n for t, n in new["counts"].items() if t != "meta"} == kept
     for table in ("batches", "rejects", "classifications"):
         assert new[table] == old[table], table
@@ -231,6 +232,23 @@ def test_v3_workspace_gains_wards_and_the_bundled_deciles(v3_workspace, tmp_path
     new = _state(root / DATABASE_FILE)
     assert new["schema_version"] == str(SCHEMA_VERSION)
     assert new["batches"] == v3_workspace[1]["batches"]
+
+
+def test_a_migrated_workspace_takes_external_series(v3_workspace, tmp_path):
+    """Schema 5's table of external series, made by the migration, is the one ingest fills."""
+    root = _copy(v3_workspace, tmp_path / "ws")
+    series = tmp_path / "series.csv"
+    series.write_text(
+        "measure,area,period,numerator,denominator,source,published\n"
+        "neet,Shropshire,2024-Q1,12,400,SYNTHETIC test,2024-06-01\n"
+    )
+    with Workspace.open(root, say=lambda _: None) as ws:
+        [report] = ws.ingest(series, kind="measure_series")
+        assert report.rows_accepted == 1
+        stored = ws.con.execute(
+            "SELECT measure, period_kind, numerator, denominator, synthetic FROM measure_values"
+        ).fetchall()
+    assert stored == [("neet", "quarter", 12.0, 400.0, True)]
 
 
 def test_a_reader_upgrades_through_a_brief_writer(v2_workspace, tmp_path):

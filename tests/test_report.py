@@ -20,6 +20,12 @@ def demo(tmp_path_factory) -> Path:
     result = CliRunner().invoke(app, ["demo", str(root)])
     assert result.exit_code == 0, result.output
     assert "12 open-data batches, 102,105 records; 4 synthetic partner batches" in result.output
+    series = sorted((root / "synthetic" / "series").glob("*.csv"))
+    rows = sum(
+        sum(1 for line in path.read_text().splitlines() if not line.startswith("#")) - 1
+        for path in series
+    )
+    assert f"{len(series)} SYNTHETIC external series ({rows:,} rows)" in result.output
     return root
 
 
@@ -103,7 +109,8 @@ def test_demo_twice_is_idempotent(demo):
     result = CliRunner().invoke(app, ["demo", str(demo)])
     assert result.exit_code == 0
     with Workspace.open(demo) as ws:
-        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(16,)]
+        series = len(list((demo / "synthetic" / "series").glob("*.csv")))
+        assert ws.con.execute("SELECT count(*) FROM batches").fetchall() == [(16 + series,)]
         assert ws.con.execute("SELECT count(*) FROM incidents WHERE NOT synthetic").fetchall() == [
             (102_105,)
         ]

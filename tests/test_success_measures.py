@@ -22,7 +22,7 @@ from svduty.definitions import shipped_definitions
 from svduty.errors import InputError
 from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
-from svduty.measures.framework import find_measure, load_framework, shipped_frameworks
+from svduty.measures.framework import UNITS, find_measure, load_framework, shipped_frameworks
 from svduty.reference import data_path
 from svduty.synth.check import synthetic_files
 from svduty.synth.generate import generate
@@ -131,10 +131,15 @@ def test_home_office_measures_equal_counts_from_the_generated_files(opened, meas
     ]
     shropshire = found["Shropshire"]
     assert list(shropshire.frame["count"]) == _expected(folder, measure, months, "Shropshire")
-    if chosen.unit == "rate":
+    if chosen.unit == "rate" and chosen.ages is None:
         assert area.value == "rate" and area.population and area.population > 1_000_000
         first = area.frame.iloc[0]
         assert first["rate"] == pytest.approx(first["count"] / area.population * 100_000)
+    elif chosen.unit == "rate":
+        # residents by age are not bundled: without the workspace's file, counts, and why
+        assert area.value == "count" and area.population is None
+        assert area.frame["rate"].isna().all()
+        assert any("population_by_age" in note for note in area.notes)
 
 
 def test_the_generator_makes_knife_homicides_and_young_victims(opened):
@@ -274,7 +279,8 @@ def test_a_framework_with_mistakes_names_each_line_and_field(tmp_path):
     assert lines[0].startswith(f"{path}:{_line(BAD, 'knif')}: measures[0].source.incidents.where")
     assert "unknown marker 'knif'" in lines[0]
     assert lines[1] == (
-        f"{path}:{_line(BAD, 'weekly')}: measures[0].unit: 'weekly' is not one of count, rate"
+        f"{path}:{_line(BAD, 'weekly')}: measures[0].unit: 'weekly' is not one of "
+        + ", ".join(UNITS)
     )
     assert lines[2].startswith(f"{path}:{_line(BAD, 'sharp')}: measures[1].source.admissions")
     assert "'sharp' is not an ICD-10 code" in lines[2]

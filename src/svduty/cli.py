@@ -1049,9 +1049,10 @@ def measures_show(
     workspace: WorkspaceOption,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """A measure: what it counts and why, and its latest month for the area and each CSP."""
+    """A measure: what it counts and why, and its latest period for the area and each CSP."""
     from svduty.analysis.measure_series import all_series
     from svduty.measures.framework import find_measure
+    from svduty.periods import WORDS
 
     chosen = find_measure(measure, workspace)
     err.print(
@@ -1070,17 +1071,19 @@ def measures_show(
         rows.append(
             {
                 "area": name,
-                "month": latest.get("month"),
+                series.period: latest.get(series.period),
                 "count": latest.get("count"),
-                "rate": latest.get("rate") if chosen.unit == "rate" else None,
+                chosen.unit if chosen.unit != "count" else "value": latest.get(series.value)
+                if series.value != "count"
+                else None,
                 "status": latest.get("status", "no data"),
-                "months": len(series.frame),
+                "periods": len(series.frame),
                 "gaps": int((series.frame["status"] == "no data").sum()),
             }
         )
         for note in series.notes:
             err.print(f"{name}: {note}", highlight=False)
-    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest month")
+    _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest {WORDS[chosen.period]}")
 
 
 @measures_app.command("validate")
@@ -1129,6 +1132,7 @@ def measures_spc(
     from svduty.analysis.measure_series import measure_events, measure_series
     from svduty.measures import spc
     from svduty.measures.framework import find_measure
+    from svduty.periods import WORDS
 
     if fmt is MeasureFormat.png and output is None:
         raise SvdutyError("--format png needs --out FILE")
@@ -1138,8 +1142,8 @@ def measures_spc(
     events = None if chart is Chart.xmr else measure_events(ws.store, ws.settings, chosen, area)
     ws.close()
     gaps = [
-        m
-        for m, s in zip(series.frame["month"], series.frame["status"], strict=True)
+        str(m)
+        for m, s in zip(series.frame[series.period], series.frame["status"], strict=True)
         if s == "no data"
     ]
     if events is not None:
@@ -1169,14 +1173,14 @@ def measures_spc(
         dates, values = series.points()
         if not values:
             raise SvdutyError(
-                f"{chosen.id} has no month with data for {series.area}: "
+                f"{chosen.id} has no {WORDS[series.period]} with data for {series.area}: "
                 + ("; ".join(series.notes) or "the workspace holds none")
             )
         result = spc.spc(dates, values, improvement=chosen.improvement, preset=preset.value)
         said = [
             f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
             *series.notes,
-            *(["months left out as gaps: " + ", ".join(gaps)] if gaps else []),
+            *([f"{WORDS[series.period]}s left out as gaps: " + ", ".join(gaps)] if gaps else []),
         ]
     notes = [*said, *result.notes, f"variation: {result.variation_icon or 'none (no limits)'}"]
     if fmt in (MeasureFormat.png, MeasureFormat.svg):
@@ -1201,6 +1205,55 @@ def measures_spc(
     _write(data, [*notes, result.method], output)
 
 
+@measures_app.command("funnel")
+def measures_funnel(
+    measure: Annotated[str, typer.Argument(help="Measure id (or FRAMEWORK/MEASURE).")],
+    workspace: WorkspaceOption,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="A month (2024-05), quarter (2024-Q2) or financial year (2024/25), or a range "
+            "FIRST:LAST (default: the latest 12 months with data)."
+        ),
+    ] = None,
+    title: TitleOption = None,
+    fmt: MeasureFormatOption = MeasureFormat.csv,
+    output: OutOption = None,
+) -> None:
+    """A funnel plot of the partnership's CSPs on a measure over a period: each CSP's rate (per
+    resident a year) or share against the pooled value, with 95% and 99.8% limits."""
+    import json
+
+    from svduty.analysis.measure_funnel import compare_csps
+    from svduty.measures.framework import find_measure
+
+    if fmt is MeasureFormat.png and output is None:
+        raise SvdutyError("--format png needs --out FILE")
+    chosen = find_measure(measure, workspace)
+    ws = _open(workspace, read_only=True)
+    compared = compare_csps(ws.store, ws.settings, chosen, period)
+    ws.close()
+    result = compared.result
+    heading = f"{chosen.name}, {compared.span}"
+    if fmt in (MeasureFormat.png, MeasureFormat.svg):
+        from svduty.measures.charts import funnel_figure, render
+
+        data = render(funnel_figure(result, title or heading), fmt.value)
+    elif fmt is MeasureFormat.json:
+        summary = {
+            "measure": chosen.id,
+            "framework": chosen.framework,
+            "periods": list(compared.periods),
+            "left_out": list(compared.left_out),
+            **json.loads(result.json()),
+        }
+        summary["notes"] = [*compared.notes, *result.notes]
+        data = (json.dumps(summary, indent=2) + "\n").encode()
+    else:
+        data = csv_text(result.frame).encode()
+    _write(data, [heading, *compared.notes, *result.notes, result.method], output)
+
+
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Folder for the example workspace.")] = Path(
@@ -1223,6 +1276,11 @@ def demo(
         f"Workspace {directory}: {built.open_data_batches} open-data batches, "
         f"{built.open_data_rows:,} records; {built.partner_batches} synthetic partner batches, "
         f"{built.partner_rows:,} rows. Reports: {path}, {sna['html']}, {sna['pdf']}"
+    )
+    out.print(
+        f"Success measures: {built.series_batches} SYNTHETIC external series "
+        f"({built.series_rows:,} rows) for the example's west-mercia framework; see "
+        f"`svduty measures list -w {directory}` and `svduty measures funnel neet -w {directory}`"
     )
 
 

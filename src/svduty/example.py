@@ -1,15 +1,21 @@
 """The bundled example: real West Mercia open data, the settings of its five CSPs, and the
 example workspace the demo and the report benchmark build (open data plus a SYNTHETIC partner
-extract for 2023-2025)."""
+extract for 2023-2025), with an example local framework of success measures, SYNTHETIC external
+series for it and SYNTHETIC residents by age."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from svduty.settings import Settings
+
+if TYPE_CHECKING:
+    from svduty.workspace import Workspace
 
 WEST_MERCIA = Settings(
     area="West Mercia",
@@ -32,6 +38,13 @@ def example_archive() -> Path:
 
 
 SYNTHETIC_START, SYNTHETIC_YEARS, SYNTHETIC_SEED = "2023-01", 3, 2025
+POPULATION_BY_AGE = "reference/population-by-age.csv"
+"""Where the example writes its SYNTHETIC residents by age (the setting population_by_age)."""
+
+
+def example_framework() -> Path:
+    """The example's local framework, copied into the workspace's measures folder."""
+    return Path(str(resources.files("svduty") / "examples" / "measures" / "west-mercia.yaml"))
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,8 @@ class ExampleWorkspace:
     open_data_rows: int
     partner_batches: int
     partner_rows: int
+    series_batches: int = 0
+    series_rows: int = 0
 
 
 def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> ExampleWorkspace:
@@ -73,6 +88,11 @@ def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> Ex
         partner = ws.ingest(
             files, mappings=mappings, on_file=lambda s: say(f"ingesting {Path(s.name).name}")
         )
+        series = ws.ingest(
+            _local_measures(ws, root, say),
+            kind="measure_series",
+            on_file=lambda s: say(f"ingesting {Path(s.name).name}"),
+        )
         summary = ws.classify()
         say(
             f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
@@ -86,4 +106,30 @@ def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> Ex
         sum(r.rows_accepted for r in reports),
         len(partner),
         sum(r.rows_accepted for r in partner),
+        len(series),
+        sum(r.rows_accepted for r in series),
     )
+
+
+def _local_measures(ws: Workspace, root: Path, say: Callable[[str], None]) -> list[Path]:
+    """The example framework in measures/, SYNTHETIC residents by age (named in svduty.toml)
+    and SYNTHETIC external series for the framework; the series files to ingest."""
+    from svduty.analysis.where import district_populations
+    from svduty.measures.framework import MEASURES_DIR
+    from svduty.settings import save_settings
+    from svduty.synth.series import population_by_age, series_files
+
+    framework = root / MEASURES_DIR / example_framework().name
+    if not framework.exists():
+        framework.parent.mkdir(exist_ok=True)
+        shutil.copyfile(example_framework(), framework)
+    known = district_populations(ws.store)
+    residents = {d: known[d] for ds in WEST_MERCIA.csps.values() for d in ds if d in known}
+    if not ws.settings.population_by_age:
+        say("writing SYNTHETIC residents by age and naming them in svduty.toml")
+        population_by_age(residents, root / POPULATION_BY_AGE, SYNTHETIC_SEED)
+        save_settings(root, replace(ws.settings, population_by_age=POPULATION_BY_AGE))
+    folder = root / "synthetic" / "series"
+    if not folder.is_dir():
+        say("generating SYNTHETIC external series for the example's local measures")
+    return series_files(residents, folder, SYNTHETIC_SEED)

@@ -124,6 +124,14 @@ class FuzzTarget:
             load_definition(path)
 
 
+SERIES = (
+    b"# synthetic: a note line before the header\n"
+    b"measure,area,period,numerator,denominator,source,published\n"
+    b"neet,Shropshire,2024-Q2,12,400,SYNTHETIC,2024-09-01\n"
+)
+"""An external series (the measure_series kind), with a note line before its header."""
+
+
 def seeds(target: str) -> list[bytes]:
     """Small valid inputs for each target, for the fuzzer to start from."""
     from svduty.definitions import shipped_definitions
@@ -132,7 +140,7 @@ def seeds(target: str) -> list[bytes]:
     with zipfile.ZipFile(example_archive()) as zipped:
         street = b"\n".join(zipped.read(zipped.namelist()[0]).split(b"\n")[:4]) + b"\n"
     if target in ("csv", "csv-plan"):
-        return [street, *(_table(header, row) for header, row in PARTNER_ROWS)]
+        return [street, SERIES, *(_table(header, row) for header, row in PARTNER_ROWS)]
     if target in ("xml", "xml-plan"):
         return [ISTV_XML.encode()]
     if target == "zip":

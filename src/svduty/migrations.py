@@ -8,7 +8,7 @@ and records the new version in `meta`.
 
 Released versions: 1 (the first package), 2 (markers, involvements, A&E and admissions), 3 (the
 audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned),
-4 (each LSOA's electoral ward in the areas table).
+4 (each LSOA's electoral ward in the areas table), 5 (external series of success measures).
 """
 
 from __future__ import annotations
@@ -177,10 +177,30 @@ def _to_v4(ctx: Context) -> None:
             _conform_parquet(ctx.con, path, _AREA_COLUMNS_V4)
 
 
+_MEASURE_VALUES_V5 = {
+    "batch_id": "INTEGER", "source_line": "BIGINT", "measure": "VARCHAR", "area": "VARCHAR",
+    "period": "VARCHAR", "period_kind": "VARCHAR", "numerator": "DOUBLE",
+    "denominator": "DOUBLE", "source": "VARCHAR", "published": "DATE", "synthetic": "BOOLEAN",
+}  # fmt: skip
+
+
+def _to_v5(ctx: Context) -> None:
+    """The table of external series (success measures published by others, as rows of
+    measure, area, period, numerator, denominator); empty until a series is ingested."""
+    _create(ctx.con, "measure_values", _MEASURE_VALUES_V5)
+    if ctx.engine == "spark":
+        folder = ctx.root / "warehouse" / "measure_values"
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "empty.parquet").exists():
+            body = ", ".join(f'NULL::{k} AS "{c}"' for c, k in _MEASURE_VALUES_V5.items())
+            ctx.con.execute(f"COPY (SELECT {body} LIMIT 0) TO '{folder / 'empty.parquet'}'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "partner data: markers, involvements, A&E attendances, admissions", _to_v2),
     Migration(3, "audit log in audit.sqlite; versioned derived tables", _to_v3),
     Migration(4, "wards of LSOAs in the areas table", _to_v4),
+    Migration(5, "external series of success measures", _to_v5),
 )
 
 

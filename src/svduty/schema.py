@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from svduty.vocabulary import MARKERS, marker_column
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bump with a migration in `svduty.migrations` for every change to a table below."""
 
 FACT_TABLES: dict[str, dict[str, str]] = {
@@ -124,6 +124,19 @@ FACT_TABLES: dict[str, dict[str, str]] = {
         "offence_group": "VARCHAR",
         "offence_subgroup": "VARCHAR",
         "count": "BIGINT",
+    },
+    "measure_values": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "measure": "VARCHAR",
+        "area": "VARCHAR",
+        "period": "VARCHAR",
+        "period_kind": "VARCHAR",
+        "numerator": "DOUBLE",
+        "denominator": "DOUBLE",
+        "source": "VARCHAR",
+        "published": "DATE",
+        "synthetic": "BOOLEAN",
     },
 }
 

@@ -53,6 +53,14 @@ SETTINGS: tuple[Setting, ...] = (
         "columns area,similar, one row per member), relative to the workspace; empty: no group.",
     ),
     Setting(
+        "population_by_age",
+        "",
+        "CSV of residents by age per district ('# source:' line, then columns area_code, age, "
+        "population; age a year (17), a band (10-17) or open (90+)), relative to the workspace: "
+        "rates of measures about an age range are per resident of those ages. Empty: such "
+        "measures are given as counts.",
+    ),
+    Setting(
         "forces",
         [],
         "Police forces whose area is the partnership's (canonical names, e.g. 'West Mercia').",
@@ -88,6 +96,7 @@ class Settings:
     boundaries: str = ""
     recommendations: str = "recommendations.md"
     most_similar_groups: str = ""
+    population_by_age: str = ""
     forces: tuple[str, ...] = ()
     archive_member_max_bytes: int = 2 * GIB
     archive_max_bytes: int = 20 * GIB
@@ -110,7 +119,7 @@ class Settings:
             or self.writer_wait < 0
         ):
             problems.append("writer_wait must be a number of seconds >= 0")
-        for name in ("recommendations", "most_similar_groups"):
+        for name in ("recommendations", "most_similar_groups", "population_by_age"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name} must be a file name (text)")
         if problems:

@@ -193,6 +193,7 @@ SOURCE_KINDS: dict[str, str] = {
     "police_extract_people": "people in force crime records",
     "istv": "A&E assault attendances (ISTV)",
     "admissions": "hospital admissions for assault",
+    "measure_series": "external series of a success measure",
 }
 """Each kind of source in words: one vocabulary for tables, sentences and the first page."""
 

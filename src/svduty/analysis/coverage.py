@@ -17,6 +17,7 @@ import pandas as pd
 from svduty.counting import Filter, counts
 from svduty.definitions.model import Definition
 from svduty.engine import Store
+from svduty.periods import period_range
 from svduty.vocabulary import FULL, NO_DATA, PARTIAL, source_kind_label
 
 AREA_COLUMNS = ("csp", "la", "lsoa", "lsoa_code")
@@ -42,12 +43,16 @@ class Coverage:
 
     sources: tuple[tuple[str, str], ...]  # (source_kind, force)
     held: dict[str, frozenset[tuple[str, str]]]  # month -> sources holding it
+    period: str = "month"
+    """What `months` are: months, or the quarters or financial years of an external series."""
 
     @property
     def months(self) -> list[str]:
-        """Every month from the first to the last held, gaps included."""
+        """Every month (or period) from the first to the last held, gaps included."""
         if not self.held:
             return []
+        if self.period != "month":
+            return period_range(min(self.held), max(self.held), self.period)
         return [str(p) for p in pd.period_range(min(self.held), max(self.held), freq="M")]
 
     def status(self, month: str) -> str:

@@ -1,4 +1,5 @@
-"""A measure's monthly series from the workspace, for the partnership's area or one CSP.
+"""A measure's series from the workspace, for the partnership's area or one CSP: monthly for
+incidents and admissions; monthly, quarterly or by financial year for an external series.
 
 A month that no counted source holds is a gap (None), never a zero. For incidents, the counted
 sources are those that record what the measure needs: a source whose every record leaves the
@@ -6,7 +7,14 @@ measure unknown (data.police.uk has no knife marker, no offence code, no victim 
 counted, so its months are not months of zero knife crime. For admissions, the source holds the
 months its records fall in. Records are placed in the area by district: an incident by its
 LSOA's district, an admission by its area code. Rates use the bundled residents (2024 estimates
-on 2021 LSOAs in England, mid-2019 on 2011 LSOAs in Wales) of the area's districts.
+on 2021 LSOAs in England, mid-2019 on 2011 LSOAs in Wales) of the area's districts; a measure
+about an age range uses the residents of those ages from the workspace's population-by-age file,
+and without one is given as counts.
+
+An external series gives an area's figures in rows naming the area (a CSP's or the
+partnership's name), or in rows for each of its districts, summed where every district has one.
+Where a measure, area and period is published more than once, the latest publication is used.
+A rate is of the series' denominators where every period has one, else of the area's residents.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -22,17 +31,20 @@ import pandas as pd
 
 from svduty.analysis.assessment import csp_districts
 from svduty.analysis.coverage import Coverage
+from svduty.analysis.population import AgePopulation, load_population_by_age
 from svduty.analysis.where import district_populations
 from svduty.definitions.classify import classification_input
 from svduty.definitions.rules import all_of, any_of
 from svduty.engine import Store
-from svduty.errors import InputError
-from svduty.measures.framework import AdmissionsSource, IncidentsSource, Measure
+from svduty.errors import InputError, WorkspaceError
+from svduty.measures.framework import AdmissionsSource, IncidentsSource, Measure, SeriesSource
+from svduty.periods import WORDS, period_start
 from svduty.quality import area_districts
-from svduty.settings import Settings
-from svduty.vocabulary import NO_DATA
+from svduty.settings import SETTINGS_FILE, Settings, load_settings
+from svduty.vocabulary import FULL, NO_DATA
 
 ADMISSIONS = ("admissions", "")
+SERIES = ("measure_series", "")
 _BAND = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)|\+)\s*")
 
 
@@ -41,40 +53,44 @@ class Counted:
     """A measure's counts per month and district (None: a record not placed in any district),
     and the months its counted sources hold."""
 
-    frame: pd.DataFrame  # month, district, count
+    frame: pd.DataFrame  # month, district, count (a series: period, area, numerator, ...)
     coverage: Coverage
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Series:
-    """One measure for one area: a row per month from the first to the last its sources hold,
-    with `count` and `rate` None where no counted source holds the month."""
+    """One measure for one area: a row per period (month, quarter or financial year, the
+    measure's) from the first to the last its sources hold, with values None where no counted
+    source holds the period."""
 
     measure: Measure
     area: str
     districts: tuple[str, ...]
     population: int | None
-    frame: pd.DataFrame  # month, count (Int64), rate (Float64), status, missing; NA in a gap
+    frame: pd.DataFrame  # period, count, [denominator,] rate or share, status, missing
     coverage: Coverage
     notes: tuple[str, ...]
+    value: str = "count"
+    """The column the measure is charted in: its unit, or the count where what a rate is of
+    (the series' denominators, the area's residents of the measure's ages) is not known."""
 
     @property
-    def value(self) -> str:
-        """The column the measure is charted in: its unit, or the count where the area's
-        residents are not known."""
-        return "rate" if self.measure.unit == "rate" and self.population else "count"
+    def period(self) -> str:
+        """The frame's first column: month, quarter or financial_year."""
+        return self.measure.period
 
     def points(self) -> tuple[list[date], list[float]]:
-        """The months with data and their values, gaps left out, for a chart."""
-        held = self.frame[self.frame["status"] != NO_DATA]
-        days = [date.fromisoformat(m + "-01") for m in held["month"]]
+        """The periods with data and their values (each at its first day), gaps left out."""
+        held = self.frame[(self.frame["status"] != NO_DATA) & self.frame[self.value].notna()]
+        days = [period_start(str(p), self.period) for p in held[self.period]]
         return days, [float(v) for v in held[self.value]]
 
     def by_month(self) -> dict[str, float | None]:
-        """Each month's value in the measure's unit; None for a month without data."""
+        """Each period's value in the measure's unit; None for a period without data."""
         return {
-            str(month): None if pd.isna(value) else float(value)
-            for month, value in zip(self.frame["month"], self.frame[self.value], strict=True)
+            str(period): None if pd.isna(value) else float(value)
+            for period, value in zip(self.frame[self.period], self.frame[self.value], strict=True)
         }
 
     @property
@@ -130,7 +146,7 @@ def counted(store: Store, measure: Measure) -> Counted:
 
 
 def counted_all(store: Store, measures: Sequence[Measure]) -> dict[str, Counted]:
-    """Each measure's counts per month and district, by measure id."""
+    """Each measure's counts per period and district (external series: its rows), by id."""
     ids = [m.id for m in measures]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
@@ -141,6 +157,9 @@ def counted_all(store: Store, measures: Sequence[Measure]) -> dict[str, Counted]
     incidents = {m.id: m.source for m in measures if isinstance(m.source, IncidentsSource)}
     admissions = {m.id: m.source for m in measures if isinstance(m.source, AdmissionsSource)}
     found = {**_incidents(store, incidents), **_admissions(store, admissions)}
+    for m in measures:
+        if isinstance(m.source, SeriesSource):
+            found[m.id] = _series_rows(store, m.source, m.period)
     return {i: found[i] for i in ids}
 
 
@@ -152,6 +171,8 @@ def series_for(
     store: Store,
     populations: dict[str, int] | None = None,
 ) -> Series:
+    if isinstance(measure.source, SeriesSource):
+        return _external(done, measure, name, districts, store)
     frame = done.frame
     notes: list[str] = []
     if districts:
@@ -165,7 +186,7 @@ def series_for(
     else:
         inside = frame
     per_month = inside.groupby("month")["count"].sum()
-    population = _population(store, districts, populations) if districts else None
+    population, unknown_why = _population(store, districts, measure, populations)
     rows = []
     cov = done.coverage
     for month in cov.months:
@@ -196,21 +217,180 @@ def series_for(
     if gaps:
         notes.append(f"{gaps} month(s) without data are gaps (None), not zeros")
     if measure.unit == "rate" and not population:
-        notes.append(
-            f"the residents of {name} are not known (no districts set in svduty.toml): "
-            "counts are given, not rates"
-        )
-    return Series(measure, name, districts, population, out, cov, tuple(notes))
+        notes.append(f"{unknown_why}: counts are given, not rates")
+    value = "rate" if measure.unit == "rate" and population else "count"
+    return Series(measure, name, districts, population, out, cov, tuple(notes), value)
 
 
 def _population(
-    store: Store, districts: tuple[str, ...], known: dict[str, int] | None = None
-) -> int | None:
-    """The residents of the districts; `known` (residents per district) saves reading them
+    store: Store,
+    districts: tuple[str, ...],
+    measure: Measure,
+    known: dict[str, int] | None = None,
+) -> tuple[int | None, str]:
+    """The area's residents a rate of the measure is per (those of its ages, if it has any),
+    or None and why they are not known. `known` (residents per district) saves reading them
     again for each measure and area."""
-    known = district_populations(store) if known is None else known
-    total = sum(known.get(d, 0) for d in districts)
-    return total or None
+    if not districts:
+        return None, "the area's residents are not known (no districts set in svduty.toml)"
+    ages = measure.ages
+    if ages is None:
+        known = district_populations(store) if known is None else known
+        total = sum(known.get(d, 0) for d in districts)
+        return (total, "") if total else (None, "svduty knows no residents of its districts")
+    table = population_by_age(store)
+    if table is None:
+        return None, (
+            f"the measure is about ages {ages[0]} to {ages[1]} and the workspace has no "
+            "residents by age (the setting population_by_age in svduty.toml)"
+        )
+    residents, why = table.residents(districts, *ages)
+    return (residents, "") if residents else (None, why or "no residents of those ages")
+
+
+def population_by_age(store: Store) -> AgePopulation | None:
+    """The residents by age the workspace's settings name, if any."""
+    settings = load_settings(store.root)
+    if not settings.population_by_age:
+        return None
+    path = store.root / settings.population_by_age
+    if not path.exists():
+        raise WorkspaceError(
+            f"{store.root / SETTINGS_FILE}: population_by_age names {path}, which does not exist"
+        )
+    return _load_ages(path, path.stat().st_mtime_ns)
+
+
+_AGES_CACHE: dict[tuple[Path, int], AgePopulation] = {}
+
+
+def _load_ages(path: Path, stamp: int) -> AgePopulation:
+    if (path, stamp) not in _AGES_CACHE:
+        _AGES_CACHE[(path, stamp)] = load_population_by_age(path)
+    return _AGES_CACHE[(path, stamp)]
+
+
+def _series_rows(store: Store, source: SeriesSource, period: str) -> Counted:
+    """The series' rows for one measure, the latest publication of each area and period."""
+    v = store.table("measure_values")
+    rows = v.filter(v.measure == source.measure).to_pandas()
+    notes = []
+    other = rows[rows["period_kind"] != period]
+    if not other.empty:
+        kinds = ", ".join(sorted(WORDS[k] + "s" for k in set(other["period_kind"])))
+        notes.append(
+            f"{len(other):,} row(s) of series {source.measure!r} give {kinds}, not the "
+            f"measure's {WORDS[period]}s, and are not used"
+        )
+    rows = rows[rows["period_kind"] == period].copy()
+    rows["_area"] = rows["area"].str.casefold()
+    rows = rows.sort_values(["published", "batch_id", "source_line"])
+    rows = rows.drop_duplicates(["_area", "period"], keep="last")
+    frame = rows[["period", "area", "numerator", "denominator", "source"]].reset_index(drop=True)
+    held = {str(p): frozenset({SERIES}) for p in sorted(set(frame["period"]))}
+    return Counted(frame, Coverage((SERIES,) if held else (), held, period), tuple(notes))
+
+
+def _external(
+    done: Counted, measure: Measure, name: str, districts: tuple[str, ...], store: Store
+) -> Series:
+    """An external series for one area: its own rows, else its districts' rows summed."""
+    assert isinstance(measure.source, SeriesSource)
+    frame, kind = done.frame, measure.period
+    notes = list(done.notes)
+    values: dict[str, tuple[float, float | None]] = {}
+    missing: dict[str, str] = {}
+    own = frame[frame["area"].str.casefold() == name.casefold()]
+    if not own.empty or not districts:
+        for period, numerator, denominator in zip(
+            own["period"], own["numerator"], own["denominator"], strict=True
+        ):
+            values[str(period)] = (float(numerator), _number(denominator))
+    else:
+        codes = {d.upper() for d in districts}
+        mine = frame[frame["area"].str.upper().isin(codes)]
+        for period, group in mine.groupby("period"):
+            lacking = sorted(codes - set(group["area"].str.upper()))
+            if lacking:
+                missing[str(period)] = f"no figures for district(s) {', '.join(lacking)}"
+                continue
+            dens = group["denominator"]
+            values[str(period)] = (
+                float(group["numerator"].sum()),
+                float(dens.sum()) if dens.notna().all() else None,
+            )
+    if done.frame.empty:
+        notes.append(
+            f"no rows of the series {measure.source.measure!r} are in the workspace (ingest "
+            "them with `svduty ingest FILE --kind measure_series`)"
+        )
+    elif not values and not missing:
+        notes.append(
+            f"the series {measure.source.measure!r} has no rows for {name} or its districts"
+        )
+    unit = measure.unit
+    population, unknown_why = (None, "")
+    held = [values[p] for p in done.coverage.months if p in values]
+    denominators = bool(held) and all(d is not None for _, d in held)
+    if unit == "count" or (unit == "rate" and not denominators):
+        # a count's residents too: a funnel plot compares areas per resident
+        population, unknown_why = _population(store, districts, measure)
+    rows = []
+    for period in done.coverage.months:
+        numerator, denominator = values.get(period, (None, None))
+        figure = None
+        if numerator is not None:
+            if unit == "share" and denominator:
+                figure = numerator / denominator * 100
+            elif unit == "rate" and denominators and denominator:
+                figure = numerator / denominator * measure.per
+            elif unit == "rate" and population:
+                figure = numerator / population * measure.per
+        rows.append(
+            {
+                kind: period,
+                "count": numerator,
+                "denominator": denominator,
+                **({unit: figure} if unit != "count" else {}),
+                "status": FULL if numerator is not None else NO_DATA,
+                "missing": "" if numerator is not None else missing.get(period, name),
+            }
+        )
+    figures = ["count", "denominator", *([unit] if unit != "count" else [])]
+    out = pd.DataFrame(rows, columns=[kind, *figures, "status", "missing"])
+    for column in figures:
+        out[column] = out[column].astype("Float64")
+    value = "count"
+    if unit == "share":
+        value = "share"
+        if any(d is None for _, d in held):
+            notes.append("period(s) without a denominator have no share (None)")
+    elif unit == "rate":
+        if denominators:
+            value = "rate"
+            notes.append(f"rates per {measure.per:,} of the series' denominators")
+        elif population:
+            value = "rate"
+            ages = measure.ages
+            whom = f"residents aged {ages[0]} to {ages[1]}" if ages else "residents"
+            notes.append(
+                f"the series gives no denominator for every period: rates per {measure.per:,} "
+                f"of {name}'s {whom} ({population:,})"
+            )
+        else:
+            notes.append(
+                f"the series gives no denominator for every period, and {unknown_why}: counts "
+                "are given, not rates"
+            )
+    gaps = int((out["status"] == NO_DATA).sum())
+    if gaps:
+        notes.append(f"{gaps} {WORDS[kind]}(s) without data are gaps (None), not zeros")
+    cov = Coverage(done.coverage.sources, {p: frozenset({SERIES}) for p in values}, kind)
+    return Series(measure, name, districts, population, out, cov, tuple(notes), value)
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _incidents(store: Store, sources: dict[str, IncidentsSource]) -> dict[str, Counted]:
@@ -376,9 +556,10 @@ def measure_events(
     """The days a rare measure's incidents happened in the partnership's area or one CSP
     (admissions are counted by month, so they have no days between them)."""
     if not isinstance(measure.source, IncidentsSource):
+        held = "admissions, held by month" if measure.period == "month" else "a published series"
         raise InputError(
-            f"{measure.id} counts admissions, which are held by month: a t- or g-chart needs "
-            "the day of each event; chart it with --chart xmr"
+            f"{measure.id} counts {held}: a t- or g-chart needs the day of each event; chart "
+            "it with --chart xmr"
         )
     found = areas(store, settings)
     if csp is not None and csp not in found:

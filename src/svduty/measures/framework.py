@@ -1,10 +1,13 @@
 """Outcomes frameworks: success measures written as data (YAML), each saying what it counts,
 from which source, in what unit, over what period, and which way is better.
 
-A measure's source is either incidents (a definition, rules in the definitions' own vocabulary
-under `where`, or both: a record counts when the definition takes it in and every `where` rule
-holds) or hospital admissions (ICD-10 causes and an age range). Every problem in a file is
-reported at once, one line each, naming the file, the line and the field.
+A measure's source is incidents (a definition, rules in the definitions' own vocabulary under
+`where`, or both: a record counts when the definition takes it in and every `where` rule holds),
+hospital admissions (ICD-10 causes and an age range), or an external series (rows of the
+`measure_series` source kind naming the measure, with an age range for rates by age). Incidents
+and admissions are counted by month; an external series may be monthly, quarterly or by
+financial year. Every problem in a file is reported at once, one line each, naming the file,
+the line and the field.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from typing import Any
 
 from svduty.definitions.loader import load_definition, parse_rules
 from svduty.definitions.model import Clause, Definition
-from svduty.definitions.rules import RULES, Rule
+from svduty.definitions.rules import RULES, Rule, VictimAge
 from svduty.errors import InputError, SvdutyError
+from svduty.periods import PERIODS, WORDS
 from svduty.yamlfile import Key, Located, Problems, load_located
 
 MEASURES_DIR = "measures"
 """A workspace's own frameworks: YAML files in this folder of the workspace."""
-UNITS = ("count", "rate")
+UNITS = ("count", "rate", "share")
+"""A count; a rate per `per` (of the series' denominators, else of the area's residents in the
+measure's ages); a share of the series' denominators, in per cent."""
 IMPROVEMENTS = ("down", "up", "neither")
-PERIODS = ("month",)
 DEFAULT_PER = 100_000
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -34,6 +39,8 @@ _TOP = ("id", "name", "version", "about", "measures")
 _MEASURE = ("id", "name", "why", "source", "unit", "per", "improvement", "period", "note")
 _INCIDENTS = ("definition", "where")
 _ADMISSIONS = ("causes", "age")
+_SERIES = ("measure", "age")
+ALL_AGES = (0, 120)
 
 
 @dataclass(frozen=True)
@@ -89,12 +96,36 @@ class AdmissionsSource:
 
 
 @dataclass(frozen=True)
+class SeriesSource:
+    """Rows of an external series (the `measure_series` source kind) whose `measure` column is
+    `measure`: numerators, and denominators where the publisher gives them. `low` and `high`
+    are the ages the series is about, for a rate per resident of those ages."""
+
+    measure: str
+    low: int = 0
+    high: int = 120
+
+    @property
+    def ages(self) -> bool:
+        return (self.low, self.high) != ALL_AGES
+
+    def describe(self) -> str:
+        text = f"external series {self.measure!r} (ingested as measure_series)"
+        if self.ages:
+            text += f", people aged {self.low} to {self.high}"
+        return text
+
+
+Source = IncidentsSource | AdmissionsSource | SeriesSource
+
+
+@dataclass(frozen=True)
 class Measure:
     id: str
     name: str
     why: str
-    source: IncidentsSource | AdmissionsSource
-    unit: str  # count or rate
+    source: Source
+    unit: str  # count, rate or share
     per: int  # the rate's multiplier (residents)
     improvement: str
     period: str
@@ -102,10 +133,30 @@ class Measure:
     note: str = ""
 
     @property
+    def ages(self) -> tuple[int, int] | None:
+        """The ages the measure is about (its admissions' patients, its incidents' victims, its
+        series' people), or None for all ages: a rate per resident counts residents of these
+        ages only."""
+        source = self.source
+        if isinstance(source, AdmissionsSource | SeriesSource):
+            return (source.low, source.high) if source.ages else None
+        for rule in source.where:
+            if isinstance(rule, VictimAge):
+                return (rule.min, rule.max)
+        return None
+
+    @property
     def unit_words(self) -> str:
+        period = WORDS[self.period]
         if self.unit == "rate":
-            return f"rate per {self.per:,} residents a {self.period}"
-        return f"count a {self.period}"
+            ages = self.ages
+            whom = f"residents aged {ages[0]} to {ages[1]}" if ages else "residents"
+            if isinstance(self.source, SeriesSource):
+                whom = f"of the series' denominator (else {whom})"
+            return f"rate per {self.per:,} {whom} a {period}"
+        if self.unit == "share":
+            return f"share of the series' denominator (per cent) a {period}"
+        return f"count a {period}"
 
 
 @dataclass(frozen=True)
@@ -263,6 +314,18 @@ def _measure(
     if not isinstance(per, int) or isinstance(per, bool) or per <= 0:
         problems.add((*at, "per"), f"{_field((*at, 'per'))}: a whole number above zero")
     source = _source(raw.get("source"), (*at, "source"), located, problems)
+    if source is not None and not isinstance(source, SeriesSource):
+        if raw.get("period") in PERIODS and raw["period"] != "month":
+            problems.add(
+                (*at, "period"),
+                f"{_field((*at, 'period'))}: incidents and admissions are counted by month; "
+                "a quarterly or yearly measure comes from an external series",
+            )
+        if raw.get("unit") == "share":
+            problems.add(
+                (*at, "unit"),
+                f"{_field((*at, 'unit'))}: a share needs the denominators of an external series",
+            )
     if len(problems.found) > before or source is None:
         return None
     return Measure(
@@ -279,30 +342,57 @@ def _measure(
     )
 
 
-def _source(
-    raw: Any, at: Key, located: Located, problems: Problems
-) -> IncidentsSource | AdmissionsSource | None:
+_KINDS = {"incidents": _INCIDENTS, "admissions": _ADMISSIONS, "series": _SERIES}
+
+
+def _source(raw: Any, at: Key, located: Located, problems: Problems) -> Source | None:
     name = _field(at)
-    if (
-        not isinstance(raw, dict)
-        or len(raw) != 1
-        or next(iter(raw)) not in ("incidents", "admissions")
-    ):
-        problems.add(at, f"{name}: one of 'incidents' or 'admissions', as a mapping")
+    if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in _KINDS:
+        problems.add(at, f"{name}: one of 'incidents', 'admissions' or 'series', as a mapping")
         return None
     kind, body = next(iter(raw.items()))
     at = (*at, kind)
+    allowed = _KINDS[kind]
     if not isinstance(body, dict) or not body:
-        keys = _INCIDENTS if kind == "incidents" else _ADMISSIONS
-        problems.add(at, f"{_field(at)}: a mapping with {' and/or '.join(keys)}")
+        problems.add(at, f"{_field(at)}: a mapping with {' and/or '.join(allowed)}")
         return None
-    allowed = _INCIDENTS if kind == "incidents" else _ADMISSIONS
     for key in body:
         if key not in allowed:
             problems.add((*at, key), f"{_field((*at, key))}: unknown key; use {', '.join(allowed)}")
     if kind == "incidents":
         return _incidents(body, at, located, problems)
+    if kind == "series":
+        return _series(body, at, problems)
     return _admissions(body, at, problems)
+
+
+def _series(body: dict[str, Any], at: Key, problems: Problems) -> SeriesSource | None:
+    measure = body.get("measure")
+    if not isinstance(measure, str) or not _ID.fullmatch(measure):
+        where = (*at, "measure") if "measure" in body else at
+        problems.add(
+            where,
+            f"{_field((*at, 'measure'))}: the series' measure id, as in the measure column of "
+            "its CSV (lower case letters, digits, '-' or '_')",
+        )
+        return None
+    low, high = _ages(body, at, problems)
+    return SeriesSource(measure, low, high)
+
+
+def _ages(body: dict[str, Any], at: Key, problems: Problems) -> tuple[int, int]:
+    low, high = ALL_AGES
+    if "age" in body:
+        age = body["age"]
+        where = (*at, "age")
+        if not isinstance(age, dict) or not age or set(age) - {"min", "max"}:
+            problems.add(where, f"{_field(where)}: takes 'min' and/or 'max' (whole years)")
+        else:
+            low, high = age.get("min", 0), age.get("max", 120)
+            if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high <= 120):
+                problems.add(where, f"{_field(where)}: need 0 <= min <= max <= 120")
+                return ALL_AGES
+    return low, high
 
 
 def _incidents(
@@ -359,14 +449,5 @@ def _admissions(body: dict[str, Any], at: Key, problems: Problems) -> Admissions
         if not _ICD10.fullmatch(text):
             problems.add((*key, index), f"{_field(key)}: {code!r} is not an ICD-10 code (e.g. X99)")
         codes.append(text.replace(".", ""))
-    low, high = 0, 120
-    if "age" in body:
-        age = body["age"]
-        where = (*at, "age")
-        if not isinstance(age, dict) or not age or set(age) - {"min", "max"}:
-            problems.add(where, f"{_field(where)}: takes 'min' and/or 'max' (whole years)")
-        else:
-            low, high = age.get("min", 0), age.get("max", 120)
-            if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high <= 120):
-                problems.add(where, f"{_field(where)}: need 0 <= min <= max <= 120")
+    low, high = _ages(body, at, problems)
     return AdmissionsSource(tuple(codes), low, high)

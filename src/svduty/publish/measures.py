@@ -9,7 +9,6 @@ told how many months are below the threshold and the chart is in the internal re
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -19,6 +18,7 @@ from svduty.analysis.measure_series import Series
 from svduty.analysis.stats import compare_counts
 from svduty.measures.funnel import funnel
 from svduty.measures.spc import SpcResult, spc
+from svduty.periods import WORDS, period_start
 from svduty.publish import Publication
 from svduty.publish.tables import Parent, Table, note
 from svduty.vocabulary import NO_DATA
@@ -26,15 +26,16 @@ from svduty.vocabulary import NO_DATA
 SECTION = "measures"
 MONTHLY = ("measure", "month", "financial_year", "measure_year", "count", "rate", "status")
 YEARLY = ("measure_year", "measure", "financial_year", "months", "count")
+PERIODS = ("measure", "period", "count", "value", "status")
 
 
 def draft_measures(found: dict[str, Series], start: str | None, end: str | None) -> list[Table]:
-    """One area's success measures over the selection's months (`start` to `end`, YYYY-MM)."""
-    about, monthly = [], []
+    """One area's success measures over the selection's months (`start` to `end`, YYYY-MM): a
+    measure by month in `monthly` (its months adding up to financial years in `yearly`), one by
+    quarter or financial year (an external series) in `periods`."""
+    about, monthly, periods = [], [], []
     for key, series in found.items():
         m = series.measure
-        frame = series.frame
-        inside = frame[(frame["month"] >= (start or "0000")) & (frame["month"] <= (end or "9999"))]
         about.append(
             {
                 "measure": key,
@@ -42,27 +43,46 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
                 "framework": m.framework,
                 "unit": m.unit_words,
                 "per": m.per,
+                "period": series.period,
                 "value": series.value,
                 "improvement": m.improvement,
                 "population": series.population,
                 "notes": "; ".join(series.notes),
             }
         )
-        for row in inside.to_dict("records"):
-            year = financial_year(str(row["month"]))
+        frame = series.frame.rename(columns={series.period: "period"})
+        first = period_start(start, "month") if start else None
+        for row in frame.to_dict("records"):
+            begins = period_start(str(row["period"]), series.period)
+            if (first and begins < first) or (end and f"{begins:%Y-%m}" > end):
+                continue
             held = row["status"] != NO_DATA
-            rate = row["rate"]
-            monthly.append(
-                {
-                    "measure": key,
-                    "month": row["month"],
-                    "financial_year": year,
-                    "measure_year": f"{key} {year}",
-                    "count": int(row["count"]) if held else None,
-                    "rate": round(float(rate), 3) if held and not pd.isna(rate) else None,
-                    "status": row["status"],
-                }
-            )
+            figure = row[series.value]
+            count = int(row["count"]) if held else None
+            value = round(float(figure), 3) if held and not pd.isna(figure) else None
+            if series.period == "month":
+                year = financial_year(str(row["period"]))
+                monthly.append(
+                    {
+                        "measure": key,
+                        "month": row["period"],
+                        "financial_year": year,
+                        "measure_year": f"{key} {year}",
+                        "count": count,
+                        "rate": value if series.value == "rate" else None,
+                        "status": row["status"],
+                    }
+                )
+            else:
+                periods.append(
+                    {
+                        "measure": key,
+                        "period": row["period"],
+                        "count": count,
+                        "value": value,
+                        "status": row["status"],
+                    }
+                )
     months = pd.DataFrame(monthly, columns=list(MONTHLY))
     held = months[months["status"] != NO_DATA]
     years = (
@@ -84,43 +104,83 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
             {"rate": ["count"]},
             parent=Parent("yearly", "measure_year"),
         ),
+        Table(
+            SECTION,
+            "periods",
+            pd.DataFrame(periods, columns=list(PERIODS)),
+            ["measure", "period"],
+            ["count"],
+            {"value": ["count"]},
+        ),
     ]
 
 
+def _rows(pub: Publication, about: dict[str, Any]) -> pd.DataFrame:
+    """A measure's published periods with data: period, count, value (in its unit), status."""
+    if about["period"] == "month":
+        t = pub.table(SECTION, "monthly").rename(columns={"month": "period"})
+        t = t.assign(value=t[about["value"]])
+    else:
+        t = pub.table(SECTION, "periods")
+    t = t[(t["measure"] == about["measure"]) & (t["status"] != NO_DATA)]
+    return t[["period", "count", "value", "status"]]
+
+
 def derive_measures(pub: Publication) -> None:
-    """Each measure's SPC chart, latest value and change between its last two complete
-    financial years, from the published months and years only."""
+    """Each measure's SPC chart, latest value and change (between its last two complete
+    financial years; an external series' last two periods), from what is published only."""
     if not pub.has(SECTION, "about"):
         return
-    monthly, yearly = pub.table(SECTION, "monthly"), pub.table(SECTION, "yearly")
+    yearly = pub.table(SECTION, "yearly")
     charts: dict[str, SpcResult] = {}
     rows = []
     for about in pub.value(SECTION, "about") or []:
-        mine = monthly[(monthly["measure"] == about["measure"]) & (monthly["status"] != NO_DATA)]
+        mine = _rows(pub, about)
         hidden = int(mine["count"].isna().sum())
         result = None
-        if len(mine) and not hidden:
-            days = [date.fromisoformat(f"{m}-01") for m in mine["month"]]
-            values = [float(v) for v in mine[about["value"]]]
+        if len(mine) and not hidden and mine["value"].notna().all():
+            days = [period_start(str(p), about["period"]) for p in mine["period"]]
+            values = [float(v) for v in mine["value"]]
             result = spc(days, values, improvement=about["improvement"])
             charts[about["measure"]] = result
         latest = mine.iloc[-1] if len(mine) else None
-        years = yearly[yearly["measure"] == about["measure"]]
+        if about["period"] == "month":
+            change = _change(yearly[yearly["measure"] == about["measure"]])
+        else:
+            change = _last_two(mine, about)
         rows.append(
             {
                 "measure": about["measure"],
                 "name": about["name"],
-                "latest_month": None if latest is None else latest["month"],
-                "latest": None if latest is None else latest[about["value"]],
+                "latest_month": None if latest is None else latest["period"],
+                "latest": None if latest is None else latest["value"],
                 "variation": None if result is None else result.variation_icon,
                 "assurance": None if result is None else result.assurance_icon,
                 "months": len(mine),
                 "hidden_months": hidden,
-                "change": _change(years),
+                "change": change,
             }
         )
     pub.add(note(SECTION, "summary", rows))
     pub.extras["spc"] = charts
+
+
+def _last_two(mine: pd.DataFrame, about: dict[str, Any]) -> str:
+    """An external series' last two periods compared by the exact test on their counts (a
+    share or a rate with the two periods' denominators the series does not publish here is
+    compared as counts)."""
+    if len(mine) < 2:
+        return f"no comparison: it needs two {WORDS[about['period']]}s of data"
+    (a_period, a), (b_period, b) = (
+        (str(r["period"]), r["count"]) for r in mine.tail(2).to_dict("records")
+    )
+    if a is None or b is None:
+        return f"{b_period} against {a_period}: not shown, as one of the two is suppressed"
+    change = compare_counts(int(a), int(b), minimum=20)
+    words = str(change.verdict)
+    if change.ratio:
+        words += f" (ratio {change.ratio:.2f}, {change.low:.2f} to {change.high:.2f})"
+    return f"{b_period} against {a_period}: {words}"
 
 
 def _change(years: pd.DataFrame) -> str:
@@ -148,7 +208,7 @@ def add_funnels(whole: Publication, parts: dict[str, Publication]) -> None:
         return
     found: dict[str, dict[str, Any]] = {}
     for about in whole.value(SECTION, "about") or []:
-        if about["value"] != "rate":
+        if about["value"] != "rate" or about["period"] != "month":
             continue
         measure = about["measure"]
         rows, missing, year = [], [], _common_year(measure, parts)

@@ -96,7 +96,7 @@ def summary_table(pub: Publication) -> str:
         )
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("Measure", "Latest month", "Latest", "Variation", "Assurance", "Change")
+        for h in ("Measure", "Latest period", "Latest", "Variation", "Assurance", "Change")
     )
     table = (
         f"<table class='measures'><thead><tr>{head}</tr></thead>"

@@ -10,6 +10,7 @@ from svduty.sources.base import Adapter
 from svduty.sources.home_office import PrcTableAdapter
 from svduty.sources.mapped import MappedAdapter
 from svduty.sources.police_uk import OutcomesAdapter, StopSearchAdapter, StreetAdapter
+from svduty.sources.series import MeasureSeriesAdapter
 
 
 def adapters() -> dict[str, Adapter]:
@@ -18,6 +19,7 @@ def adapters() -> dict[str, Adapter]:
         OutcomesAdapter(),
         StopSearchAdapter(),
         PrcTableAdapter(),
+        MeasureSeriesAdapter(),
     ]
     return {adapter.kind: adapter for adapter in found}
 

@@ -48,6 +48,28 @@ class StageResult:
 
 
 HEADER_MAX_BYTES = 1 << 20
+COMMENT_LINES_MAX = 50
+"""Lines starting with '#' before the header (a file's note of its source, or that it is
+synthetic) are skipped, up to this many; their lines still count in every line number."""
+
+
+def comment_lines(path: Path, name: str | None = None) -> int:
+    """How many '#' lines come before the header. They must end as the header does: DuckDB's
+    reader takes the line ending from the file's start and would read no rows at all."""
+    found, endings = 0, set()
+    with path.open("rb") as handle:
+        for _ in range(COMMENT_LINES_MAX + 1):
+            line = handle.readline(HEADER_MAX_BYTES + 1)
+            endings.add(line[len(line.rstrip(b"\r\n")) :])
+            if not line.lstrip(b"\xef\xbb\xbf").startswith(b"#"):
+                break
+            found += 1
+    if found and len(endings - {b""}) > 1:
+        raise InputError(
+            f"{name or path}: the '#' lines before the header end differently from the header "
+            "(one with CR LF, one with LF); save the file with one kind of line ending"
+        )
+    return found
 
 
 def read_header(path: Path, name: str | None = None) -> list[str]:
@@ -56,6 +78,10 @@ def read_header(path: Path, name: str | None = None) -> list[str]:
     shown = name or str(path)
     with path.open("rb") as handle:
         first = handle.readline(HEADER_MAX_BYTES + 1)
+        for _ in range(COMMENT_LINES_MAX):
+            if not first.lstrip(b"\xef\xbb\xbf").startswith(b"#"):
+                break
+            first = handle.readline(HEADER_MAX_BYTES + 1)
     if len(first) > HEADER_MAX_BYTES:
         raise InputError(
             f"{shown}: the first line is longer than {HEADER_MAX_BYTES:,} bytes; a CSV file "
@@ -176,13 +202,16 @@ class CsvAdapter(Adapter):
         ]
         if self.dateformat:
             options.append(f"dateformat={sql_text(self.dateformat)}")
+        notes = comment_lines(path, file_name)
+        if notes:
+            options.append(f"skip={notes}")
         con.execute("DROP TABLE IF EXISTS _csv_errors")
         con.execute("DROP TABLE IF EXISTS _csv_scans")
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
-                f"row_number() OVER () + 1 AS _row, * FROM read_csv({sql_text(str(path))}, "
-                f"{', '.join(options)})"
+                f"row_number() OVER () + {1 + notes} AS _row, * FROM "
+                f"read_csv({sql_text(str(path))}, {', '.join(options)})"
             )
         except duckdb.InvalidInputException as error:
             # DuckDB records most unreadable lines as rejects, but some breaks in the CSV
@@ -193,7 +222,7 @@ class CsvAdapter(Adapter):
                 "return or quote is probably out of place. Nothing from it was stored"
             ) from error
         csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types)
-        self._number_rows(con)
+        self._number_rows(con, notes)
         if SOURCE_LINE in types:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE (coalesce(try_cast("
@@ -253,21 +282,23 @@ class CsvAdapter(Adapter):
         )
         return len(seen)
 
-    def _number_rows(self, con: duckdb.DuckDBPyConnection) -> None:
+    def _number_rows(self, con: duckdb.DuckDBPyConnection, notes: int = 0) -> None:
         """Give each staged row its line in the file, skipping lines DuckDB rejected (with none
-        rejected, row n is on line n + 1, as staged)."""
+        rejected, row n is on line n + 1 + the comment lines before the header, as staged)."""
         skipped = _scalar(con, "SELECT count(*) FROM _csv_lines")
         if skipped == 0:
             return
-        # the k-th rejected line (1-based, sorted) has (line - 1 - k) readable rows before it
+        # the k-th rejected line (1-based, sorted) has (line - 1 - notes - k) readable rows
+        # before it
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _skips AS "
-            "SELECT line - 1 - row_number() OVER (ORDER BY line) AS before FROM _csv_lines"
+            f"SELECT line - {1 + notes} - row_number() OVER (ORDER BY line) AS before "
+            "FROM _csv_lines"
         )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE ("
-            "s._rn + 1 + (SELECT count(*) FROM _skips k WHERE k.before < s._rn) AS _row) "
-            "FROM _staged s"
+            f"s._rn + {1 + notes} + (SELECT count(*) FROM _skips k WHERE k.before < s._rn) "
+            "AS _row) FROM _staged s"
         )
 
     def _record_check_rejects(
