@@ -109,7 +109,7 @@ def test_a_chart_is_drawn_only_from_published_months(two_years):
                         a for a in pub.value("measures", "about") if a["measure"] == row["measure"]
                     )
                     drawn = charts[row["measure"]].frame["value"].to_numpy(float)
-                    assert np.allclose(drawn, mine[about["value"]].to_numpy(float))
+                    assert np.allclose(drawn, mine[about["charted"]].to_numpy(float))
                 else:
                     assert internal is False or not len(mine), row
                     assert row["hidden_months"] == int(mine["count"].isna().sum())

@@ -75,7 +75,8 @@ def test_every_section_names_its_definition_and_period(assessed):
         for key, text in headings
         if key not in ("contents", "records", "findings", "definition", "sources", "methods")
     ]
-    assert len(analysis) == 13  # ten analyses, benchmarks, limitations, recommendations
+    assert len(analysis) == 14  # ten analyses, success measures, benchmarks, limitations,
+    # recommendations
     label = f"(west-mercia-2022, {summary['period']})"
     assert all(label in text for text in analysis)
 

@@ -171,6 +171,22 @@ HEADINGS: dict[str, str] = {
     # report
     "section": "Section",
     "needs": "Needs",
+    # success measures
+    "framework": "Framework",
+    "unit": "Unit",
+    "per": "Per",
+    "period": "Period",
+    "charted": "Charted as",
+    "improvement": "Better when",
+    "notes": "Notes",
+    "figure": "Figure",
+    "latest_month": "Latest period",
+    "latest": "Latest",
+    "variation": "Variation",
+    "assurance": "Assurance",
+    "hidden_months": "Periods hidden",
+    "change": "Change",
+    "measure_year": "Measure and year",
 }
 """Every column heading a reader sees, by the column's name in published tables: the one place
 renderers take headings from."""

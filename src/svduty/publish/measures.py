@@ -26,7 +26,7 @@ from svduty.vocabulary import NO_DATA
 SECTION = "measures"
 MONTHLY = ("measure", "month", "financial_year", "measure_year", "count", "rate", "status")
 YEARLY = ("measure_year", "measure", "financial_year", "months", "count")
-PERIODS = ("measure", "period", "count", "value", "status")
+PERIODS = ("measure", "period", "count", "figure", "status")
 
 
 def draft_measures(found: dict[str, Series], start: str | None, end: str | None) -> list[Table]:
@@ -44,7 +44,7 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
                 "unit": m.unit_words,
                 "per": m.per,
                 "period": series.period,
-                "value": series.value,
+                "charted": series.value,
                 "improvement": m.improvement,
                 "population": series.population,
                 "notes": "; ".join(series.notes),
@@ -79,7 +79,7 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
                         "measure": key,
                         "period": row["period"],
                         "count": count,
-                        "value": value,
+                        "figure": value,
                         "status": row["status"],
                     }
                 )
@@ -110,7 +110,7 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
             pd.DataFrame(periods, columns=list(PERIODS)),
             ["measure", "period"],
             ["count"],
-            {"value": ["count"]},
+            {"figure": ["count"]},
         ),
     ]
 
@@ -119,9 +119,9 @@ def _rows(pub: Publication, about: dict[str, Any]) -> pd.DataFrame:
     """A measure's published periods with data: period, count, value (in its unit), status."""
     if about["period"] == "month":
         t = pub.table(SECTION, "monthly").rename(columns={"month": "period"})
-        t = t.assign(value=t[about["value"]])
+        t = t.assign(value=t[about["charted"]])
     else:
-        t = pub.table(SECTION, "periods")
+        t = pub.table(SECTION, "periods").rename(columns={"figure": "value"})
     t = t[(t["measure"] == about["measure"]) & (t["status"] != NO_DATA)]
     return t[["period", "count", "value", "status"]]
 
@@ -208,7 +208,7 @@ def add_funnels(whole: Publication, parts: dict[str, Publication]) -> None:
         return
     found: dict[str, dict[str, Any]] = {}
     for about in whole.value(SECTION, "about") or []:
-        if about["value"] != "rate" or about["period"] != "month":
+        if about["charted"] != "rate" or about["period"] != "month":
             continue
         measure = about["measure"]
         rows, missing, year = [], [], _common_year(measure, parts)
@@ -225,8 +225,8 @@ def add_funnels(whole: Publication, parts: dict[str, Publication]) -> None:
                 missing.append(name)
                 continue
             rows.append((name, int(hit["count"].iloc[0]), int(population)))
-        if len(rows) < 2:
-            continue
+        if len(rows) < 2 or not sum(r[1] for r in rows):
+            continue  # no baseline to compare the CSPs with
         result = funnel(
             [r[0] for r in rows],
             [r[1] for r in rows],

@@ -77,7 +77,7 @@ def summary_table(pub: Publication) -> str:
     body = []
     for row in rows:
         unit = about[row["measure"]]["unit"]
-        value = about[row["measure"]]["value"]
+        value = about[row["measure"]]["charted"]
         latest = row["latest"]
         shown = (
             "no data"
