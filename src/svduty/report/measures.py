@@ -84,6 +84,8 @@ def summary_table(pub: Publication) -> str:
             if row["latest_month"] is None
             else "[c]"
             if latest is None
+            else f"{float(latest):.1f}%"
+            if value == "share"  # already a percentage
             else number(value, float(latest))
         )
         body.append(
