@@ -474,7 +474,9 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.dropna(subset=["month"]).copy()
     frame["district"] = frame["district"].astype(object).where(frame["district"].notna(), None)
     frame["count"] = frame["count"].fillna(0).astype("int64")
-    return frame[["month", "district", "count"]]
+    # the engine groups in no fixed order: sorted, the same counts are the same frame
+    order = frame.assign(_d=frame["district"].fillna("")).sort_values(["month", "_d"]).index
+    return frame.loc[order, ["month", "district", "count"]].reset_index(drop=True)
 
 
 def _admissions(store: Store, sources: dict[str, AdmissionsSource]) -> dict[str, Counted]:
