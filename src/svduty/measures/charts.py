@@ -57,7 +57,7 @@ def render(figure: Figure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def spc_figure(result: SpcResult, title: str) -> Figure:
+def spc_figure(result: SpcResult, title: str, label: str = "Value") -> Figure:
     """Points coloured by variation, the mean and limits of each segment drawn apart, the
     2-sigma lines faint, the target dashed, and the last point's icons said under the title."""
     frame = result.frame
@@ -89,7 +89,7 @@ def spc_figure(result: SpcResult, title: str) -> Figure:
     if frame["variation"].isna().all():
         said.append(f"Run chart: limits need {MIN_POINTS} points")
     axes.set_title(title + ("\n" + "; ".join(said) if said else ""), loc="left", fontsize=11)
-    axes.set_ylabel("Days between events" if result.chart in ("t", "g") else "Value")
+    axes.set_ylabel("Days between events" if result.chart in ("t", "g") else label)
     _variation_legend(axes, variations, result.target is not None)
     axes.spines[["top", "right"]].set_visible(False)
     figure.autofmt_xdate()

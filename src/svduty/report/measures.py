@@ -141,7 +141,8 @@ def charts(pub: Publication) -> str:
         result = drawn.get(row["measure"])
         if result is not None:
             title = f"{measure['name']}, {pub.id}"
-            html.append(_svg(render(spc_figure(result, title), "svg"), title))
+            label = measure["unit"][:1].upper() + measure["unit"][1:]
+            html.append(_svg(render(spc_figure(result, title, label), "svg"), title))
             icon = result.variation_icon
             html.append(
                 _conclusion(
