@@ -53,7 +53,8 @@ CACHE_FORMAT = 12
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
 figures and the whole area's rate beside its own; 9: a conclusion under each table and chart;
 10: tables declare every sum a reader can form, and suppression is audited; 11: success
-measures; 12: their charts sized to the page), so a cache written by an older svduty of the same version is never read back."""
+measures; 12: their charts sized to the page), so a cache written by an older svduty of the
+same version is never read back."""
 
 
 def selection_of(
