@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import fcntl
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +92,11 @@ def table_count(ws: Workspace, table: str) -> int:
     row = ws.con.execute(f"SELECT count(*) FROM {table}").fetchone()
     assert row is not None
     return int(row[0])
+
+
+def svduty(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it, in this Python's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "svduty.cli", *args], capture_output=True, text=True,
+        env=dict(os.environ),
+    )  # fmt: skip

@@ -12,15 +12,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import svduty
 
 WORKED = [20, 24, 20, 26, 22, 16, 18, 16, 31, 28, 34, 26, 30, 19, 18]
-
-
-def svduty(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "svduty.cli", *args], capture_output=True, text=True,
-        env=dict(os.environ),
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

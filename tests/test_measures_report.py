@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pypdfium2
 import pytest
+from conftest import svduty
 
 from svduty.analysis.measure_series import all_series, measure_events
 from svduty.example import WEST_MERCIA
@@ -27,13 +25,6 @@ from svduty.synth.generate import generate
 from svduty.synth.profile import load_profile
 from svduty.vocabulary import NO_DATA
 from svduty.workspace import Workspace
-
-
-def svduty(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "svduty.cli", *args], capture_output=True, text=True,
-        env=dict(os.environ),
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import svduty
 
 from svduty.analysis.measure_series import all_series, measure_series
 from svduty.definitions import shipped_definitions
@@ -37,13 +35,6 @@ MEASURES = (
     "knife-homicide",
     "knife-homicide-under-25",
 )
-
-
-def svduty(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "svduty.cli", *args], capture_output=True, text=True,
-        env=dict(os.environ),
-    )  # fmt: skip
 
 
 # --- expected counts, from the generated files ------------------------------------------------

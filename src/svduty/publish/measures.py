@@ -166,21 +166,10 @@ def derive_measures(pub: Publication) -> None:
 
 
 def _last_two(mine: pd.DataFrame, about: dict[str, Any]) -> str:
-    """An external series' last two periods compared by the exact test on their counts (a
-    share or a rate with the two periods' denominators the series does not publish here is
-    compared as counts)."""
+    """An external series' last two periods compared by the exact test on their counts."""
     if len(mine) < 2:
         return f"no comparison: it needs two {WORDS[about['period']]}s of data"
-    (a_period, a), (b_period, b) = (
-        (str(r["period"]), r["count"]) for r in mine.tail(2).to_dict("records")
-    )
-    if a is None or b is None:
-        return f"{b_period} against {a_period}: not shown, as one of the two is suppressed"
-    change = compare_counts(int(a), int(b), minimum=20)
-    words = str(change.verdict)
-    if change.ratio:
-        words += f" (ratio {change.ratio:.2f}, {change.low:.2f} to {change.high:.2f})"
-    return f"{b_period} against {a_period}: {words}"
+    return _compared([(str(r["period"]), r["count"]) for r in mine.tail(2).to_dict("records")])
 
 
 def _change(years: pd.DataFrame) -> str:
@@ -188,16 +177,20 @@ def _change(years: pd.DataFrame) -> str:
     complete = years[years["months"] == 12]
     if len(complete) < 2:
         return "no comparison: it needs two complete financial years of data"
-    (a_year, a), (b_year, b) = (
-        (str(r["financial_year"]), r["count"]) for r in complete.tail(2).to_dict("records")
-    )
+    rows = complete.tail(2).to_dict("records")
+    return _compared([(str(r["financial_year"]), r["count"]) for r in rows])
+
+
+def _compared(two: list[tuple[str, Any]]) -> str:
+    """The second period's count against the first's, or why it is not shown."""
+    (a_label, a), (b_label, b) = two
     if a is None or b is None:
-        return f"{b_year} against {a_year}: not shown, as one of the two years is suppressed"
+        return f"{b_label} against {a_label}: not shown, as one of the two is suppressed"
     change = compare_counts(int(a), int(b), minimum=20)
     words = str(change.verdict)
     if change.ratio:
         words += f" (rate ratio {change.ratio:.2f}, {change.low:.2f} to {change.high:.2f})"
-    return f"{b_year} against {a_year}: {words}"
+    return f"{b_label} against {a_label}: {words}"
 
 
 def add_funnels(whole: Publication, parts: dict[str, Publication]) -> None:
