@@ -1059,7 +1059,14 @@ def measures_show(
         f"{chosen.framework}/{chosen.id}: {chosen.name}\n"
         f"why: {chosen.why}\n"
         f"source: {chosen.source.describe()}\n"
-        f"unit: {chosen.unit_words}; improvement: {chosen.improvement}",
+        f"unit: {chosen.unit_words}; improvement: {chosen.improvement}"
+        + (f"\nbaseline: {chosen.baseline.words}" if chosen.baseline else "")
+        + (
+            f"\nlimits recalculated from: {', '.join(chosen.recalculate)}"
+            if chosen.recalculate
+            else ""
+        )
+        + (f"\ntarget: {chosen.target:g}" if chosen.target is not None else ""),
         highlight=False,
     )
     ws = _open(workspace, read_only=True)
@@ -1073,8 +1080,8 @@ def measures_show(
                 "area": name,
                 series.period: latest.get(series.period),
                 "count": latest.get("count"),
-                chosen.unit if chosen.unit != "count" else "value": latest.get(series.value)
-                if series.value != "count"
+                chosen.unit if chosen.unit != "count" else "value": round(latest[series.value], 3)
+                if series.value != "count" and latest.get(series.value) is not None
                 else None,
                 "status": latest.get("status", "no data"),
                 "periods": len(series.frame),
@@ -1132,6 +1139,7 @@ def measures_spc(
     from svduty.analysis.measure_series import measure_events, measure_series
     from svduty.measures import spc
     from svduty.measures.framework import find_measure
+    from svduty.measures.limits import chart_plan
     from svduty.periods import WORDS
 
     if fmt is MeasureFormat.png and output is None:
@@ -1157,6 +1165,14 @@ def measures_spc(
             f"{chosen.name}, {series.area}: days between {len(events.dates):,} events",
             *(
                 [
+                    "the framework's baseline, recalculation points and target are for the "
+                    "measure's XmR chart, not this one"
+                ]
+                if chosen.baseline or chosen.recalculate or chosen.target is not None
+                else []
+            ),
+            *(
+                [
                     f"{len(inside)} month(s) without data lie between the first and last "
                     f"event ({', '.join(inside)}): the days across them may hide events"
                 ]
@@ -1176,11 +1192,17 @@ def measures_spc(
                 f"{chosen.id} has no {WORDS[series.period]} with data for {series.area}: "
                 + ("; ".join(series.notes) or "the workspace holds none")
             )
-        result = spc.spc(dates, values, improvement=chosen.improvement, preset=preset.value)
+        plan = chart_plan(dates, series.period, chosen.baseline, chosen.recalculate, chosen.target)
+        result = spc.spc(
+            dates[plan.first :], values[plan.first :], improvement=chosen.improvement,
+            preset=preset.value, baseline=plan.baseline, recalculate=plan.recalculate,
+            target=plan.target,
+        )  # fmt: skip
         said = [
             f"{chosen.name}, {series.area}: {series.value} ({chosen.unit_words})",
             *series.notes,
             *([f"{WORDS[series.period]}s left out as gaps: " + ", ".join(gaps)] if gaps else []),
+            *plan.notes,
         ]
     notes = [*said, *result.notes, f"variation: {result.variation_icon or 'none (no limits)'}"]
     if fmt in (MeasureFormat.png, MeasureFormat.svg):

@@ -47,7 +47,7 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 12
+CACHE_FORMAT = 13
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
 4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from svduty.measures.funnel import FunnelResult
 from svduty.measures.spc import COLOURS, MIN_POINTS, VARIATIONS, SpcResult
@@ -22,6 +23,7 @@ from svduty.measures.spc import COLOURS, MIN_POINTS, VARIATIONS, SpcResult
 SVG_PARAMS = {"svg.hashsalt": "svduty", "svg.fonttype": "none"}  # same data, same file
 RUN_CHART = "#D9D9D9"
 TARGET = "#C00000"
+BASELINE = "#EDEDED"
 SIGNIFICANCE_COLOURS = {
     "High (0.001)": "#B35806",
     "High (0.025)": "#F1A340",
@@ -78,6 +80,9 @@ def spc_figure(result: SpcResult, title: str, label: str = "Value") -> Figure:
                 axes.plot(span, part[column], color="#7F7F7F", linestyle=style, linewidth=width)
     if result.target is not None:
         axes.axhline(result.target, color=TARGET, linestyle="--", linewidth=1.2)
+    baseline = days[frame["baseline"].to_numpy(dtype=bool)]
+    if len(baseline):
+        axes.axvspan(baseline[0], baseline[-1], color=BASELINE, zorder=0, linewidth=0)
     variations = [v if isinstance(v, str) else "" for v in frame["variation"]]
     colours = [COLOURS.get(v, RUN_CHART) for v in variations]
     axes.scatter(days, frame["value"], c=colours, s=36, zorder=3, edgecolors="none")
@@ -90,7 +95,7 @@ def spc_figure(result: SpcResult, title: str, label: str = "Value") -> Figure:
         said.append(f"Run chart: limits need {MIN_POINTS} points")
     axes.set_title(title + ("\n" + "; ".join(said) if said else ""), loc="left", fontsize=11)
     axes.set_ylabel("Days between events" if result.chart in ("t", "g") else label)
-    _variation_legend(axes, variations, result.target is not None)
+    _variation_legend(axes, variations, result.target is not None, len(baseline) > 0)
     axes.spines[["top", "right"]].set_visible(False)
     figure.autofmt_xdate()
     return figure
@@ -100,7 +105,7 @@ def _days(texts: Iterable[str]) -> np.ndarray:
     return np.array([date.fromisoformat(t) for t in texts], dtype="datetime64[D]")
 
 
-def _variation_legend(axes: Axes, variations: list[str], target: bool) -> None:
+def _variation_legend(axes: Axes, variations: list[str], target: bool, baseline: bool) -> None:
     shown = [v for v in VARIATIONS if v in variations]
     handles = [
         Line2D([], [], marker="o", linestyle="", color=COLOURS[v], label=_words(v)) for v in shown
@@ -111,6 +116,8 @@ def _variation_legend(axes: Axes, variations: list[str], target: bool) -> None:
     ]
     if target:
         handles.append(Line2D([], [], color=TARGET, linestyle="--", label="Target"))
+    if baseline:
+        handles.append(Patch(color=BASELINE, label="Baseline (limits from it)"))
     axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
 

@@ -6,14 +6,16 @@ A measure's source is incidents (a definition, rules in the definitions' own voc
 hospital admissions (ICD-10 causes and an age range), or an external series (rows of the
 `measure_series` source kind naming the measure, with an age range for rates by age). Incidents
 and admissions are counted by month; an external series may be monthly, quarterly or by
-financial year. Every problem in a file is reported at once, one line each, naming the file,
-the line and the field.
+financial year. A measure may name a baseline, recalculation points (periods) and a target in
+its unit, which set how its SPC chart's limits are drawn and judged. Every problem in a file
+is reported at once, one line each, naming the file, the line and the field.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,8 @@ from svduty.definitions.loader import load_definition, parse_rules
 from svduty.definitions.model import Clause, Definition
 from svduty.definitions.rules import RULES, Rule, VictimAge
 from svduty.errors import InputError, SvdutyError
-from svduty.periods import PERIODS, WORDS
+from svduty.measures.limits import Baseline
+from svduty.periods import PERIODS, WORDS, period_kind
 from svduty.yamlfile import Key, Located, Problems, load_located
 
 MEASURES_DIR = "measures"
@@ -36,7 +39,10 @@ DEFAULT_PER = 100_000
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _ICD10 = re.compile(r"[A-Z][0-9]{2}(\.?[0-9A-Z]{1,2})?")
 _TOP = ("id", "name", "version", "about", "measures")
-_MEASURE = ("id", "name", "why", "source", "unit", "per", "improvement", "period", "note")
+_MEASURE = (
+    "id", "name", "why", "source", "unit", "per", "improvement", "period", "note",
+    "baseline", "recalculate", "target",
+)  # fmt: skip
 _INCIDENTS = ("definition", "where")
 _ADMISSIONS = ("causes", "age")
 _SERIES = ("measure", "age")
@@ -131,6 +137,9 @@ class Measure:
     period: str
     framework: str
     note: str = ""
+    baseline: Baseline | None = None
+    recalculate: tuple[str, ...] = ()
+    target: float | None = None
 
     @property
     def ages(self) -> tuple[int, int] | None:
@@ -326,6 +335,18 @@ def _measure(
                 (*at, "unit"),
                 f"{_field((*at, 'unit'))}: a share needs the denominators of an external series",
             )
+    baseline = _baseline(raw, at, problems)
+    recalculate = _recalculate(raw, at, problems)
+    target = raw.get("target")
+    if "target" in raw:
+        where = (*at, "target")
+        if not isinstance(target, int | float) or isinstance(target, bool):
+            problems.add(where, f"{_field(where)}: a number, in the measure's unit")
+        elif raw.get("improvement") == "neither":
+            problems.add(
+                where,
+                f"{_field(where)}: a target needs a better direction (improvement up or down)",
+            )
     if len(problems.found) > before or source is None:
         return None
     return Measure(
@@ -339,7 +360,57 @@ def _measure(
         period=raw["period"],
         framework=framework,
         note=str(raw.get("note", "")).strip(),
+        baseline=baseline,
+        recalculate=recalculate,
+        target=None if target is None else float(target),
     )
+
+
+def _label(value: Any) -> str | None:
+    """A period label (2022/23, 2022-Q2, 2022-04; a date is read as its month), or None."""
+    if isinstance(value, date):
+        value = f"{value:%Y-%m}"
+    return value if isinstance(value, str) and period_kind(value) else None
+
+
+_PERIOD_LABEL = "a period: 2022/23 (financial year), 2022-Q2 (quarter) or 2022-04 (month)"
+
+
+def _baseline(raw: dict[str, Any], at: Key, problems: Problems) -> Baseline | None:
+    """`baseline: 2022/23`, or `baseline: {from: 2022-04, to: 2024-03}`."""
+    if "baseline" not in raw:
+        return None
+    where = (*at, "baseline")
+    value = raw["baseline"]
+    if isinstance(value, dict):
+        if set(value) != {"from", "to"}:
+            problems.add(where, f"{_field(where)}: takes 'from' and 'to', each {_PERIOD_LABEL}")
+            return None
+        first, last = _label(value["from"]), _label(value["to"])
+    else:
+        first = last = _label(value)
+    if first is None or last is None:
+        problems.add(where, f"{_field(where)}: {_PERIOD_LABEL}, or from and to")
+        return None
+    baseline = Baseline(first, last)
+    if baseline.end <= baseline.start:
+        problems.add(where, f"{_field(where)}: 'to' ({last}) comes before 'from' ({first})")
+        return None
+    return baseline
+
+
+def _recalculate(raw: dict[str, Any], at: Key, problems: Problems) -> tuple[str, ...]:
+    """`recalculate: [2024/25, 2025-10]`: the limits start afresh at each period."""
+    if "recalculate" not in raw:
+        return ()
+    where = (*at, "recalculate")
+    value = raw["recalculate"]
+    items = value if isinstance(value, list) else [value]
+    labels = [_label(item) for item in items]
+    if not items or None in labels:
+        problems.add(where, f"{_field(where)}: a list, each {_PERIOD_LABEL}")
+        return ()
+    return tuple(label for label in labels if label)
 
 
 _KINDS = {"incidents": _INCIDENTS, "admissions": _ADMISSIONS, "series": _SERIES}

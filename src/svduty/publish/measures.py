@@ -17,8 +17,9 @@ from svduty.analysis.coverage import financial_year
 from svduty.analysis.measure_series import Series
 from svduty.analysis.stats import compare_counts
 from svduty.measures.funnel import funnel
+from svduty.measures.limits import Baseline, chart_plan
 from svduty.measures.spc import SpcResult, spc
-from svduty.periods import WORDS, period_start
+from svduty.periods import MONTHS, WORDS, period_start
 from svduty.publish import Publication
 from svduty.publish.tables import Parent, Table, note
 from svduty.vocabulary import NO_DATA
@@ -48,6 +49,9 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
                 "improvement": m.improvement,
                 "population": series.population,
                 "notes": "; ".join(series.notes),
+                "baseline": [m.baseline.first, m.baseline.last] if m.baseline else None,
+                "recalculate": list(m.recalculate),
+                "target": m.target,
             }
         )
         frame = series.frame.rename(columns={series.period: "period"})
@@ -59,7 +63,7 @@ def draft_measures(found: dict[str, Series], start: str | None, end: str | None)
             held = row["status"] != NO_DATA
             figure = row[series.value]
             count = int(row["count"]) if held else None
-            value = round(float(figure), 3) if held and not pd.isna(figure) else None
+            value = float(f"{figure:.4g}") if held and not pd.isna(figure) else None
             if series.period == "month":
                 year = financial_year(str(row["period"]))
                 monthly.append(
@@ -127,8 +131,10 @@ def _rows(pub: Publication, about: dict[str, Any]) -> pd.DataFrame:
 
 
 def derive_measures(pub: Publication) -> None:
-    """Each measure's SPC chart, latest value and change (between its last two complete
-    financial years; an external series' last two periods), from what is published only."""
+    """Each measure's SPC chart (with the framework's baseline, recalculation points and
+    target), latest value and change (against its baseline where it has one, else between its
+    last two complete financial years, or an external series' last two periods), from what is
+    published only."""
     if not pub.has(SECTION, "about"):
         return
     yearly = pub.table(SECTION, "yearly")
@@ -136,16 +142,28 @@ def derive_measures(pub: Publication) -> None:
     rows = []
     for about in pub.value(SECTION, "about") or []:
         mine = _rows(pub, about)
+        years = yearly[yearly["measure"] == about["measure"]]
+        baseline = Baseline(*about["baseline"]) if about.get("baseline") else None
         hidden = int(mine["count"].isna().sum())
-        result = None
+        result, said = None, []
         if len(mine) and not hidden and mine["value"].notna().all():
             days = [period_start(str(p), about["period"]) for p in mine["period"]]
             values = [float(v) for v in mine["value"]]
-            result = spc(days, values, improvement=about["improvement"])
+            plan = chart_plan(
+                days, about["period"], baseline, about.get("recalculate", []), about.get("target")
+            )
+            said = list(plan.notes)
+            result = spc(
+                days[plan.first :], values[plan.first :], improvement=about["improvement"],
+                baseline=plan.baseline, recalculate=plan.recalculate, target=plan.target,
+            )  # fmt: skip
+            said += result.notes
             charts[about["measure"]] = result
         latest = mine.iloc[-1] if len(mine) else None
-        if about["period"] == "month":
-            change = _change(yearly[yearly["measure"] == about["measure"]])
+        if baseline is not None:
+            change = _against_baseline(mine, years, about["period"], baseline)
+        elif about["period"] == "month":
+            change = _change(years)
         else:
             change = _last_two(mine, about)
         rows.append(
@@ -159,6 +177,8 @@ def derive_measures(pub: Publication) -> None:
                 "months": len(mine),
                 "hidden_months": hidden,
                 "change": change,
+                "target": about.get("target"),
+                "chart_notes": "; ".join(said),
             }
         )
     pub.add(note(SECTION, "summary", rows))
@@ -181,12 +201,52 @@ def _change(years: pd.DataFrame) -> str:
     return _compared([(str(r["financial_year"]), r["count"]) for r in rows])
 
 
-def _compared(two: list[tuple[str, Any]]) -> str:
-    """The second period's count against the first's, or why it is not shown."""
+def _against_baseline(
+    mine: pd.DataFrame, years: pd.DataFrame, period: str, baseline: Baseline
+) -> str:
+    """The latest complete financial year (an external series' latest period) after the
+    baseline against the baseline, their counts compared for their lengths by the exact test.
+    A baseline with months suppressed is taken from its published financial years when it is
+    whole ones."""
+    against = f"the baseline {baseline.words}"
+    starts = [period_start(str(p), period) for p in mine["period"]]
+    inside = mine[[baseline.holds(day) for day in starts]]
+    expected = baseline.months // MONTHS[period]
+    if len(inside) < expected:
+        return (
+            f"no comparison with {against}: {expected - len(inside)} of its {expected} "
+            f"{WORDS[period]}s have no data"
+        )
+    total: Any = None if inside["count"].isna().any() else int(inside["count"].sum())
+    begins = years["financial_year"].map(lambda y: period_start(str(y), "financial_year"))
+    if total is None and period == "month" and baseline.start.month == baseline.end.month == 4:
+        whole = years[begins.map(baseline.holds)]
+        if len(whole) * 12 == baseline.months and whole["count"].notna().all():
+            total = int(whole["count"].sum())
+    if period == "month":
+        after = years[(years["months"] == 12) & (begins >= baseline.end)]
+        latest = [(str(r["financial_year"]), r["count"]) for r in after.to_dict("records")]
+        length = 12
+    else:
+        after = mine[[day >= baseline.end for day in starts]]
+        latest = [(str(r["period"]), r["count"]) for r in after.to_dict("records")]
+        length = MONTHS[period]
+    if not latest:
+        whole_period = "complete financial year" if period == "month" else WORDS[period]
+        return f"no comparison: no {whole_period} with data after {against}"
+    said = _compared([(against, total), latest[-1]], (baseline.months / length, 1.0))
+    if baseline.months % 12:
+        said += " (the baseline is not whole years, so its seasons weigh unequally)"
+    return said
+
+
+def _compared(two: list[tuple[str, Any]], exposures: tuple[float, float] = (1.0, 1.0)) -> str:
+    """The second period's count against the first's (for their lengths), or why it is not
+    shown."""
     (a_label, a), (b_label, b) = two
     if a is None or b is None:
         return f"{b_label} against {a_label}: not shown, as one of the two is suppressed"
-    change = compare_counts(int(a), int(b), minimum=20)
+    change = compare_counts(int(a), int(b), *exposures, minimum=20)
     words = str(change.verdict)
     if change.ratio:
         words += f" (rate ratio {change.ratio:.2f}, {change.low:.2f} to {change.high:.2f})"

@@ -71,7 +71,7 @@ def _icon(colour: str, mark: str, words: str, kind: str) -> Markup:
 
 
 def summary_table(pub: Publication) -> str:
-    """One row per measure: its latest value, icons and change between the last two years."""
+    """One row per measure: its latest value, icons (with its target) and change."""
     rows = pub.value(SECTION, "summary") or []
     about = {a["measure"]: a for a in pub.value(SECTION, "about") or []}
     body = []
@@ -86,6 +86,8 @@ def summary_table(pub: Publication) -> str:
             if latest is None
             else f"{float(latest):.1f}%"
             if value == "share"  # already a percentage
+            else f"{int(latest):,}"
+            if value == "count"
             else number(value, float(latest))
         )
         body.append(
@@ -93,7 +95,7 @@ def summary_table(pub: Publication) -> str:
             f"<td>{escape(row['name'])}<br><span class='note'>{escape(unit)}</span></td>"
             f"<td>{escape(row['latest_month'] or '')}</td><td class='n'>{shown}</td>"
             f"<td>{variation_icon(row['variation'])}</td>"
-            f"<td>{assurance_icon(row['assurance'])}</td>"
+            f"<td>{assurance_icon(row['assurance'])}{_target(row, value)}</td>"
             f"<td>{escape(row['change'])}</td></tr>"
         )
     head = "".join(
@@ -105,6 +107,15 @@ def summary_table(pub: Publication) -> str:
         f"<tbody>{''.join(body)}</tbody></table>"
     )
     return table + _conclusion(_overall(rows))
+
+
+def _target(row: dict, value: str) -> str:
+    """The framework's target under the assurance icon, in the measure's unit."""
+    target = row.get("target")
+    if target is None:
+        return ""
+    shown = f"{target:.1f}%" if value == "share" else number(value, float(target))
+    return f"<br><span class='note'>target {shown}</span>"
 
 
 def _overall(rows: list[dict]) -> str:
@@ -151,11 +162,6 @@ def charts(pub: Publication) -> str:
                     + f"; {row['change']}."
                 )
             )
-            if row["months"] < MIN_POINTS:
-                html.append(
-                    f"<p class='note'>A run chart: process limits need {MIN_POINTS} months "
-                    f"with data, and {row['months']} are held.</p>"
-                )
         elif row["hidden_months"]:
             html.append(
                 f"<p>No chart: {row['hidden_months']} of {row['months']} months count from 1 "
@@ -164,8 +170,9 @@ def charts(pub: Publication) -> str:
             )
         else:
             html.append("<p>No chart: no month of the period has data for this measure.</p>")
-        if measure["notes"]:
-            html.append(f"<p class='note'>{escape(measure['notes'])}.</p>")
+        said = "; ".join(n for n in (measure["notes"], row.get("chart_notes")) if n)
+        if said:
+            html.append(f"<p class='note'>{escape(said)}.</p>")
     return "".join(html)
 
 
@@ -199,8 +206,9 @@ def measures_section(pub: Publication) -> str:
     return (
         "<p>Each measure's months as an SPC chart (Making Data Count: grey common cause, blue "
         "improvement, orange concern, purple special cause where neither direction is better), "
-        "its latest month, and the last two complete financial years compared by an exact "
-        "test.</p>" + summary_table(pub) + charts(pub) + funnels(pub)
+        "its latest month, and its change by an exact test: the latest complete financial "
+        "year against the framework's baseline where it sets one, else the last two complete "
+        "financial years.</p>" + summary_table(pub) + charts(pub) + funnels(pub)
     )
 
 
