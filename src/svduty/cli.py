@@ -1080,7 +1080,9 @@ def measures_show(
                 "area": name,
                 series.period: latest.get(series.period),
                 "count": latest.get("count"),
-                chosen.unit if chosen.unit != "count" else "value": round(latest[series.value], 3)
+                chosen.unit if chosen.unit != "count" else "value": round(
+                    float(latest[series.value]), 3
+                )
                 if series.value != "count" and latest.get(series.value) is not None
                 else None,
                 "status": latest.get("status", "no data"),

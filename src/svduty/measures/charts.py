@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -107,7 +108,7 @@ def _days(texts: Iterable[str]) -> np.ndarray:
 
 def _variation_legend(axes: Axes, variations: list[str], target: bool, baseline: bool) -> None:
     shown = [v for v in VARIATIONS if v in variations]
-    handles = [
+    handles: list[Artist] = [
         Line2D([], [], marker="o", linestyle="", color=COLOURS[v], label=_words(v)) for v in shown
     ]
     handles += [
