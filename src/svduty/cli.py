@@ -1080,11 +1080,9 @@ def measures_show(
                 "area": name,
                 series.period: latest.get(series.period),
                 "count": latest.get("count"),
-                chosen.unit if chosen.unit != "count" else "value": round(
-                    float(latest[series.value]), 3
-                )
-                if series.value != "count" and latest.get(series.value) is not None
-                else None,
+                chosen.unit if chosen.unit != "count" else "value": _rounded(
+                    latest.get(series.value) if series.value != "count" else None
+                ),
                 "status": latest.get("status", "no data"),
                 "periods": len(series.frame),
                 "gaps": int((series.frame["status"] == "no data").sum()),
@@ -1093,6 +1091,10 @@ def measures_show(
         for note in series.notes:
             err.print(f"{name}: {note}", highlight=False)
     _emit(pd.DataFrame(rows), fmt, f"{chosen.name}: latest {WORDS[chosen.period]}")
+
+
+def _rounded(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else round(float(value), 3)
 
 
 @measures_app.command("validate")
