@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -189,6 +190,8 @@ def ingest(
     started: list[str] = []
 
     def on_file(source: SourceFile) -> None:
+        if CTRL_C:  # pressed during the last file and caught there: stop before the next
+            raise KeyboardInterrupt
         if started:
             STORED_SO_FAR[:] = [
                 f"the first {len(started)} file(s), to {_short_name(started[-1])}; "
@@ -1610,13 +1613,26 @@ def reference_profile(
 
 STORED_SO_FAR: list[str] = []
 """What this run stored before an interruption (commands that store step by step add to it)."""
+CTRL_C: list[bool] = []
+"""Set when Ctrl-C is pressed, even where a library caught the KeyboardInterrupt."""
+
+
+def _on_ctrl_c(signum: int, frame: object) -> None:
+    """Ctrl-C raises KeyboardInterrupt as usual, and is remembered: DuckDB turns an interrupt
+    during a query into its own error and may drop it if the query ends first, and the run must
+    not then carry on as if Ctrl-C had not been pressed."""
+    CTRL_C.append(True)
+    raise KeyboardInterrupt
 
 
 def main() -> None:
     """Every way a command can end, as one line: svduty's own errors say what to do; anything
     else is logged with its traceback and named by the log's path; Ctrl-C says what was kept."""
+    signal.signal(signal.SIGINT, _on_ctrl_c)
     try:
         _run()
+        if CTRL_C:  # pressed, and caught on its way up: the run ends as interrupted all the same
+            sys.exit(130)  # said below
     except SvdutyError as error:
         err.print("[red]error:[/red]", escape(str(error)), highlight=False, soft_wrap=True)
         sys.exit(2)
