@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean system-libraries
+.PHONY: demo test lint bench clean system-libraries browser
 
 # WeasyPrint renders the PDF with Pango; install it from Debian when the machine lacks it.
 system-libraries:
@@ -31,7 +31,11 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
-test: system-libraries lint
+# The dashboard's browser tests drive Debian's Chromium.
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: system-libraries browser lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.installed

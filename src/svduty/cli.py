@@ -55,6 +55,8 @@ app.add_typer(measures_app, name="measures")
 app.add_typer(fetch_app, name="fetch")
 app.add_typer(bench_app, name="bench")
 app.add_typer(reference_app, name="reference")
+users_app = typer.Typer(help="The dashboard's users: add, list, disable, reset-password, set-role.")
+app.add_typer(users_app, name="users")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -1027,6 +1029,144 @@ def funnel_plot(
     _write(data, [*result.notes, result.method], output)
 
 
+@app.command()
+def serve(
+    workspace: WorkspaceOption,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool, typer.Option(help="Mark cookies Secure (when served behind HTTPS).")
+    ] = False,
+) -> None:
+    """The partnership's dashboard: the published figures of the workspace (opened read-only),
+    behind a sign-in (`svduty users add`); an ingest elsewhere shows once committed."""
+    import uvicorn
+
+    from svduty.web.accounts import users
+    from svduty.web.app import configure_access_log, create_app
+
+    root = _open(workspace, read_only=True).root
+    if not users(root):
+        raise SvdutyError(
+            f"no users yet: add one first, e.g. `svduty users add NAME --role analyst -w {root}`"
+        )
+    configure_access_log()
+    err.print(f"serving {root} on http://{host}:{port} (Ctrl-C stops)", highlight=False)
+    uvicorn.run(
+        create_app(root, secure_cookies=secure_cookies), host=host, port=port, access_log=False,
+        log_level="warning",
+    )  # fmt: skip
+
+
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from standard input (else it is asked for)."
+    ),
+]
+AreaOption = Annotated[
+    list[str] | None,
+    typer.Option("--area", help="A partner's CSP (repeat); none: every area."),
+]
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = typer.prompt("Password", hide_input=True)
+    if typer.prompt("The same again", hide_input=True) != first:
+        raise SvdutyError("the two passwords differ; nothing was changed")
+    return str(first)
+
+
+def _root(workspace: Path) -> Path:
+    ws = _open(workspace, read_only=True)
+    root = ws.root
+    ws.close()
+    return root
+
+
+def _areas(root: Path, areas: list[str] | None) -> tuple[str, ...]:
+    from svduty.settings import load_settings
+
+    known = load_settings(root).csps
+    for area in areas or []:
+        if area not in known:
+            raise SvdutyError(f"--area {area!r} is not a CSP of this workspace: {', '.join(known)}")
+    return tuple(areas or ())
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    workspace: WorkspaceOption,
+    role: Annotated[str, typer.Option(help="admin, analyst or partner.")] = "partner",
+    area: AreaOption = None,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Add a dashboard user (the password is hashed with argon2, never stored)."""
+    from svduty.web.accounts import add_user
+
+    root = _root(workspace)
+    user = add_user(root, name, _password(password_stdin), role, _areas(root, area))
+    scope = f", areas {', '.join(user.areas)}" if user.areas else ""
+    out.print(f"added {user.name} ({user.role}{scope})", highlight=False)
+
+
+@users_app.command("list")
+def users_list(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
+    """The dashboard's users, their roles and areas."""
+    from svduty.web.accounts import users
+
+    rows = [
+        {"name": u.name, "role": u.role, "areas": ", ".join(u.areas) or "all",
+         "disabled": u.disabled}
+        for u in users(_root(workspace))
+    ]  # fmt: skip
+    _emit(pd.DataFrame(rows, columns=["name", "role", "areas", "disabled"]), fmt, "Users")
+
+
+@users_app.command("disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    workspace: WorkspaceOption,
+    enable: Annotated[bool, typer.Option(help="Enable the account again instead.")] = False,
+) -> None:
+    """Disable a user: their session ends at their next request."""
+    from svduty.web.accounts import set_disabled
+
+    set_disabled(_root(workspace), name, not enable)
+    out.print(f"{'enabled' if enable else 'disabled'} {name}", highlight=False)
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    workspace: WorkspaceOption,
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Set a user's password."""
+    from svduty.web.accounts import set_password
+
+    set_password(_root(workspace), name, _password(password_stdin))
+    out.print(f"password of {name} changed", highlight=False)
+
+
+@users_app.command("set-role")
+def users_set_role(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    workspace: WorkspaceOption,
+    role: Annotated[str, typer.Option(help="admin, analyst or partner.")],
+    area: AreaOption = None,
+) -> None:
+    """Change a user's role (and a partner's areas)."""
+    from svduty.web.accounts import set_role
+
+    root = _root(workspace)
+    set_role(root, name, role, _areas(root, area))
+    out.print(f"{name} is now {role}", highlight=False)
+
+
 @measures_app.command("list")
 def measures_list(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
     """The measures of the shipped frameworks and of the workspace's own (measures/*.yaml)."""
@@ -1311,6 +1451,25 @@ def demo(
         f"({built.series_rows:,} rows) for the example's west-mercia framework; see "
         f"`svduty measures list -w {directory}` and `svduty measures funnel neet -w {directory}`"
     )
+    password = _demo_login(directory)
+    out.print(
+        f"Dashboard: `svduty serve -w {directory}`, then open http://127.0.0.1:8000 and sign in "
+        f"as demo (an analyst) with the password {password} (new at each run of the demo)"
+    )
+
+
+def _demo_login(root: Path) -> str:
+    """The example's dashboard user `demo`, with a fresh random password."""
+    import secrets
+
+    from svduty.web.accounts import add_user, find_user, set_password
+
+    password = secrets.token_urlsafe(12)
+    if find_user(root, "demo") is None:
+        add_user(root, "demo", password, "analyst")
+    else:
+        set_password(root, "demo", password)
+    return password
 
 
 @fetch_app.command("police-uk")

@@ -1,0 +1,1 @@
+"""The partnership's dashboard (`svduty serve`): published figures behind sign-in and roles."""

@@ -1,0 +1,403 @@
+"""The dashboard: an ASGI app over one workspace, opened read-only.
+
+Nothing but the login page, the health check and the static files is served without a session:
+the check is one middleware in front of every route, so a route added later is closed until it
+is listed as public. A partner sees the whole area's figures and their own CSPs', never another
+CSP's; a request for one is refused and audited. Every login, page view, export and refusal is
+written to the workspace's audit log, and each request to a structured access log on standard
+error (never a form's body, so never a password).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from svduty import __version__
+from svduty.audit import Entry, append, now
+from svduty.errors import InputError
+from svduty.output import csv_text, safe_for_spreadsheets
+from svduty.publish import NOT_FOR_PUBLICATION, Publication
+from svduty.report.published import html_table
+from svduty.vocabulary import heading
+from svduty.web.accounts import User, authenticate, find_user
+from svduty.web.sessions import (
+    COOKIE,
+    LOGIN_COOKIE,
+    SESSION_SECONDS,
+    LoginLimiter,
+    Sessions,
+    secret_key,
+)
+from svduty.web.views import PAGES, Published, View
+
+PUBLIC = ("/login", "/health", "/static/")
+"""Paths served without a session (a prefix ending in / covers what is under it)."""
+STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+access = logging.getLogger("svduty.web.access")
+
+
+class Denied(Exception):
+    """A request for what the user's role or areas do not allow."""
+
+
+def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
+    """The dashboard of the workspace at `root`. `secure_cookies` marks cookies Secure, for a
+    server behind HTTPS."""
+    published = Published(root)
+    signer = Sessions(root, secret_key(root))
+    limiter = LoginLimiter()
+    templates = Environment(
+        loader=PackageLoader("svduty.web", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    app = FastAPI(title="svduty", docs_url=None, redoc_url=None, openapi_url=None)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def audit(request: Request, action: str, parameters: dict[str, Any]) -> None:
+        user: User | None = getattr(request.state, "user", None)
+        actor = f"{user.name} ({user.role})" if user else "anonymous"
+        version = getattr(request.state, "data_version", None)
+        append(
+            root,
+            [Entry(now(), actor, action, parameters, version, [], None, __version__)],
+            say=lambda _: None,
+        )
+
+    def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        values.setdefault("user", getattr(request.state, "user", None))
+        values.setdefault("csrf", getattr(request.state, "csrf", ""))
+        values.setdefault("pages", PAGES)
+        values.setdefault("version", __version__)
+        html = templates.get_template(template).render(**values)
+        return HTMLResponse(html, status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        path = request.url.path
+        request.state.user = None
+        response: Response
+        if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC):
+            session = signer.read(request.cookies.get(COOKIE))
+            user = find_user(root, session.user) if session else None
+            if session is None or user is None or user.disabled:
+                response = _unauthenticated(request)
+                _log(request, response, None, started)
+                return response
+            request.state.user, request.state.csrf = user, session.csrf
+            if request.method not in ("GET", "HEAD"):
+                form = await request.form()
+                if str(form.get("csrf", "")) != session.csrf:
+                    response = PlainResponse("403: the form's CSRF token is missing or wrong", 403)
+                    _log(request, response, user, started)
+                    return response
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        _log(request, response, request.state.user, started)
+        return response
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, error: InputError) -> Response:
+        return page(request, "message.html.j2", 400, title="Not understood", text=str(error))
+
+    @app.exception_handler(Denied)
+    async def denied(request: Request, error: Denied) -> Response:
+        audit(request, "web denied", {"path": request.url.path, "why": str(error)})
+        return page(request, "message.html.j2", 403, title="Not allowed", text=str(error))
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        area, version, _, _ = published.facts()
+        return JSONResponse({"status": "ok", "area": area, "data_version": version})
+
+    @app.get("/login")
+    def login_form(request: Request, next: str = "/") -> Response:
+        token, cookie = signer.login_token()
+        response = page(request, "login.html.j2", token=token, next=_local(next), error=None)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies,
+            max_age=3600,
+        )
+        return response
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        name, password = str(form.get("username", "")), str(form.get("password", ""))
+        target = _local(str(form.get("next", "/")))
+        if not signer.login_token_matches(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf"))):
+            return PlainResponse("403: the login form's token is missing or wrong", 403)
+        address = request.client.host if request.client else "?"
+        if limiter.blocked(address, name):
+            audit(request, "web login refused", {"user": name, "why": "too many failures"})
+            return page(
+                request,
+                "message.html.j2",
+                429,
+                title="Too many attempts",
+                text="Too many failed sign-ins for this name: wait 15 minutes.",
+            )
+        user = authenticate(root, name, password)
+        if user is None:
+            limiter.failed(address, name)
+            audit(request, "web login failed", {"user": name})
+            token, cookie = signer.login_token()
+            response = page(
+                request,
+                "login.html.j2",
+                401,
+                token=token,
+                next=target,
+                error="The user name or password is wrong, or the account is disabled.",
+            )
+            response.set_cookie(
+                LOGIN_COOKIE,
+                cookie,
+                httponly=True,
+                samesite="strict",
+                secure=secure_cookies,
+                max_age=3600,
+            )
+            return response
+        limiter.succeeded(address, name)
+        request.state.user = user
+        audit(request, "web login", {})
+        cookie = signer.start(user.name)
+        signed_in = RedirectResponse(target, status_code=303)
+        signed_in.set_cookie(
+            COOKIE,
+            cookie,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies,
+            max_age=SESSION_SECONDS,
+        )
+        signed_in.delete_cookie(LOGIN_COOKIE)
+        return signed_in
+
+    @app.post("/logout")
+    def logout(request: Request) -> Response:
+        audit(request, "web logout", {})
+        signer.end(request.cookies.get(COOKIE))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    def view_of(request: Request) -> tuple[View, dict[str, Any]]:
+        area, version, csps, threshold = published.facts()
+        request.state.data_version = version
+        view = View.of(dict(request.query_params), csps)
+        user: User = request.state.user
+        if not user.may_see(view.area):
+            raise Denied(f"{user.name} may see {', '.join(user.areas)} and the whole area only")
+        if view.internal and user.role not in ("analyst", "admin"):
+            raise Denied("the unsuppressed view is for analysts")
+        shown = [c for c in csps if user.may_see(c)]
+        return view, {"area_name": area, "csps": shown, "threshold": threshold, "view": view}
+
+    @app.get("/")
+    def overview(request: Request) -> Response:
+        return section_page(request, "overview")
+
+    @app.get("/pages/{name}")
+    def section_page(request: Request, name: str) -> Response:
+        if name not in PAGES:
+            return page(request, "message.html.j2", 404, title="No such page", text=name)
+        view, values = view_of(request)
+        pub = published.set_of(view)[view.area]
+        audit(request, "web view", {"page": name, "query": view.query()})
+        title, sections = PAGES[name]
+        blocks = _blocks(pub, sections, view)
+        if name == "quality" and request.state.user.role in ("analyst", "admin"):
+            batches, rejects = published.lineage()
+            blocks += [
+                {"id": "lineage-batches", "title": "Batches ingested (internal)",
+                 "html": html_table(batches), "conclusion": None},
+                {"id": "lineage-rejects", "title": "Rejected rows by file, field and reason "
+                 "(internal)", "html": html_table(rejects), "conclusion": None},
+            ]  # fmt: skip
+        return page(
+            request,
+            "page.html.j2",
+            name=name,
+            title=title,
+            blocks=blocks,
+            marked=NOT_FOR_PUBLICATION if view.internal else None,
+            **values,
+        )
+
+    @app.get("/export/{section}/{table}.{kind}")
+    def export(request: Request, section: str, table: str, kind: str) -> Response:
+        view, _ = view_of(request)
+        pub = published.set_of(view)[view.area]
+        if not pub.has(section, table) or kind not in ("csv", "xlsx"):
+            return page(
+                request,
+                "message.html.j2",
+                404,
+                title="No such table",
+                text=f"{section}/{table}.{kind}",
+            )
+        frame = safe_for_spreadsheets(pub.table(section, table))
+        audit(
+            request,
+            "web export",
+            {"table": f"{section}/{table}", "format": kind, "query": view.query()},
+        )
+        name = f"{section}-{table}-{view.area or 'all'}".replace(" ", "-")
+        if kind == "csv":
+            data, media = csv_text(frame).encode(), "text/csv; charset=utf-8"
+        else:
+            data = _xlsx(frame, view)
+            media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        return Response(
+            data,
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"'},
+        )
+
+    @app.get("/audit")
+    def audit_page(request: Request) -> Response:
+        user: User = request.state.user
+        if user.role != "admin":
+            raise Denied("the audit log is for admins")
+        from svduty.audit import read
+
+        frame = read(root).tail(500).iloc[::-1]
+        return page(request, "table.html.j2", title="Audit log", table=html_table(frame))
+
+    app.state.published = published
+    return app
+
+
+class PlainResponse(Response):
+    def __init__(self, text: str, status: int) -> None:
+        super().__init__(text, status_code=status, media_type="text/plain; charset=utf-8")
+
+
+def _unauthenticated(request: Request) -> Response:
+    """A browser asking for a page is sent to sign in; anything else is told 401."""
+    wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith("/export/"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?{_encode_next(target)}", status_code=303)
+    return PlainResponse("401: sign in first", 401)
+
+
+def _encode_next(target: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({"next": target})
+
+
+def _local(target: str) -> str:
+    """Only a path on this server is a place to go after signing in (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _log(request: Request, response: Response, user: User | None, started: float) -> None:
+    access.info(
+        json.dumps(
+            {
+                "at": now(),
+                "method": request.method,
+                "path": request.url.path,
+                "query": request.url.query,
+                "status": response.status_code,
+                "ms": round(1000 * (time.perf_counter() - started), 1),
+                "user": user.name if user else None,
+                "client": request.client.host if request.client else None,
+            }
+        )
+    )
+
+
+def _blocks(pub: Publication, sections: tuple[str, ...], view: View) -> list[dict[str, Any]]:
+    """Each published table of the sections, as HTML, with its conclusion and export links."""
+    blocks = []
+    for section in sections:
+        for key, frame in pub.tables.items():
+            mine, _, name = key.partition("/")
+            if mine != section:
+                continue
+            said = None
+            conclusion = f"{section}-{name}"
+            if pub.has("conclusions", conclusion):
+                said = pub.value("conclusions", conclusion)
+            blocks.append(
+                {
+                    "id": f"{section}-{name}",
+                    "title": heading(name).capitalize()
+                    if heading(name) != name
+                    else name.replace("_", " ").capitalize(),
+                    "html": _shown(frame),
+                    "conclusion": said,
+                    "csv": f"/export/{section}/{name}.csv?{view.query()}",
+                    "xlsx": f"/export/{section}/{name}.xlsx?{view.query()}",
+                }
+            )
+    return blocks
+
+
+def _shown(frame: pd.DataFrame) -> Markup:
+    """A one-figure table as its figure, a list of sentences as a list, others as a table."""
+    if list(frame.columns) == ["value"] and len(frame) == 1:
+        value = frame["value"].iloc[0]
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            return html_table(pd.DataFrame(value).map(_text))
+        if isinstance(value, list):
+            items = "".join(f"<li>{escape(str(v))}</li>" for v in value)
+            return Markup(f'<ul class="govuk-list govuk-list--bullet">{items}</ul>')
+        if isinstance(value, dict | list):
+            return Markup(f"<pre>{escape(json.dumps(value, indent=1, default=str))}</pre>")
+        return Markup(f'<p class="govuk-body">{escape("[c]" if value is None else str(value))}</p>')
+    return html_table(frame)
+
+
+def _text(value: Any) -> Any:
+    """A list in a cell as its items joined (a record's facts, say)."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _xlsx(frame: pd.DataFrame, view: View) -> bytes:
+    buffer = io.BytesIO()
+    sheet = frame.copy()
+    if view.internal:
+        sheet.insert(0, NOT_FOR_PUBLICATION, "")
+    sheet.to_excel(buffer, index=False, engine="openpyxl")
+    return buffer.getvalue()
+
+
+def configure_access_log() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False

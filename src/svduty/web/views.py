@@ -1,0 +1,159 @@
+"""What the dashboard shows: the published set of a view (area, period, published or internal),
+read from the workspace opened read-only, and the pages it is cut into.
+
+Every figure comes from `sna.publications`, the same disclosure-controlled (and cached) set the
+reports are built from, so a number on the screen is the number in the PDF. The workspace is
+reopened when an ingest elsewhere commits new data, and a set once published is kept in memory
+for as long as the data stay the same.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+
+from svduty.errors import InputError
+from svduty.publish import Policy, Publication
+from svduty.workspace import SNAPSHOT_FILE, Workspace
+
+PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "overview": ("Overview", ("summary", "records", "report")),
+    "trends": ("Trends", ("trends",)),
+    "where": ("Where", ("where", "concentration")),
+    "when": ("When", ("when",)),
+    "who": ("Who", ("who",)),
+    "themes": ("Themes", ("themes",)),
+    "what": ("What", ("what",)),
+    "health": ("Health", ("health",)),
+    "measures": ("Success measures", ("measures",)),
+    "quality": ("Data quality and lineage", ("sources", "limitations")),
+}
+"""Each page: its title and the published sections it shows, in order."""
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+KEPT = 32
+"""Published sets kept in memory (each a few megabytes at most)."""
+
+
+@dataclass(frozen=True)
+class View:
+    """A page's filters, all held in its URL so a view can be shared."""
+
+    area: str | None = None  # a CSP; None: the whole area
+    start: str | None = None  # YYYY-MM
+    end: str | None = None
+    internal: bool = False  # unsuppressed, for analysts: NOT FOR PUBLICATION
+
+    @classmethod
+    def of(cls, params: dict[str, str], csps: list[str]) -> View:
+        area = params.get("area") or None
+        if area is not None and area not in csps:
+            raise InputError(f"area {area!r} is not one of this partnership's CSPs")
+        months = {}
+        for key in ("start", "end"):
+            value = params.get(key) or None
+            if value is not None and not _MONTH.fullmatch(value):
+                raise InputError(f"{key} {value!r}: write a month as YYYY-MM")
+            months[key] = value
+        if months["start"] and months["end"] and months["start"] > months["end"]:
+            raise InputError(f"start {months['start']} is after end {months['end']}")
+        return cls(area, months["start"], months["end"], params.get("view") == "internal")
+
+    def query(self, **changes: Any) -> str:
+        """This view's URL query, with `changes` made."""
+        view = replace(self, **changes)
+        pairs = {
+            "area": view.area,
+            "start": view.start,
+            "end": view.end,
+            "view": "internal" if view.internal else None,
+        }
+        return urlencode({k: v for k, v in pairs.items() if v})
+
+
+class Published:
+    """The workspace, read-only, and the published sets of the views asked for."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._workspace: Workspace | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._sets: OrderedDict[tuple[Any, ...], dict[str | None, Publication]] = OrderedDict()
+
+    def _snapshot(self) -> tuple[int, int] | None:
+        try:
+            found = (self.root / SNAPSHOT_FILE).stat()
+        except FileNotFoundError:
+            return None
+        return found.st_ino, found.st_mtime_ns
+
+    def _current(self) -> Workspace:
+        """The open workspace, reopened when a writer has committed since (held under the
+        lock)."""
+        stamp = self._snapshot()
+        if self._workspace is None or stamp != self._stamp:
+            if self._workspace is not None:
+                self._workspace.close()
+            self._workspace = Workspace.open(self.root, read_only=True, say=lambda _: None)
+            self._stamp = stamp
+        return self._workspace
+
+    def facts(self) -> tuple[str, str, list[str], int]:
+        """The area's name, the data version, its CSPs and the disclosure threshold."""
+        with self._lock:
+            ws = self._current()
+            settings = ws.settings
+            csps = list(settings.csps)
+            return str(settings.area or ""), ws.data_version, csps, settings.disclosure_threshold
+
+    def set_of(self, view: View) -> dict[str | None, Publication]:
+        """The whole area's publication and each CSP's for the view's period, controlled
+        together (so no figure is recoverable across them)."""
+        from svduty.counting import Filter
+        from svduty.sna import publications, selection_of
+
+        with self._lock:
+            ws = self._current()
+            policy = Policy(ws.settings.disclosure_threshold, internal=view.internal)
+            key = (ws.data_version, view.start, view.end, policy.key)
+            if key in self._sets:
+                self._sets.move_to_end(key)
+                return self._sets[key]
+            period = [
+                *([Filter("month", view.start, ">=")] if view.start else []),
+                *([Filter("month", view.end, "<=")] if view.end else []),
+            ]
+            found = publications(ws, selection_of(ws, period=period or None), policy)
+            self._sets[key] = found
+            while len(self._sets) > KEPT:
+                self._sets.popitem(last=False)
+            return found
+
+    def lineage(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every batch (file, kind, rows read, accepted and rejected, when, status) and the
+        rejected rows counted by file, field and reason: for analysts, not for publication
+        (a file's name and a rejected value may say more than a count)."""
+        with self._lock:
+            con = self._current().con
+            batches = con.execute(
+                "SELECT batch_id, file_name, source_kind, rows_read, rows_accepted, "
+                "rows_rejected, synthetic, status, finished_at FROM batches ORDER BY batch_id"
+            ).fetchdf()
+            rejects = con.execute(
+                "SELECT file_name, field, reason, count(*) AS rows FROM rejects "
+                "GROUP BY ALL ORDER BY rows DESC, file_name LIMIT 200"
+            ).fetchdf()
+        return batches, rejects
+
+    def close(self) -> None:
+        with self._lock:
+            if self._workspace is not None:
+                self._workspace.close()
+                self._workspace = None

@@ -1,0 +1,336 @@
+"""The dashboard served for real (uvicorn on a loopback port) over a workspace of one month of
+West Mercia's open data, one of whose files has a name written to attack the page. Requests
+go over HTTP; the browser test drives Debian's Chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openpyxl
+import pandas as pd
+import pytest
+import uvicorn
+from conftest import make_workspace, svduty
+from starlette.routing import Mount
+
+from svduty.audit import read
+from svduty.output import safe_for_spreadsheets
+from svduty.publish import Policy
+from svduty.sna import publications, selection_of
+from svduty.web.app import PUBLIC, access, create_app
+from svduty.web.sessions import LOGIN_FAILURES
+from svduty.workspace import Workspace
+
+PASSWORDS = {
+    "boss": "admin-password-1",
+    "ana": "analyst-password-1",
+    "hereford": "partner-password-1",
+    "tries": "tries-password-1",
+}
+HOSTILE = '<img src=x onerror="alert(1)">.csv'
+
+
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, west_mercia):
+    """The workspace, its users (added with the command), and the server's address."""
+    root = tmp_path_factory.mktemp("web") / "ws"
+    ws = make_workspace(root)
+    month = next(west_mercia.glob("2025-01/*street.csv"))
+    hostile = root.parent / HOSTILE
+    shutil.copyfile(month, hostile)
+    ws.ingest([hostile])
+    ws.close()
+    for name, role, areas in (
+        ("boss", "admin", []),
+        ("ana", "analyst", []),
+        ("hereford", "partner", ["--area", "Herefordshire"]),
+        ("tries", "analyst", []),
+    ):
+        done = _add(root, name, role, areas, PASSWORDS[name])
+        assert done.returncode == 0, done.stderr
+    app = create_app(root)
+    records = Records()
+    access.addHandler(records)
+    access.setLevel(logging.INFO)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield root, f"http://127.0.0.1:{port}", app, records
+    server.should_exit = True
+    thread.join(10)
+    access.removeHandler(records)
+    app.state.published.close()
+
+
+def _add(root: Path, name: str, role: str, areas: list[str], password: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "svduty.cli", "users", "add", name, "-w", str(root), "--role", role,
+         *areas, "--password-stdin"],
+        input=password + "\n", capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def _signed_in(base: str, name: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, follow_redirects=False, timeout=120)
+    form = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    done = client.post(
+        "/login", data={"csrf": token, "username": name, "password": PASSWORDS[name], "next": "/"}
+    )
+    assert done.status_code == 303, done.text
+    return client
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+def test_every_route_but_the_public_ones_needs_a_session(served):
+    """The routes are read from the app, so a route added later is checked too."""
+    _, base, app, _ = served
+    checked = 0
+    with httpx.Client(base_url=base, follow_redirects=False) as anonymous:
+        for route in app.routes:
+            if isinstance(route, Mount):
+                assert route.path + "/" in PUBLIC  # static files only
+                assert anonymous.get("/static/svduty.css").status_code == 200
+                continue
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            public = any(path == p or path.startswith(p) for p in PUBLIC if p.endswith("/")) or (
+                path in PUBLIC
+            )
+            for method in route.methods - {"HEAD"}:
+                answer = anonymous.request(method, path, headers={"Accept": "text/html"})
+                if public:
+                    assert answer.status_code in (200, 403), (method, path)
+                    continue
+                checked += 1
+                if method == "GET" and not path.startswith("/export/"):
+                    assert answer.status_code == 303, (method, path)
+                    assert answer.headers["location"].startswith("/login?next=")
+                else:
+                    assert answer.status_code == 401, (method, path)
+                api = anonymous.request(method, path)  # not a browser: told, not sent
+                assert api.status_code == 401, (method, path)
+    assert checked >= 5
+    with httpx.Client(base_url=base) as anonymous:
+        health = anonymous.get("/health").json()
+        assert health["status"] == "ok" and health["area"] == "West Mercia"
+
+
+def test_an_analyst_signs_in_views_filters_exports_and_signs_out(served):
+    root, base, _, records = served
+    client = _signed_in(base, "ana")
+    ws = Workspace.open(root, read_only=True)
+    policy = Policy(ws.settings.disclosure_threshold)
+    expected = publications(ws, selection_of(ws), policy)
+    ws.close()
+    for name in ("overview", "trends", "where", "when", "what", "themes", "quality"):
+        path = "/" if name == "overview" else f"/pages/{name}"
+        page = client.get(path, params={"area": "Shropshire"})
+        assert page.status_code == 200, (name, page.text[:300])
+        assert "Shropshire" in page.text
+        assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    # the exported table is the published one, read back from CSV and from Excel
+    table = safe_for_spreadsheets(expected["Shropshire"].table("trends", "monthly"))
+    csv = client.get("/export/trends/monthly.csv", params={"area": "Shropshire"})
+    assert csv.status_code == 200
+    read_back = pd.read_csv(io.StringIO(csv.text), dtype=str, keep_default_na=False)
+    assert list(read_back["month"]) == list(table["month"])
+    assert [int(c) if c else None for c in read_back["count"]] == [
+        None if pd.isna(c) else int(c) for c in table["count"]
+    ]
+    xlsx = client.get("/export/trends/monthly.xlsx", params={"area": "Shropshire"})
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert list(rows[0]) == list(table.columns) and len(rows) == len(table) + 1
+    # the unsuppressed view is the analyst's, and says so
+    internal = client.get("/pages/trends", params={"view": "internal"})
+    assert internal.status_code == 200 and "NOT FOR PUBLICATION" in internal.text
+    # every view and export is in the audit log with its filters
+    log = read(root)
+    mine = log[log["actor"] == "ana (analyst)"]
+    assert {"web login", "web view", "web export"} <= set(mine["action"])
+    assert any("area=Shropshire" in p for p in mine["parameters"])
+    # signed out, the same cookie opens nothing
+    page = client.get("/")
+    out = client.post("/logout", data={"csrf": _csrf(page.text)})
+    assert out.status_code == 303
+    stolen = httpx.Client(base_url=base, cookies=dict(client.cookies), follow_redirects=False)
+    assert stolen.get("/pages/trends").status_code == 401
+    assert all("analyst-password-1" not in line for line in records.lines)
+
+
+def test_a_form_without_its_csrf_token_is_refused(served):
+    _, base, _, _ = served
+    client = _signed_in(base, "ana")
+    assert client.post("/logout").status_code == 403
+    assert client.post("/logout", data={"csrf": "guessed"}).status_code == 403
+    assert client.get("/").status_code == 200  # still signed in
+    anonymous = httpx.Client(base_url=base, follow_redirects=False)
+    anonymous.get("/login")
+    refused = anonymous.post(
+        "/login", data={"csrf": "x", "username": "ana", "password": PASSWORDS["ana"]}
+    )
+    assert refused.status_code == 403
+
+
+def test_a_partner_sees_their_csp_and_the_whole_area_never_another_csp(served):
+    root, base, _, _ = served
+    client = _signed_in(base, "hereford")
+    whole = client.get("/pages/trends")
+    assert whole.status_code == 200
+    assert "Herefordshire" in whole.text and "Shropshire" not in whole.text
+    assert client.get("/pages/trends", params={"area": "Herefordshire"}).status_code == 200
+    before = len(read(root))
+    for path, params in (
+        ("/pages/trends", {"area": "Shropshire"}),
+        ("/export/trends/monthly.csv", {"area": "Shropshire"}),
+        ("/pages/trends", {"view": "internal"}),
+        ("/audit", {}),
+    ):
+        answer = client.get(path, params=params)
+        assert answer.status_code == 403, (path, params)
+    log = read(root).iloc[before:]
+    denied = log[log["action"] == "web denied"]
+    assert len(denied) == 4 and set(denied["actor"]) == {"hereford (partner)"}
+
+
+def test_failed_sign_ins_are_limited_and_logged_without_the_password(served):
+    root, base, _, records = served
+    client = httpx.Client(base_url=base, follow_redirects=False)
+    for _ in range(LOGIN_FAILURES):
+        token = _csrf(client.get("/login").text)
+        wrong = client.post(
+            "/login", data={"csrf": token, "username": "tries", "password": "not-the-password-9"}
+        )
+        assert wrong.status_code == 401
+    token = _csrf(client.get("/login").text)
+    right = client.post(
+        "/login", data={"csrf": token, "username": "tries", "password": PASSWORDS["tries"]}
+    )
+    assert right.status_code == 429  # even the right password, until the window has passed
+    log = read(root)
+    failed = log[log["action"] == "web login failed"]
+    assert len(failed) >= LOGIN_FAILURES
+    text = log.to_csv() + "\n".join(records.lines)
+    assert "not-the-password-9" not in text and PASSWORDS["tries"] not in text
+
+
+def test_text_from_the_data_is_shown_as_text(served):
+    _, base, _, _ = served
+    client = _signed_in(base, "ana")
+    page = client.get("/pages/quality")
+    assert page.status_code == 200
+    assert 'onerror="alert(1)"' not in page.text
+    assert "&lt;img src=x onerror=" in page.text  # the file's name, escaped
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_an_admin_reads_the_audit_log(served):
+    _, base, _, _ = served
+    client = _signed_in(base, "boss")
+    page = client.get("/audit")
+    assert page.status_code == 200 and "web login" in page.text
+
+
+def test_users_commands_refuse_what_they_cannot_do(served, tmp_path):
+    root, _, _, _ = served
+    short = _add(root, "newcomer", "analyst", [], "short")
+    assert short.returncode == 2 and "at least 12 characters" in short.stderr
+    unknown = _add(root, "newcomer", "partner", ["--area", "Atlantis"], "long-enough-password")
+    assert unknown.returncode == 2 and "'Atlantis' is not a CSP" in unknown.stderr
+    twice = _add(root, "ana", "analyst", [], "long-enough-password")
+    assert twice.returncode == 2 and "exists" in twice.stderr
+    listed = svduty("users", "list", "-w", str(root), "--format", "json")
+    assert {u["name"] for u in json.loads(listed.stdout)} == set(PASSWORDS)
+    assert "Traceback" not in short.stderr + unknown.stderr + twice.stderr
+
+
+def _not_blank(png: Path) -> bool:
+    from PIL import Image
+
+    pixels = Image.open(png).convert("L").getextrema()
+    return pixels[1] - pixels[0] > 100
+
+
+def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_path):
+    """Debian's Chromium through Playwright: a shared URL opened before signing in is where
+    the sign-in lands; every page takes a filter change into its URL; an export downloads; a
+    partner is refused another CSP's page; signing out ends the session."""
+    from playwright.sync_api import sync_playwright
+
+    from svduty.web.views import PAGES
+
+    _, base, _, _ = served
+    chromium = shutil.which("chromium")
+    assert chromium, "Debian's chromium package is needed (make test installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        page.goto(f"{base}/pages/where?area=Shropshire")
+        assert "/login" in page.url
+        page.fill("#username", "ana")
+        page.fill("#password", PASSWORDS["ana"])
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/pages/where?area=Shropshire")
+        assert "Shropshire" in page.inner_text("h1")
+        for name, (title, _) in PAGES.items():
+            page.goto(f"{base}/pages/{name}")
+            page.select_option("#area", "Herefordshire")
+            page.fill("#start", "2025-01")
+            page.click("form.svduty-filters button")
+            page.wait_for_load_state()
+            assert "area=Herefordshire" in page.url and "start=2025-01" in page.url, name
+            assert page.inner_text("h1").startswith(title)
+            shot = tmp_path / f"{name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert _not_blank(shot), name
+        page.goto(f"{base}/pages/trends?area=Herefordshire")
+        with page.expect_download() as waiting:
+            page.click("#trends-monthly a:text('CSV')")
+        saved = waiting.value.path()
+        header = Path(saved).read_text().splitlines()[0]
+        assert header.startswith("month,")
+        page.click("text=Sign out")
+        page.wait_for_url(f"{base}/login")
+        page.goto(f"{base}/pages/trends")
+        assert "/login" in page.url
+        partner = browser.new_page()
+        partner.goto(f"{base}/login")
+        partner.fill("#username", "hereford")
+        partner.fill("#password", PASSWORDS["hereford"])
+        partner.click("button[type=submit]")
+        partner.wait_for_url(f"{base}/")
+        answer = partner.goto(f"{base}/pages/who?area=Shropshire")
+        assert answer is not None and answer.status == 403
+        assert "Not allowed" in partner.inner_text("h1")
+        browser.close()
