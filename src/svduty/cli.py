@@ -1051,9 +1051,12 @@ def serve(
             f"no users yet: add one first, e.g. `svduty users add NAME --role analyst -w {root}`"
         )
     configure_access_log()
+    app_ = create_app(root, secure_cookies=secure_cookies)
+    for beat in HEARTBEAT:
+        beat.stop()  # the access log says what the server is doing
     err.print(f"serving {root} on http://{host}:{port} (Ctrl-C stops)", highlight=False)
     uvicorn.run(
-        create_app(root, secure_cookies=secure_cookies), host=host, port=port, access_log=False,
+        app_, host=host, port=port, access_log=False,
         log_level="warning",
     )  # fmt: skip
 

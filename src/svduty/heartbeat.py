@@ -33,8 +33,14 @@ class Heartbeat:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """No more beats: the command has started work that says its own progress (a server
+        logging its requests)."""
         self._stop.set()
-        self._thread.join(timeout=1)
+        if self._thread.is_alive():
+            self._thread.join(timeout=1)
 
     def note(self, step: str) -> None:
         """The step now under way (shown beside the spinner; in a log, its own line was the

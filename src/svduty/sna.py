@@ -47,13 +47,14 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 13
+CACHE_FORMAT = 14
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
 4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
 figures and the whole area's rate beside its own; 9: a conclusion under each table and chart;
 10: tables declare every sum a reader can form, and suppression is audited; 11: success
-measures; 12: their charts sized to the page), so a cache written by an older svduty of the
+measures; 12: their charts sized to the page; 13: a measure's baseline, recalculations and
+target; 14: Vega-Lite axes in decimal notation), so a cache written by an older svduty of the
 same version is never read back."""
 
 

@@ -32,8 +32,10 @@ SVG_PARAMS: dict[str, Any] = {
 }  # same data, same file
 
 
-AXIS_FORMAT = ",~g"
-"""Vega-Lite (d3) numbers with thousands separators and no trailing zeros: 8,000 and 0.85."""
+AXIS_FORMAT = ",~r"
+"""Vega-Lite (d3) numbers with thousands separators and no trailing zeros: 8,000 and 0.85. Vega
+sets the precision from the ticks' step, and "r" (significant digits, decimal notation) keeps
+800 as 800 where "g" would write 8e+2."""
 
 
 def figure_text(value: float, _: Any = None) -> str:

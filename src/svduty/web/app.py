@@ -41,14 +41,15 @@ from svduty.web.sessions import (
     Sessions,
     secret_key,
 )
-from svduty.web.views import PAGES, Published, View
+from svduty.web.views import PAGES, Published, View, chart_specs
 
-PUBLIC = ("/login", "/health", "/static/")
+PUBLIC = ("/login", "/health", "/static/", "/favicon.ico")
 """Paths served without a session (a prefix ending in / covers what is under it)."""
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -127,6 +128,10 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
     async def denied(request: Request, error: Denied) -> Response:
         audit(request, "web denied", {"path": request.url.path, "why": str(error)})
         return page(request, "message.html.j2", 403, title="Not allowed", text=str(error))
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/health")
     def health() -> JSONResponse:
@@ -234,7 +239,7 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
         pub = published.set_of(view)[view.area]
         audit(request, "web view", {"page": name, "query": view.query()})
         title, sections = PAGES[name]
-        blocks = _blocks(pub, sections, view)
+        blocks = _charts(pub, name) + _blocks(pub, sections, view)
         if name == "quality" and request.state.user.role in ("analyst", "admin"):
             batches, rejects = published.lineage()
             blocks += [
@@ -249,6 +254,7 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
             name=name,
             title=title,
             blocks=blocks,
+            charts=any("spec" in block for block in blocks),
             marked=NOT_FOR_PUBLICATION if view.internal else None,
             **values,
         )
@@ -363,6 +369,25 @@ def _blocks(pub: Publication, sections: tuple[str, ...], view: View) -> list[dic
                     "xlsx": f"/export/{section}/{name}.xlsx?{view.query()}",
                 }
             )
+    return blocks
+
+
+def _charts(pub: Publication, page: str) -> list[dict[str, Any]]:
+    """The page's charts, each drawn in the browser from its spec, its table a click away."""
+    blocks = []
+    for chart, spec in chart_specs(pub, page):
+        table = pd.DataFrame(chart.series, index=chart.labels)
+        table = table.astype(object).where(table.notna(), None)
+        table.index.name = chart.x_title or "label"
+        blocks.append(
+            {
+                "id": f"chart-{chart.id}",
+                "title": chart.title,
+                "spec": Markup(json.dumps(spec).replace("</", "<\\/")),
+                "html": html_table(table.reset_index()),
+                "conclusion": None,
+            }
+        )
     return blocks
 
 

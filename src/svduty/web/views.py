@@ -21,8 +21,20 @@ import pandas as pd
 
 from svduty.errors import InputError
 from svduty.publish import Policy, Publication
+from svduty.report.charts import Chart
+from svduty.report.sections import Page
 from svduty.workspace import SNAPSHOT_FILE, Workspace
 
+CHARTED = {
+    "trends": ("trends",),
+    "where": ("where",),
+    "when": ("when",),
+    "who": ("who",),
+    "themes": ("themes",),
+    "what": ("what",),
+    "health": ("health",),
+}
+"""Each page's charts: those the report's sections of these names draw."""
 PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "overview": ("Overview", ("summary", "records", "report")),
     "trends": ("Trends", ("trends",)),
@@ -75,6 +87,30 @@ class View:
             "view": "internal" if view.internal else None,
         }
         return urlencode({k: v for k, v in pairs.items() if v})
+
+
+class _Charts(Page):
+    """The report's sections drawing into a page that keeps each chart's data and draws none
+    (the browser draws them from their Vega-Lite specs)."""
+
+    def chart(self, chart: Chart) -> str:
+        if chart.empty() is None:
+            self.charts.append(chart)
+        return ""
+
+
+def chart_specs(pub: Publication, page: str) -> list[tuple[Chart, dict[str, Any]]]:
+    """The charts the report draws for the page's sections, with their Vega-Lite specs: the same
+    published figures, so a chart on screen is the chart in the PDF."""
+    from svduty.report.sections import RECORD_SECTIONS
+
+    if not pub.provenance.get("records"):
+        return []
+    builders = {key: build for key, _, build in RECORD_SECTIONS}
+    drawn = _Charts(pub, pub.provenance["definition"]["id"])
+    for key in CHARTED.get(page, ()):
+        builders[key](drawn)
+    return [(chart, chart.vega_lite()) for chart in drawn.charts]
 
 
 class Published:
