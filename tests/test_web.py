@@ -347,3 +347,20 @@ def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_pat
         assert answer is not None and answer.status == 403
         assert "Not allowed" in partner.inner_text("h1")
         browser.close()
+
+
+def test_the_load_test_browses_every_view_and_leaves_no_user_behind(served):
+    """`svduty bench dashboard`'s engine, small: its own server process, a few users, a few
+    seconds; every view answered, and its user gone afterwards."""
+    from svduty.web.accounts import users
+    from svduty.web.load import load_test
+
+    root, _, _, _ = served
+    before = {u.name for u in users(root)}
+    said: list[str] = []
+    result = load_test(root, users=3, seconds=2, say=said.append)
+    assert result.errors == 0 and result.requests >= 3
+    assert result.first_views == 10 * 6  # every page, the whole area and its five CSPs
+    assert result.cached_p95_ms <= result.cached_max_ms
+    assert {u.name for u in users(root)} == before
+    assert any("browsing" in line for line in said)

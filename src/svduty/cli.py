@@ -1680,6 +1680,40 @@ def bench_measures(
     _emit(frame, Format.table, "Success measures benchmark")
 
 
+@bench_app.command("dashboard")
+def bench_dashboard(
+    workspace: WorkspaceOption,
+    users: Annotated[int, typer.Option(help="Signed-in users browsing at once.")] = 50,
+    seconds: Annotated[float, typer.Option(help="How long they browse (at most 600).")] = 60,
+    period: Annotated[
+        list[str] | None,
+        typer.Option(help="A FROM:TO period of months the users also filter by (repeat)."),
+    ] = None,
+) -> None:
+    """The dashboard under load, over loopback only: every page for the whole area and each
+    CSP (and each period given) viewed once, then `users` browsing them at once; latency of
+    first and of cached views, and errors."""
+    from svduty.web.load import load_test
+
+    periods = [("", "")]
+    for text in period or []:
+        start, _, end = text.partition(":")
+        periods.append((start, end))
+    root = _root(workspace)
+    r = load_test(root, users, seconds, periods, say=_say)
+    frame = pd.DataFrame(
+        [
+            {
+                "users": r.users, "seconds": r.seconds, "requests": r.requests,
+                "errors": r.errors, "p50 (ms)": r.cached_p50_ms, "p95 (ms)": r.cached_p95_ms,
+                "max (ms)": r.cached_max_ms, "first views": r.first_views,
+                "first p95 (ms)": r.first_p95_ms, "first max (ms)": r.first_max_ms,
+            }
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Dashboard under load")
+
+
 @bench_app.command("spatial")
 def bench_spatial(
     cells_side: Annotated[int, typer.Option(help="Lattice side (cells = side squared).")] = 300,

@@ -146,3 +146,14 @@ def authenticate(root: Path, name: str, password: str) -> User | None:
     if row is None or row[3]:
         return None
     return User(name, row[1], tuple(json.loads(row[2])), False)
+
+
+def remove_user(root: Path, name: str) -> None:
+    """The user and their sessions, gone."""
+    with closing(_connect(root)) as con, con:
+        con.execute("DELETE FROM users WHERE name = ?", (name,))
+        has_sessions = con.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sessions'"
+        ).fetchone()[0]
+        if has_sessions:
+            con.execute("DELETE FROM sessions WHERE user = ?", (name,))

@@ -14,7 +14,9 @@ import io
 import json
 import logging
 import sys
+import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
 
 from svduty import __version__
 from svduty.audit import Entry, append, now
@@ -38,6 +41,7 @@ from svduty.web.sessions import (
     LOGIN_COOKIE,
     SESSION_SECONDS,
     LoginLimiter,
+    Session,
     Sessions,
     secret_key,
 )
@@ -56,6 +60,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+KEPT_PAGES = 512
+"""Pages' drawn HTML kept in memory (a set's pages are drawn once, not at every request)."""
 access = logging.getLogger("svduty.web.access")
 
 
@@ -94,6 +100,11 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
         html = templates.get_template(template).render(**values)
         return HTMLResponse(html, status_code=status)
 
+    def who(cookie: str | None) -> tuple[Session | None, User | None]:
+        """The request's session and its user, read afresh (a disabled user is out at once)."""
+        session = signer.read(cookie)
+        return session, find_user(root, session.user) if session else None
+
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Response:
         started = time.perf_counter()
@@ -101,8 +112,7 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
         request.state.user = None
         response: Response
         if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC):
-            session = signer.read(request.cookies.get(COOKIE))
-            user = find_user(root, session.user) if session else None
+            session, user = await run_in_threadpool(who, request.cookies.get(COOKIE))
             if session is None or user is None or user.disabled:
                 response = _unauthenticated(request)
                 _log(request, response, None, started)
@@ -169,7 +179,8 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
                 title="Too many attempts",
                 text="Too many failed sign-ins for this name: wait 15 minutes.",
             )
-        user = authenticate(root, name, password)
+        # argon2 takes a deliberate fraction of a second: off the event loop
+        user = await run_in_threadpool(authenticate, root, name, password)
         if user is None:
             limiter.failed(address, name)
             audit(request, "web login failed", {"user": name})
@@ -215,6 +226,23 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
         response.delete_cookie(COOKIE)
         return response
 
+    kept: OrderedDict[tuple[str, str, str], list[dict[str, Any]]] = OrderedDict()
+    kept_lock = threading.Lock()
+
+    def drawn(pub: Publication, name: str, view: View, version: str) -> list[dict[str, Any]]:
+        """A page's charts and tables as HTML, drawn once per data version and view."""
+        key = (version, name, view.query())
+        with kept_lock:
+            if key in kept:
+                kept.move_to_end(key)
+                return kept[key]
+        made = _charts(pub, name) + _blocks(pub, PAGES[name][1], view)
+        with kept_lock:
+            kept[key] = made
+            while len(kept) > KEPT_PAGES:
+                kept.popitem(last=False)
+        return made
+
     def view_of(request: Request) -> tuple[View, dict[str, Any]]:
         area, version, csps, threshold = published.facts()
         request.state.data_version = version
@@ -238,8 +266,8 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
         view, values = view_of(request)
         pub = published.set_of(view)[view.area]
         audit(request, "web view", {"page": name, "query": view.query()})
-        title, sections = PAGES[name]
-        blocks = _charts(pub, name) + _blocks(pub, sections, view)
+        title = PAGES[name][0]
+        blocks = list(drawn(pub, name, view, request.state.data_version))
         if name == "quality" and request.state.user.role in ("analyst", "admin"):
             batches, rejects = published.lineage()
             blocks += [
