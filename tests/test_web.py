@@ -1,5 +1,6 @@
 """The dashboard served for real (uvicorn on a loopback port) over a workspace of three months
-of West Mercia's open data, one of whose files has a name written to attack the page. Requests
+of West Mercia's open data, one of whose files has a name written to attack the page and one
+of which is marked synthetic. Requests
 go over HTTP; the browser test drives Debian's Chromium."""
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def served(tmp_path_factory, west_mercia):
     month = next(west_mercia.glob("2025-01/*street.csv"))
     hostile = root.parent / HOSTILE
     shutil.copyfile(month, hostile)
-    ws.ingest([hostile, *(next(west_mercia.glob(f"2025-0{m}/*street.csv")) for m in (2, 3))])
+    ws.ingest([hostile, next(west_mercia.glob("2025-02/*street.csv"))])
+    # a month marked synthetic: every page must say the figures include it
+    ws.ingest([next(west_mercia.glob("2025-03/*street.csv"))], synthetic=True)
     ws.close()
     for name, role, areas in (
         ("boss", "admin", []),
@@ -245,6 +248,18 @@ def test_failed_sign_ins_are_limited_and_logged_without_the_password(served):
     assert len(failed) >= LOGIN_FAILURES
     text = log.to_csv() + "\n".join(records.lines)
     assert "not-the-password-9" not in text and PASSWORDS["tries"] not in text
+
+
+def test_every_page_says_how_many_synthetic_records_its_figures_include(served):
+    root, base, _, _ = served
+    ws = Workspace.open(root, read_only=True)
+    marked = ws.con.execute("SELECT sum(rows_accepted) FROM batches WHERE synthetic").fetchone()[0]
+    ws.close()
+    assert marked > 0
+    client = _signed_in(base, "hereford")
+    for path in ("/", "/pages/trends", "/pages/quality"):
+        page = client.get(path)
+        assert f"These figures include {marked:,} SYNTHETIC records" in page.text, path
 
 
 def test_text_from_the_data_is_shown_as_text(served):

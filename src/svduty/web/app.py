@@ -283,6 +283,7 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
             title=title,
             blocks=blocks,
             charts=any("spec" in block for block in blocks),
+            synthetic=pub.value("sources", "synthetic_records") or 0,
             marked=NOT_FOR_PUBLICATION if view.internal else None,
             **values,
         )
