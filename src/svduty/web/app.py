@@ -237,6 +237,16 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
                 kept.move_to_end(key)
                 return kept[key]
         made = _charts(pub, name) + _blocks(pub, PAGES[name][1], view)
+        if name == "measures" and pub.has("measures", "summary"):
+            from svduty.report.measures import measures_section
+
+            drawn_as_in_report = {
+                "id": "measures-charts",
+                "title": "Icons and SPC charts",
+                "html": Markup(measures_section(pub)),
+                "conclusion": None,
+            }
+            made = [drawn_as_in_report, *made]
         with kept_lock:
             kept[key] = made
             while len(kept) > KEPT_PAGES:
