@@ -13,6 +13,7 @@ import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -75,6 +76,15 @@ def served(tmp_path_factory, west_mercia):
     records = Records()
     access.addHandler(records)
     access.setLevel(logging.INFO)
+    with _serving(app) as base:
+        yield root, base, app, records
+    access.removeHandler(records)
+    app.state.published.close()
+
+
+@contextmanager
+def _serving(app):
+    """The app on a free loopback port, in a thread, for as long as the block runs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -85,11 +95,11 @@ def served(tmp_path_factory, west_mercia):
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield root, f"http://127.0.0.1:{port}", app, records
-    server.should_exit = True
-    thread.join(10)
-    access.removeHandler(records)
-    app.state.published.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def _add(root: Path, name: str, role: str, areas: list[str], password: str):
@@ -379,3 +389,24 @@ def test_the_load_test_browses_every_view_and_leaves_no_user_behind(served):
     assert result.cached_p95_ms <= result.cached_max_ms
     assert {u.name for u in users(root)} == before
     assert any("browsing" in line for line in said)
+
+
+def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_more(served):
+    root, _, _, _ = served
+    app = create_app(root, public=True)
+    try:
+        with _serving(app) as base, httpx.Client(base_url=base, follow_redirects=False) as anyone:
+            overview = anyone.get("/")
+            assert overview.status_code == 200 and "The public view" in overview.text
+            assert anyone.get("/pages/trends", params={"area": "Shropshire"}).status_code == 200
+            assert anyone.get("/export/trends/monthly.csv").status_code == 200
+            quality = anyone.get("/pages/quality")
+            assert quality.status_code == 200 and "Batches ingested" not in quality.text
+            assert anyone.get("/pages/trends", params={"view": "internal"}).status_code == 403
+            assert anyone.get("/audit").status_code == 401
+            assert anyone.post("/logout").status_code == 401
+    finally:
+        app.state.published.close()
+    log = read(root)
+    mine = log[log["actor"] == "public (public)"]
+    assert {"web view", "web export", "web denied"} <= set(mine["action"])

@@ -1037,6 +1037,10 @@ def serve(
     secure_cookies: Annotated[
         bool, typer.Option(help="Mark cookies Secure (when served behind HTTPS).")
     ] = False,
+    public: Annotated[
+        bool,
+        typer.Option(help="Anyone may read the published pages without signing in."),
+    ] = False,
 ) -> None:
     """The partnership's dashboard: the published figures of the workspace (opened read-only),
     behind a sign-in (`svduty users add`); an ingest elsewhere shows once committed."""
@@ -1046,12 +1050,12 @@ def serve(
     from svduty.web.app import configure_access_log, create_app
 
     root = _open(workspace, read_only=True).root
-    if not users(root):
+    if not users(root) and not public:
         raise SvdutyError(
             f"no users yet: add one first, e.g. `svduty users add NAME --role analyst -w {root}`"
         )
     configure_access_log()
-    app_ = create_app(root, secure_cookies=secure_cookies)
+    app_ = create_app(root, secure_cookies=secure_cookies, public=public)
     for beat in HEARTBEAT:
         beat.stop()  # the access log says what the server is doing
     err.print(f"serving {root} on http://{host}:{port} (Ctrl-C stops)", highlight=False)

@@ -69,9 +69,10 @@ class Denied(Exception):
     """A request for what the user's role or areas do not allow."""
 
 
-def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
+def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -> FastAPI:
     """The dashboard of the workspace at `root`. `secure_cookies` marks cookies Secure, for a
-    server behind HTTPS."""
+    server behind HTTPS; `public` lets anyone read the published pages and their exports
+    without signing in (the published report's figures, nothing an analyst alone sees)."""
     published = Published(root)
     signer = Sessions(root, secret_key(root))
     limiter = LoginLimiter()
@@ -113,6 +114,17 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
         response: Response
         if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC):
             session, user = await run_in_threadpool(who, request.cookies.get(COOKIE))
+            if (
+                (session is None or user is None or user.disabled)
+                and public
+                and (request.method in ("GET", "HEAD") and _published_page(path))
+            ):
+                request.state.user, request.state.csrf = PUBLIC_READER, ""
+                response = await call_next(request)
+                for name, value in SECURITY_HEADERS.items():
+                    response.headers.setdefault(name, value)
+                _log(request, response, PUBLIC_READER, started)
+                return response
             if session is None or user is None or user.disabled:
                 response = _unauthenticated(request)
                 _log(request, response, None, started)
@@ -340,6 +352,15 @@ def create_app(root: Path, secure_cookies: bool = False) -> FastAPI:
 
     app.state.published = published
     return app
+
+
+PUBLIC_READER = User("public", "public", (), False)
+"""Who an anonymous reader is when the dashboard is public: published figures, every area."""
+
+
+def _published_page(path: str) -> bool:
+    """The paths a public dashboard serves without a session: pages and their exports."""
+    return path == "/" or path.startswith(("/pages/", "/export/"))
 
 
 class PlainResponse(Response):
