@@ -32,6 +32,7 @@ from svduty.publish import Policy
 from svduty.sna import publications, selection_of
 from svduty.web.app import PUBLIC, access, create_app
 from svduty.web.sessions import LOGIN_FAILURES
+from svduty.web.views import PAGES
 from svduty.workspace import Workspace
 
 PASSWORDS = {
@@ -225,6 +226,16 @@ def test_a_partner_sees_their_csp_and_the_whole_area_never_another_csp(served):
     assert whole.status_code == 200
     assert "Herefordshire" in whole.text and "Shropshire" not in whole.text
     assert client.get("/pages/trends", params={"area": "Herefordshire"}).status_code == 200
+    # no other CSP is named anywhere: not a row, a column, a sentence or a chart of the force's
+    others = [c for c in WEST_MERCIA.csps if c != "Herefordshire"]
+    analyst = _signed_in(base, "ana").get("/pages/where").text
+    assert all(o in analyst for o in others)  # the whole area's page names them all
+    for name in PAGES:
+        for params in ({}, {"area": "Herefordshire"}):
+            text = client.get(f"/pages/{name}", params=params).text
+            assert not [o for o in others if o in text], (name, params)
+    rates = client.get("/export/where/csp_rates.csv").text
+    assert "Herefordshire" in rates and not [o for o in others if o in rates]
     before = len(read(root))
     for path, params in (
         ("/pages/trends", {"area": "Shropshire"}),
@@ -315,7 +326,7 @@ def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_pat
     partner is refused another CSP's page; signing out ends the session."""
     from playwright.sync_api import sync_playwright
 
-    from svduty.web.views import CHARTED, PAGES
+    from svduty.web.views import CHARTED
 
     _, base, _, _ = served
     chromium = shutil.which("chromium")

@@ -45,7 +45,7 @@ from svduty.web.sessions import (
     Sessions,
     secret_key,
 )
-from svduty.web.views import PAGES, Published, View, chart_specs
+from svduty.web.views import PAGES, Published, View, chart_specs, scoped
 
 PUBLIC = ("/login", "/health", "/static/", "/favicon.ico")
 """Paths served without a session (a prefix ending in / covers what is under it)."""
@@ -238,12 +238,15 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         response.delete_cookie(COOKIE)
         return response
 
-    kept: OrderedDict[tuple[str, str, str], list[dict[str, Any]]] = OrderedDict()
+    kept: OrderedDict[tuple[str, str, str, tuple[str, ...]], list[dict[str, Any]]] = OrderedDict()
     kept_lock = threading.Lock()
 
-    def drawn(pub: Publication, name: str, view: View, version: str) -> list[dict[str, Any]]:
-        """A page's charts and tables as HTML, drawn once per data version and view."""
-        key = (version, name, view.query())
+    def drawn(
+        pub: Publication, name: str, view: View, version: str, others: set[str]
+    ) -> list[dict[str, Any]]:
+        """A page's charts and tables as HTML, drawn once per data version, view and the CSPs
+        the reader may not see."""
+        key = (version, name, view.query(), tuple(sorted(others)))
         with kept_lock:
             if key in kept:
                 kept.move_to_end(key)
@@ -275,7 +278,15 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         if view.internal and user.role not in ("analyst", "admin"):
             raise Denied("the unsuppressed view is for analysts")
         shown = [c for c in csps if user.may_see(c)]
-        return view, {"area_name": area, "csps": shown, "threshold": threshold, "view": view}
+        return view, {
+            "area_name": area, "csps": shown, "all_csps": csps, "threshold": threshold,
+            "view": view,
+        }  # fmt: skip
+
+    def hidden_from(request: Request, values: dict[str, Any]) -> set[str]:
+        """The CSPs whose figures the reader may not see (a partner's others)."""
+        user: User = request.state.user
+        return {c for c in values["all_csps"] if not user.may_see(c)}
 
     @app.get("/")
     def overview(request: Request) -> Response:
@@ -286,10 +297,11 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         if name not in PAGES:
             return page(request, "message.html.j2", 404, title="No such page", text=name)
         view, values = view_of(request)
-        pub = published.set_of(view)[view.area]
+        others = hidden_from(request, values)
+        pub = scoped(published.set_of(view)[view.area], others)
         audit(request, "web view", {"page": name, "query": view.query()})
         title = PAGES[name][0]
-        blocks = list(drawn(pub, name, view, request.state.data_version))
+        blocks = list(drawn(pub, name, view, request.state.data_version, others))
         if name == "quality" and request.state.user.role in ("analyst", "admin"):
             batches, rejects = published.lineage()
             blocks += [
@@ -312,8 +324,8 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
 
     @app.get("/export/{section}/{table}.{kind}")
     def export(request: Request, section: str, table: str, kind: str) -> Response:
-        view, _ = view_of(request)
-        pub = published.set_of(view)[view.area]
+        view, values = view_of(request)
+        pub = scoped(published.set_of(view)[view.area], hidden_from(request, values))
         if not pub.has(section, table) or kind not in ("csv", "xlsx"):
             return page(
                 request,

@@ -89,6 +89,39 @@ class View:
         return urlencode({k: v for k, v in pairs.items() if v})
 
 
+def scoped(pub: Publication, others: set[str]) -> Publication:
+    """The whole area's publication as a partner limited to some CSPs sees it: every row, column
+    and sentence naming another CSP (or one of its districts' rows) left out, and the funnels
+    comparing the CSPs with it. Leaving out published cells reveals nothing new."""
+    if not others:
+        return pub
+    tables = {}
+    for key, frame in pub.tables.items():
+        kept = frame.drop(columns=[c for c in frame.columns if c in others])
+        mentions = pd.Series(False, index=kept.index)
+        for column in kept.columns:
+            if kept[column].dtype == object:
+                text = kept[column].map(lambda v: v if isinstance(v, str) else "")
+                mentions |= text.isin(others)
+                if key.startswith(("conclusions/", "summary/")):
+                    mentions |= text.map(lambda v: any(o in v for o in others))
+        tables[key] = kept[~mentions]
+        if key.startswith(("conclusions/", "summary/")) and list(frame.columns) == ["value"]:
+            tables[key] = _sentences_without(frame, others)
+    extras = {k: v for k, v in pub.extras.items() if k != "funnels"}
+    return replace(pub, tables=tables, extras=extras)
+
+
+def _sentences_without(frame: pd.DataFrame, others: set[str]) -> pd.DataFrame:
+    """A sentence, or a list of them, with those naming another CSP hidden."""
+    value = frame["value"].iloc[0]
+    if isinstance(value, list):
+        value = [v for v in value if not any(o in str(v) for o in others)]
+    elif isinstance(value, str) and any(o in value for o in others):
+        value = None
+    return pd.DataFrame({"value": [value]})
+
+
 class _Charts(Page):
     """The report's sections drawing into a page that keeps each chart's data and draws none
     (the browser draws them from their Vega-Lite specs)."""
