@@ -205,6 +205,20 @@ def test_an_analyst_signs_in_views_filters_exports_and_signs_out(served):
     assert all("analyst-password-1" not in line for line in records.lines)
 
 
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example/x", "https://evil.example/"]
+)
+def test_signing_in_goes_nowhere_but_this_server(served, target):
+    _, base, _, _ = served
+    client = httpx.Client(base_url=base, follow_redirects=False)
+    token = _csrf(client.get("/login").text)
+    done = client.post(
+        "/login",
+        data={"csrf": token, "username": "ana", "password": PASSWORDS["ana"], "next": target},
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/"
+
+
 def test_a_form_without_its_csrf_token_is_refused(served):
     _, base, _, _ = served
     client = _signed_in(base, "ana")

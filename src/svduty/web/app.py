@@ -397,7 +397,8 @@ def _encode_next(target: str) -> str:
 
 def _local(target: str) -> str:
     """Only a path on this server is a place to go after signing in (no open redirect)."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    return target if local else "/"
 
 
 def _log(request: Request, response: Response, user: User | None, started: float) -> None:
