@@ -128,7 +128,11 @@ def test_the_scanner_finds_what_an_unsafe_build_gives_away(assessed, monkeypatch
     ws = assessed[0]
     monkeypatch.setattr(control, "_protect", lambda *args: False)
     monkeypatch.setattr(control, "_audited", lambda *args: 0)
-    monkeypatch.setattr(ws, "root", tmp_path)  # a cache of its own
+    # a cache of its own, holding only the assessment (drafts), which control never touches
+    (tmp_path / "cache").mkdir()
+    for drafts in (ws.root / "cache").glob("drafts-*.pickle"):
+        shutil.copy(drafts, tmp_path / "cache")
+    monkeypatch.setattr(ws, "root", tmp_path)
     selection = selection_of(ws)
     unsafe = publications(ws, selection, Policy(ws.settings.disclosure_threshold))
     truth = publications(ws, selection, Policy(0, internal=True))
@@ -438,7 +442,8 @@ def test_a_rerun_replaces_its_own_files_and_nothing_else(assessed, tmp_path):
     HTML); another selection's files in the same folder are not touched."""
     ws, published, _, _ = assessed
     shutil.copytree(published["html"].parent, tmp_path, dirs_exist_ok=True)
-    other = build_sna(ws, out=tmp_path, pdf=False, period=period_filters("2025-01", "2025-03"))
+    # the period the side-by-side test builds: its report is then drawn from the cache
+    other = build_sna(ws, out=tmp_path, pdf=False, period=period_filters("2025-04", "2025-09"))
     kept = {p.name: _sha256(p) for p in other.values()}
     again = build_sna(ws, out=tmp_path, pdf=False)
     assert again["html"] == tmp_path / published["html"].name and "pdf" not in again
