@@ -20,7 +20,7 @@ from svduty.analysis.severity import load_weights
 from svduty.counting import counts, period_filters
 from svduty.definitions import load_definition
 from svduty.errors import InputError
-from svduty.example import WEST_MERCIA, example_archive
+from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
 from svduty.settings import Settings
 from svduty.sna import build_sna
@@ -185,11 +185,11 @@ def test_one_csp_report_counts_only_that_csp(assessed):
     assert Path(one_csp["json"]).name == f"{name}-summary.json"
 
 
-def test_open_data_only_workspace_still_reports(tmp_path):
+def test_open_data_only_workspace_still_reports(tmp_path, west_mercia):
     ws = Workspace.init(
         tmp_path / "ws", Settings(**{**WEST_MERCIA.__dict__, "definition": "police-uk-open-data"})
     )
-    ingest(ws, [example_archive()])
+    ingest(ws, [west_mercia / "2025-01"])  # a month is enough: it holds no synthetic record
     paths = build_sna(ws, pdf=False)
     summary = json.loads(paths["json"].read_text())
     assert summary["synthetic_records"] == 0
