@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linprog
 
 from svduty.vocabulary import heading
@@ -225,16 +226,29 @@ def _attack(problem: Problem, truth: dict[int, float], shown: dict[int, float]) 
     for equations in groups.values():
         cells = sorted({v for unknown, _ in equations for v in unknown})
         index = {v: i for i, v in enumerate(cells)}
-        a = np.zeros((len(equations), len(cells)))
-        b = np.array([constant for _, constant in equations])
+        rows, columns, values = [], [], []
         for r, (unknown, _) in enumerate(equations):
             for v, c in unknown.items():
-                a[r, index[v]] += c
+                rows.append(r)
+                columns.append(index[v])
+                values.append(c)
+        a = sparse.csr_matrix((values, (rows, columns)), shape=(len(equations), len(cells)))
+        b = np.array([constant for _, constant in equations])
+        # every solution found is a feasible point: a cell taking values at least 1 apart in
+        # two of them cannot be pinned, so its own pair of programs would only confirm it
+        lowest = np.full(len(cells), np.inf)
+        highest = np.full(len(cells), -np.inf)
         for v in cells:
+            if highest[index[v]] - lowest[index[v]] >= 1.0:
+                continue
             c = np.zeros(len(cells))
             c[index[v]] = 1.0
             low = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
             high = linprog(-c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
+            for found in (low, high):
+                if found.status == 0:
+                    lowest = np.minimum(lowest, found.x)
+                    highest = np.maximum(highest, found.x)
             if low.status == 0 and high.status == 0 and (-high.fun - low.fun) < 1.0 - 1e-6:
                 name, table, row, column = names[v]
                 out.append(

@@ -20,7 +20,7 @@ from svduty.analysis.severity import load_weights
 from svduty.counting import counts, period_filters
 from svduty.definitions import load_definition
 from svduty.errors import InputError
-from svduty.example import WEST_MERCIA, example_archive
+from svduty.example import WEST_MERCIA
 from svduty.ingest import ingest
 from svduty.settings import Settings
 from svduty.sna import build_sna
@@ -128,7 +128,11 @@ def test_the_scanner_finds_what_an_unsafe_build_gives_away(assessed, monkeypatch
     ws = assessed[0]
     monkeypatch.setattr(control, "_protect", lambda *args: False)
     monkeypatch.setattr(control, "_audited", lambda *args: 0)
-    monkeypatch.setattr(ws, "root", tmp_path)  # a cache of its own
+    # a cache of its own, holding only the assessment (drafts), which control never touches
+    (tmp_path / "cache").mkdir()
+    for drafts in (ws.root / "cache").glob("drafts-*.pickle"):
+        shutil.copy(drafts, tmp_path / "cache")
+    monkeypatch.setattr(ws, "root", tmp_path)
     selection = selection_of(ws)
     unsafe = publications(ws, selection, Policy(ws.settings.disclosure_threshold))
     truth = publications(ws, selection, Policy(0, internal=True))
@@ -181,11 +185,11 @@ def test_one_csp_report_counts_only_that_csp(assessed):
     assert Path(one_csp["json"]).name == f"{name}-summary.json"
 
 
-def test_open_data_only_workspace_still_reports(tmp_path):
+def test_open_data_only_workspace_still_reports(tmp_path, west_mercia):
     ws = Workspace.init(
         tmp_path / "ws", Settings(**{**WEST_MERCIA.__dict__, "definition": "police-uk-open-data"})
     )
-    ingest(ws, [example_archive()])
+    ingest(ws, [west_mercia / "2025-01"])  # a month is enough: it holds no synthetic record
     paths = build_sna(ws, pdf=False)
     summary = json.loads(paths["json"].read_text())
     assert summary["synthetic_records"] == 0
@@ -438,7 +442,8 @@ def test_a_rerun_replaces_its_own_files_and_nothing_else(assessed, tmp_path):
     HTML); another selection's files in the same folder are not touched."""
     ws, published, _, _ = assessed
     shutil.copytree(published["html"].parent, tmp_path, dirs_exist_ok=True)
-    other = build_sna(ws, out=tmp_path, pdf=False, period=period_filters("2025-01", "2025-03"))
+    # the period the side-by-side test builds: its report is then drawn from the cache
+    other = build_sna(ws, out=tmp_path, pdf=False, period=period_filters("2025-04", "2025-09"))
     kept = {p.name: _sha256(p) for p in other.values()}
     again = build_sna(ws, out=tmp_path, pdf=False)
     assert again["html"] == tmp_path / published["html"].name and "pdf" not in again

@@ -29,9 +29,11 @@ from svduty.synth.profile import load_profile
 
 
 def _esda(values, w, **options):
+    """In this process (`n_jobs=1`): esda's permutations then compile their numba code once,
+    shared with the spatial benchmark's, not once in each worker of a process pool."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return G_Local(values, w, transform="B", star=True, **options)
+        return G_Local(values, w, transform="B", star=True, n_jobs=1, **options)
 
 
 @pytest.fixture(scope="module")

@@ -349,7 +349,7 @@ def test_readers_during_an_ingest_see_before_or_after_never_a_mixture(tmp_path, 
     [report] = [r for r in log[log["action"] == "report"].itertuples() if "sna-during" in r.outputs]
     assert report.data_version == assessed["version"]
     first, last = assessed["sna"]["report"]["period"].split(" to ")  # of the version it read
-    name = f"sna-west-mercia-{first}-to-{last}-police-uk-open-data"
+    name = f"sna-west-mercia-{first}-to-{last}-police-uk-open-data-internal"
     assert {Path(o["path"]).name for o in json.loads(report.outputs)} == {
         f"{name}.html", f"{name}-summary.json", f"{name}-charts.json",
     }  # fmt: skip

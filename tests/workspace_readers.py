@@ -17,7 +17,8 @@ SNA_DEFINITION = "police-uk-open-data"
 
 def reading(root: Path, sna: Path | None) -> dict[str, Any]:
     """What a reader computes: counts over several dimensions and (when asked) the summary
-    sections of the SNA, with the data version it read."""
+    sections of the SNA, with the data version it read. The SNA is the internal build: every
+    figure it read, without the disclosure audit, which reads nothing from the workspace."""
     with Workspace.open(root, read_only=True) as ws:
         result: dict[str, Any] = {"version": ws.data_version}
         result["counts"] = {
@@ -28,7 +29,9 @@ def reading(root: Path, sna: Path | None) -> dict[str, Any]:
             from svduty.definitions import load_definition
             from svduty.sna import build_sna
 
-            paths = build_sna(ws, load_definition(SNA_DEFINITION), out=sna, pdf=False)
+            paths = build_sna(
+                ws, load_definition(SNA_DEFINITION), out=sna, pdf=False, unsuppressed=True
+            )
             result["sna"] = json.loads(paths["json"].read_text())["sections"]
     return result
 

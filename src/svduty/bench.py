@@ -422,7 +422,8 @@ def bench_spatial(
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        G_Local(values[:100], lat2W(10, 10, rook=False), transform="B", star=True, permutations=9)
+        one = {"transform": "B", "star": True, "n_jobs": 1}  # one core, as svduty's Gi*
+        G_Local(values[:100], lat2W(10, 10, rook=False), permutations=9, **one)
         peer, theirs = _timed(
             lambda: G_Local(values, lattice, transform="B", star=True, permutations=0)
         )
@@ -435,9 +436,7 @@ def bench_spatial(
             )
         )  # fmt: skip
         peer, theirs = _timed(
-            lambda: G_Local(
-                values, lattice, transform="B", star=True, permutations=permutations, seed=seed
-            )
+            lambda: G_Local(values, lattice, permutations=permutations, seed=seed, **one)
         )
         own, ours = _timed(lambda: gi_star(values, weights, permutations, seed))
         both = (theirs.p_sim < 0.05) & (ours.p_value < 0.05)  # type: ignore[attr-defined]
