@@ -23,6 +23,19 @@ def profile():
     return load_profile("west-mercia")
 
 
+@pytest.fixture(scope="module")
+def full_scale(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A year at the profile's full volume, generated and checked by `svduty synth` as a user
+    runs it: the size the calibration is checked at, made once for the tests that check it."""
+    out = tmp_path_factory.mktemp("synth") / "syn"
+    done = subprocess.run(
+        [sys.executable, "-m", "svduty.cli", "synth", "--out", str(out), "--scale", "1",
+         "--seed", "11", "--check"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return out, done
+
+
 def _same_tree(a: Path, b: Path) -> bool:
     names = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     if names != sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file()):
@@ -31,9 +44,9 @@ def _same_tree(a: Path, b: Path) -> bool:
 
 
 def test_same_seed_gives_byte_identical_files(profile, tmp_path):
-    generate(profile, tmp_path / "a", scale=0.2, seed=5)
-    generate(profile, tmp_path / "b", scale=0.2, seed=5)
-    generate(profile, tmp_path / "c", scale=0.2, seed=6)
+    generate(profile, tmp_path / "a", scale=0.05, seed=5)
+    generate(profile, tmp_path / "b", scale=0.05, seed=5)
+    generate(profile, tmp_path / "c", scale=0.05, seed=6)
     assert _same_tree(tmp_path / "a", tmp_path / "b")
     assert not filecmp.cmp(
         tmp_path / "a" / "crimes.csv", tmp_path / "c" / "crimes.csv", shallow=False
@@ -61,9 +74,8 @@ def test_generated_data_ingests_with_no_rejects_and_stays_synthetic(profile, tmp
     assert (result.frame["synthetic"] == result.frame["count"]).all()
 
 
-def test_check_passes_every_calibrated_figure(profile, tmp_path):
-    generate(profile, tmp_path / "syn", scale=1, seed=11)
-    result = check(tmp_path / "syn", profile)
+def test_check_passes_every_calibrated_figure(profile, full_scale):
+    result = check(full_scale[0], profile)
     assert result.rejected == 0
     failed = result.table[~result.table["within"]]
     assert failed.empty, failed.to_string()
@@ -75,15 +87,14 @@ def test_check_passes_every_calibrated_figure(profile, tmp_path):
     assert (result.table["source"] != "").all()
 
 
-def test_check_notices_a_profile_the_data_does_not_follow(profile, tmp_path):
-    generate(profile, tmp_path / "syn", scale=1, seed=11)
+def test_check_notices_a_profile_the_data_does_not_follow(profile, full_scale):
     import copy
 
     data = copy.deepcopy(profile.data)
     data["targets"]["knife_per_year"]["value"] = 900
     data["targets"]["sv_public_place_share"]["value"] = 0.4
     other = type(profile)(profile.path, data)
-    result = check(tmp_path / "syn", other)
+    result = check(full_scale[0], other)
     failed = set(result.table.loc[~result.table["within"], "figure"])
     assert failed == {"knife_per_year", "sv_public_place_share"}
     assert not result.passed
@@ -107,25 +118,8 @@ def test_corruption_is_rejected_line_for_line(profile, tmp_path, workspace):
     )
 
 
-def test_synth_command_generates_and_checks(tmp_path):
-    out = tmp_path / "syn"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "svduty.cli",
-            "synth",
-            "--out",
-            str(out),
-            "--scale",
-            "1",
-            "--seed",
-            "3",
-            "--check",
-        ],
-        capture_output=True,
-        text=True,
-    )
+def test_synth_command_generates_and_checks(full_scale):
+    out, done = full_scale
     assert done.returncode == 0, done.stderr
     assert "Every calibrated figure is within tolerance" in done.stderr
     assert "SYNTHETIC" in (out / "SYNTHETIC.txt").read_text()
