@@ -46,6 +46,7 @@ READS: dict[str, list[str]] = {
     "measures funnel": ["-w", "{ws}", "knife-offences"],
     "measures show": ["-w", "{ws}", "knife-offences"],
     "measures list": ["-w", "{ws}"],
+    "users list": ["-w", "{ws}"],
 }
 """Commands that only read a workspace, with arguments that make each do its work (slowest
 first, so the side-by-side runs end together)."""
@@ -73,6 +74,14 @@ NO_WORKSPACE = {
     "bench measures", "reference build", "reference profile", "measures validate",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
+
+ACCOUNTS = {"users add", "users disable", "users reset-password", "users set-role"}
+"""Commands that change the dashboard's accounts (`users.sqlite`), never the data: they open
+the workspace read-only and run beside a writer (tests/test_web.py runs `users add`)."""
+
+SERVERS = {"serve", "bench dashboard"}
+"""Commands that serve the workspace, read-only, until stopped or for a set time
+(tests/test_web.py serves the app and runs the load test)."""
 
 INTO_THE_SHARE: dict[str, list[str]] = {
     "report": ["report", "-w", "{ws}", "--no-pdf"],
@@ -109,9 +118,11 @@ def _commands(group: TyperGroup, prefix: str = "") -> dict[str, Any]:
 
 def test_every_command_is_classed():
     commands = _commands(typer.main.get_command(app))
-    classed = [*READS, *WRITES, *NO_WORKSPACE]
+    classed = [*READS, *WRITES, *NO_WORKSPACE, *ACCOUNTS, *SERVERS]
     assert len(classed) == len(set(classed))
-    assert sorted(commands) == sorted(classed), "class each command: read, write or neither"
+    assert sorted(commands) == sorted(classed), (
+        "class each command: read, write, accounts, server or neither"
+    )
     for name in NO_WORKSPACE:
         params = {p.name for p in commands[name].params}
         assert not params & {"workspace", "directory"}, f"{name} takes a workspace: class it"

@@ -187,6 +187,10 @@ HEADINGS: dict[str, str] = {
     "hidden_months": "Periods hidden",
     "change": "Change",
     "measure_year": "Measure and year",
+    "baseline": "Baseline",
+    "recalculate": "Limits recalculated from",
+    "target": "Target",
+    "chart_notes": "About the chart",
 }
 """Every column heading a reader sees, by the column's name in published tables: the one place
 renderers take headings from."""
