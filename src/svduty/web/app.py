@@ -160,19 +160,19 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         area, version, _, _ = published.facts()
         return JSONResponse({"status": "ok", "area": area, "data_version": version})
 
+    def login_page(request: Request, target: str, error: str | None, status: int) -> Response:
+        """The sign-in form, with a fresh token and the signed cookie it must come back with."""
+        token, cookie = signer.login_token()
+        response = page(request, "login.html.j2", status, token=token, next=target, error=error)
+        response.set_cookie(
+            LOGIN_COOKIE, cookie, httponly=True, samesite="strict", secure=secure_cookies,
+            max_age=3600,
+        )  # fmt: skip
+        return response
+
     @app.get("/login")
     def login_form(request: Request, next: str = "/") -> Response:
-        token, cookie = signer.login_token()
-        response = page(request, "login.html.j2", token=token, next=_local(next), error=None)
-        response.set_cookie(
-            LOGIN_COOKIE,
-            cookie,
-            httponly=True,
-            samesite="strict",
-            secure=secure_cookies,
-            max_age=3600,
-        )
-        return response
+        return login_page(request, _local(next), None, 200)
 
     @app.post("/login")
     async def login(request: Request) -> Response:
@@ -196,24 +196,8 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         if user is None:
             limiter.failed(address, name)
             audit(request, "web login failed", {"user": name})
-            token, cookie = signer.login_token()
-            response = page(
-                request,
-                "login.html.j2",
-                401,
-                token=token,
-                next=target,
-                error="The user name or password is wrong, or the account is disabled.",
-            )
-            response.set_cookie(
-                LOGIN_COOKIE,
-                cookie,
-                httponly=True,
-                samesite="strict",
-                secure=secure_cookies,
-                max_age=3600,
-            )
-            return response
+            wrong = "The user name or password is wrong, or the account is disabled."
+            return login_page(request, target, wrong, 401)
         limiter.succeeded(address, name)
         request.state.user = user
         audit(request, "web login", {})
