@@ -155,6 +155,15 @@ class Chart:
             figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
         return _prefixed(buffer.getvalue(), self.id)
 
+    def png(self, dpi: int = 150) -> bytes:
+        """The same drawing as `svg`, as a PNG image (for slides and documents)."""
+        figure = getattr(self, f"_draw_{self.kind}")()
+        buffer = io.BytesIO()
+        figure.savefig(
+            buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None}
+        )
+        return buffer.getvalue()
+
     def vega_lite(self) -> dict[str, Any]:
         """The chart's data and encoding; hidden values are null (Vega-Lite leaves a gap)."""
         rows = [

@@ -13,12 +13,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 from fastapi import FastAPI, Request
@@ -34,8 +37,11 @@ from svduty.errors import InputError
 from svduty.output import csv_text, safe_for_spreadsheets
 from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.published import html_table
+from svduty.settings import load_settings
 from svduty.vocabulary import heading
 from svduty.web.accounts import User, authenticate, find_user
+from svduty.web.admin import Notices, add_admin_routes
+from svduty.web.chart_files import KINDS, chart_file, chart_table, find_chart
 from svduty.web.sessions import (
     COOKIE,
     LOGIN_COOKIE,
@@ -80,6 +86,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         loader=PackageLoader("svduty.web", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
+    notices = Notices(root)
     app = FastAPI(title="svduty", docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -98,6 +105,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         values.setdefault("csrf", getattr(request.state, "csrf", ""))
         values.setdefault("pages", PAGES)
         values.setdefault("version", __version__)
+        values.setdefault("notice", notices.current().notice)
         html = templates.get_template(template).render(**values)
         return HTMLResponse(html, status_code=status)
 
@@ -131,6 +139,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
                 return response
             request.state.user, request.state.csrf = user, session.csrf
             if request.method not in ("GET", "HEAD"):
+                await request.body()  # kept, so the route reads the same form again
                 form = await request.form()
                 if str(form.get("csrf", "")) != session.csrf:
                     response = PlainResponse("403: the form's CSRF token is missing or wrong", 403)
@@ -235,7 +244,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
             if key in kept:
                 kept.move_to_end(key)
                 return kept[key]
-        made = _charts(pub, name) + _blocks(pub, PAGES[name][1], view)
+        made = _charts(pub, name, view) + _blocks(pub, PAGES[name][1], view)
         if name == "measures" and pub.has("measures", "summary"):
             from svduty.report.measures import measures_section
 
@@ -324,7 +333,6 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
             "web export",
             {"table": f"{section}/{table}", "format": kind, "query": view.query()},
         )
-        name = f"{section}-{table}-{view.area or 'all'}".replace(" ", "-")
         if kind == "csv":
             data, media = csv_text(frame).encode(), "text/csv; charset=utf-8"
         else:
@@ -333,7 +341,29 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         return Response(
             data,
             media_type=media,
-            headers={"Content-Disposition": f'attachment; filename="{name}.{kind}"'},
+            headers=_attachment(f"{section}-{table}-{view.area or 'all'}.{kind}"),
+        )
+
+    @app.get("/export/chart/{name}/{chart_id}.{kind}")
+    def export_chart(request: Request, name: str, chart_id: str, kind: str) -> Response:
+        view, values = view_of(request)
+        pub = scoped(published.set_of(view)[view.area], hidden_from(request, values))
+        chart = find_chart(pub, name, chart_id) if name in PAGES and kind in KINDS else None
+        if chart is None:
+            return page(
+                request, "message.html.j2", 404, title="No such chart",
+                text=f"{name}/{chart_id}.{kind}",
+            )  # fmt: skip
+        audit(
+            request,
+            "web export",
+            {"chart": f"{name}/{chart_id}", "format": kind, "query": view.query()},
+        )
+        data = chart_file(chart, kind, view.internal)
+        return Response(
+            data,
+            media_type=KINDS[kind],
+            headers=_attachment(f"{chart_id}-{view.area or 'all'}.{kind}"),
         )
 
     @app.get("/audit")
@@ -346,6 +376,18 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         frame = read(root).tail(500).iloc[::-1]
         return page(request, "table.html.j2", title="Audit log", table=html_table(frame))
 
+    def settings_shown() -> dict[str, Any]:
+        version = published.facts()[1]
+        shown: dict[str, Any] = {"data version": version}
+        for key, value in asdict(load_settings(root)).items():
+            if key == "csps":
+                value = "; ".join(f"{c}: {', '.join(d)}" for c, d in value.items())
+            shown[key.replace("_", " ")] = ", ".join(value) if isinstance(value, tuple) else value
+        shown["served"] = "publicly (published pages)" if public else "to signed-in users only"
+        shown["cookies"] = "Secure (HTTPS)" if secure_cookies else "not marked Secure"
+        return shown
+
+    add_admin_routes(app, root, lambda: published.facts()[2], settings_shown, page, audit, Denied)
     app.state.published = published
     return app
 
@@ -429,20 +471,20 @@ def _blocks(pub: Publication, sections: tuple[str, ...], view: View) -> list[dic
     return blocks
 
 
-def _charts(pub: Publication, page: str) -> list[dict[str, Any]]:
-    """The page's charts, each drawn in the browser from its spec, its table a click away."""
+def _charts(pub: Publication, page: str, view: View) -> list[dict[str, Any]]:
+    """The page's charts, each drawn in the browser from its spec, its table a click away, and
+    each downloadable as the report draws it."""
     blocks = []
     for chart, spec in chart_specs(pub, page):
-        table = pd.DataFrame(chart.series, index=chart.labels)
-        table = table.astype(object).where(table.notna(), None)
-        table.index.name = chart.x_title or "label"
+        files = f"/export/chart/{page}/{quote(chart.id)}"
         blocks.append(
             {
                 "id": f"chart-{chart.id}",
                 "title": chart.title,
                 "spec": Markup(json.dumps(spec).replace("</", "<\\/")),
-                "html": html_table(table.reset_index()),
+                "html": html_table(chart_table(chart)),
                 "conclusion": None,
+                "files": {kind.upper(): f"{files}.{kind}?{view.query()}" for kind in KINDS},
             }
         )
     return blocks
@@ -466,6 +508,13 @@ def _shown(frame: pd.DataFrame) -> Markup:
 def _text(value: Any) -> Any:
     """A list in a cell as its items joined (a record's facts, say)."""
     return ", ".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _attachment(name: str) -> dict[str, str]:
+    """A download's header, its file name made of safe characters only (an area's name may
+    hold anything)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "export"
+    return {"Content-Disposition": f'attachment; filename="{safe}"'}
 
 
 def _xlsx(frame: pd.DataFrame, view: View) -> bytes:
