@@ -36,6 +36,7 @@ from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.published import html_table
 from svduty.vocabulary import heading
 from svduty.web.accounts import User, authenticate, find_user
+from svduty.web.maps import add_map_routes
 from svduty.web.sessions import (
     COOKIE,
     LOGIN_COOKIE,
@@ -346,6 +347,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         frame = read(root).tail(500).iloc[::-1]
         return page(request, "table.html.j2", title="Audit log", table=html_table(frame))
 
+    add_map_routes(app, published, view_of, hidden_from, audit)
     app.state.published = published
     return app
 
@@ -355,8 +357,8 @@ PUBLIC_READER = User("public", "public", (), False)
 
 
 def _published_page(path: str) -> bool:
-    """The paths a public dashboard serves without a session: pages and their exports."""
-    return path == "/" or path.startswith(("/pages/", "/export/"))
+    """The paths a public dashboard serves without a session: pages, their exports and maps."""
+    return path == "/" or path.startswith(("/pages/", "/export/", "/map/"))
 
 
 class PlainResponse(Response):
