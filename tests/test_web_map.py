@@ -314,9 +314,11 @@ def _colours(png: bytes) -> Counter[str]:
 
 
 def test_a_browser_draws_the_map_under_the_pages_policy(served, tmp_path):
-    """Chromium (software WebGL, no flags needed) draws each layer in its published colours,
-    switched from the keyboard, with its legend, description and table, and nothing is refused
-    by the Content-Security-Policy or fails on the console."""
+    """Chromium draws each layer in its published colours, switched from the keyboard, with its
+    legend, description and table; MapLibre's worker is this server's script; nothing is refused
+    by the Content-Security-Policy or fails on the console. Headless, Chromium's WebGL is
+    SwiftShader (software, through ANGLE); the flag keeps that fallback allowed should a later
+    Chromium turn it off by default."""
     from playwright.sync_api import sync_playwright
 
     _, base, _, _ = served
@@ -325,9 +327,13 @@ def test_a_browser_draws_the_map_under_the_pages_policy(served, tmp_path):
     client = _signed_in(base, "ana")
     layers = {name: _layer(client, name, {}) for name in LAYERS}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(
+            executable_path=chromium, args=["--no-sandbox", "--enable-unsafe-swiftshader"]
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 1000})
         said: list[str] = []
+        workers: list[str] = []
+        page.on("worker", lambda w: workers.append(w.url))
         page.on("console", lambda m: said.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: said.append(f"pageerror: {e}"))
         page.goto(f"{base}/login?next=/pages/where")
@@ -341,6 +347,9 @@ def test_a_browser_draws_the_map_under_the_pages_policy(served, tmp_path):
         )
         page.wait_for_selector("#where-map[data-drawn='districts'], #where-map[data-error]")
         assert page.get_attribute("#where-map", "data-error") is None, said
+        assert workers and all(
+            w == f"{base}/static/maplibre/maplibre-gl-csp-worker.js" for w in workers
+        ), workers
         figure = page.locator("#svduty-map")
         assert figure.get_attribute("role") == "img" and figure.get_attribute("aria-label")
         shot = figure.screenshot(path=str(tmp_path / "districts.png"))

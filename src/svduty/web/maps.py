@@ -16,7 +16,8 @@ only: another CSP's outline and figures are left out, not blanked.
 Each layer asked for is audited ("web map"), as an export is: the GeoJSON carries the page's
 figures in a form that can be saved and reused, and it can be fetched without the page, so
 counting it as part of the page view would miss who took it. A layer is built once per data
-version, view and the CSPs its reader may not see, and kept in memory (plain and gzipped).
+version, view and the CSPs its reader may not see, and kept in memory gzipped (the largest,
+800 LSOAs, is about 170 KB so; a client that cannot take gzip gets it unpacked).
 Coordinates are WGS84 longitude and latitude (RFC 7946) to five decimals (about a metre), the
 polygons simplified by coverage, so neighbours still meet, by about 30 m.
 """
@@ -65,6 +66,7 @@ SLIVER_SQUARE_METRES = 50_000.0
 """Holes and islands smaller than this are slivers left where generalised polygons almost meet."""
 DECIMALS = 5
 KEPT_LAYERS = 256
+"""Layers kept in memory, gzipped: a few KB to some 170 KB each."""
 RATE_COLUMNS = ("area", "csp", "count", "population", "rate", "low", "high", "share")
 HIDDEN = "[c]"
 
@@ -316,7 +318,7 @@ class Maps:
     def __init__(self, published: Published) -> None:
         self.published = published
         self._lock = threading.Lock()
-        self._kept: OrderedDict[tuple[Any, ...], tuple[bytes, bytes]] = OrderedDict()
+        self._kept: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._geography: tuple[str, Geography] | None = None
 
     def geography(self, version: str) -> Geography:
@@ -344,8 +346,8 @@ class Maps:
 
         return self.published.using(work)
 
-    def layer(self, name: str, view: View, version: str, hidden: set[str]) -> tuple[bytes, bytes]:
-        """The layer's GeoJSON, plain and gzipped."""
+    def layer(self, name: str, view: View, version: str, hidden: set[str]) -> bytes:
+        """The layer's GeoJSON, gzipped."""
         key = (version, name, view.query(), tuple(sorted(hidden)))
         with self._lock:
             if key in self._kept:
@@ -357,7 +359,7 @@ class Maps:
         else:
             pub = scoped(self.published.set_of(view)[view.area], hidden)
             data = rates_layer(pub, geo, name, hidden)
-        made = (data, gzip.compress(data, compresslevel=6, mtime=0))
+        made = gzip.compress(data, compresslevel=6, mtime=0)
         with self._lock:
             self._kept[key] = made
             while len(self._kept) > KEPT_LAYERS:
@@ -386,12 +388,12 @@ def add_map_routes(
             )
         view, values = view_of(request)
         hidden = hidden_from(request, values)
-        plain, packed = maps.layer(layer, view, request.state.data_version, hidden)
+        packed = maps.layer(layer, view, request.state.data_version, hidden)
         audit(request, "web map", {"layer": layer, "query": view.query()})
         headers = {"Cache-Control": "private, no-store", "Vary": "Accept-Encoding, Cookie"}
         if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"
             return Response(packed, media_type="application/geo+json", headers=headers)
-        return Response(plain, media_type="application/geo+json", headers=headers)
+        return Response(gzip.decompress(packed), media_type="application/geo+json", headers=headers)
 
     return maps
