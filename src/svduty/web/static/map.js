@@ -190,12 +190,12 @@
     if (name !== "hotspots") {
       const rated = features.filter((p) => p.rate !== null && p.rate !== undefined);
       rated.sort((a, b) => b.rate - a.rate);
-      if (rated.length) {
+      if (rated.length === 1) {
+        text += ", " + (about.note || "") + ". " + rated[0].area + ": " + rated[0].label + ".";
+      } else if (rated.length) {
+        const low = rated[rated.length - 1];
         text += ", " + (about.note || "") + ". Highest: " + rated[0].area + " " + rated[0].label + ".";
-        if (rated.length > 1) {
-          const low = rated[rated.length - 1];
-          text += " Lowest: " + low.area + " " + low.label + ".";
-        }
+        text += " Lowest: " + low.area + " " + low.label + ".";
       } else text += ": " + (about.note || "nothing to show") + ".";
       const hidden = features.length - rated.length;
       if (hidden) text += " " + hidden + " hidden as [c].";
@@ -203,7 +203,7 @@
       const counted = {};
       features.forEach((p) => (counted[p.class] = (counted[p.class] || 0) + 1));
       const named = (about.legend || []).map((item) => [item.label, counted[item.label] || 0]);
-      text += about.unit ? " by " + about.unit : "";
+      text += about.unit ? " of " + about.unit : "";
       text += named.length
         ? ": " + named.map(([c, n]) => n + " " + c).join(", ") + "."
         : ": no significant hot or cold spots.";
