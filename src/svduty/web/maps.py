@@ -48,6 +48,7 @@ from shapely import (
     transform,
     union_all,
 )
+from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
 from svduty.errors import SvdutyError
@@ -121,7 +122,7 @@ def _simplified(shapes: np.ndarray) -> np.ndarray:
         return shapes
     try:
         return np.asarray(coverage_simplify(shapes, SIMPLIFY_METRES))
-    except Exception:  # not a clean coverage (a partnership's own file): one by one
+    except (GEOSException, ValueError, TypeError):  # not a clean coverage: one by one
         return np.array([s.simplify(SIMPLIFY_METRES / 2) for s in shapes])
 
 
