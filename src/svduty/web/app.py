@@ -42,6 +42,7 @@ from svduty.vocabulary import heading
 from svduty.web.accounts import User, authenticate, find_user
 from svduty.web.admin import Notices, add_admin_routes
 from svduty.web.chart_files import KINDS, chart_file, chart_table, find_chart
+from svduty.web.maps import add_map_routes
 from svduty.web.sessions import (
     COOKIE,
     LOGIN_COOKIE,
@@ -388,6 +389,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         return shown
 
     add_admin_routes(app, root, lambda: published.facts()[2], settings_shown, page, audit, Denied)
+    add_map_routes(app, published, view_of, hidden_from, audit)
     app.state.published = published
     return app
 
@@ -397,8 +399,8 @@ PUBLIC_READER = User("public", "public", (), False)
 
 
 def _published_page(path: str) -> bool:
-    """The paths a public dashboard serves without a session: pages and their exports."""
-    return path == "/" or path.startswith(("/pages/", "/export/"))
+    """The paths a public dashboard serves without a session: pages, their exports and maps."""
+    return path == "/" or path.startswith(("/pages/", "/export/", "/map/"))
 
 
 class PlainResponse(Response):

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -49,6 +50,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Each page: its title and the published sections it shows, in order."""
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+T = TypeVar("T")
 KEPT = 32
 """Published sets kept in memory (each a few megabytes at most)."""
 
@@ -204,6 +206,12 @@ class Published:
             while len(self._sets) > KEPT:
                 self._sets.popitem(last=False)
             return found
+
+    def using(self, work: Callable[[Workspace], T]) -> T:
+        """`work` done on the open workspace, under the lock: for what reads more than the
+        published sets (the maps' boundaries and hotspots)."""
+        with self._lock:
+            return work(self._current())
 
     def lineage(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every batch (file, kind, rows read, accepted and rejected, when, status) and the
