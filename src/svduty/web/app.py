@@ -35,6 +35,7 @@ from svduty.output import csv_text, safe_for_spreadsheets
 from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.published import html_table
 from svduty.vocabulary import heading
+from svduty.web import records
 from svduty.web.accounts import User, authenticate, find_user
 from svduty.web.sessions import (
     COOKIE,
@@ -255,7 +256,8 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
     def view_of(request: Request) -> tuple[View, dict[str, Any]]:
         area, version, csps, threshold = published.facts()
         request.state.data_version = version
-        view = View.of(dict(request.query_params), csps)
+        choices = published.choices()
+        view = View.of(dict(request.query_params), csps, choices)
         user: User = request.state.user
         if not user.may_see(view.area):
             raise Denied(f"{user.name} may see {', '.join(user.areas)} and the whole area only")
@@ -264,7 +266,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         shown = [c for c in csps if user.may_see(c)]
         return view, {
             "area_name": area, "csps": shown, "all_csps": csps, "threshold": threshold,
-            "view": view,
+            "view": view, **choices.shown(view.definition, view.clause),
         }  # fmt: skip
 
     def hidden_from(request: Request, values: dict[str, Any]) -> set[str]:
@@ -346,6 +348,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         frame = read(root).tail(500).iloc[::-1]
         return page(request, "table.html.j2", title="Audit log", table=html_table(frame))
 
+    records.install(app, published, page, audit, view_of, Denied)
     app.state.published = published
     return app
 
