@@ -117,6 +117,9 @@ def test_a_clause_counts_only_what_it_puts_in(site):
     assert clause.id == "police-uk-open-data#robbery" and clause.caveat == default.caveat
     expected = _expected(root, clause)
     published = _exported(client, "trends/monthly", {"clause": "robbery"})
+    named = client.get("/export/trends/monthly.xlsx", params={"clause": "robbery"})
+    disposition = named.headers["content-disposition"]
+    assert 'filename="trends-monthly-all-police-uk-open-data-robbery.xlsx"' in disposition
     want = safe_for_spreadsheets(expected[None].table("trends", "monthly"))
     assert _figures(published) == [None if pd.isna(c) else int(c) for c in want["count"]]
     page = client.get("/pages/where", params={"clause": "robbery"})

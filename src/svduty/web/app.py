@@ -32,6 +32,7 @@ from svduty import __version__
 from svduty.audit import Entry, append, now
 from svduty.errors import InputError
 from svduty.output import csv_text, safe_for_spreadsheets
+from svduty.outputs import slug
 from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.published import html_table
 from svduty.vocabulary import heading
@@ -327,6 +328,8 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
             {"table": f"{section}/{table}", "format": kind, "query": view.query()},
         )
         name = f"{section}-{table}-{view.area or 'all'}".replace(" ", "-")
+        if view.definition or view.clause:  # a file says what it counts, when chosen
+            name += "-" + slug(published.definition(view).id)
         if kind == "csv":
             data, media = csv_text(frame).encode(), "text/csv; charset=utf-8"
         else:
