@@ -272,8 +272,9 @@ def test_a_partner_may_not_look_a_record_up(site):
 
 
 def test_text_from_a_record_is_shown_as_text_in_a_browser(site):
-    """Chromium opens the record whose crime reference is a script: the reference reads as
-    text, no dialog opens, and the page's only scripts are the server's."""
+    """Chromium looks up the record whose crime reference is a script: the reference reads as
+    text, no dialog opens, and the page's only scripts are the server's. A definition chosen
+    in a page's filters goes into its URL."""
     from playwright.sync_api import sync_playwright
 
     root, base = site
@@ -315,5 +316,12 @@ def test_text_from_a_record_is_shown_as_text_in_a_browser(site):
         assert HOSTILE_REF in page.inner_text("#facts")
         assert page.locator("script:not([src])").count() == 0
         assert NOT_FOR_PUBLICATION in page.inner_text("main")
+        # the definition chosen in a page's filters goes into its URL, to share
+        page.goto(f"{base}/pages/trends")
+        page.select_option("#definition", LOCAL)
+        page.click("form.svduty-filters button")
+        page.wait_for_load_state()
+        assert f"definition={LOCAL}" in page.url
+        assert f"{LOCAL} v" in page.inner_text("#definition-in-force")
         browser.close()
     assert dialogs == []
