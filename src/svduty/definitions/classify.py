@@ -115,6 +115,10 @@ def classify(store: Store, definition: Definition) -> ClassificationSummary:
     return clause_summary(store, definition)
 
 
+class NoSuchIncident(InputError):
+    """No stored incident has the BATCH-LINE or crime reference asked for."""
+
+
 @dataclass(frozen=True)
 class RuleVerdict:
     rule: str
@@ -183,7 +187,7 @@ def explain(store: Store, definition: Definition, incident_id: str) -> Explanati
     read = sorted({c for keys in rule_keys for _, _, cols in keys for c in cols} - set(shown))
     frame = row_t.select(*shown, *read, **selections).to_pandas()
     if frame.empty:
-        raise InputError(
+        raise NoSuchIncident(
             f"no incident {incident_id!r}: give BATCH-LINE (e.g. 3-1502, as "
             "'svduty batches' and 'svduty rejects' number them) or a crime reference"
         )

@@ -35,10 +35,12 @@ from svduty import __version__
 from svduty.audit import Entry, append, now
 from svduty.errors import InputError
 from svduty.output import csv_text, safe_for_spreadsheets
+from svduty.outputs import slug
 from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.published import html_table
 from svduty.settings import load_settings
 from svduty.vocabulary import heading
+from svduty.web import records
 from svduty.web.accounts import User, authenticate, find_user
 from svduty.web.admin import Notices, add_admin_routes
 from svduty.web.chart_files import KINDS, chart_file, chart_table, find_chart
@@ -265,7 +267,8 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
     def view_of(request: Request) -> tuple[View, dict[str, Any]]:
         area, version, csps, threshold = published.facts()
         request.state.data_version = version
-        view = View.of(dict(request.query_params), csps)
+        choices = published.choices()
+        view = View.of(dict(request.query_params), csps, choices)
         user: User = request.state.user
         if not user.may_see(view.area):
             raise Denied(f"{user.name} may see {', '.join(user.areas)} and the whole area only")
@@ -274,7 +277,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         shown = [c for c in csps if user.may_see(c)]
         return view, {
             "area_name": area, "csps": shown, "all_csps": csps, "threshold": threshold,
-            "view": view,
+            "view": view, **choices.shown(view.definition, view.clause),
         }  # fmt: skip
 
     def hidden_from(request: Request, values: dict[str, Any]) -> set[str]:
@@ -316,6 +319,12 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
             **values,
         )
 
+    def counted(view: View) -> str:
+        """What a downloaded file holds, for its name: the area, and the definition or clause
+        when one was chosen."""
+        chosen = f"-{slug(published.definition(view).id)}" if view.definition or view.clause else ""
+        return f"{view.area or 'all'}{chosen}"
+
     @app.get("/export/{section}/{table}.{kind}")
     def export(request: Request, section: str, table: str, kind: str) -> Response:
         view, values = view_of(request)
@@ -342,7 +351,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         return Response(
             data,
             media_type=media,
-            headers=_attachment(f"{section}-{table}-{view.area or 'all'}.{kind}"),
+            headers=_attachment(f"{section}-{table}-{counted(view)}.{kind}"),
         )
 
     @app.get("/export/chart/{name}/{chart_id}.{kind}")
@@ -364,7 +373,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
         return Response(
             data,
             media_type=KINDS[kind],
-            headers=_attachment(f"{chart_id}-{view.area or 'all'}.{kind}"),
+            headers=_attachment(f"{chart_id}-{counted(view)}.{kind}"),
         )
 
     @app.get("/audit")
@@ -390,6 +399,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
 
     add_admin_routes(app, root, lambda: published.facts()[2], settings_shown, page, audit, Denied)
     add_map_routes(app, published, view_of, hidden_from, audit)
+    records.install(app, published, page, audit, view_of, Denied)
     app.state.published = published
     return app
 

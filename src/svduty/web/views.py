@@ -1,5 +1,6 @@
-"""What the dashboard shows: the published set of a view (area, period, published or internal),
-read from the workspace opened read-only, and the pages it is cut into.
+"""What the dashboard shows: the published set of a view (area, period, definition or one of its
+clauses, published or internal), read from the workspace opened read-only, and the pages it is
+cut into.
 
 Every figure comes from `sna.publications`, the same disclosure-controlled (and cached) set the
 reports are built from, so a number on the screen is the number in the PDF. The workspace is
@@ -15,16 +16,22 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
 import pandas as pd
 
+from svduty.definitions import load_definition
+from svduty.definitions.model import Definition
 from svduty.errors import InputError
 from svduty.publish import Policy, Publication
 from svduty.report.charts import Chart
 from svduty.report.sections import Page
+from svduty.web.definitions import Choices
 from svduty.workspace import SNAPSHOT_FILE, Workspace
+
+if TYPE_CHECKING:
+    from svduty.definitions.classify import Explanation
 
 CHARTED = {
     "trends": ("trends",),
@@ -63,9 +70,12 @@ class View:
     start: str | None = None  # YYYY-MM
     end: str | None = None
     internal: bool = False  # unsuppressed, for analysts: NOT FOR PUBLICATION
+    definition: str | None = None  # a definition's id; None: the workspace's
+    clause: str | None = None  # one clause of it, counted on its own
 
     @classmethod
-    def of(cls, params: dict[str, str], csps: list[str]) -> View:
+    def of(cls, params: dict[str, str], csps: list[str], choices: Choices | None = None) -> View:
+        """The view a URL asks for; with `choices`, its definition and clause are checked."""
         area = params.get("area") or None
         if area is not None and area not in csps:
             raise InputError(f"area {area!r} is not one of this partnership's CSPs")
@@ -77,7 +87,11 @@ class View:
             months[key] = value
         if months["start"] and months["end"] and months["start"] > months["end"]:
             raise InputError(f"start {months['start']} is after end {months['end']}")
-        return cls(area, months["start"], months["end"], params.get("view") == "internal")
+        definition, clause = params.get("definition") or None, params.get("clause") or None
+        if choices is not None:
+            choices.chosen(definition, clause)  # refuses an unknown id or clause, naming it
+        internal = params.get("view") == "internal"
+        return cls(area, months["start"], months["end"], internal, definition, clause)
 
     def query(self, **changes: Any) -> str:
         """This view's URL query, with `changes` made."""
@@ -87,6 +101,8 @@ class View:
             "start": view.start,
             "end": view.end,
             "view": "internal" if view.internal else None,
+            "definition": view.definition,
+            "clause": view.clause,
         }
         return urlencode({k: v for k, v in pairs.items() if v})
 
@@ -156,6 +172,7 @@ class Published:
         self._lock = threading.Lock()
         self._workspace: Workspace | None = None
         self._stamp: tuple[int, int] | None = None
+        self._choices: Choices | None = None
         self._sets: OrderedDict[tuple[Any, ...], dict[str | None, Publication]] = OrderedDict()
 
     def _snapshot(self) -> tuple[int, int] | None:
@@ -174,6 +191,7 @@ class Published:
                 self._workspace.close()
             self._workspace = Workspace.open(self.root, read_only=True, say=lambda _: None)
             self._stamp = stamp
+            self._choices = None
         return self._workspace
 
     def facts(self) -> tuple[str, str, list[str], int]:
@@ -184,16 +202,33 @@ class Published:
             csps = list(settings.csps)
             return str(settings.area or ""), ws.data_version, csps, settings.disclosure_threshold
 
+    def _chosen(self) -> Choices:
+        """The definitions a view may choose (held under the lock; read again on reopening)."""
+        ws = self._current()
+        if self._choices is None:
+            self._choices = Choices(load_definition(ws.settings.definition))
+        return self._choices
+
+    def choices(self) -> Choices:
+        with self._lock:
+            return self._chosen()
+
+    def definition(self, view: View) -> Definition:
+        """The definition the view counts by: its own, one clause of it, or the workspace's."""
+        with self._lock:
+            return self._chosen().chosen(view.definition, view.clause)
+
     def set_of(self, view: View) -> dict[str | None, Publication]:
-        """The whole area's publication and each CSP's for the view's period, controlled
-        together (so no figure is recoverable across them)."""
+        """The whole area's publication and each CSP's for the view's period and definition,
+        controlled together (so no figure is recoverable across them)."""
         from svduty.counting import Filter
         from svduty.sna import publications, selection_of
 
         with self._lock:
             ws = self._current()
+            definition = self._chosen().chosen(view.definition, view.clause)
             policy = Policy(ws.settings.disclosure_threshold, internal=view.internal)
-            key = (ws.data_version, view.start, view.end, policy.key)
+            key = (ws.data_version, view.start, view.end, definition.sha256, policy.key)
             if key in self._sets:
                 self._sets.move_to_end(key)
                 return self._sets[key]
@@ -201,7 +236,8 @@ class Published:
                 *([Filter("month", view.start, ">=")] if view.start else []),
                 *([Filter("month", view.end, "<=")] if view.end else []),
             ]
-            found = publications(ws, selection_of(ws, period=period or None), policy)
+            selection = selection_of(ws, definition, period=period or None)
+            found = publications(ws, selection, policy)
             self._sets[key] = found
             while len(self._sets) > KEPT:
                 self._sets.popitem(last=False)
@@ -228,6 +264,15 @@ class Published:
                 "GROUP BY ALL ORDER BY rows DESC, file_name LIMIT 200"
             ).fetchdf()
         return batches, rejects
+
+    def explain(self, definition: Definition, incident: str) -> tuple[Explanation, str]:
+        """Why one record is in or out of the definition, rule by rule, and the data version
+        read: record-level, for analysts only."""
+        from svduty.definitions.classify import explain
+
+        with self._lock:
+            ws = self._current()
+            return explain(ws.store, definition, incident), ws.data_version
 
     def close(self) -> None:
         with self._lock:
