@@ -256,12 +256,23 @@ def test_a_partner_sees_their_csp_and_the_whole_area_never_another_csp(served):
         ("/export/trends/monthly.csv", {"area": "Shropshire"}),
         ("/pages/trends", {"view": "internal"}),
         ("/audit", {}),
+        # a set of one's own could be subtracted from the published one
+        ("/pages/trends", {"start": "2025-02"}),
+        ("/export/trends/monthly.csv", {"end": "2025-02"}),
+        ("/pages/what", {"definition": "home-office-knife-sharp"}),
+        ("/pages/what", {"clause": "robbery"}),
     ):
         answer = client.get(path, params=params)
         assert answer.status_code == 403, (path, params)
     log = read(root).iloc[before:]
     denied = log[log["action"] == "web denied"]
-    assert len(denied) == 4 and set(denied["actor"]) == {"hereford (partner)"}
+    assert len(denied) == 8 and set(denied["actor"]) == {"hereford (partner)"}
+    # the definition in force, named, is the published set
+    assert (
+        client.get("/pages/what", params={"definition": "police-uk-open-data"}).status_code == 200
+    )
+    page = client.get("/pages/trends").text
+    assert 'name="start"' not in page and "for analysts" in page
 
 
 def test_failed_sign_ins_are_limited_and_logged_without_the_password(served):

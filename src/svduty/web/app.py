@@ -274,6 +274,12 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
             raise Denied(f"{user.name} may see {', '.join(user.areas)} and the whole area only")
         if view.internal and user.role not in ("analyst", "admin"):
             raise Denied("the unsuppressed view is for analysts")
+        if user.role not in ("analyst", "admin") and view.chosen():
+            raise Denied(
+                "partners and the public see the published set: the whole period, by the "
+                "definition in force (a count hidden in one period or definition could be "
+                "found by subtracting another); ask an analyst for other cuts"
+            )
         shown = [c for c in csps if user.may_see(c)]
         return view, {
             "area_name": area, "csps": shown, "all_csps": csps, "threshold": threshold,

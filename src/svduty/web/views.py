@@ -90,8 +90,14 @@ class View:
         definition, clause = params.get("definition") or None, params.get("clause") or None
         if choices is not None:
             choices.chosen(definition, clause)  # refuses an unknown id or clause, naming it
+            if definition == choices.default.id:
+                definition = None  # the workspace's own: the published set's
         internal = params.get("view") == "internal"
         return cls(area, months["start"], months["end"], internal, definition, clause)
+
+    def chosen(self) -> bool:
+        """A period, definition or clause other than the published set's."""
+        return any((self.start, self.end, self.definition, self.clause))
 
     def query(self, **changes: Any) -> str:
         """This view's URL query, with `changes` made."""

@@ -8,7 +8,7 @@ for (const figure of document.querySelectorAll("figure.svduty-chart")) {
     expr: vega.expressionInterpreter,
     defaultStyle: false,
     renderer: "svg",
-    actions: { export: true, source: false, compiled: false, editor: false },
+    actions: false, // files come from the server, drawn as the report draws them, and audited
   }).catch((error) => {
     target.textContent = "The chart could not be drawn: " + error.message + ". Its table is below.";
   });
