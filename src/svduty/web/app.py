@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,17 @@ def create_app(
             while len(kept) > KEPT_PAGES:
                 kept.popitem(last=False)
         return made
+
+    def draw_ahead(view: View, sets: dict[str | None, Publication]) -> None:
+        """Every page of a view warmed at start, for the whole area and each CSP, as a reader
+        who may see them all has them drawn."""
+        version = published.facts()[1]
+        for area in sets:
+            shown = replace(view, area=area)
+            for name in PAGES:
+                drawn(sets[area], name, shown, version, set())
+
+    preparer.draw = draw_ahead
 
     def view_of(request: Request) -> tuple[View, dict[str, Any]]:
         area, version, csps, threshold = published.facts()

@@ -10,10 +10,12 @@ Three things are timed apart, because a reader meets them at different costs:
   for the whole area and each CSP, then disclosure control). The dashboard answers such a view
   at once with a "being prepared" page (HTTP 202) that reloads itself; the time reported is
   from the first ask to the page itself (HTTP 200).
-- a *first view*: the first time this server process draws a page, its set in memory or in the
-  workspace's cache. Every page for the whole area and each CSP (and each period) is asked for
-  once, one after another, before the users start; a page answered 202 counts here with the
-  time of the request that was answered 200.
+- a *first view*: the first time this server process is asked for a page, its set in memory or
+  in the workspace's cache. Every page for the whole area and each CSP (and each period) is
+  asked for once, one after another, before the users start; a page answered 202 counts here
+  with the time of the request that was answered 200. The server draws the pages of all the
+  data ahead of readers when it starts, so those first views cost what a reader meets after
+  the start; a period's pages (`--period`) are drawn when first asked for.
 - *cached views*: every request of the run, all of whose pages were drawn before it.
 
 The users sign in first, one after another; the clock starts when all have. The server's peak

@@ -6,17 +6,21 @@ millions of incidents. A page whose set is neither in memory nor in the workspac
 answered at once with a "being prepared" page that reloads itself, while one thread makes the
 set; sets are made one at a time, each once however many ask, and only so many wait their turn.
 When the server starts, and whenever new data are committed, the views most read are made first:
-all the data, and the latest financial year (the whole area's and each CSP's, one set).
+all the data (its pages drawn too, for the whole area and each CSP: the success measures' page
+draws its SPC charts, a second or two), and the latest financial year (the whole area's and each
+CSP's, one set).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import replace
 
+from svduty.publish import Publication
 from svduty.web.views import Published, View
 
 WAITING = 16
@@ -41,6 +45,8 @@ class Preparer:
     def __init__(self, published: Published, waiting: int = WAITING) -> None:
         self.published = published
         self.waiting = waiting
+        self.draw: Callable[[View, dict[str | None, Publication]], None] | None = None
+        """Draws a view's pages ahead of readers, once its set is made by `warm`."""
         self._lock = threading.Lock()
         self._queued: dict[View, Future[object]] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svduty-prepare")
@@ -90,6 +96,8 @@ class Preparer:
     def _warm(self) -> None:
         try:
             whole = self.published.set_of(View())
+            if whole is not None and self.draw is not None:
+                self.draw(View(), whole)
             period = whole.get(None) if whole else None
             year = financial_year(str(period.value("report", "period") or "")) if period else None
             if year is not None:
