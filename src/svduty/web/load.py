@@ -8,7 +8,7 @@ Three things are timed apart, because a reader meets them at different costs:
 - a *new set*: a view whose published set is neither in the server's memory nor in the
   workspace's cache (`cache/sna-*.pickle`), so it must be made (every analysis of the period,
   for the whole area and each CSP, then disclosure control). The dashboard answers such a view
-  at once with a "being prepared" page (HTTP 202) that reloads itself; the time reported is
+  within 1.5 s with a "being prepared" page (HTTP 202) that reloads itself; the time reported is
   from the first ask to the page itself (HTTP 200).
 - a *first view*: the first time this server process is asked for a page, its set in memory or
   in the workspace's cache. Every page for the whole area and each CSP (and each period) is

@@ -3,20 +3,22 @@
 Making a view's published set (every analysis of the period, for the whole area and each CSP,
 then disclosure control across them) takes seconds on a small workspace and tens of seconds on
 millions of incidents. A page whose set is neither in memory nor in the workspace's cache is
-answered at once with a "being prepared" page that reloads itself, while one thread makes the
-set; sets are made one at a time, each once however many ask, and only so many wait their turn.
-When the server starts, and whenever new data are committed, the views most read are made first:
-all the data (its pages drawn too, for the whole area and each CSP: the success measures' page
-draws its SPC charts, a second or two), and the latest financial year (the whole area's and each
-CSP's, one set).
+shown if its set is made within 1.5 s (`app.PREPARE_WAIT`), else answered then with a "being
+prepared" page that reloads itself, while one thread makes the set; sets are made one at a
+time, each once however many ask, and only so many wait their turn. When the server starts,
+and whenever new data are committed, the views most read are made first: all the data (its
+pages drawn too, for the whole area and each CSP: the success measures' page draws its SPC
+charts, a second or two), and the latest financial year (the whole area's and each CSP's, one
+set).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import suppress
 from dataclasses import replace
 
@@ -49,8 +51,12 @@ class Preparer:
         """Draws a view's pages ahead of readers, once its set is made by `warm`."""
         self._lock = threading.Lock()
         self._queued: dict[View, Future[object]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="svduty-prepare")
+        self._jobs: queue.SimpleQueue[tuple[Future[object], Callable[[], object]] | None]
+        self._jobs = queue.SimpleQueue()
+        # a daemon thread, so stopping the server never waits for a set half made (a set is
+        # written to the cache whole or not at all)
         self._closed = False
+        threading.Thread(target=self._work, name="svduty-prepare", daemon=True).start()
 
     def start(self, view: View) -> bool:
         """The view's set is being made (now, or already); False when too many wait."""
@@ -62,7 +68,7 @@ class Preparer:
                 return True
             if len(self._queued) >= self.waiting:
                 return False
-            made = self._pool.submit(self._make, wanted)
+            made = self._submit(lambda: self._make(wanted))
             self._queued[wanted] = made
         made.add_done_callback(lambda _: self._done(wanted))
         return True
@@ -91,7 +97,7 @@ class Preparer:
         year."""
         with self._lock:
             if not self._closed:
-                self._pool.submit(self._warm)
+                self._submit(self._warm)
 
     def _warm(self) -> None:
         try:
@@ -109,4 +115,21 @@ class Preparer:
         """Stop: a set being made is left to finish, the others are dropped."""
         with self._lock:
             self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._jobs.put(None)
+
+    def _submit(self, job: Callable[[], object]) -> Future[object]:
+        made: Future[object] = Future()
+        self._jobs.put((made, job))
+        return made
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            made, job = item
+            if self._closed:
+                made.cancel()
+                continue
+            made.set_running_or_notify_cancel()
+            try:
+                made.set_result(job())
+            except Exception as error:
+                made.set_exception(error)
