@@ -73,7 +73,7 @@ def served(tmp_path_factory, west_mercia):
     ):
         done = _add(root, name, role, areas, PASSWORDS[name])
         assert done.returncode == 0, done.stderr
-    app = create_app(root)
+    app = create_app(root, prepare_wait=120)  # a page waits for its figures here
     records = Records()
     access.addHandler(records)
     access.setLevel(logging.INFO)
@@ -419,17 +419,18 @@ def test_the_load_test_browses_every_view_and_leaves_no_user_behind(served):
     root, _, _, _ = served
     before = {u.name for u in users(root)}
     said: list[str] = []
-    result = load_test(root, users=3, seconds=2, say=said.append)
+    result = load_test(root, users=3, seconds=2, say=said.append, think=0.1)
     assert result.errors == 0 and result.requests >= 3
     assert result.first_views == 10 * 6  # every page, the whole area and its five CSPs
     assert result.cached_p95_ms <= result.cached_max_ms
+    assert result.peak_rss_mb is not None and result.peak_rss_mb > 10  # the server's, in MB
     assert {u.name for u in users(root)} == before
     assert any("browsing" in line for line in said)
 
 
 def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_more(served):
     root, _, _, _ = served
-    app = create_app(root, public=True)
+    app = create_app(root, public=True, prepare_wait=120)
     try:
         with _serving(app) as base, httpx.Client(base_url=base, follow_redirects=False) as anyone:
             overview = anyone.get("/")

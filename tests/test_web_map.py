@@ -242,7 +242,7 @@ def test_a_partner_gets_no_figure_of_another_csp(served):
 
 def test_a_public_dashboard_serves_the_map_to_anyone(served):
     root, _, _, _ = served
-    app = create_app(root, public=True)
+    app = create_app(root, public=True, prepare_wait=120)
     try:
         with _serving(app) as base, httpx.Client(base_url=base, follow_redirects=False) as anyone:
             assert _layer(anyone, "csps", {"area": "Shropshire"})["features"]
@@ -273,7 +273,7 @@ def with_lsoas(served, shared, tmp_path_factory):
     )
     assert "lsoas-2021" in text
     settings.write_text(text)
-    app = create_app(root)
+    app = create_app(root, prepare_wait=120)
     try:
         with _serving(app) as base:
             yield root, base

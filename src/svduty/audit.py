@@ -89,18 +89,32 @@ def _connect(path: Path) -> sqlite3.Connection:
     return con
 
 
+def connect(root: Path) -> sqlite3.Connection:
+    """The workspace's audit log, for a writer that appends many times (`append_on`)."""
+    return _connect(root / AUDIT_FILE)
+
+
+def append_on(con: sqlite3.Connection, entries: list[Entry]) -> None:
+    """Append rows in one transaction on an open connection (`connect`)."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        con.executemany(
+            f"INSERT INTO audit VALUES ({', '.join('?' * len(COLUMNS))})",
+            [e.row() for e in entries],
+        )
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def append(root: Path, entries: list[Entry], say: Callable[[str], None] | None = None) -> bool:
     """Append rows in one transaction; False (said once per workspace) when the folder cannot
     be written."""
     path = root / AUDIT_FILE
     try:
         with closing(_connect(path)) as con:
-            con.execute("BEGIN IMMEDIATE")
-            con.executemany(
-                f"INSERT INTO audit VALUES ({', '.join('?' * len(COLUMNS))})",
-                [e.row() for e in entries],
-            )
-            con.execute("COMMIT")
+            append_on(con, entries)
         return True
     except sqlite3.OperationalError as error:
         key = path.resolve()

@@ -1029,6 +1029,11 @@ def funnel_plot(
     _write(data, [*result.notes, result.method], output)
 
 
+KEEP_ALIVE = 75
+"""Seconds an idle connection to the dashboard stays open (uvicorn's 5 closed it while a reader
+read the page, so the next click raced the close; 75 is nginx's default)."""
+
+
 @app.command()
 def serve(
     workspace: WorkspaceOption,
@@ -1061,7 +1066,7 @@ def serve(
     err.print(f"serving {root} on http://{host}:{port} (Ctrl-C stops)", highlight=False)
     uvicorn.run(
         app_, host=host, port=port, access_log=False,
-        log_level="warning",
+        log_level="warning", timeout_keep_alive=KEEP_ALIVE,
     )  # fmt: skip
 
 
@@ -1693,10 +1698,14 @@ def bench_dashboard(
         list[str] | None,
         typer.Option(help="A FROM:TO period of months the users also filter by (repeat)."),
     ] = None,
+    think: Annotated[
+        float,
+        typer.Option(help="Mean seconds a user reads a page (0 to twice this; 0: none)."),
+    ] = 5.0,
 ) -> None:
     """The dashboard under load, over loopback only: every page for the whole area and each
-    CSP (and each period given) viewed once, then `users` browsing them at once; latency of
-    first and of cached views, and errors."""
+    CSP (and each period given) viewed once, then `users` browsing them at once, pausing to
+    read; latency of cached views, of first views and of new sets, errors, peak memory."""
     from svduty.web.load import load_test
 
     periods = [("", "")]
@@ -1704,14 +1713,16 @@ def bench_dashboard(
         start, _, end = text.partition(":")
         periods.append((start, end))
     root = _root(workspace)
-    r = load_test(root, users, seconds, periods, say=_say)
+    r = load_test(root, users, seconds, periods, say=_say, think=think)
     frame = pd.DataFrame(
         [
             {
-                "users": r.users, "seconds": r.seconds, "requests": r.requests,
-                "errors": r.errors, "p50 (ms)": r.cached_p50_ms, "p95 (ms)": r.cached_p95_ms,
-                "max (ms)": r.cached_max_ms, "first views": r.first_views,
-                "first p95 (ms)": r.first_p95_ms, "first max (ms)": r.first_max_ms,
+                "users": r.users, "think (s)": r.think, "seconds": r.seconds,
+                "requests": r.requests, "errors": r.errors, "p50 (ms)": r.cached_p50_ms,
+                "p95 (ms)": r.cached_p95_ms, "max (ms)": r.cached_max_ms,
+                "first views": r.first_views, "first p95 (ms)": r.first_p95_ms,
+                "first max (ms)": r.first_max_ms, "new sets": r.new_sets,
+                "new set max (s)": r.new_set_max_s, "peak RSS (MB)": r.peak_rss_mb,
             }
         ]
     )  # fmt: skip

@@ -177,6 +177,14 @@ def publications(
     return _cached(workspace.root / "cache" / f"sna-{key}.pickle", make)
 
 
+def on_disk(
+    workspace: Workspace, selection: Selection, policy: Policy, weights: Weights | None = None
+) -> bool:
+    """Whether `publications` would read this set from the workspace's cache (not make it)."""
+    key = _cache_key(workspace, selection, policy, weights)
+    return (workspace.root / "cache" / f"sna-{key}.pickle").exists()
+
+
 def measure_tables(workspace: Workspace, selection: Selection) -> dict[str | None, list[Table]]:
     """Every measure of the workspace's outcomes frameworks (shipped and its own) for the whole
     area (None) and each CSP, over the selection's months."""

@@ -18,7 +18,9 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -30,9 +32,11 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from svduty import __version__
-from svduty.audit import Entry, append, now
+from svduty.audit import Entry, now
 from svduty.errors import InputError
 from svduty.output import csv_text, safe_for_spreadsheets
 from svduty.outputs import slug
@@ -41,10 +45,14 @@ from svduty.report.published import html_table
 from svduty.settings import load_settings
 from svduty.vocabulary import heading
 from svduty.web import records
-from svduty.web.accounts import User, authenticate, find_user
+from svduty.web.accounts import User, authenticate
 from svduty.web.admin import Notices, add_admin_routes
+from svduty.web.auditor import AuditWriter
+from svduty.web.bodies import TOKEN_SLOT, Bodies, personal, stand_in
 from svduty.web.chart_files import KINDS, chart_file, chart_table, find_chart
+from svduty.web.known import Known
 from svduty.web.maps import add_map_routes
+from svduty.web.prepare import Preparer
 from svduty.web.sessions import (
     COOKIE,
     LOGIN_COOKIE,
@@ -71,6 +79,10 @@ SECURITY_HEADERS = {
 }
 KEPT_PAGES = 512
 """Pages' drawn HTML kept in memory (a set's pages are drawn once, not at every request)."""
+PREPARE_WAIT = 1.5
+"""Seconds a page waits for its published set to be made before it says it is being prepared
+(and reloads itself every REFRESH seconds)."""
+REFRESH = 5
 access = logging.getLogger("svduty.web.access")
 
 
@@ -78,81 +90,121 @@ class Denied(Exception):
     """A request for what the user's role or areas do not allow."""
 
 
-def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -> FastAPI:
+def create_app(
+    root: Path, secure_cookies: bool = False, public: bool = False,
+    prepare_wait: float = PREPARE_WAIT,
+) -> FastAPI:  # fmt: skip
     """The dashboard of the workspace at `root`. `secure_cookies` marks cookies Secure, for a
     server behind HTTPS; `public` lets anyone read the published pages and their exports
-    without signing in (the published report's figures, nothing an analyst alone sees)."""
+    without signing in (the published report's figures, nothing an analyst alone sees);
+    `prepare_wait`: seconds a page waits for a published set being made."""
     published = Published(root)
     signer = Sessions(root, secret_key(root))
+    known = Known(root, signer)
+    writer = AuditWriter(root, say=lambda _: None)
+    preparer = Preparer(published)
+    published.changed = preparer.warm
+    bodies = Bodies()
     limiter = LoginLimiter()
     templates = Environment(
         loader=PackageLoader("svduty.web", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
     notices = Notices(root)
-    app = FastAPI(title="svduty", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(published.facts)  # starts making the sets most read
+        yield
+        preparer.close()
+        writer.close()  # every audit row written before the server stops
+
+    app = FastAPI(
+        title="svduty", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def audit(request: Request, action: str, parameters: dict[str, Any]) -> None:
         user: User | None = getattr(request.state, "user", None)
         actor = f"{user.name} ({user.role})" if user else "anonymous"
         version = getattr(request.state, "data_version", None)
-        append(
-            root,
-            [Entry(now(), actor, action, parameters, version, [], None, __version__)],
-            say=lambda _: None,
-        )
+        writer.write([Entry(now(), actor, action, parameters, version, [], None, __version__)])
 
-    def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    def rendered(request: Request, template: str, **values: Any) -> str:
         values.setdefault("user", getattr(request.state, "user", None))
         values.setdefault("csrf", getattr(request.state, "csrf", ""))
         values.setdefault("pages", PAGES)
         values.setdefault("version", __version__)
         values.setdefault("notice", notices.current().notice)
-        html = templates.get_template(template).render(**values)
-        return HTMLResponse(html, status_code=status)
+        return templates.get_template(template).render(**values)
+
+    def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        return HTMLResponse(rendered(request, template, **values), status_code=status)
 
     def who(cookie: str | None) -> tuple[Session | None, User | None]:
-        """The request's session and its user, read afresh (a disabled user is out at once)."""
-        session = signer.read(cookie)
-        return session, find_user(root, session.user) if session else None
+        """The request's session and its user, as of the last change to the accounts (a
+        disabled user is out at once)."""
+        return known.who(cookie)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
+    async def admitted(request: Request) -> Response | None:
+        """None when the request may go on (its reader in `request.state`), else the answer
+        that refuses it. A form's body, read here for its token, is kept in `request.state`
+        for the route to read again."""
         path = request.url.path
-        request.state.user = None
-        response: Response
-        if not any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC):
-            session, user = await run_in_threadpool(who, request.cookies.get(COOKIE))
-            if (
-                (session is None or user is None or user.disabled)
-                and public
-                and (request.method in ("GET", "HEAD") and _published_page(path))
-            ):
+        if any(path == p or (p.endswith("/") and path.startswith(p)) for p in PUBLIC):
+            return None
+        cookie = request.cookies.get(COOKIE)
+        kept = known.peek(cookie)  # a database read only when the accounts changed
+        session, user = kept if kept is not None else await run_in_threadpool(who, cookie)
+        if session is None or user is None or user.disabled:
+            if public and request.method in ("GET", "HEAD") and _published_page(path):
                 request.state.user, request.state.csrf = PUBLIC_READER, ""
-                response = await call_next(request)
-                for name, value in SECURITY_HEADERS.items():
-                    response.headers.setdefault(name, value)
-                _log(request, response, PUBLIC_READER, started)
-                return response
-            if session is None or user is None or user.disabled:
-                response = _unauthenticated(request)
-                _log(request, response, None, started)
-                return response
-            request.state.user, request.state.csrf = user, session.csrf
-            if request.method not in ("GET", "HEAD"):
-                await request.body()  # kept, so the route reads the same form again
-                form = await request.form()
-                if str(form.get("csrf", "")) != session.csrf:
-                    response = PlainResponse("403: the form's CSRF token is missing or wrong", 403)
-                    _log(request, response, user, started)
-                    return response
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        _log(request, response, request.state.user, started)
-        return response
+                return None
+            return _unauthenticated(request)
+        request.state.user, request.state.csrf = user, session.csrf
+        if request.method not in ("GET", "HEAD"):
+            request.state.body = await request.body()
+            form = await request.form()
+            if str(form.get("csrf", "")) != session.csrf:
+                return PlainResponse("403: the form's CSRF token is missing or wrong", 403)
+        return None
+
+    class Guard:
+        """In front of every route: the session check, the CSRF check of forms, the security
+        headers and the access log. Plain ASGI (Starlette's `BaseHTTPMiddleware` streamed
+        every answer through a task and a queue of its own)."""
+
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await self.app(scope, receive, send)
+                return
+            started = time.perf_counter()
+            request = Request(scope, receive)
+            request.state.user = None
+            refused = await admitted(request)
+            status = 500
+
+            async def answer(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = MutableHeaders(scope=message)
+                    for name, value in SECURITY_HEADERS.items():
+                        headers.setdefault(name, value)
+                await send(message)
+
+            try:
+                if refused is not None:
+                    await refused(scope, receive, answer)
+                else:  # a form read for its token is read again by the route
+                    await self.app(scope, _replayed(request, receive), answer)
+            finally:
+                _log(request, status, request.state.user, started)
+
+    app.add_middleware(Guard)
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, error: InputError) -> Response:
@@ -264,6 +316,17 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
                 kept.popitem(last=False)
         return made
 
+    def draw_ahead(view: View, sets: dict[str | None, Publication]) -> None:
+        """Every page of a view warmed at start, for the whole area and each CSP, as a reader
+        who may see them all has them drawn."""
+        version = published.facts()[1]
+        for area in sets:
+            shown = replace(view, area=area)
+            for name in PAGES:
+                drawn(sets[area], name, shown, version, set())
+
+    preparer.draw = draw_ahead
+
     def view_of(request: Request) -> tuple[View, dict[str, Any]]:
         area, version, csps, threshold = published.facts()
         request.state.data_version = version
@@ -301,8 +364,51 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
             return page(request, "message.html.j2", 404, title="No such page", text=name)
         view, values = view_of(request)
         others = hidden_from(request, values)
-        pub = scoped(published.set_of(view)[view.area], others)
+        user: User = request.state.user
+        notice = notices.current().notice  # drawn into the page, so part of its key
+        key = (request.state.data_version, name, view.query(), tuple(sorted(others)), user.role,
+               notice)  # fmt: skip
+        body = bodies.get(key)
+        if body is None:
+            sets = published.set_of(view, build=False) or ready_soon(view)
+            if sets is None:
+                return being_prepared(request, name, view)
+            body = section_body(request, name, view, values, others, sets)
+            bodies.put(key, body)
         audit(request, "web view", {"page": name, "query": view.query()})
+        return HTMLResponse(personal(body, user.name, request.state.csrf))
+
+    def ready_soon(view: View) -> dict[str | None, Publication] | None:
+        """The view's set, if it can be made (in the background) within `prepare_wait`."""
+        if not preparer.start(view):
+            return None
+        preparer.wait(view, prepare_wait)
+        return published.set_of(view, build=False)
+
+    def being_prepared(request: Request, name: str, view: View) -> Response:
+        """Said at once while a view's set is made; the page reloads itself until it is."""
+        audit(request, "web view", {"page": name, "query": view.query(), "prepared": False})
+        queued = preparer.start(view)
+        text = (
+            "The figures for this view are being worked out, which can take a minute on a "
+            "large workspace. This page reloads itself when they are ready."
+            if queued
+            else "Too many new views are being worked out at once: try again in a minute."
+        )
+        response = page(
+            request, "message.html.j2", 202 if queued else 503,
+            title="These figures are being prepared", text=text,
+            refresh=REFRESH if queued else None,
+        )  # fmt: skip
+        response.headers["Retry-After"] = str(REFRESH if queued else 60)
+        return response
+
+    def section_body(
+        request: Request, name: str, view: View, values: dict[str, Any], others: set[str],
+        sets: dict[str | None, Publication],
+    ) -> str:  # fmt: skip
+        """The page drawn with stand-ins for the reader's name and form token."""
+        pub = scoped(sets[view.area], others)
         title = PAGES[name][0]
         blocks = list(drawn(pub, name, view, request.state.data_version, others))
         if name == "quality" and request.state.user.role in ("analyst", "admin"):
@@ -313,9 +419,11 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
                 {"id": "lineage-rejects", "title": "Rejected rows by file, field and reason "
                  "(internal)", "html": html_table(rejects), "conclusion": None},
             ]  # fmt: skip
-        return page(
+        return rendered(
             request,
             "page.html.j2",
+            user=stand_in(request.state.user),
+            csrf=TOKEN_SLOT,
             name=name,
             title=title,
             blocks=blocks,
@@ -334,7 +442,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
     @app.get("/export/{section}/{table}.{kind}")
     def export(request: Request, section: str, table: str, kind: str) -> Response:
         view, values = view_of(request)
-        pub = scoped(published.set_of(view)[view.area], hidden_from(request, values))
+        pub = scoped(published.made(view)[view.area], hidden_from(request, values))
         if not pub.has(section, table) or kind not in ("csv", "xlsx"):
             return page(
                 request,
@@ -363,7 +471,7 @@ def create_app(root: Path, secure_cookies: bool = False, public: bool = False) -
     @app.get("/export/chart/{name}/{chart_id}.{kind}")
     def export_chart(request: Request, name: str, chart_id: str, kind: str) -> Response:
         view, values = view_of(request)
-        pub = scoped(published.set_of(view)[view.area], hidden_from(request, values))
+        pub = scoped(published.made(view)[view.area], hidden_from(request, values))
         chart = find_chart(pub, name, chart_id) if name in PAGES and kind in KINDS else None
         if chart is None:
             return page(
@@ -445,7 +553,24 @@ def _local(target: str) -> str:
     return target if local else "/"
 
 
-def _log(request: Request, response: Response, user: User | None, started: float) -> None:
+def _replayed(request: Request, receive: Receive) -> Receive:
+    """The request's body again, if the guard read it (for a form's token)."""
+    body: bytes | None = getattr(request.state, "body", None)
+    if body is None:
+        return receive
+    given = False
+
+    async def again() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
+def _log(request: Request, status: int, user: User | None, started: float) -> None:
     access.info(
         json.dumps(
             {
@@ -453,7 +578,7 @@ def _log(request: Request, response: Response, user: User | None, started: float
                 "method": request.method,
                 "path": request.url.path,
                 "query": request.url.query,
-                "status": response.status_code,
+                "status": status,
                 "ms": round(1000 * (time.perf_counter() - started), 1),
                 "user": user.name if user else None,
                 "client": request.client.host if request.client else None,

@@ -86,6 +86,11 @@ class Sessions:
         return self._cookie.dumps(made)
 
     def read(self, cookie: str | None) -> Session | None:
+        found = self.lookup(cookie)
+        return found[0] if found else None
+
+    def lookup(self, cookie: str | None) -> tuple[Session, float] | None:
+        """The cookie's session and when it expires (seconds since the epoch), if it is live."""
         if not cookie:
             return None
         try:
@@ -94,10 +99,10 @@ class Sessions:
             return None
         with closing(self._connect()) as con:
             row = con.execute(
-                "SELECT user, csrf FROM sessions WHERE id = ? AND expires >= ?",
+                "SELECT user, csrf, expires FROM sessions WHERE id = ? AND expires >= ?",
                 (str(made), time.time()),
             ).fetchone()
-        return Session(*row) if row else None
+        return (Session(row[0], row[1]), float(row[2])) if row else None
 
     def end(self, cookie: str | None) -> None:
         if not cookie:

@@ -180,6 +180,10 @@ class Published:
         self._stamp: tuple[int, int] | None = None
         self._choices: Choices | None = None
         self._sets: OrderedDict[tuple[Any, ...], dict[str | None, Publication]] = OrderedDict()
+        self._facts: tuple[tuple[int, int] | None, tuple[str, str, list[str], int]] | None = None
+        self._making: dict[tuple[Any, ...], threading.Lock] = {}
+        self.changed: Callable[[], None] | None = None
+        """Called (outside any lock) when the data version seen changes: warms the new sets."""
 
     def _snapshot(self) -> tuple[int, int] | None:
         try:
@@ -201,12 +205,23 @@ class Published:
         return self._workspace
 
     def facts(self) -> tuple[str, str, list[str], int]:
-        """The area's name, the data version, its CSPs and the disclosure threshold."""
+        """The area's name, the data version, its CSPs and the disclosure threshold (read once
+        per data version: asked at every request)."""
+        stamp = self._snapshot()
+        known = self._facts
+        if known is not None and known[0] == stamp:
+            return known[1]
         with self._lock:
             ws = self._current()
             settings = ws.settings
-            csps = list(settings.csps)
-            return str(settings.area or ""), ws.data_version, csps, settings.disclosure_threshold
+            found = (
+                str(settings.area or ""), ws.data_version, list(settings.csps),
+                settings.disclosure_threshold,
+            )  # fmt: skip
+            before, self._facts = self._facts, (self._stamp, found)
+        if self.changed is not None and (before is None or before[1][1] != found[1]):
+            self.changed()
+        return found
 
     def _chosen(self) -> Choices:
         """The definitions a view may choose (held under the lock; read again on reopening)."""
@@ -224,30 +239,60 @@ class Published:
         with self._lock:
             return self._chosen().chosen(view.definition, view.clause)
 
-    def set_of(self, view: View) -> dict[str | None, Publication]:
+    def set_of(self, view: View, build: bool = True) -> dict[str | None, Publication] | None:
         """The whole area's publication and each CSP's for the view's period and definition,
-        controlled together (so no figure is recoverable across them)."""
+        controlled together (so no figure is recoverable across them): kept in memory, else read
+        from the workspace's cache, else (when `build`) made. None, without `build`, when it
+        would have to be made or another thread is making it. Made or read on a connection of
+        its own, so a build of many seconds holds up no other request."""
         from svduty.counting import Filter
-        from svduty.sna import publications, selection_of
+        from svduty.sna import on_disk, publications, selection_of
 
+        _, version, _, threshold = self.facts()
+        definition = self.definition(view)
+        policy = Policy(threshold, internal=view.internal)
+        key = (version, view.start, view.end, definition.sha256, policy.key)
         with self._lock:
-            ws = self._current()
-            definition = self._chosen().chosen(view.definition, view.clause)
-            policy = Policy(ws.settings.disclosure_threshold, internal=view.internal)
-            key = (ws.data_version, view.start, view.end, definition.sha256, policy.key)
             if key in self._sets:
                 self._sets.move_to_end(key)
                 return self._sets[key]
-            period = [
-                *([Filter("month", view.start, ">=")] if view.start else []),
-                *([Filter("month", view.end, "<=")] if view.end else []),
-            ]
-            selection = selection_of(ws, definition, period=period or None)
-            found = publications(ws, selection, policy)
-            self._sets[key] = found
-            while len(self._sets) > KEPT:
-                self._sets.popitem(last=False)
+            making = self._making.setdefault(key, threading.Lock())
+        if not making.acquire(blocking=build):
+            return None
+        try:
+            with self._lock:
+                if key in self._sets:  # made while this request waited for it
+                    return self._sets[key]
+            ws = Workspace.open(self.root, read_only=True, say=lambda _: None)
+            try:
+                period = [
+                    *([Filter("month", view.start, ">=")] if view.start else []),
+                    *([Filter("month", view.end, "<=")] if view.end else []),
+                ]
+                selection = selection_of(ws, definition, period=period or None)
+                if not build and not on_disk(ws, selection, policy):
+                    return None
+                found = publications(ws, selection, policy)
+                made = (ws.data_version, view.start, view.end, definition.sha256, policy.key)
+            finally:
+                ws.close()
+            with self._lock:
+                self._sets[made] = found
+                while len(self._sets) > KEPT:
+                    self._sets.popitem(last=False)
             return found
+        finally:
+            making.release()
+            with self._lock:
+                if self._making.get(key) is making and not making.locked():
+                    del self._making[key]
+
+    def made(self, view: View) -> dict[str | None, Publication]:
+        """The view's set, made now if it must be (for an export or a map layer, which wait)."""
+        found = self.set_of(view, build=True)
+        if found is None:  # set_of makes what it has not got when asked to build
+            raise RuntimeError("a published set was not made")
+        return found
 
     def using(self, work: Callable[[Workspace], T]) -> T:
         """`work` done on the open workspace, under the lock: for what reads more than the
