@@ -297,6 +297,9 @@ def test_exports_neutralise_text_a_spreadsheet_would_run(ws, tmp_path):
     assert all(c.data_type == "s" for row in sheet.iter_rows() for c in row if c.value)
     records = json.loads(iv.export(ws, "json"))
     assert records[0]["description"] == "@SUM(A1:A9)"  # JSON keeps the text as given
+    (tmp_path / "out.csv").write_text(text, encoding="utf-8")
+    for exported in (tmp_path / "out.csv", tmp_path / "out.xlsx"):  # the quote comes off again
+        assert iv.import_catalogue(ws, exported).saved.unchanged == ("RISKY",)
 
 
 def test_the_template_imports_cleanly(ws):

@@ -41,6 +41,8 @@ def read_table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if not rows:
         raise InputError(f"{path}: the file is empty; it needs a header row ({', '.join(NAMES)})")
     header = [h.strip() for h in rows[0]]
+    while header and not header[-1]:  # columns a spreadsheet left empty at the right
+        header.pop()
     return header, [(n, row) for n, row in enumerate(rows[1:], start=2)]
 
 
@@ -63,7 +65,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     header = [h.strip() for h in rows[0]]
     while header and not header[-1]:
         header.pop()
-    return header, [(n, row[: len(header)]) for n, row in enumerate(rows[1:], start=2)]
+    return header, [(n, row) for n, row in enumerate(rows[1:], start=2)]
 
 
 def rows_of(interventions: list[Intervention]) -> list[dict[str, str]]:

@@ -32,6 +32,7 @@ from svduty.interventions.model import (
     Intervention,
     term,
 )
+from svduty.output import FORMULA_STARTS
 
 
 @dataclass(frozen=True)
@@ -229,11 +230,16 @@ def check_rows(header: list[str], rows: list[tuple[int, list[str]]], areas: Area
         if not any(cells.values()):
             continue
         row = _Row(number, cells, problems)
+        beyond = [v for v in values[len(header) :] if v.strip()]
+        if beyond:
+            row.fail("(after the last column)", "a cell beyond the header's columns", beyond[0])
         for column, text in cells.items():
             if text.startswith("="):
                 row.fail(column, "a spreadsheet formula: the file holds no value for it; type "
                          "the value itself")  # fmt: skip
                 cells[column] = ""
+            elif text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
+                cells[column] = text[1:]  # the quote an export puts before such text
         ident = row.text("id")
         if not ident:
             if not row.failed("id"):
