@@ -228,6 +228,10 @@ def test_the_catalogue_frame_is_typed_and_carries_the_evidence(ws, tmp_path):
     assert len(frame) == COUNT
     assert str(frame["age_min"].dtype) == "Int64" and str(frame["cost_per_year"].dtype) == "Float64"
     assert str(frame["funding_start"].dtype).startswith("datetime64")
+    assert list(frame["tier"].cat.categories) == list(TIERS)
+    assert frame["tier"].value_counts()["enforcement"] == sum(
+        1 for i in range(COUNT) if TIERS[i % len(TIERS)] == "enforcement"
+    )
     mentoring = evidence.find("mentoring")
     assert mentoring is not None
     assert set(frame["yef_band"]) == {mentoring.band}

@@ -33,7 +33,7 @@ from svduty import __version__, audit
 from svduty.engine import rollback
 from svduty.errors import InputError
 from svduty.interventions import evidence
-from svduty.interventions.model import Intervention, changes
+from svduty.interventions.model import SEXES, STATUSES, TIERS, Intervention, changes
 
 if TYPE_CHECKING:
     from svduty.workspace import Workspace
@@ -203,7 +203,13 @@ COLUMN_TYPES: dict[str, str] = {
 }  # fmt: skip
 
 
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "tier": TIERS, "sex": SEXES, "status": STATUSES, "yef_band": evidence.BANDS,
+}  # fmt: skip
+
+
 def frame(interventions: list[Intervention]) -> pd.DataFrame:
+    """Interventions as the typed frame `catalogue` returns."""
     rows = []
     for one in interventions:
         approach = evidence.find(one.yef_approach) if one.yef_approach else None
@@ -222,6 +228,8 @@ def frame(interventions: list[Intervention]) -> pd.DataFrame:
     for column, kind in COLUMN_TYPES.items():
         if kind == "datetime64[ns]":
             found[column] = pd.to_datetime(found[column])
+        elif kind == "category":  # every allowed value a category, present or not
+            found[column] = pd.Categorical(found[column], categories=CATEGORIES[column])
         elif kind != "object":
             found[column] = found[column].astype(kind)  # type: ignore[call-overload]
     return found
