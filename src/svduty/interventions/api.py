@@ -25,6 +25,7 @@ from svduty.interventions.layout import (
     to_cells,
 )
 from svduty.interventions.model import Intervention
+from svduty.reference.places import places
 
 if TYPE_CHECKING:
     from svduty.workspace import Workspace
@@ -54,8 +55,7 @@ class Imported:
 
 
 def area_index(ws: Workspace) -> AreaIndex:
-    areas = ws.store.table("areas").select("lsoa_code", "la_code", "la_name", "csp_name", "force")
-    return AreaIndex.build(ws.settings, areas.to_pandas())
+    return AreaIndex.build(ws.settings, places(ws.store))
 
 
 def check_file(ws: Workspace, path: Path | str) -> Checked:
