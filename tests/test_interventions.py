@@ -414,3 +414,30 @@ def test_the_example_catalogue_imports_and_marks_what_is_invented(ws):
                 assert column in invented, (row["id"], column)
     _catalogue(ws, ws.root, said.append)
     assert said[-1].startswith(f"interventions: 0 added, 0 changed, {len(frame)} unchanged")
+
+
+def test_the_command_line_imports_edits_ends_and_shows_every_version(tmp_path):
+    root = tmp_path / "ws"
+    make_workspace(root).close()
+    good = _write(tmp_path / "good.csv", _valid_rows())
+    done = svduty("interventions", "import", str(good), "-w", str(root))
+    assert done.returncode == 0, done.stderr
+    assert f"{COUNT} added, 0 changed" in done.stdout
+    again = svduty("interventions", "import", str(good), "-w", str(root))
+    assert f"0 added, 0 changed (previous versions kept), {COUNT} unchanged" in again.stdout
+    edited = svduty("interventions", "edit", "IV-01", "-w", str(root), "--capacity-per-year",
+                    "65", "--areas", "Herefordshire; Shropshire")  # fmt: skip
+    assert edited.returncode == 0, edited.stderr
+    ended = svduty("interventions", "end", "IV-01", "--on", "2025-09-30", "-w", str(root))
+    assert ended.returncode == 0, ended.stderr
+    shown = svduty("interventions", "show", "IV-01", "-w", str(root), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    document = json.loads(shown.stdout)
+    assert document["intervention"]["status"] == "ended"
+    assert document["intervention"]["areas"] == ["Herefordshire", "Shropshire"]
+    assert document["evidence"]["impact_band"] == evidence.find("mentoring").band  # type: ignore[union-attr]
+    assert [v["change"] for v in document["versions"]] == ["import", "edit", "end"]
+    assert document["versions"][1]["changes"]["capacity_per_year"] == [50, 65]
+    refused = svduty("interventions", "edit", "IV-01", "-w", str(root), "--age-max", "121")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "age_max '121': an impossible age (above 120)" in refused.stderr.splitlines()[-1]

@@ -19,7 +19,7 @@ import typer
 from svduty.errors import InputError
 from svduty.interventions import api, evidence, store
 from svduty.interventions.layout import COLUMNS, NAMES
-from svduty.output import Format, render
+from svduty.output import Format, records, render
 from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
 
 WorkspaceOption = Annotated[
@@ -147,12 +147,26 @@ def show(
         extra = [("yef_headline", approach.headline), ("yef_source", approach.strand_url or
                   approach.source_url), ("yef_read_on", approach.read_on)]  # fmt: skip
         fields = pd.concat([fields, pd.DataFrame(extra, columns=["field", "value"])])
+    if fmt is Format.json:  # one document: the record, its evidence and its versions
+        versions["changes"] = versions["changes"].map(json.loads)
+        document = {
+            "intervention": one.record(),
+            "evidence": None if approach is None else {
+                "approach": approach.name, "impact_band": approach.band,
+                "headline": approach.headline, "source_url": approach.strand_url
+                or approach.source_url, "read_on": approach.read_on,
+            },
+            "versions": records(versions),
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+        return
     cli._emit(fields, fmt, f"{one.id}: {one.name}")
-    if fmt is Format.table:
-        versions["changes"] = [
-            _summary(change, text)
-            for change, text in zip(versions["change"], versions["changes"], strict=True)
-        ]
+    if fmt is Format.csv:  # one table a file: the versions are in the table and JSON forms
+        return
+    versions["changes"] = [
+        _summary(change, text)
+        for change, text in zip(versions["change"], versions["changes"], strict=True)
+    ]
     cli._emit(versions, fmt, "Versions")
 
 
