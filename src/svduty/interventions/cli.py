@@ -19,6 +19,7 @@ import typer
 from svduty.errors import InputError
 from svduty.interventions import api, evidence, store
 from svduty.interventions.layout import COLUMNS, NAMES
+from svduty.interventions.model import STATUSES
 from svduty.output import Format, records, render
 from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
 
@@ -123,6 +124,8 @@ def list_(
     with _opened(workspace, read_only=True) as ws:
         frame = _listed(store.catalogue(ws))
     if status:
+        if status not in STATUSES:
+            raise InputError(f"--status {status!r}: one of {', '.join(STATUSES)}")
         frame = frame[frame["status"] == status]
     if fmt is Format.table:
         frame = frame[LIST_COLUMNS]
