@@ -24,7 +24,8 @@ from read_only_folder import read_only
 from typer.core import TyperGroup
 
 from svduty.cli import app
-from svduty.example import WEST_MERCIA
+from svduty.example import WEST_MERCIA, example_catalogue
+from svduty.interventions import import_catalogue
 from svduty.settings import Settings
 from svduty.workspace import Workspace
 from svduty.writer_lock import LOCK_FILE
@@ -47,6 +48,9 @@ READS: dict[str, list[str]] = {
     "measures show": ["-w", "{ws}", "knife-offences"],
     "measures list": ["-w", "{ws}"],
     "users list": ["-w", "{ws}"],
+    "interventions list": ["-w", "{ws}"],
+    "interventions show": ["-w", "{ws}", "CLIMB"],
+    "interventions export": ["-w", "{ws}", "--format", "json"],
 }
 """Commands that only read a workspace, with arguments that make each do its work (slowest
 first, so the side-by-side runs end together)."""
@@ -65,6 +69,11 @@ WRITES: dict[str, list[str]] = {
                         "2025-01"],
     "fetch boundaries": ["-w", "{ws}", "--base-url", "http://127.0.0.1:9"],
     "init": ["{ws}"],
+    "interventions import": ["-w", "{ws}", "{catalogue}"],
+    "interventions add": ["-w", "{ws}", "NEW", "--name", "New", "--tier", "primary",
+                          "--status", "planned"],
+    "interventions edit": ["-w", "{ws}", "CLIMB", "--capacity-per-year", "70"],
+    "interventions end": ["-w", "{ws}", "CLIMB", "--on", "2026-03-31"],
 }  # fmt: skip
 """Commands that change a workspace, with arguments each would carry out if it were let."""
 
@@ -72,6 +81,7 @@ NO_WORKSPACE = {
     "version", "definitions list", "definitions show", "definitions validate", "synth", "spc",
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
     "bench measures", "reference build", "reference profile", "measures validate",
+    "interventions approaches", "interventions template",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 
@@ -144,10 +154,15 @@ def small(tmp_path_factory, west_mercia: Path) -> tuple[Path, dict[str, str]]:
         files, mappings = synthetic_files(base / "syn")
         ws.ingest(files, mappings=mappings)
         ws.classify()
+        import_catalogue(ws, example_catalogue())
         batch, line = ws.con.execute(
             "SELECT batch_id, source_line FROM incidents ORDER BY batch_id, source_line LIMIT 1"
         ).fetchone()
-    values = {"incident": f"{batch}-{line}", "new_month": str(west_mercia / "2025-05")}
+    values = {
+        "incident": f"{batch}-{line}",
+        "new_month": str(west_mercia / "2025-05"),
+        "catalogue": str(example_catalogue()),
+    }
     return base / "ws", values
 
 

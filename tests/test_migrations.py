@@ -172,6 +172,7 @@ def test_v2_workspace_opens_backed_up_and_migrated(v2_workspace, tmp_path):
     assert "audit" not in new["counts"]
     kept = {t: n for t, n in old["counts"].items() if t not in ("audit", "meta")}
     kept["measure_values"] = 0  # the table of external series (schema 5), empty
+    kept["interventions"] = 0  # the catalogue of interventions (schema 6), empty
     assert {t: n for t, n in new["counts"].items() if t != "meta"} == kept
     for table in ("batches", "rejects", "classifications"):
         assert new[table] == old[table], table

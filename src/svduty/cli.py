@@ -25,6 +25,7 @@ from rich.progress import (
 from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
+from svduty.interventions.cli import interventions_app
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
 from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
@@ -57,6 +58,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(reference_app, name="reference")
 users_app = typer.Typer(help="The dashboard's users: add, list, disable, reset-password, set-role.")
 app.add_typer(users_app, name="users")
+app.add_typer(interventions_app, name="interventions")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

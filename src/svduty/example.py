@@ -93,6 +93,7 @@ def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> Ex
             kind="measure_series",
             on_file=lambda s: say(f"ingesting {Path(s.name).name}"),
         )
+        _catalogue(ws, root, say)
         summary = ws.classify()
         say(
             f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
@@ -108,6 +109,27 @@ def build_example(root: Path, say: Callable[[str], None] = lambda _: None) -> Ex
         sum(r.rows_accepted for r in partner),
         len(series),
         sum(r.rows_accepted for r in series),
+    )
+
+
+def example_catalogue() -> Path:
+    """The example's catalogue of interventions named in West Mercia's strategy and the PCC's
+    commissioning reports; its `illustrative` column names the values that are invented."""
+    return Path(str(resources.files("svduty") / "examples" / "interventions" / "west-mercia.csv"))
+
+
+def _catalogue(ws: Workspace, root: Path, say: Callable[[str], None]) -> None:
+    """The example catalogue copied to interventions/ and imported (unchanged rows stay)."""
+    from svduty.interventions import import_catalogue
+
+    target = root / "interventions" / example_catalogue().name
+    if not target.exists():
+        target.parent.mkdir(exist_ok=True)
+        shutil.copyfile(example_catalogue(), target)
+    done = import_catalogue(ws, target)
+    say(
+        f"interventions: {len(done.saved.added)} added, {len(done.saved.changed)} changed, "
+        f"{len(done.saved.unchanged)} unchanged (some values ILLUSTRATIVE: see the file)"
     )
 
 

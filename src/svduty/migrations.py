@@ -8,7 +8,8 @@ and records the new version in `meta`.
 
 Released versions: 1 (the first package), 2 (markers, involvements, A&E and admissions), 3 (the
 audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned),
-4 (each LSOA's electoral ward in the areas table), 5 (external series of success measures).
+4 (each LSOA's electoral ward in the areas table), 5 (external series of success measures),
+6 (the catalogue of interventions, every version kept).
 """
 
 from __future__ import annotations
@@ -196,11 +197,33 @@ def _to_v5(ctx: Context) -> None:
             ctx.con.execute(f"COPY (SELECT {body} LIMIT 0) TO '{folder / 'empty.parquet'}'")
 
 
+_INTERVENTIONS_V6 = """
+CREATE TABLE IF NOT EXISTS interventions (
+    id VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    valid_from TIMESTAMP NOT NULL,
+    valid_to TIMESTAMP,
+    changed_by VARCHAR NOT NULL,
+    change VARCHAR NOT NULL,
+    changes VARCHAR NOT NULL,
+    record VARCHAR NOT NULL,
+    PRIMARY KEY (id, version)
+)
+"""
+
+
+def _to_v6(ctx: Context) -> None:
+    """The catalogue of interventions (every version of each, in the DuckDB file with either
+    engine); empty until one is imported or added."""
+    ctx.con.execute(_INTERVENTIONS_V6)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "partner data: markers, involvements, A&E attendances, admissions", _to_v2),
     Migration(3, "audit log in audit.sqlite; versioned derived tables", _to_v3),
     Migration(4, "wards of LSOAs in the areas table", _to_v4),
     Migration(5, "external series of success measures", _to_v5),
+    Migration(6, "the catalogue of interventions", _to_v6),
 )
 
 

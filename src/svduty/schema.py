@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from svduty.vocabulary import MARKERS, marker_column
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bump with a migration in `svduty.migrations` for every change to a table below."""
 
 FACT_TABLES: dict[str, dict[str, str]] = {
@@ -210,7 +210,21 @@ CREATE TABLE IF NOT EXISTS rejects (
     reason VARCHAR NOT NULL,
     raw VARCHAR
 );
+CREATE TABLE IF NOT EXISTS interventions (
+    id VARCHAR NOT NULL,
+    version INTEGER NOT NULL,
+    valid_from TIMESTAMP NOT NULL,
+    valid_to TIMESTAMP,
+    changed_by VARCHAR NOT NULL,
+    change VARCHAR NOT NULL,
+    changes VARCHAR NOT NULL,
+    record VARCHAR NOT NULL,
+    PRIMARY KEY (id, version)
+);
 """
+"""The interventions table holds every version of the partnership's catalogue of interventions
+(svduty.interventions.store explains its columns); it lives in the DuckDB file with either
+engine."""
 
 
 def create_table_sql(name: str, columns: dict[str, str]) -> str:

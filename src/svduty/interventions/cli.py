@@ -1,0 +1,329 @@
+"""`svduty interventions ...`: the catalogue from the command line (a thin layer over
+`svduty.interventions`). `add` and `edit` take one option per column of the layout, made from
+the layout's own list so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from svduty.errors import InputError
+from svduty.interventions import api, evidence, store
+from svduty.interventions.layout import COLUMNS, NAMES
+from svduty.interventions.model import STATUSES
+from svduty.output import Format, records, render
+from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace", "-w", envvar=WORKSPACE_ENV, default_factory=default_workspace,
+        show_default="current directory", help="Workspace folder.",
+    ),
+]  # fmt: skip
+
+interventions_app = typer.Typer(
+    help="The catalogue of interventions: import, list, show, add, edit, end, export."
+)
+
+
+def _cli() -> Any:
+    """The main command line's helpers (imported late: it imports this module)."""
+    from svduty import cli
+
+    return cli
+
+
+@contextmanager
+def _opened(workspace: Path, read_only: bool = False) -> Iterator[Workspace]:
+    """The workspace for one command, closed however the command ends (a writer then
+    publishes what it committed and releases the lock)."""
+    ws = Workspace.open(workspace, read_only=read_only, say=_cli()._say)
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def _fail_with(problems: api.CatalogueProblems) -> None:
+    """Every problem to standard error as a table, then the one-line error."""
+    frame = pd.DataFrame(
+        [(p.row, p.column, p.value, p.reason) for p in problems.problems],
+        columns=["row", "column", "value", "reason"],
+    )
+    if not frame["row"].any():  # a change given as options, not a file
+        frame = frame.drop(columns=["row"])
+    sys.stderr.write(render(frame, Format.table, f"{problems.source}: problems"))
+    raise problems
+
+
+@interventions_app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="A catalogue in the layout: .csv or .xlsx.")],
+    workspace: WorkspaceOption,
+    check: Annotated[bool, typer.Option(help="Only check the file; store nothing.")] = False,
+) -> None:
+    """Check every row and store the catalogue (all rows or none); an unchanged intervention
+    gets no new version, a changed one keeps its previous version."""
+    cli = _cli()
+    with _opened(workspace, read_only=check) as ws:
+        try:
+            if check:
+                checked = api.check_file(ws, path)
+                if checked.problems:
+                    raise api.CatalogueProblems(str(path), checked.problems)
+                cli.out.print(f"{path}: {len(checked.interventions)} interventions, no problems")
+                return
+            done = api.import_catalogue(ws, path)
+        except api.CatalogueProblems as problems:
+            _fail_with(problems)
+            return
+    saved = done.saved
+    cli.out.print(
+        f"{path}: {len(saved.added)} added, {len(saved.changed)} changed (previous versions "
+        f"kept), {len(saved.unchanged)} unchanged"
+        + (f"; {len(done.untouched)} in the workspace not in the file, left as they are"
+           if done.untouched else ""),
+        highlight=False,
+    )  # fmt: skip
+
+
+LIST_COLUMNS = [
+    "id", "name", "tier", "status", "age_min", "age_max", "areas", "themes",
+    "capacity_per_year", "yef_approach", "yef_band",
+]  # fmt: skip
+
+
+def _listed(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame.copy()
+    for column in ("roles", "themes", "areas", "setting", "illustrative"):
+        shown[column] = shown[column].map(lambda v: "; ".join(v))
+    shown["funding"] = shown["funding"].map(
+        lambda fs: "; ".join(f"{f.source} {f.start or ''}..{f.end or ''}" for f in fs)
+    )
+    return shown
+
+
+@interventions_app.command("list")
+def list_(
+    workspace: WorkspaceOption,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+    status: Annotated[str | None, typer.Option(help="Only planned, running or ended.")] = None,
+) -> None:
+    """The current catalogue, one row per intervention (JSON and CSV have every column)."""
+    cli = _cli()
+    with _opened(workspace, read_only=True) as ws:
+        frame = _listed(store.catalogue(ws))
+    if status:
+        if status not in STATUSES:
+            raise InputError(f"--status {status!r}: one of {', '.join(STATUSES)}")
+        frame = frame[frame["status"] == status]
+    if fmt is Format.table:
+        frame = frame[LIST_COLUMNS]
+    cli._emit(frame, fmt, f"Interventions ({len(frame)})")
+
+
+@interventions_app.command("show")
+def show(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="The intervention's id.")],
+    workspace: WorkspaceOption,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Every field of one intervention, its evidence, and its versions (who changed what, when)."""
+    cli = _cli()
+    with _opened(workspace, read_only=True) as ws:
+        one = store.get(ws, ident)
+        versions = store.history(ws, ident)
+    row = _listed(store.frame([one])).iloc[0]
+    approach = evidence.find(one.yef_approach) if one.yef_approach else None
+    fields = pd.DataFrame({"field": row.index, "value": [_text(v) for v in row.values]})
+    if approach is not None:
+        extra = [("yef_headline", approach.headline), ("yef_source", approach.strand_url or
+                  approach.source_url), ("yef_read_on", approach.read_on)]  # fmt: skip
+        fields = pd.concat([fields, pd.DataFrame(extra, columns=["field", "value"])])
+    if fmt is Format.json:  # one document: the record, its evidence and its versions
+        versions["changes"] = versions["changes"].map(json.loads)
+        document = {
+            "intervention": one.record(),
+            "evidence": None if approach is None else {
+                "approach": approach.name, "impact_band": approach.band,
+                "headline": approach.headline, "source_url": approach.strand_url
+                or approach.source_url, "read_on": approach.read_on,
+            },
+            "versions": records(versions),
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+        return
+    cli._emit(fields, fmt, f"{one.id}: {one.name}")
+    if fmt is Format.csv:  # one table a file: the versions are in the table and JSON forms
+        return
+    versions["changes"] = [
+        _summary(change, text)
+        for change, text in zip(versions["change"], versions["changes"], strict=True)
+    ]
+    cli._emit(versions, fmt, "Versions")
+
+
+def _summary(change: str, text: str) -> str:
+    """A version's changes in words: 'capacity_per_year: 60 -> 75'."""
+    found = json.loads(text)
+    if "id" in found:
+        return f"{change}: first version"
+    return "; ".join(f"{k}: {_plain(old)} -> {_plain(new)}" for k, (old, new) in found.items())
+
+
+def _plain(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(blank)"
+    if isinstance(value, list):
+        return ", ".join(_period(v) if isinstance(v, dict) else _plain(v) for v in value)
+    return str(value)
+
+
+def _period(funding: dict[str, Any]) -> str:
+    return f"{funding['source']} {funding['start'] or ''} to {funding['end'] or ''}"
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return ""
+    if value is pd.NaT:
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _changes(values: dict[str, Any]) -> dict[str, Any]:
+    return {k.removesuffix("_"): v for k, v in values.items() if v is not None}
+
+
+def _with_field_options(function: Any, skip: tuple[str, ...] = ()) -> Any:
+    """Give a command one `--column` option per column of the layout (after its own)."""
+    own = [
+        p
+        for p in inspect.signature(function, eval_str=True).parameters.values()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    extra = [
+        inspect.Parameter(
+            f"{c.name}_" if c.name in ("id",) else c.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                str | None, typer.Option(f"--{c.name.replace('_', '-')}", help=c.help)
+            ],
+        )
+        for c in COLUMNS
+        if c.name not in skip
+    ]
+    function.__signature__ = inspect.Signature([*own, *extra])
+    return function
+
+
+def add(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="The new intervention's id.")],
+    workspace: WorkspaceOption,
+    **fields: Any,
+) -> None:
+    """Add an intervention: give its fields as options (--name, --tier, --status are needed;
+    lists separated by semicolons)."""
+    cli = _cli()
+    try:
+        with _opened(workspace) as ws:
+            made = api.add(ws, {"id": ident, **_changes(fields)})
+    except api.CatalogueProblems as problems:
+        _fail_with(problems)
+        return
+    cli.out.print(f"added {made.id} ({made.name})", highlight=False)
+
+
+def edit(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="The intervention's id.")],
+    workspace: WorkspaceOption,
+    **fields: Any,
+) -> None:
+    """Change fields of an intervention (options named as the layout's columns; an empty value
+    clears a field; funding options change its latest funded period). The previous version is
+    kept."""
+    cli = _cli()
+    changes = _changes(fields)
+    if not changes:
+        raise InputError("edit: give at least one field to change, such as --capacity-per-year 60")
+    try:
+        with _opened(workspace) as ws:
+            made = api.edit(ws, ident, changes)
+    except api.CatalogueProblems as problems:
+        _fail_with(problems)
+        return
+    cli.out.print(f"{made.id}: changed {', '.join(changes)}", highlight=False)
+
+
+interventions_app.command("add")(_with_field_options(add, skip=("id",)))
+interventions_app.command("edit")(_with_field_options(edit, skip=("id",)))
+
+
+@interventions_app.command("end")
+def end(
+    ident: Annotated[str, typer.Argument(metavar="ID", help="The intervention's id.")],
+    on: Annotated[str, typer.Option("--on", help="The day it ended (YYYY-MM-DD).")],
+    workspace: WorkspaceOption,
+) -> None:
+    """Mark an intervention ended (the previous version is kept)."""
+    cli = _cli()
+    try:
+        day = date.fromisoformat(on)
+    except ValueError as error:
+        raise InputError(f"--on {on!r}: not a date (YYYY-MM-DD)") from error
+    try:
+        with _opened(workspace) as ws:
+            made = api.end(ws, ident, day)
+    except api.CatalogueProblems as problems:
+        _fail_with(problems)
+        return
+    cli.out.print(f"{made.id}: ended on {day.isoformat()}", highlight=False)
+
+
+@interventions_app.command("export")
+def export(
+    workspace: WorkspaceOption,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx or json.")] = "csv",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+) -> None:
+    """The catalogue in the import layout (csv, xlsx; one row per funded period) or JSON; text
+    that a spreadsheet would run as a formula is written with a leading quote."""
+    cli = _cli()
+    if fmt == "xlsx" and output is None:
+        raise InputError("--format xlsx: give --output FILE.xlsx (a workbook is not text)")
+    with _opened(workspace, read_only=True) as ws:
+        data = api.export(ws, fmt, output)
+    if output is None:
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        cli.err.print(f"wrote {output}", highlight=False)
+
+
+@interventions_app.command("approaches")
+def approaches(
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """The bundled YEF Toolkit approaches an intervention may name, with band and headline."""
+    _cli()._emit(evidence.table(), fmt, "YEF Toolkit approaches")
+
+
+@interventions_app.command("template")
+def template(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.csv).")],
+) -> None:
+    """Write the import template: the layout's header and one example row."""
+    output.write_bytes(evidence.data_path("template.csv").read_bytes())
+    _cli().err.print(f"wrote {output} (columns: {', '.join(NAMES)})", highlight=False)
