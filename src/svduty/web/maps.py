@@ -92,13 +92,12 @@ class Geography:
 def geography(ws: Workspace) -> Geography:
     """Read once per data version: the boundaries the reports draw with, and the lookups."""
     from svduty.analysis.assessment import csp_districts
+    from svduty.reference.places import places
 
     groups = csp_districts(ws.store, ws.settings, None)
     codes = sorted({c for found in groups.values() for c in found})
-    areas = ws.store.table("areas")
-    frame = (
-        areas.filter(areas.la_code.isin(codes)).select("lsoa_code", "la_code", "la_name")
-    ).to_pandas()
+    frame = places(ws.store)
+    frame = frame[frame["la_code"].isin(codes)]
     names = dict(zip(frame["la_code"], frame["la_name"], strict=True))
     lsoa_districts = dict(zip(frame["lsoa_code"], frame["la_code"], strict=True))
     try:
