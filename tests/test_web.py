@@ -29,6 +29,7 @@ from svduty.audit import read
 from svduty.example import WEST_MERCIA
 from svduty.output import safe_for_spreadsheets
 from svduty.publish import Policy
+from svduty.reference.places import places
 from svduty.sna import publications, selection_of
 from svduty.web.app import PUBLIC, access, create_app
 from svduty.web.sessions import LOGIN_FAILURES
@@ -250,6 +251,17 @@ def test_a_partner_sees_their_csp_and_the_whole_area_never_another_csp(served):
             assert not [o for o in others if o in text], (name, params)
     rates = client.get("/export/where/csp_rates.csv").text
     assert "Herefordshire" in rates and not [o for o in others if o in rates]
+    # nor any of their districts, by name or code (Worcester, Malvern Hills, ...)
+    ws = Workspace.open(root, read_only=True)
+    known = places(ws.store)
+    ws.close()
+    codes = {code for o in others for code in WEST_MERCIA.csps[o]}
+    districts = set(known[known["la_code"].isin(codes)]["la_name"]) | codes
+    named = re.compile(r"\b(" + "|".join(map(re.escape, districts)) + r")\b")
+    assert "Worcester" in districts and named.search(analyst)
+    for name in PAGES:
+        text = client.get(f"/pages/{name}").text
+        assert named.search(text) is None, (name, named.search(text))
     before = len(read(root))
     for path, params in (
         ("/pages/trends", {"area": "Shropshire"}),

@@ -408,7 +408,7 @@ def create_app(
         sets: dict[str | None, Publication],
     ) -> str:  # fmt: skip
         """The page drawn with stand-ins for the reader's name and form token."""
-        pub = scoped(sets[view.area], others)
+        pub = scoped(sets[view.area], others, published.places_of(others))
         title = PAGES[name][0]
         blocks = list(drawn(pub, name, view, request.state.data_version, others))
         if name == "quality" and request.state.user.role in ("analyst", "admin"):
@@ -442,7 +442,8 @@ def create_app(
     @app.get("/export/{section}/{table}.{kind}")
     def export(request: Request, section: str, table: str, kind: str) -> Response:
         view, values = view_of(request)
-        pub = scoped(published.made(view)[view.area], hidden_from(request, values))
+        others = hidden_from(request, values)
+        pub = scoped(published.made(view)[view.area], others, published.places_of(others))
         if not pub.has(section, table) or kind not in ("csv", "xlsx"):
             return page(
                 request,
@@ -471,7 +472,8 @@ def create_app(
     @app.get("/export/chart/{name}/{chart_id}.{kind}")
     def export_chart(request: Request, name: str, chart_id: str, kind: str) -> Response:
         view, values = view_of(request)
-        pub = scoped(published.made(view)[view.area], hidden_from(request, values))
+        others = hidden_from(request, values)
+        pub = scoped(published.made(view)[view.area], others, published.places_of(others))
         chart = find_chart(pub, name, chart_id) if name in PAGES and kind in KINDS else None
         if chart is None:
             return page(

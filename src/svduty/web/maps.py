@@ -357,7 +357,9 @@ class Maps:
         if name == "hotspots":
             data = hotspots_layer(self.places(view), geo, hidden)
         else:
-            pub = scoped(self.published.made(view)[view.area], hidden)
+            pub = scoped(
+                self.published.made(view)[view.area], hidden, self.published.places_of(hidden)
+            )
             data = rates_layer(pub, geo, name, hidden)
         made = gzip.compress(data, compresslevel=6, mtime=0)
         with self._lock:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -113,35 +113,38 @@ class View:
         return urlencode({k: v for k, v in pairs.items() if v})
 
 
-def scoped(pub: Publication, others: set[str]) -> Publication:
+def scoped(pub: Publication, others: set[str], places: Collection[str] = ()) -> Publication:
     """The whole area's publication as a partner limited to some CSPs sees it: every row, column
-    and sentence naming another CSP (or one of its districts' rows) left out, and the funnels
-    comparing the CSPs with it. Leaving out published cells reveals nothing new."""
+    and sentence naming another CSP (`others`) or one of its districts (`places`: their names
+    and codes) left out, and the funnels comparing the CSPs with it. Leaving out published cells
+    reveals nothing new."""
     if not others:
         return pub
+    words = set(others) | set(places)
+    named = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(words, key=len)[::-1])) + r")\b")
     tables = {}
     for key, frame in pub.tables.items():
-        kept = frame.drop(columns=[c for c in frame.columns if c in others])
+        kept = frame.drop(columns=[c for c in frame.columns if c in words])
         mentions = pd.Series(False, index=kept.index)
         for column in kept.columns:
             if kept[column].dtype == object:
                 text = kept[column].map(lambda v: v if isinstance(v, str) else "")
-                mentions |= text.isin(others)
+                mentions |= text.isin(words)
                 if key.startswith(("conclusions/", "summary/")):
-                    mentions |= text.map(lambda v: any(o in v for o in others))
+                    mentions |= text.map(lambda v: named.search(v) is not None)
         tables[key] = kept[~mentions]
         if key.startswith(("conclusions/", "summary/")) and list(frame.columns) == ["value"]:
-            tables[key] = _sentences_without(frame, others)
+            tables[key] = _sentences_without(frame, named)
     extras = {k: v for k, v in pub.extras.items() if k != "funnels"}
     return replace(pub, tables=tables, extras=extras)
 
 
-def _sentences_without(frame: pd.DataFrame, others: set[str]) -> pd.DataFrame:
-    """A sentence, or a list of them, with those naming another CSP hidden."""
+def _sentences_without(frame: pd.DataFrame, named: re.Pattern[str]) -> pd.DataFrame:
+    """A sentence, or a list of them, with those naming another CSP or its places hidden."""
     value = frame["value"].iloc[0]
     if isinstance(value, list):
-        value = [v for v in value if not any(o in str(v) for o in others)]
-    elif isinstance(value, str) and any(o in value for o in others):
+        value = [v for v in value if named.search(str(v)) is None]
+    elif isinstance(value, str) and named.search(value) is not None:
         value = None
     return pd.DataFrame({"value": [value]})
 
@@ -182,6 +185,7 @@ class Published:
         self._sets: OrderedDict[tuple[Any, ...], dict[str | None, Publication]] = OrderedDict()
         self._facts: tuple[tuple[int, int] | None, tuple[str, str, list[str], int]] | None = None
         self._making: dict[tuple[Any, ...], threading.Lock] = {}
+        self._places: tuple[str, dict[str, set[str]]] | None = None
         self.changed: Callable[[], None] | None = None
         """Called (outside any lock) when the data version seen changes: warms the new sets."""
 
@@ -286,6 +290,28 @@ class Published:
             with self._lock:
                 if self._making.get(key) is making and not making.locked():
                     del self._making[key]
+
+    def places_of(self, csps: set[str]) -> set[str]:
+        """The names and codes of the CSPs' districts (read once per data version): what a
+        sentence about another CSP may name instead of the CSP."""
+        if not csps:
+            return set()
+        version = self.facts()[1]
+        if self._places is None or self._places[0] != version:
+            from svduty.analysis.assessment import csp_districts
+            from svduty.reference.places import places
+
+            with self._lock:
+                ws = self._current()
+                groups = csp_districts(ws.store, ws.settings, None)
+                known = places(ws.store)
+            names = dict(zip(known["la_code"], known["la_name"], strict=True))
+            found = {
+                csp: {n for code in codes for n in (code, names.get(code)) if n}
+                for csp, codes in groups.items()
+            }
+            self._places = (version, found)
+        return {n for csp in csps for n in self._places[1].get(csp, set())}
 
     def made(self, view: View) -> dict[str | None, Publication]:
         """The view's set, made now if it must be (for an export or a map layer, which wait)."""
