@@ -182,13 +182,16 @@ def test_an_analyst_signs_in_views_filters_exports_and_signs_out(served):
     assert csv.status_code == 200
     read_back = pd.read_csv(io.StringIO(csv.text), dtype=str, keep_default_na=False)
     assert list(read_back["month"]) == list(table["month"])
-    assert [int(c) if c else None for c in read_back["count"]] == [
-        None if pd.isna(c) else int(c) for c in table["count"]
-    ]
+    # as the page reads: a hidden count is [c], a count a whole number
+    shown = ["[c]" if pd.isna(c) else str(int(c)) for c in table["count"]]
+    assert list(read_back["count"]) == shown
     xlsx = client.get("/export/trends/monthly.xlsx", params={"area": "Shropshire"})
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert list(rows[0]) == list(table.columns) and len(rows) == len(table) + 1
+    counts = [r[list(table.columns).index("count")] for r in rows[1:]]
+    assert [c if c == "[c]" else str(c) for c in counts] == shown
+    assert all(isinstance(c, int) for c in counts if c != "[c]")
     # the unsuppressed view is the analyst's, and says so
     internal = client.get("/pages/trends", params={"view": "internal"})
     assert internal.status_code == 200 and "NOT FOR PUBLICATION" in internal.text

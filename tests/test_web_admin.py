@@ -200,3 +200,68 @@ def test_the_admins_notice_is_on_every_page_as_text(served):
     assert cleared.status_code == 303 and "Notice" not in partner.get("/").text
     log = read(root)
     assert "web settings changed" in set(log["action"])
+
+
+def test_downloads_read_as_the_page_and_never_share_a_name(served):
+    root, base, _, _ = served
+    client = _signed_in(base, "ana")
+    published = _published(root)
+    # a list of records (the measures' summary, say) downloads as a table, not as text
+    listed = next(
+        (key for key, frame in published[None].tables.items()
+         if list(frame.columns) == ["value"] and isinstance(frame["value"].iloc[0], list)
+         and frame["value"].iloc[0] and isinstance(frame["value"].iloc[0][0], dict)),
+        None,
+    )  # fmt: skip
+    if listed is not None:
+        section, _, name = listed.partition("/")
+        rows = published[None].table(section, name)["value"].iloc[0]
+        csv = client.get(f"/export/{section}/{name}.csv").text
+        read_back = pd.read_csv(io.StringIO(csv), dtype=str, keep_default_na=False)
+        assert len(read_back) == len(rows) and set(rows[0]) <= set(read_back.columns)
+    # the unsuppressed file says so in its first column, in CSV as in Excel
+    internal = client.get("/export/trends/monthly.csv", params={"view": "internal"})
+    read_back = pd.read_csv(io.StringIO(internal.text), dtype=str, keep_default_na=False)
+    assert read_back.columns[0] == "NOT FOR PUBLICATION"
+    assert set(read_back["NOT FOR PUBLICATION"]) == {"NOT FOR PUBLICATION"}
+    names = set()
+    chart = chart_specs(published[None], "trends")[0][0]
+    for path, params in (
+        ("/export/trends/monthly.csv", {}),
+        ("/export/trends/monthly.csv", {"view": "internal"}),
+        ("/export/trends/monthly.csv", {"start": "2025-02"}),
+        (f"/export/chart/trends/{chart.id}.csv", {}),
+    ):
+        answer = client.get(path, params=params)
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store"
+        names.add(re.search(r'filename="([^"]+)"', answer.headers["content-disposition"])[1])
+    assert len(names) == 4, names
+    assert any("NOT-FOR-PUBLICATION" in n for n in names)
+    assert client.get("/static/svduty.css").headers.get("cache-control") != "no-store"
+
+
+def test_a_reset_password_ends_the_users_sessions(served):
+    root, base, _, _ = served
+    from svduty.web.accounts import add_user, set_password
+
+    add_user(root, "resetme", "first-password-1", "analyst")
+    client = _sign_in_as(base, "resetme", "first-password-1")
+    assert client.get("/pages/trends").status_code == 200
+    set_password(root, "resetme", "second-password-2")
+    assert client.get("/pages/trends").status_code == 401
+
+
+def test_account_changes_from_the_command_line_are_audited_and_names_are_one_whatever_the_case(
+    served,
+):
+    root, _, _, _ = served
+    done = test_web._add(root, "Cased", "analyst", [], "cased-password-1")
+    assert done.returncode == 0, done.stderr
+    twin = test_web._add(root, "cased", "admin", [], "cased-password-2")
+    assert twin.returncode != 0 and "differing only in case" in twin.stderr
+    assert "Traceback" not in twin.stderr
+    log = read(root)
+    said = zip(log["action"], log["parameters"], strict=True)
+    added = [json.loads(p) if isinstance(p, str) else p for a, p in said if a == "user added"]
+    assert {"user": "Cased", "role": "analyst", "areas": []} in added
+    assert all("cased-password" not in str(p) for p in log["parameters"])

@@ -77,7 +77,7 @@ def _exported(client: httpx.Client, table: str, params: dict[str, str]) -> pd.Da
 
 
 def _figures(frame: pd.DataFrame, column: str = "count") -> list[int | None]:
-    return [None if v == "" else int(float(v)) for v in frame[column]]  # "46.0" beside a [c]
+    return [None if v in ("", "[c]", "no data") else int(v) for v in frame[column]]
 
 
 def test_the_definition_filter_counts_by_the_definition_chosen(site):

@@ -1110,6 +1110,16 @@ def _areas(root: Path, areas: list[str] | None) -> tuple[str, ...]:
     return tuple(areas or ())
 
 
+def _audit_user(root: Path, action: str, parameters: dict[str, object]) -> None:
+    """An account change from the command line, in the audit log as the dashboard's are."""
+    from svduty import __version__
+    from svduty.audit import Entry, append, now
+    from svduty.workspace import default_actor
+
+    entry = Entry(now(), default_actor(), action, parameters, None, [], None, __version__)
+    append(root, [entry], say=err.print)
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -1123,6 +1133,9 @@ def users_add(
 
     root = _root(workspace)
     user = add_user(root, name, _password(password_stdin), role, _areas(root, area))
+    _audit_user(
+        root, "user added", {"user": user.name, "role": user.role, "areas": list(user.areas)}
+    )
     scope = f", areas {', '.join(user.areas)}" if user.areas else ""
     out.print(f"added {user.name} ({user.role}{scope})", highlight=False)
 
@@ -1150,6 +1163,7 @@ def users_disable(
     from svduty.web.accounts import set_disabled
 
     set_disabled(_root(workspace), name, not enable)
+    _audit_user(_root(workspace), f"user {'enable' if enable else 'disable'}", {"user": name})
     out.print(f"{'enabled' if enable else 'disabled'} {name}", highlight=False)
 
 
@@ -1163,6 +1177,7 @@ def users_reset_password(
     from svduty.web.accounts import set_password
 
     set_password(_root(workspace), name, _password(password_stdin))
+    _audit_user(_root(workspace), "user reset-password", {"user": name})
     out.print(f"password of {name} changed", highlight=False)
 
 
@@ -1178,6 +1193,7 @@ def users_set_role(
 
     root = _root(workspace)
     set_role(root, name, role, _areas(root, area))
+    _audit_user(root, "user role", {"user": name, "role": role, "areas": list(area or [])})
     out.print(f"{name} is now {role}", highlight=False)
 
 

@@ -164,9 +164,10 @@ def charts(pub: Publication) -> str:
             )
         elif row["hidden_months"]:
             html.append(
-                f"<p>No chart: {row['hidden_months']} of {row['months']} months count from 1 "
-                f"to {threshold - 1} and are hidden, and limits drawn over them would give "
-                "their total back. The internal report draws it.</p>"
+                f"<p>No chart: {row['hidden_months']} of {row['months']} months are hidden, "
+                f"each counting from 1 to {threshold - 1} or hidden so that a total does not "
+                "give such a count back, and limits drawn over them would give their total "
+                "back. The internal report draws it.</p>"
             )
         else:
             html.append("<p>No chart: no month of the period has data for this measure.</p>")

@@ -77,6 +77,13 @@ def add_user(root: Path, name: str, password: str, role: str, areas: tuple[str, 
         raise InputError("only a partner is limited to areas; give --area with --role partner")
     stamp = now()
     with closing(_connect(root)) as con, con:
+        same = con.execute(
+            "SELECT name FROM users WHERE lower(name) = lower(?)", (name,)
+        ).fetchone()
+        if same is not None and same[0] != name:
+            raise InputError(
+                f"user {same[0]!r} exists; a name differing only in case would pass for it"
+            )
         try:
             con.execute(
                 "INSERT INTO users VALUES (?, ?, ?, ?, 0, ?, ?)",
@@ -112,8 +119,20 @@ def _update(root: Path, name: str, column: str, value: object) -> None:
 
 
 def set_password(root: Path, name: str, password: str) -> None:
+    """A new password; the user's open sessions end with the old one (a reset often follows
+    a password's loss)."""
     _check(name, password=password)
     _update(root, name, "password", _HASHER.hash(password))
+    _end_sessions(root, name)
+
+
+def _end_sessions(root: Path, name: str) -> None:
+    with closing(_connect(root)) as con, con:
+        has_sessions = con.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sessions'"
+        ).fetchone()[0]
+        if has_sessions:
+            con.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
 
 def set_role(root: Path, name: str, role: str, areas: tuple[str, ...] = ()) -> None:
@@ -152,8 +171,4 @@ def remove_user(root: Path, name: str) -> None:
     """The user and their sessions, gone."""
     with closing(_connect(root)) as con, con:
         con.execute("DELETE FROM users WHERE name = ?", (name,))
-        has_sessions = con.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'sessions'"
-        ).fetchone()[0]
-        if has_sessions:
-            con.execute("DELETE FROM sessions WHERE user = ?", (name,))
+    _end_sessions(root, name)

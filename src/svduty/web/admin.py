@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from svduty.errors import InputError
+from svduty.settings import SETTINGS_FILE as SETTINGS_FILE_OF_WORKSPACE
 from svduty.web.accounts import (
     ROLES,
     User,
@@ -207,6 +208,7 @@ def add_admin_routes(
         return page(
             request, "settings.html.j2", title="Settings", workspace=settings_shown(),
             dashboard=DashboardSettings.load(root), notice_max=NOTICE_MAX,
+            settings_file=SETTINGS_FILE_OF_WORKSPACE,
         )  # fmt: skip
 
     @router.post("/admin/settings")
@@ -220,6 +222,7 @@ def add_admin_routes(
             return page(
                 request, "settings.html.j2", 400, title="Settings", workspace=settings_shown(),
                 dashboard=wanted, notice_max=NOTICE_MAX, error=str(error),
+                settings_file=SETTINGS_FILE_OF_WORKSPACE,
             )  # fmt: skip
         audit(request, "web settings changed", asdict(wanted))
         return RedirectResponse("/admin/settings", status_code=303)

@@ -10,7 +10,6 @@ error (never a form's body, so never a password).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import re
@@ -38,7 +37,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from svduty import __version__
 from svduty.audit import Entry, now
 from svduty.errors import InputError
-from svduty.output import csv_text, safe_for_spreadsheets
 from svduty.outputs import slug
 from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.published import html_table
@@ -50,6 +48,7 @@ from svduty.web.admin import Notices, add_admin_routes
 from svduty.web.auditor import AuditWriter
 from svduty.web.bodies import TOKEN_SLOT, Bodies, personal, stand_in
 from svduty.web.chart_files import KINDS, chart_file, chart_table, find_chart
+from svduty.web.downloads import MEDIA, table_file
 from svduty.web.known import Known
 from svduty.web.maps import add_map_routes
 from svduty.web.prepare import Preparer
@@ -194,6 +193,10 @@ def create_app(
                     headers = MutableHeaders(scope=message)
                     for name, value in SECURITY_HEADERS.items():
                         headers.setdefault(name, value)
+                    if not request.url.path.startswith("/static/"):
+                        # figures, exports and records stay out of the browser's cache, so
+                        # nothing is read from it after signing out
+                        headers.setdefault("Cache-Control", "no-store")
                 await send(message)
 
             try:
@@ -434,10 +437,14 @@ def create_app(
         )
 
     def counted(view: View) -> str:
-        """What a downloaded file holds, for its name: the area, and the definition or clause
-        when one was chosen."""
+        """What a downloaded file holds, for its name: the area, the period and the definition
+        or clause when chosen, and whether it is unsuppressed (so no two views share a name)."""
         chosen = f"-{slug(published.definition(view).id)}" if view.definition or view.clause else ""
-        return f"{view.area or 'all'}{chosen}"
+        period = (
+            f"-{view.start or 'first'}-to-{view.end or 'last'}" if view.start or view.end else ""
+        )
+        internal = "-NOT-FOR-PUBLICATION" if view.internal else ""
+        return f"{view.area or 'all'}{period}{chosen}{internal}"
 
     @app.get("/export/{section}/{table}.{kind}")
     def export(request: Request, section: str, table: str, kind: str) -> Response:
@@ -452,20 +459,14 @@ def create_app(
                 title="No such table",
                 text=f"{section}/{table}.{kind}",
             )
-        frame = safe_for_spreadsheets(pub.table(section, table))
         audit(
             request,
             "web export",
             {"table": f"{section}/{table}", "format": kind, "query": view.query()},
         )
-        if kind == "csv":
-            data, media = csv_text(frame).encode(), "text/csv; charset=utf-8"
-        else:
-            data = _xlsx(frame, view)
-            media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         return Response(
-            data,
-            media_type=media,
+            table_file(pub.table(section, table), kind, view.internal),
+            media_type=MEDIA[kind],
             headers=_attachment(f"{section}-{table}-{counted(view)}.{kind}"),
         )
 
@@ -489,7 +490,7 @@ def create_app(
         return Response(
             data,
             media_type=KINDS[kind],
-            headers=_attachment(f"{chart_id}-{counted(view)}.{kind}"),
+            headers=_attachment(f"chart-{chart_id}-{counted(view)}.{kind}"),
         )
 
     @app.get("/audit")
@@ -660,15 +661,6 @@ def _attachment(name: str) -> dict[str, str]:
     hold anything)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "export"
     return {"Content-Disposition": f'attachment; filename="{safe}"'}
-
-
-def _xlsx(frame: pd.DataFrame, view: View) -> bytes:
-    buffer = io.BytesIO()
-    sheet = frame.copy()
-    if view.internal:
-        sheet.insert(0, NOT_FOR_PUBLICATION, "")
-    sheet.to_excel(buffer, index=False, engine="openpyxl")
-    return buffer.getvalue()
 
 
 def configure_access_log() -> None:

@@ -11,6 +11,7 @@ import pandas as pd
 from svduty.output import csv_text, safe_for_spreadsheets
 from svduty.publish import NOT_FOR_PUBLICATION, Publication
 from svduty.report.charts import Chart
+from svduty.web.downloads import HIDDEN
 from svduty.web.views import chart_specs
 
 KINDS = {
@@ -42,7 +43,10 @@ def chart_file(chart: Chart, kind: str, internal: bool) -> bytes:
         return ('<?xml version="1.0" encoding="utf-8"?>\n' + chart.svg()).encode()
     if kind == "png":
         return chart.png()
-    table = safe_for_spreadsheets(chart_table(chart))
-    if internal:
-        table.insert(0, NOT_FOR_PUBLICATION, "")
-    return csv_text(table).encode()
+    table = chart_table(chart)
+    if not internal:  # a hidden value reads [c] as on the page; a gap stays empty
+        for name, labels in chart.hidden().items():
+            table.loc[table[table.columns[0]].isin(labels), name] = HIDDEN
+    else:
+        table.insert(0, NOT_FOR_PUBLICATION, NOT_FOR_PUBLICATION)
+    return csv_text(safe_for_spreadsheets(table)).encode()
