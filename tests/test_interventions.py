@@ -9,6 +9,7 @@ import csv
 import gzip
 import json
 import re
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -87,9 +88,17 @@ PLANTED: list[tuple[int, str, str]] = [
     (9, "name", '=HYPERLINK("http://example.org")'),  # a formula
     (9, "ended_on", "2024-01-01"),  # an end day, while running
     (11, "id", "IV-10"),  # the id of row 10, for another intervention
+    (11, "tier", "quaternary"),  # and an error of its own
+    (12, "id", "NAV 1"),  # a space in an id
+    (12, "age_min", "25"),  # above age_max (17)
+    (12, "yef_approach", "A&E navigator"),  # not in the YEF list, close to "A&E navigators"
+    (13, "id", "EXAMPLE-13"),  # a template's example id
+    (13, "sex", "femal"),  # unknown sex, close to "female"
+    (13, "setting", "school; jail"),  # unknown setting
     (14, "funding_start", "2023-06-01"),  # overlaps IV-00's first funded period
 ]
-"""(data row index, column, planted value): twenty errors, each in its own cell."""
+"""(data row index, column, planted value): each error in its own cell, several to most rows
+and up to three to a row whose id is refused, so that one run must list them all."""
 
 
 def _write(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -116,7 +125,7 @@ def ws(tmp_path: Path):
 # -- checks ------------------------------------------------------------------------------------
 
 
-def test_twenty_planted_errors_are_all_reported_and_nothing_is_stored(ws, tmp_path):
+def test_every_planted_error_of_every_row_is_reported_and_nothing_is_stored(ws, tmp_path):
     rows = _valid_rows()
     for index, column, value in PLANTED:
         assert rows[index][column] != value
@@ -126,7 +135,7 @@ def test_twenty_planted_errors_are_all_reported_and_nothing_is_stored(ws, tmp_pa
         iv.import_catalogue(ws, bad)
     found = raised.value.problems
     expected = {(index + 2, column) for index, column, _ in PLANTED}  # header is row 1
-    assert len(found) == len(PLANTED) == 20
+    assert len(found) == len(PLANTED) == len(expected)
     assert {(p.row, p.column) for p in found} == expected
     by_place = {(p.row, p.column): p for p in found}
     assert "outside West Mercia" in by_place[(4, "areas")].reason
@@ -135,7 +144,13 @@ def test_twenty_planted_errors_are_all_reported_and_nothing_is_stored(ws, tmp_pa
     assert "duplicate id: row 12" in by_place[(13, "id")].reason
     assert "overlaps the period of row 2" in by_place[(16, "funding_start")].reason
     assert "not an approach of the YEF Toolkit" in by_place[(8, "yef_approach")].reason
-    assert "20 problems, nothing stored" in str(raised.value)
+    assert "unknown tier; one of" in by_place[(13, "tier")].reason
+    assert "did you mean 'A&E navigators'?" in by_place[(14, "yef_approach")].reason
+    assert "above age_max" in by_place[(14, "age_min")].reason
+    assert "replace the example rows" in by_place[(15, "id")].reason
+    assert "did you mean 'female'?" in by_place[(15, "sex")].reason
+    assert "unknown 'jail'" in by_place[(15, "setting")].reason
+    assert f"{len(PLANTED)} problems, nothing stored" in str(raised.value)
     assert _versions(ws) == 0
     assert iv.catalogue(ws).empty
     assert not ws.audit_log()["action"].str.startswith("interventions").any()
@@ -151,11 +166,43 @@ def test_the_command_line_lists_every_problem_and_stores_nothing(tmp_path):
     done = svduty("interventions", "import", str(bad), "-w", str(root))
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
-    assert "20 problems, nothing stored" in done.stderr.splitlines()[-1]
+    assert f"{len(PLANTED)} problems, nothing stored" in done.stderr.splitlines()[-1]
     assert "Narnia" in done.stderr and "IV-10" in done.stderr
     listed = svduty("interventions", "list", "-w", str(root), "--format", "json")
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout) == []
+
+
+def test_headers_match_without_case_or_spaces_and_an_unknown_one_is_named_with_rows_checked(
+    ws, tmp_path
+):
+    rows = _valid_rows()
+    shouted = tmp_path / "shouted.csv"
+    with shouted.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f" {n.upper()} " if i % 2 else n.title() for i, n in enumerate(NAMES)])
+        writer.writerows([r[n] for n in NAMES] for r in rows)
+    assert (
+        iv.check_file(ws, shouted).interventions
+        == iv.check_file(ws, _write(tmp_path / "plain.csv", rows)).interventions
+    )
+    assert len(iv.check_file(ws, shouted).interventions) == COUNT
+
+    misspelt = {"name": "nmae", "tier": "Teir"}
+    rows[3]["status"] = "paused"
+    bad = tmp_path / "misspelt.csv"
+    with bad.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([misspelt.get(n, n) for n in NAMES])
+        writer.writerows([r[n] for n in NAMES] for r in rows)
+    found = iv.check_file(ws, bad).problems
+    header = {p.column: p.reason for p in found if p.row == 1}
+    assert header.keys() == {*misspelt.values(), *misspelt}  # each unknown, each missing
+    for column, given in misspelt.items():
+        assert f"unknown column; did you mean {column!r}?" in header[given]
+        assert header[column] == "required column missing"
+    # the rows are still checked (the missing columns not again for each row)
+    assert [(p.row, p.column) for p in found if p.row != 1] == [(5, "status")]
 
 
 def test_vocabularies_cover_the_markers_and_the_sna_themes():
@@ -306,9 +353,44 @@ def test_exports_neutralise_text_a_spreadsheet_would_run(ws, tmp_path):
         assert iv.import_catalogue(ws, exported).saved.unchanged == ("RISKY",)
 
 
-def test_the_template_imports_cleanly(ws):
-    done = iv.import_catalogue(ws, evidence.data_path("template.csv"))
-    assert done.saved.added == ("EXAMPLE-1",)
+def test_the_templates_example_rows_are_refused_until_replaced_and_then_import(ws, tmp_path):
+    template = evidence.data_path("template.csv")
+    with pytest.raises(iv.CatalogueProblems) as raised:
+        iv.import_catalogue(ws, template)
+    rows = template.read_text(encoding="utf-8").splitlines()[1:]
+    assert [(p.row, p.column) for p in raised.value.problems] == [
+        (n, "id") for n in range(2, len(rows) + 2)
+    ]
+    assert all("replace the example rows" in p.reason for p in raised.value.problems)
+    assert _versions(ws) == 0
+    own = tmp_path / "own.csv"
+    own.write_text(template.read_text(encoding="utf-8").replace("EXAMPLE-1,", "MENTOR-1,"))
+    done = iv.import_catalogue(ws, own)
+    assert done.saved.added == ("MENTOR-1",)
+    assert len(iv.get(ws, "MENTOR-1").funding) == len(rows)
+
+
+def test_a_funding_end_alone_is_refused_without_a_funded_period_and_end_needs_a_past_day(
+    ws,
+):
+    iv.add(ws, {"id": "BARE", "name": "Bare", "tier": "primary", "status": "running"})
+    with pytest.raises(InputError, match="funding_end: BARE has no funded period to change; "
+                       "give funding_start as well"):  # fmt: skip
+        iv.edit(ws, "BARE", {"funding_end": "2027-03-31"})
+    assert _versions(ws) == 1
+    made = iv.edit(ws, "BARE", {"funding_start": "2026-04-01", "funding_end": "2027-03-31"})
+    assert [(f.start, f.end) for f in made.funding] == [(date(2026, 4, 1), date(2027, 3, 31))]
+    changed = iv.edit(ws, "BARE", {"funding_end": "2028-03-31"})  # now there is one to change
+    assert [f.end for f in changed.funding] == [date(2028, 3, 31)]
+
+    tomorrow = date.today() + timedelta(days=1)
+    with pytest.raises(InputError, match="that day is still to come"):
+        iv.end(ws, "BARE", tomorrow)
+    assert iv.get(ws, "BARE").status == "running" and _versions(ws) == 3
+    iv.end(ws, "BARE", date.today())
+    with pytest.raises(InputError, match=f"already ended on {date.today().isoformat()}; nothing"):
+        iv.end(ws, "BARE", "2020-01-01")
+    assert iv.get(ws, "BARE").ended_on == date.today() and _versions(ws) == 4
 
 
 def test_a_formula_written_by_a_spreadsheet_in_a_csv_cell_is_refused(ws, tmp_path):
@@ -441,3 +523,40 @@ def test_the_command_line_imports_edits_ends_and_shows_every_version(tmp_path):
     refused = svduty("interventions", "edit", "IV-01", "-w", str(root), "--age-max", "121")
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "age_max '121': an impossible age (above 120)" in refused.stderr.splitlines()[-1]
+    again = svduty("interventions", "end", "IV-01", "--on", "2025-10-31", "-w", str(root))
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert "IV-01: already ended on 2025-09-30; nothing changed" in again.stderr.splitlines()[-1]
+
+
+def test_the_command_line_names_the_options_and_writes_dash_to_standard_output(ws, tmp_path):
+    iv.add(ws, {"id": "BARE", "name": "Bare", "tier": "primary", "status": "running"})
+    expected = iv.export(ws, "csv").decode()  # json takes the same path to standard output
+    ws.close()
+    root, dash = str(ws.root), Path("-")
+    assert not dash.exists()
+    future = (date.today() + timedelta(days=400)).isoformat()
+    calls = {
+        "funding": ("edit", "BARE", "-w", root, "--funding-end", "2027-03-31"),
+        "future": ("end", "BARE", "--on", future, "-w", root),
+        "csv": ("export", "-w", root, "--format", "csv", "--output", "-"),
+        "xlsx": ("export", "-w", root, "--format", "xlsx", "--output", "-"),
+        "template": ("template", "--output", "-"),
+    }
+    done = {name: svduty("interventions", *args) for name, args in calls.items()}
+    assert not dash.exists()
+    refused = ("funding", "future", "xlsx")
+    for name, run in done.items():
+        assert run.returncode == (2 if name in refused else 0), (name, run.stderr)
+        assert "Traceback" not in run.stderr, name
+    last = {name: done[name].stderr.strip().splitlines()[-1] for name in refused}
+    assert (
+        "--funding-end: BARE has no funded period to change; give --funding-start"
+        in last["funding"]
+    )
+    assert f"end BARE on {future}: that day is still to come" in last["future"]
+    assert "--output -: an xlsx workbook is not text" in last["xlsx"]
+    assert done["csv"].stdout.splitlines() == expected.splitlines()  # read as text: \n
+    assert done["template"].stdout == evidence.data_path("template.csv").read_text("utf-8")
+    with Workspace.open(ws.root, read_only=True) as reader:
+        again = iv.get(reader, "BARE")
+    assert again.status == "running" and not again.funding

@@ -45,6 +45,17 @@ class CatalogueProblems(InputError):
         )
 
 
+class NoFundedPeriod(InputError):
+    """A funding end given for an intervention with no funded period: it would make a period
+    with no start, so the start must be given with it."""
+
+    def __init__(self, ident: str, given: str, needed: str) -> None:
+        self.ident, self.given, self.needed = ident, given, needed
+        super().__init__(
+            f"{given}: {ident} has no funded period to change; give {needed} as well to add one"
+        )
+
+
 @dataclass(frozen=True)
 class Imported:
     path: Path
@@ -118,6 +129,8 @@ def edit(ws: Workspace, ident: str, fields: dict[str, Any], change: str = "edit"
             f"{', '.join(n for n in NAMES if n != 'id')}"
         )
     old = store.get(ws, ident)
+    if not old.funding and fields.get("funding_end") and not fields.get("funding_start"):
+        raise NoFundedPeriod(ident, "funding_end", "funding_start")
     cells = to_cells(old)
     for key, value in fields.items():
         text = as_cell(value)
@@ -129,9 +142,35 @@ def edit(ws: Workspace, ident: str, fields: dict[str, Any], change: str = "edit"
     return made
 
 
-def end(ws: Workspace, ident: str, on: date | str) -> Intervention:
-    """Mark an intervention ended on a day (its previous version kept)."""
-    return edit(ws, ident, {"status": "ended", "ended_on": on}, change="end")
+def end(ws: Workspace, ident: str, on: date | str, today: date | None = None) -> Intervention:
+    """Mark an intervention ended on a day (its previous version kept).
+
+    The day must have come (by `today`, the local date unless given): the status is stored,
+    not worked out from dates, so an intervention marked ended on a day to come would read as
+    ended while it still runs. A planned end is its funding end (`edit` funding_end). Ending
+    an intervention already ended changes nothing and says so."""
+    day = on if isinstance(on, date) else _day(on)
+    today = today or date.today()
+    if day > today:
+        raise InputError(
+            f"end {ident} on {day.isoformat()}: that day is still to come (today is "
+            f"{today.isoformat()}); end it on or after its last day, and record a planned end "
+            "as its funding end (edit --funding-end)"
+        )
+    old = store.get(ws, ident)
+    if old.status == "ended":
+        when = f" on {old.ended_on.isoformat()}" if old.ended_on else ""
+        raise InputError(
+            f"end {ident}: already ended{when}; nothing changed (edit --ended-on changes the day)"
+        )
+    return edit(ws, ident, {"status": "ended", "ended_on": day}, change="end")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise InputError(f"{text!r}: not a date (YYYY-MM-DD)") from error
 
 
 def export(ws: Workspace, fmt: str, target: Path | None = None) -> bytes:

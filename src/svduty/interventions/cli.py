@@ -265,6 +265,11 @@ def edit(
     except api.CatalogueProblems as problems:
         _fail_with(problems)
         return
+    except api.NoFundedPeriod as missing:
+        given, needed = (f"--{n.replace('_', '-')}" for n in (missing.given, missing.needed))
+        raise InputError(
+            f"{given}: {ident} has no funded period to change; give {needed} as well to add one"
+        ) from missing
     cli.out.print(f"{made.id}: changed {', '.join(changes)}", highlight=False)
 
 
@@ -278,7 +283,8 @@ def end(
     on: Annotated[str, typer.Option("--on", help="The day it ended (YYYY-MM-DD).")],
     workspace: WorkspaceOption,
 ) -> None:
-    """Mark an intervention ended (the previous version is kept)."""
+    """Mark an intervention ended on a day that has come (the previous version is kept); a
+    planned end is its funding end (edit --funding-end). Ending it again changes nothing."""
     cli = _cli()
     try:
         day = date.fromisoformat(on)
@@ -297,11 +303,17 @@ def end(
 def export(
     workspace: WorkspaceOption,
     fmt: Annotated[str, typer.Option("--format", "-f", help="csv, xlsx or json.")] = "csv",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write ('-': standard output).")
+    ] = None,
 ) -> None:
     """The catalogue in the import layout (csv, xlsx; one row per funded period) or JSON; text
     that a spreadsheet would run as a formula is written with a leading quote."""
     cli = _cli()
+    if _is_stdout(output):
+        output = None
+        if fmt == "xlsx":
+            raise InputError("--output -: an xlsx workbook is not text; give --output FILE.xlsx")
     if fmt == "xlsx" and output is None:
         raise InputError("--format xlsx: give --output FILE.xlsx (a workbook is not text)")
     with _opened(workspace, read_only=True) as ws:
@@ -322,8 +334,20 @@ def approaches(
 
 @interventions_app.command("template")
 def template(
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write (.csv).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write (.csv; '-': standard output).")
+    ],
 ) -> None:
-    """Write the import template: the layout's header and one example row."""
-    output.write_bytes(evidence.data_path("template.csv").read_bytes())
+    """Write the import template: the layout's header and an example intervention, whose ids
+    (EXAMPLE-...) an import refuses until its rows are replaced."""
+    data = evidence.data_path("template.csv").read_bytes()
+    if _is_stdout(output):
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    output.write_bytes(data)
     _cli().err.print(f"wrote {output} (columns: {', '.join(NAMES)})", highlight=False)
+
+
+def _is_stdout(output: Path | None) -> bool:
+    """'-' for a file: standard output, as for most command-line tools."""
+    return output is not None and str(output) == "-"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from difflib import get_close_matches
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -106,6 +107,12 @@ def _key(name: str) -> str:
 def find(name: str) -> Approach | None:
     """The approach of a name or another name it is known by (case, hyphens and spaces aside)."""
     return _by_key().get(_key(name))
+
+
+def closest(name: str) -> str | None:
+    """The approach whose name (or other name) is closest to one that is not in the list."""
+    found = get_close_matches(_key(name), list(_by_key()), n=1, cutoff=0.7)
+    return _by_key()[found[0]].name if found else None
 
 
 def table() -> pd.DataFrame:

@@ -7,8 +7,12 @@ items with semicolons. Dates are YYYY-MM-DD (or DD/MM/YYYY). Every cell is read 
 that starts with '=' is a spreadsheet formula, whose value the file does not hold, and is
 refused. Rows are numbered as a spreadsheet numbers them: the header is row 1.
 
-Checking reports every problem at once (row, column, value, reason), so a partnership fixes its
-spreadsheet in one pass; nothing is stored unless every row passes.
+Header names are matched without regard to case or surrounding spaces. Checking reports every
+problem at once (row, column, value, reason), every problem of every row, even of a row whose id
+is refused or of a file whose header has an unknown column, so a partnership fixes its
+spreadsheet in one pass; nothing is stored unless every row passes. An unknown column, vocabulary
+word or YEF approach is named with the closest allowed one. Ids starting `EXAMPLE-` are the
+template's example rows, and are refused so that they never reach a catalogue.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from difflib import get_close_matches
 from typing import Any
 
 from svduty.interventions import evidence
@@ -73,6 +78,8 @@ NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 FUNDING_COLUMNS = ("funding_source", "funding_start", "funding_end")
 LISTS = ("roles", "themes", "areas", "setting", "illustrative")
 HEADER_ROW = 1
+EXAMPLE_PREFIX = "EXAMPLE-"
+"""The ids of the template's example rows: refused on import."""
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _UK_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
@@ -113,13 +120,32 @@ def cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-class _Row:
-    """One row's cells and the problems found in them."""
+CLOSE = 0.7
+"""How alike (difflib's ratio) a wrong word and an allowed one must be for the allowed one to
+be suggested: 'femal' (0.91) and 'nmae' (0.75) are, 'quaternary' and 'tertiary' (0.67) not."""
 
-    def __init__(self, number: int, cells: dict[str, str], problems: list[Problem]) -> None:
+
+def did_you_mean(word: str, allowed: tuple[str, ...] | list[str]) -> str:
+    """'; did you mean 'x'?' for the allowed word closest to a wrong one, or nothing."""
+    found = get_close_matches(word, list(allowed), n=1, cutoff=CLOSE)
+    return f"; did you mean {found[0]!r}?" if found else ""
+
+
+class _Row:
+    """One row's cells and the problems found in them. `present`: the columns the header has;
+    a required column the header lacks is reported once, for the header, not for each row."""
+
+    def __init__(
+        self,
+        number: int,
+        cells: dict[str, str],
+        problems: list[Problem],
+        present: frozenset[str] = frozenset(NAMES),
+    ) -> None:
         self.number = number
         self.cells = cells
         self.problems = problems
+        self.present = present
 
     def fail(self, column: str, reason: str, value: str | None = None) -> None:
         shown = self.cells.get(column, "") if value is None else value
@@ -135,14 +161,21 @@ class _Row:
         raw = self.text(column)
         if not raw:
             if default is None:
-                if not self.failed(column):
-                    self.fail(column, "required")
+                self.require(column)
                 return ""
             return default
         value = term(raw)
         if value not in allowed:
-            self.fail(column, f"unknown {column}; one of: {', '.join(allowed)}")
+            self.fail(
+                column,
+                f"unknown {column}{did_you_mean(value, allowed)}; one of: {', '.join(allowed)}",
+            )
         return value
+
+    def require(self, column: str) -> None:
+        """'required' for a blank cell of a column the header has (unless already refused)."""
+        if not self.text(column) and column in self.present and not self.failed(column):
+            self.fail(column, "required")
 
     def terms(self, column: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
         found = tuple(term(p) for p in _items(self.text(column)))
@@ -150,8 +183,10 @@ class _Row:
             p for p, t in zip(_items(self.text(column)), found, strict=True) if t not in allowed
         ]
         if unknown:
+            hint = did_you_mean(term(unknown[0]), allowed)
             self.fail(
-                column, f"unknown {', '.join(map(repr, unknown))}; any of: {', '.join(allowed)}"
+                column,
+                f"unknown {', '.join(map(repr, unknown))}{hint}; any of: {', '.join(allowed)}",
             )
         return tuple(dict.fromkeys(found))
 
@@ -200,36 +235,53 @@ def _items(text: str) -> list[str]:
     return [p.strip() for p in text.split(";") if p.strip()]
 
 
-def check_header(header: list[str]) -> list[Problem]:
+def header_key(name: str) -> str:
+    """A header cell as matched against the layout: case and surrounding spaces aside."""
+    return name.strip().lower()
+
+
+def check_header(header: list[str]) -> tuple[list[Problem], list[str | None]]:
+    """The header's problems, and each position's column of the layout (None: not read)."""
     problems = []
-    seen: set[str] = set()
+    columns: list[str | None] = []
+    given = {header_key(name) for name in header}
+    missing = [n for n in NAMES if n not in given]  # what a misspelt name may have meant
     for name in header:
-        if name not in NAMES:
+        key = header_key(name)
+        if key not in NAMES:
             problems.append(
-                Problem(HEADER_ROW, name, "", f"unknown column; the columns are {', '.join(NAMES)}")
-            )
-        elif name in seen:
+                Problem(HEADER_ROW, name, "", f"unknown column{did_you_mean(key, missing)}; "
+                        f"the columns are {', '.join(NAMES)}")
+            )  # fmt: skip
+            columns.append(None)
+        elif key in columns:
             problems.append(Problem(HEADER_ROW, name, "", "this column is given twice"))
-        seen.add(name)
+            columns.append(None)
+        else:
+            columns.append(key)
     for column in COLUMNS:
-        if column.required and column.name not in header:
+        if column.required and column.name not in columns:
             problems.append(Problem(HEADER_ROW, column.name, "", "required column missing"))
-    return problems
+    return problems, columns
 
 
 def check_rows(header: list[str], rows: list[tuple[int, list[str]]], areas: AreaIndex) -> Checked:
     """Each row (its spreadsheet row number and cells) checked; rows of one id merged into one
-    intervention with one funded period a row."""
-    problems = check_header(header)
-    if problems:
-        return Checked((), tuple(problems))
+    intervention with one funded period a row. Every row is checked whole whatever else is
+    wrong with it or the header, so one run lists every problem."""
+    problems, columns = check_header(header)
+    present = frozenset(c for c in columns if c is not None)
     first: dict[str, tuple[int, Intervention, dict[str, str]]] = {}
     funded: dict[str, list[tuple[int, Funding]]] = {}
     for number, values in rows:
-        cells = {h: (values[i].strip() if i < len(values) else "") for i, h in enumerate(header)}
+        cells = {
+            c: (values[i].strip() if i < len(values) else "")
+            for i, c in enumerate(columns)
+            if c is not None
+        }
         if not any(cells.values()):
             continue
-        row = _Row(number, cells, problems)
+        row = _Row(number, cells, problems, present)
         beyond = [v for v in values[len(header) :] if v.strip()]
         if beyond:
             row.fail("(after the last column)", "a cell beyond the header's columns", beyond[0])
@@ -240,48 +292,77 @@ def check_rows(header: list[str], rows: list[tuple[int, list[str]]], areas: Area
                 cells[column] = ""
             elif text.startswith("'") and text[1:].startswith(FORMULA_STARTS):
                 cells[column] = text[1:]  # the quote an export puts before such text
-        ident = row.text("id")
-        if not ident:
-            if not row.failed("id"):
-                row.fail("id", "required")
-            continue
-        if not _ID.fullmatch(ident):
-            row.fail("id", "an id is up to 64 letters, digits, '-', '_' or '.', starting with a "
-                     "letter or digit")  # fmt: skip
-            continue
-        earlier = first.get(ident)
+        ident = _checked_id(row)
+        earlier = first.get(ident) if ident else None
         if earlier is not None:
             differs = [
-                c for c in header
+                c for c in present
                 if c not in (*FUNDING_COLUMNS, "id") and cells[c]
-                and cells[c] != earlier[2][c]
+                and cells[c] != earlier[2].get(c, "")
             ]  # fmt: skip
             if differs:
                 row.fail("id", f"duplicate id: row {earlier[0]} has it for another intervention "
-                         f"({differs[0]} differs); a further row of an id may only add a funded "
-                         "period")  # fmt: skip
+                         f"({sorted(differs)[0]} differs); a further row of an id may only add a "
+                         "funded period")  # fmt: skip
+                _check_own_cells(row, earlier[2], areas)
                 continue
-        elif not row.text("name") and not row.failed("name"):
-            row.fail("name", "required")
+        elif ident or _more_than_funding(cells):
+            row.require("name")
+            made = _intervention(row, ident, areas)
+            if ident:
+                first[ident] = (number, made, cells)
         funding = _funding(row)
-        if earlier is None:
-            first[ident] = (number, _intervention(row, ident, areas), cells)
-        if funding is not None:
-            for other_row, other in funded.get(ident, []):
-                if funding.overlaps(other):
-                    row.fail(
-                        "funding_start",
-                        f"funding {_period(funding)} overlaps the period of row {other_row} "
-                        f"({_period(other)}) of the same id",
-                    )
-                    break
-            else:
-                funded.setdefault(ident, []).append((number, funding))
+        if funding is None or not ident or any(row.failed(c) for c in FUNDING_COLUMNS):
+            continue
+        for other_row, other in funded.get(ident, []):
+            if funding.overlaps(other):
+                row.fail(
+                    "funding_start",
+                    f"funding {_period(funding)} overlaps the period of row {other_row} "
+                    f"({_period(other)}) of the same id",
+                )
+                break
+        else:
+            funded.setdefault(ident, []).append((number, funding))
     found = tuple(
         replace(one, funding=tuple(f for _, f in sorted(funded.get(ident, []), key=_start)))
         for ident, (_, one, _) in first.items()
     )
     return Checked(found, tuple(problems))
+
+
+def _checked_id(row: _Row) -> str:
+    """The row's id, or '' when it is missing or refused (the rest of the row is still
+    checked, but not stored)."""
+    ident = row.text("id")
+    if not ident:
+        row.require("id")
+        return ""
+    if not _ID.fullmatch(ident):
+        row.fail("id", "an id is up to 64 letters, digits, '-', '_' or '.', starting with a "
+                 "letter or digit")  # fmt: skip
+        return ""
+    if ident.upper().startswith(EXAMPLE_PREFIX):
+        row.fail("id", "an example row of the template: replace the example rows with your "
+                 "own interventions (or delete them)")  # fmt: skip
+        return ""
+    return ident
+
+
+def _more_than_funding(cells: dict[str, str]) -> bool:
+    """Whether a row fills a cell other than the id and funding (else it adds a funded period)."""
+    return any(v for c, v in cells.items() if c not in (*FUNDING_COLUMNS, "id"))
+
+
+def _check_own_cells(row: _Row, earlier: dict[str, str], areas: AreaIndex) -> None:
+    """A row refused as a duplicate still has its own cells checked: as the intervention it
+    would make over the earlier row's cells, keeping the problems of the cells it fills."""
+    own = {c for c, v in row.cells.items() if v and c != "id"}
+    found: list[Problem] = []
+    merged = _Row(row.number, {**earlier, **{c: row.cells[c] for c in own}}, found, row.present)
+    _intervention(merged, "", areas)
+    _funding(merged)
+    row.problems.extend(p for p in found if p.column in own)
 
 
 def _start(item: tuple[int, Funding]) -> date:
@@ -324,10 +405,13 @@ def _intervention(row: _Row, ident: str, areas: AreaIndex) -> Intervention:
     if approach:
         found = evidence.find(approach)
         if found is None:
+            closest = evidence.closest(approach)
             row.fail(
                 "yef_approach",
-                "not an approach of the YEF Toolkit list (see `svduty interventions "
-                "approaches`); for a local evaluation, use evaluation_url",
+                "not an approach of the YEF Toolkit list"
+                + (f"; did you mean {closest!r}?" if closest else "")
+                + " (see `svduty interventions approaches`); for a local evaluation, use "
+                "evaluation_url",
             )
         else:
             approach = found.name
