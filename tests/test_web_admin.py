@@ -49,6 +49,10 @@ def test_each_chart_downloads_as_the_report_draws_it(served):
     charts = chart_specs(published, "trends")
     assert charts
     page = client.get("/pages/trends", params={"area": "Shropshire"})
+    described = re.findall(r'"description": "([^"]*)"', page.text)
+    assert described and all(d.endswith("Its table is below.") for d in described)
+    where = client.get("/pages/where").text
+    assert "CSP rates" in where and "Csp rates" not in where
     for chart, _ in charts:
         link = f"/export/chart/trends/{chart.id}"
         assert f'{link}.svg?area=Shropshire"' in page.text
@@ -56,6 +60,8 @@ def test_each_chart_downloads_as_the_report_draws_it(served):
         assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
         assert svg.text.startswith("<?xml") and "<svg" in svg.text
         assert chart.title.split(":")[0] in svg.text
+        # the file says what it shows: the area, and that the figures include synthetic records
+        assert "(Shropshire)" in svg.text and "SYNTHETIC data" in svg.text
         png = client.get(f"{link}.png", params={"area": "Shropshire"})
         assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
         height, width = imread(io.BytesIO(png.content)).shape[:2]

@@ -486,7 +486,9 @@ def create_app(
             "web export",
             {"chart": f"{name}/{chart_id}", "format": kind, "query": view.query()},
         )
-        data = chart_file(chart, kind, view.internal)
+        area = view.area or values["area_name"] or "the whole area"
+        synthetic = pub.value("sources", "synthetic_records") or 0
+        data = chart_file(chart, kind, view.internal, area, synthetic)
         return Response(
             data,
             media_type=KINDS[kind],
@@ -605,9 +607,9 @@ def _blocks(pub: Publication, sections: tuple[str, ...], view: View) -> list[dic
             blocks.append(
                 {
                     "id": f"{section}-{name}",
-                    "title": heading(name).capitalize()
-                    if heading(name) != name
-                    else name.replace("_", " ").capitalize(),
+                    "title": _sentence_case(
+                        heading(name) if heading(name) != name else name.replace("_", " ")
+                    ),
                     "html": _shown(frame),
                     "conclusion": said,
                     "csv": f"/export/{section}/{name}.csv?{view.query()}",
@@ -627,13 +629,26 @@ def _charts(pub: Publication, page: str, view: View) -> list[dict[str, Any]]:
             {
                 "id": f"chart-{chart.id}",
                 "title": chart.title,
-                "spec": Markup(json.dumps(spec).replace("</", "<\\/")),
+                "spec": Markup(
+                    json.dumps(
+                        {**spec, "description": f"{chart.title}. Its table is below."}
+                    ).replace("</", "<\\/")
+                ),
                 "html": html_table(chart_table(chart)),
                 "conclusion": None,
                 "files": {kind.upper(): f"{files}.{kind}?{view.query()}" for kind in KINDS},
             }
         )
     return blocks
+
+
+ACRONYMS = {"csp": "CSP", "csps": "CSPs", "lsoa": "LSOA", "lsoas": "LSOAs", "imd": "IMD"}
+
+
+def _sentence_case(text: str) -> str:
+    """A heading's first letter capital, acronyms in capitals, the rest as written."""
+    text = " ".join(ACRONYMS.get(word.lower(), word) for word in text.split(" "))
+    return text[:1].upper() + text[1:]
 
 
 def _shown(frame: pd.DataFrame) -> Markup:

@@ -34,11 +34,16 @@ def chart_table(chart: Chart) -> pd.DataFrame:
     return table.reset_index()
 
 
-def chart_file(chart: Chart, kind: str, internal: bool) -> bytes:
-    """The chart drawn as `kind` (svg, png or csv). An unsuppressed chart says NOT FOR
-    PUBLICATION in its title, so the mark travels with the file."""
+def chart_file(chart: Chart, kind: str, internal: bool, area: str, synthetic: int) -> bytes:
+    """The chart drawn as `kind` (svg, png or csv). Its title names the area, and says when the
+    figures include synthetic records or are unsuppressed (NOT FOR PUBLICATION), so a file
+    pasted into a slide still says what it shows."""
+    title = f"{chart.title} ({area})"
+    if synthetic:
+        title = f"SYNTHETIC data: {title}"
     if internal:
-        chart = replace(chart, title=f"{NOT_FOR_PUBLICATION}: {chart.title}")
+        title = f"{NOT_FOR_PUBLICATION}: {title}"
+    chart = replace(chart, title=title)
     if kind == "svg":
         return ('<?xml version="1.0" encoding="utf-8"?>\n' + chart.svg()).encode()
     if kind == "png":
