@@ -26,9 +26,10 @@ from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
 from svduty.interventions.cli import interventions_app
+from svduty.options import WorkspaceOption
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
-from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
+from svduty.workspace import Workspace
 
 if TYPE_CHECKING:
     from svduty.analysis.severity import Weights
@@ -63,13 +64,6 @@ app.add_typer(interventions_app, name="interventions")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-WorkspaceOption = Annotated[
-    Path,
-    typer.Option(
-        "--workspace", "-w", envvar=WORKSPACE_ENV, default_factory=default_workspace,
-        show_default="current directory", help="Workspace folder.",
-    ),
-]  # fmt: skip
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 

@@ -20,16 +20,9 @@ from svduty.errors import InputError
 from svduty.interventions import api, evidence, store
 from svduty.interventions.layout import COLUMNS, NAMES
 from svduty.interventions.model import STATUSES
+from svduty.options import WorkspaceOption
 from svduty.output import Format, records, render
-from svduty.workspace import WORKSPACE_ENV, Workspace, default_workspace
-
-WorkspaceOption = Annotated[
-    Path,
-    typer.Option(
-        "--workspace", "-w", envvar=WORKSPACE_ENV, default_factory=default_workspace,
-        show_default="current directory", help="Workspace folder.",
-    ),
-]  # fmt: skip
+from svduty.workspace import Workspace
 
 interventions_app = typer.Typer(
     help="The catalogue of interventions: import, list, show, add, edit, end, export."

@@ -1,0 +1,18 @@
+"""Command-line options shared by every command group (the main one and its sub-apps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from svduty.workspace import WORKSPACE_ENV, default_workspace
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace", "-w", envvar=WORKSPACE_ENV, default_factory=default_workspace,
+        show_default="current directory", help="Workspace folder.",
+    ),
+]  # fmt: skip
