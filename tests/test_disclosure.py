@@ -124,6 +124,35 @@ def test_reports_of_a_set_are_controlled_together():
     assert shown["area"][0] is None or shown["B"][0] is None
 
 
+def test_districts_are_controlled_with_their_csp_and_the_whole_area():
+    """A third level: a CSP is the sum of its districts. A district's hidden cell must not be
+    its CSP's cell less its other districts' shown cells; a district's total, unlike the
+    area's and the CSPs', is not taken as known."""
+
+    def draft(name: str, counts: list[int], csp: str | None = None, district: bool = False):
+        frame = pd.DataFrame({"month": ["m1", "m2", "m3"], "count": counts})
+        table = Table("t", "monthly", frame, ["month"], ["count"], total="selection")
+        return Draft(name, [table], {"csp": csp or name, "district": name if district else None})
+
+    a1, a2, b = [3, 40, 41], [30, 35, 45], [50, 60, 70]
+    a = [x + y for x, y in zip(a1, a2, strict=True)]
+    area = [x + y for x, y in zip(a, b, strict=True)]
+    drafts = [
+        draft("area", area), draft("A", a), draft("B", b),
+        draft("A1", a1, "A", True), draft("A2", a2, "A", True),
+    ]  # fmt: skip
+    drafts[0].provenance["csp"] = None
+    shown = {p.id: list(p.table("t", "monthly")["count"]) for p in publish(drafts, Policy(5))}
+    assert shown["A1"][0] is None
+    # m1: A = A1 + A2; with A1 hidden, A or A2 must be hidden too
+    assert shown["A"][0] is None or shown["A2"][0] is None
+    # and A, if hidden, is not the area less B
+    assert shown["A"][0] is not None or shown["area"][0] is None or shown["B"][0] is None
+    # the CSPs' months add up to their shown totals, the districts' to theirs: no other cell
+    # of the districts is hidden than those needed
+    assert shown["B"] == b
+
+
 def _interval(equations: list[tuple[dict[int, int], float]], n: int, j: int) -> tuple[int, int]:
     """The reader's least and largest whole value of unknown `j` (unknowns at least 1)."""
     from scipy.optimize import Bounds, LinearConstraint, milp

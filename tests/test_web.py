@@ -25,6 +25,7 @@ import uvicorn
 from conftest import make_workspace, svduty
 from starlette.routing import Mount
 
+from svduty.analysis.assessment import assess, csp_districts, district_names
 from svduty.audit import read
 from svduty.example import WEST_MERCIA
 from svduty.output import safe_for_spreadsheets
@@ -33,7 +34,7 @@ from svduty.reference.places import places
 from svduty.sna import publications, selection_of
 from svduty.web.app import PUBLIC, access, create_app
 from svduty.web.sessions import LOGIN_FAILURES
-from svduty.web.views import PAGES
+from svduty.web.views import PAGES, chart_specs
 from svduty.workspace import Workspace
 
 PASSWORDS = {
@@ -462,3 +463,172 @@ def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_mor
     log = read(root)
     mine = log[log["actor"] == "public (public)"]
     assert {"web view", "web export", "web denied"} <= set(mine["action"])
+
+
+def _districts_of(root: Path) -> dict[str, tuple[str, ...]]:
+    """Each CSP's district codes, as the workspace's lookup has them."""
+    ws = Workspace.open(root, read_only=True)
+    try:
+        return csp_districts(ws.store, ws.settings, None)
+    finally:
+        ws.close()
+
+
+def _a_district(root: Path) -> tuple[str, str, str]:
+    """A district of a CSP of several districts: its code, name and CSP."""
+    groups = _districts_of(root)
+    csp = next(c for c, codes in groups.items() if len(codes) > 1)
+    code = groups[csp][0]
+    ws = Workspace.open(root, read_only=True)
+    name = district_names(ws.store, (code,))[code]
+    ws.close()
+    return code, name, csp
+
+
+def _csv(client: httpx.Client, table: str, **params: str) -> pd.DataFrame:
+    answer = client.get(f"/export/{table}.csv", params=params)
+    assert answer.status_code == 200, (table, params, answer.text[:300])
+    return pd.read_csv(io.StringIO(answer.text), dtype=str, keep_default_na=False)
+
+
+def test_a_district_view_is_the_district_own_analysis_on_every_page(served):
+    """A district chosen by its code: every page and export answers; the unsuppressed figures
+    are `assess` run for that district alone; its rate is over its own residents (from the
+    population table), compared with its CSP's and the whole area's; the published figures
+    are the set's."""
+    root, base, _, _ = served
+    code, name, csp = _a_district(root)
+    client = _signed_in(base, "ana")
+    ws = Workspace.open(root, read_only=True)
+    found = assess(ws.store, ws.settings, selection_of(ws).for_district(code, csp))
+    areas = ws.store.table("areas").to_pandas()
+    published = publications(ws, selection_of(ws), Policy(ws.settings.disclosure_threshold))
+    area_name = ws.settings.area
+    ws.close()
+    for page_name in PAGES:
+        page = client.get(f"/pages/{page_name}", params={"area": code})
+        assert page.status_code == 200, (page_name, page.text[:300])
+        heading = re.search(r"<h1.*?</h1>", page.text, re.S)
+        assert heading and name in heading.group(0) and csp in heading.group(0), page_name
+    internal = {"area": code, "view": "internal"}
+    monthly = _csv(client, "trends/monthly", **internal)
+    expected = found.results["trend"].monthly
+    assert list(monthly["month"]) == list(expected["month"])
+    assert [int(c) for c in monthly["count"]] == [int(c) for c in expected["count"]]
+    assert (
+        0
+        < sum(int(c) for c in monthly["count"])
+        < sum(int(c) for c in _csv(client, "trends/monthly", area=csp, view="internal")["count"])
+    )
+    deprivation = _csv(client, "where/deprivation", **internal)
+    mine = found.results["deprivation"]
+    assert [int(c) for c in deprivation["count"]] == [int(c) for c in mine["count"]]
+    assert [int(p) for p in deprivation["population"]] == [int(p) for p in mine["population"]]
+    # the district's residents, from the population table: its 2021 LSOAs' 2024 estimates
+    residents = int(areas[(areas["la_code"] == code) & areas["in_2021"]]["population"].sum())
+    csp_residents = int(areas[(areas["csp_name"] == csp) & areas["in_2021"]]["population"].sum())
+    assert 0 < residents < csp_residents
+    assert sum(int(p) for p in deprivation["population"]) == residents
+    rated = _csv(client, "where/district_rates", **internal)
+    assert list(rated["area"]) == [name] and int(rated["population"][0]) == residents
+    months = found.results["coverage"].with_data
+    count = int(rated["count"][0])
+    assert count == sum(int(c) for c in monthly["count"])
+    rate = count / residents * 1000 * 12 / len(months)
+    assert float(rated["rate"][0]) == pytest.approx(rate, abs=1e-3)
+    # compared with its CSP and the whole area, as a CSP is with the whole area
+    assert list(_csv(client, "where/csp_rates", **internal)["area"]) == [csp]
+    assert list(_csv(client, "where/area_rate", **internal)["area"]) == [area_name]
+    # the published figures are the set's, controlled with the CSPs' and the whole area's
+    shown = _csv(client, "trends/monthly", area=code)
+    table = published[code].table("trends", "monthly")
+    assert list(shown["count"]) == ["[c]" if c is None else str(int(c)) for c in table["count"]]
+    # its chart files, its map layers, and the downloads named after it
+    drawn = chart_specs(published[code], "trends")[0][0]
+    chart = client.get(f"/export/chart/trends/{drawn.id}.csv", params={"area": code})
+    assert chart.status_code == 200 and code in chart.headers["content-disposition"]
+    for layer in ("districts", "csps", "hotspots"):
+        answer = client.get(f"/map/{layer}.geojson", params={"area": code})
+        assert answer.status_code == 200, (layer, answer.text[:200])
+    features = client.get("/map/districts.geojson", params={"area": code}).json()["features"]
+    assert [f["properties"]["area"] for f in features] == [name]
+
+
+def test_an_area_not_of_the_partnership_is_refused_naming_those_allowed(served):
+    _, base, _, _ = served
+    client = _signed_in(base, "ana")
+    answer = client.get("/pages/where", params={"area": "E07999999"})
+    assert answer.status_code == 400
+    assert "E07999999" in answer.text and "Herefordshire" in answer.text
+    code, _, _ = _a_district(served[0])
+    assert code in answer.text
+
+
+def test_a_partner_sees_their_own_csp_districts_never_another_csp_district(served):
+    root, base, _, _ = served
+    groups = _districts_of(root)
+    client = _signed_in(base, "hereford")
+    own = groups["Herefordshire"][0]
+    page = client.get("/pages/where", params={"area": own})
+    assert page.status_code == 200
+    # the area list offers their CSP's districts and no other's
+    options = set(re.findall(r'<option value="([^"]*)"', page.text))
+    others = {c for csp, codes in groups.items() if csp != "Herefordshire" for c in codes}
+    assert own in options and not options & others
+    before = len(read(root))
+    other = groups["Shropshire"][0]
+    for path in ("/pages/where", "/export/trends/monthly.csv", "/map/districts.geojson"):
+        assert client.get(path, params={"area": other}).status_code == 403, path
+    log = read(root).iloc[before:]
+    denied = log[log["action"] == "web denied"]
+    assert len(denied) == 3 and set(denied["actor"]) == {"hereford (partner)"}
+
+
+def test_no_hidden_district_cell_is_its_csp_less_its_other_districts(served):
+    """An attacker with the published set: for every table shown for a CSP and each of its
+    districts, a hidden district cell is never the CSP's cell less the other districts' shown
+    cells, nor the whole area's less the other CSPs' and districts'."""
+    root, _, _, _ = served
+    groups = _districts_of(root)
+    ws = Workspace.open(root, read_only=True)
+    threshold = ws.settings.disclosure_threshold
+    pubs = publications(ws, selection_of(ws), Policy(threshold))
+    ws.close()
+    checked = hidden = 0
+    for csp, codes in groups.items():
+        levels = [
+            (pubs[csp], [pubs[c] for c in codes]),
+            (pubs[None], [pubs[c] for c in groups if c != csp] + [pubs[d] for d in codes]),
+        ]
+        for above, parts in levels:
+            for key, total in above.tables.items():
+                counts = above.count_columns.get(key, [])
+                if not counts or key in SAME_IN_EVERY_REPORT or key == "where/csp_rates":
+                    continue  # a CSP's own row is the same cell in its districts' reports
+                if not all(key in p.tables for p in parts):
+                    continue
+                columns = list(total.columns)
+                named = columns[: min(columns.index(c) for c in counts)]  # a row's key
+                rows = [_by_key(p.tables[key], named) for p in parts]
+                if not named:
+                    continue
+                for at, row in _by_key(total, named).items():
+                    for column in counts:
+                        # a row a report leaves out counts none: a zero the reader knows
+                        cells = [r[at][column] if at in r else 0 for r in rows]
+                        checked += 1
+                        if all(c is not None for c in cells[-len(codes) :]):
+                            continue
+                        hidden += 1
+                        alone = sum(c is None for c in cells) == 1
+                        assert row[column] is None or not alone, (csp, key, column, at)
+    assert checked > 500 and hidden > 0, (checked, hidden)
+
+
+SAME_IN_EVERY_REPORT = {"sources/batches", "sources/synthetic_records", "health/attendances"}
+"""Figures every report of a set repeats (they add up across no areas)."""
+
+
+def _by_key(frame: pd.DataFrame, named: list[str]) -> dict[tuple, dict]:
+    """A published table's rows by the columns naming them."""
+    return {tuple(r[c] for c in named): r for r in frame.to_dict(orient="records")}

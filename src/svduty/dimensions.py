@@ -46,13 +46,16 @@ def _incidents(
             _code="offence_code", offence_group="offence_group", offence_subgroup="offence_subgroup"
         )
         t = t.left_join(offences, t.offence_code == offences._code).drop("_code")
-    areas = store.table("areas").select(area_lsoa="lsoa_code", la="la_name", csp="csp_name")
+    areas = store.table("areas").select(
+        area_lsoa="lsoa_code", la="la_name", area_la_code="la_code", csp="csp_name"
+    )
     joined = t.left_join(areas, t.lsoa_code == areas.area_lsoa)
     year, month = joined.month.year(), joined.month.month()
     fy = financial_year_of(year, month)
     dims: dict[str, ir.Value] = {
         "lsoa": joined.lsoa_code,
         "la": joined.la,
+        "district": joined.area_la_code,  # the district's code: its name changes, the code not
         "csp": joined.csp,
         "force": joined.force,
         "month": month_text(joined.month),
@@ -98,6 +101,7 @@ _BUILDERS: dict[str, Callable[[Store], tuple[ir.Table, dict[str, ir.Value], str 
 _NOT_IN_AGGREGATES = {
     "lsoa": "the Home Office tables are by force or CSP, not LSOA",
     "la": "the Home Office tables are by force or CSP, not district",
+    "district": "the Home Office tables are by force or CSP, not district",
     "month": "the Home Office tables are by financial quarter; use quarter",
 }
 

@@ -47,15 +47,15 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 14
+CACHE_FORMAT = 15
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
 4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
 figures and the whole area's rate beside its own; 9: a conclusion under each table and chart;
 10: tables declare every sum a reader can form, and suppression is audited; 11: success
 measures; 12: their charts sized to the page; 13: a measure's baseline, recalculations and
-target; 14: Vega-Lite axes in decimal notation), so a cache written by an older svduty of the
-same version is never read back."""
+target; 14: Vega-Lite axes in decimal notation; 15: each district published with its CSP), so
+a cache written by an older svduty of the same version is never read back."""
 
 
 def selection_of(
@@ -145,8 +145,8 @@ def publications(
     weights: Weights | None = None,
     progress: Progress | None = None,
 ) -> dict[str | None, Publication]:
-    """The whole area's publication and each CSP's, controlled together; from the cache when
-    the same selection, policy and data were published before."""
+    """The whole area's publication, each CSP's and each district's (by its code), controlled
+    together; from the cache when the same selection, policy and data were published before."""
     store, settings = workspace.store, workspace.settings
     key = _cache_key(workspace, selection, policy, weights)
 
@@ -159,7 +159,8 @@ def publications(
                 progress("success measures")
             measured = measure_tables(workspace, selection)
             for one, assessed in zip(drafts, found, strict=True):
-                one.tables += measured.get(assessed.selection.csp, [])
+                if not assessed.selection.district:  # measures are the partnership's and CSPs'
+                    one.tables += measured.get(assessed.selection.csp, [])
         return drafts
 
     def make() -> dict[str | None, Publication]:
@@ -169,9 +170,11 @@ def publications(
             make_drafts,
         )
         published = publish(unpublished, policy)
-        areas = [d.provenance["csp"] for d in unpublished]
+        # each district by its code (a district may share its CSP's name)
+        areas = [d.provenance.get("district") or d.provenance["csp"] for d in unpublished]
         out = {area: derive(p) for area, p in zip(areas, published, strict=True)}
-        add_funnels(out[None], {str(a): p for a, p in out.items() if a is not None})
+        csps = {d.provenance["csp"] for d in unpublished if not d.provenance.get("district")}
+        add_funnels(out[None], {str(a): p for a, p in out.items() if a in csps and a is not None})
         return out
 
     return _cached(workspace.root / "cache" / f"sna-{key}.pickle", make)
@@ -217,7 +220,7 @@ def places(
     """Hotspots and near repeats of one area, published on their own (their analyses are
     cached whatever the policy: only their publication differs)."""
     key = _cache_key(workspace, selection, None, weights)
-    area = selection.csp or "whole"
+    area = selection.district or selection.csp or "whole"
     found = _cached(
         workspace.root / "cache" / f"places-{key}-{outputs.slug(area)}.pickle",
         lambda: assess_places(

@@ -774,9 +774,10 @@ class Workspace:
         period: tuple[str | None, str | None] | None = None,
         internal: bool = False,
     ) -> dict[str | None, Publication]:
-        """The published tables of the whole partnership (key None) and of each CSP, controlled
-        together under the workspace's disclosure settings (`internal`: nothing hidden, marked
-        NOT FOR PUBLICATION); from the workspace's cache when published before."""
+        """The published tables of the whole partnership (key None), of each CSP and of each
+        district (by its code), controlled together under the workspace's disclosure settings
+        (`internal`: nothing hidden, marked NOT FOR PUBLICATION); from the workspace's cache
+        when published before."""
         from svduty.publish import Policy
         from svduty.sna import publications
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from svduty import __version__
 from svduty.analysis.aggregates import AggregateCounts, aggregate_counts, aggregate_trend
-from svduty.analysis.benchmarks import Groups, benchmarks
+from svduty.analysis.benchmarks import Benchmarks, Groups, benchmarks
 from svduty.analysis.concentration import concentration, concentration_from, per_place
 from svduty.analysis.coverage import Coverage, coverage
 from svduty.analysis.health import health
@@ -48,14 +48,16 @@ LSOAs: the vintage data.police.uk and the population and IMD 2025 tables use."""
 
 @dataclass(frozen=True)
 class Selection:
-    """What one assessment looks at: a definition, a period, an area (the whole partnership or
-    one CSP) and any further filters. Built once per run; its key names it in caches."""
+    """What one assessment looks at: a definition, a period, an area (the whole partnership,
+    one CSP, or one district of a CSP: `district` its code, `csp` its CSP) and any further
+    filters. Built once per run; its key names it in caches."""
 
     definition: Definition
     start: str | None = None  # YYYY-MM
     end: str | None = None
     csp: str | None = None
     filters: tuple[Filter, ...] = ()
+    district: str | None = None  # a district's code (E07000235); its CSP is `csp`
 
     @property
     def period_filters(self) -> list[Filter]:
@@ -66,10 +68,16 @@ class Selection:
     @property
     def all_filters(self) -> list[Filter]:
         area = [Filter("csp", self.csp)] if self.csp else []
+        if self.district:
+            area.append(Filter("district", self.district))
         return [*self.period_filters, *area, *self.filters]
 
     def for_area(self, csp: str | None) -> Selection:
         return Selection(self.definition, self.start, self.end, csp, self.filters)
+
+    def for_district(self, district: str, csp: str) -> Selection:
+        """One district (by code) of the CSP `csp`."""
+        return Selection(self.definition, self.start, self.end, csp, self.filters, district)
 
     @property
     def requested(self) -> str:
@@ -86,6 +94,7 @@ class Selection:
                 self.end,
                 self.csp,
                 [str(f) for f in self.filters],
+                *([self.district] if self.district else []),
             ]
         )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -155,6 +164,7 @@ def assess(
             f"area: no CSP {selection.csp!r} in this workspace; its CSPs: "
             f"{', '.join(settings.csps)}"
         )
+    named = district_name(store, settings, selection) if selection.district else None
     records = int(store.table("incidents").count().to_pandas()) > 0
     aggregates = int(store.table("offence_counts").count().to_pandas()) > 0
     if not records and not aggregates:
@@ -164,19 +174,29 @@ def assess(
     provenance = Provenance(
         {"id": definition.id, "version": str(definition.version), "sha256": definition.sha256},
         selection.requested,
-        selection.csp or settings.area or "workspace",
+        named or selection.csp or settings.area or "workspace",
         store.name,
         {"weights": None if weights is None else weights.source, "near_repeat_seed": 1},
         data_version(ids, settings),
         ids,
         settings.area or "",
     )
-    found = Assessment(selection, provenance.area, records, provenance)
+    # a district's report is known by its code: its name may be its CSP's too
+    found = Assessment(selection, selection.district or provenance.area, records, provenance)
     found.results["sources"] = _sources(store, settings)
     found.results["weights"] = weights
-    found.results["benchmarks"] = benchmarks(
-        store, settings, definition, selection.csp, groups, (selection.start, selection.end)
+    found.results["benchmarks"] = (
+        Benchmarks(provenance.area, DISTRICT_BENCHMARKS)
+        if selection.district
+        else benchmarks(
+            store, settings, definition, selection.csp, groups, (selection.start, selection.end)
+        )
     )
+    if selection.district and not records:
+        raise InputError(
+            "area: a district's figures need crime records; the workspace holds only the Home "
+            "Office tables, which are by force or CSP"
+        )
     if records:
         _assess_records(found, store, settings, weights)
     else:
@@ -199,8 +219,43 @@ def _sources(store: Store, settings: Settings) -> dict[str, Any]:
     return {"batches": batches, "gaps": report.gaps, "synthetic": synthetic}
 
 
-def _districts(store: Store, settings: Settings, csp: str | None) -> tuple[str, ...]:
-    """District codes of the area being reported: one CSP's, or the partnership's."""
+DISTRICT_BENCHMARKS = (
+    "the Home Office tables are by force or CSP, not district, so a district is not compared "
+    "with England and Wales or a most similar group: see its CSP's page"
+)
+
+
+def district_name(store: Store, settings: Settings, selection: Selection) -> str:
+    """The name of the selection's district, checked to be one of its CSP's."""
+    code, csp = selection.district, selection.csp
+    mine = csp_districts(store, settings, csp).get(csp or "", ()) if settings.csps else ()
+    if not code or code not in mine:
+        allowed = ", ".join(mine) or "none"
+        raise InputError(f"area: {code!r} is not a district of the CSP {csp!r}; its districts: "
+                         f"{allowed}")  # fmt: skip
+    return district_names(store, (code,)).get(code, code)
+
+
+def district_names(store: Store, codes: tuple[str, ...]) -> dict[str, str]:
+    """Each district's current name (that of its 2021 LSOAs where it has any), by code."""
+    areas = store.table("areas")
+    frame = (
+        areas.filter(areas.la_code.isin(list(codes)))
+        .select("la_code", "la_name", "in_2021")
+        .to_pandas()
+        .sort_values("in_2021", ascending=False, na_position="last")
+        .drop_duplicates("la_code")
+    )
+    return dict(zip(frame["la_code"], frame["la_name"], strict=True))
+
+
+def _districts(
+    store: Store, settings: Settings, csp: str | None, district: str | None = None
+) -> tuple[str, ...]:
+    """District codes of the area being reported: one district, one CSP's, or the
+    partnership's."""
+    if district is not None:
+        return (district,)
     if csp is None:
         return area_districts(store, settings)
     areas = store.table("areas")
@@ -213,16 +268,26 @@ def _assess_records(
 ) -> None:
     selection, r = found.selection, found.results
     definition, filters = selection.definition, selection.all_filters
-    districts = _districts(store, settings, selection.csp)
+    districts = _districts(store, settings, selection.csp, selection.district)
     r["districts"] = districts
-    split = records_analysed(
-        store,
-        definition,
-        selection.for_area(None).all_filters,
-        area_districts(store, settings),
-        [selection.csp] if selection.csp else list(settings.csps),
-    )
-    r["records"] = split[selection.csp]
+    if selection.district:  # the district's own records: those placed in its LSOAs
+        split = records_analysed(
+            store,
+            definition,
+            [*selection.for_area(None).all_filters, Filter("district", selection.district)],
+            districts,
+            [],
+        )
+        r["records"] = split[None]
+    else:
+        split = records_analysed(
+            store,
+            definition,
+            selection.for_area(None).all_filters,
+            area_districts(store, settings),
+            [selection.csp] if selection.csp else list(settings.csps),
+        )
+        r["records"] = split[selection.csp]
     r["records_by_csp"] = split
     # the area aside: a force's files cover all its CSPs, so each CSP has the area's coverage
     cover = coverage(store, definition, selection.for_area(None).all_filters)
@@ -238,7 +303,12 @@ def _assess_records(
         own = own[own["area"] == selection.csp].drop(columns="share")
     r["csp_rates"] = own.reset_index(drop=True)
     r["population_note"] = POPULATION_NOTE
-    r["csp_change"] = csp_change(store, definition, filters, r["trend"].change_periods, own)
+    # a district's report shows its CSP's row to compare with, not a change of its own there
+    r["csp_change"] = (
+        None
+        if selection.district
+        else csp_change(store, definition, filters, r["trend"].change_periods, own)
+    )
     areas = store.table("areas")
     names = (
         areas.filter(areas.la_code.isin(list(districts)))
@@ -250,7 +320,7 @@ def _assess_records(
     la = la[la["area"].isin(list(names["la_name"]))].merge(
         names.rename(columns={"la_name": "area", "csp_name": "csp"}), on="area", how="left"
     )
-    r["district_rates"] = la.reset_index(drop=True)
+    r["district_rates"] = _shares(la) if selection.district else la.reset_index(drop=True)
     r["deprivation"] = by_deprivation(store, districts, definition, filters, months).frame.astype(
         {"count": "int64", "population": "int64"}
     )
@@ -268,9 +338,11 @@ def _assess_records(
         store,
         definition,
         [*selection.period_filters, *selection.filters],
-        None if selection.csp is None else (selection.csp, _places(store, districts)),
+        None if selection.csp is None else (found.provenance.area, _places(store, districts)),
     )
-    r["residents"] = int(own["population"].sum()) if len(own) else 0
+    # a district's residents are its own, never its CSP's
+    rated = r["district_rates"] if selection.district else own
+    r["residents"] = int(rated["population"].sum()) if len(rated) else 0
 
 
 def _area_name(settings: Settings) -> str:
@@ -343,6 +415,12 @@ def csp_districts(store: Store, settings: Settings, csp: str | None) -> dict[str
     }
 
 
+def _district_label(store: Store, selection: Selection) -> str:
+    """A district's name, else its code."""
+    code = selection.district or ""
+    return district_names(store, (code,)).get(code, code)
+
+
 def lsoa_vintage_reason(boundaries: Boundaries | None) -> str | None:
     """Why the report has no LSOA hotspots, if it has none: its LSOAs are 2021 (the vintage of
     the rates, deprivation and concentration), so only 2021 polygons may be tested and drawn."""
@@ -382,7 +460,11 @@ def assess_places(
 
     r: dict[str, Any] = {}
     definition, filters = selection.definition, selection.all_filters
-    groups = csp_districts(store, settings, selection.csp)
+    groups: dict[str, tuple[str, ...]] = (
+        {_district_label(store, selection): (selection.district,)}
+        if selection.district
+        else csp_districts(store, settings, selection.csp)
+    )
     districts = {code for codes in groups.values() for code in codes}
     drawn = outlines(boundaries, groups)
     r["outlines"] = drawn
@@ -466,8 +548,10 @@ def assess_set(
     weights: Weights | None = None,
     groups: Groups | None = None,
 ) -> list[Assessment]:
-    """The whole area's assessment and each CSP's, as `assess` would give them one by one, but
-    from one pass per analysis split by CSP (a set is what gets published together)."""
+    """The whole area's assessment, each CSP's, then each district's of each CSP (a set is what
+    gets published together, so a district's hidden cell cannot be worked out from its CSP's
+    and its neighbours'). The CSPs' come as `assess` would give them one by one, but from one
+    pass per analysis split by CSP; each district's is `assess` for that district."""
     whole = assess(store, settings, selection.for_area(None), weights, groups)
     if not whole.records or not settings.csps:
         return [whole]
@@ -526,6 +610,9 @@ def assess_set(
         r["concentration"] = concentration_from(places, lsoas, definition, store.name)
         r["residents"] = int(r["csp_rates"]["population"].sum())
         out.append(found)
+    for csp, codes in csp_districts(store, settings, None).items():
+        for code in codes:
+            out.append(assess(store, settings, selection.for_district(code, csp), weights, groups))
     return out
 
 

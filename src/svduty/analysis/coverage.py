@@ -20,7 +20,7 @@ from svduty.engine import Store
 from svduty.periods import period_range
 from svduty.vocabulary import FULL, NO_DATA, PARTIAL, source_kind_label
 
-AREA_COLUMNS = ("csp", "la", "lsoa", "lsoa_code")
+AREA_COLUMNS = ("csp", "la", "district", "lsoa", "lsoa_code")
 TIME_COLUMNS = ("month", "financial_year", "quarter")
 
 

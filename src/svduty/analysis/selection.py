@@ -56,15 +56,17 @@ def selected(
 
 def narrowed(store: Store, t: ir.Table, filters: list[Filter] | None) -> ir.Table:
     """Incidents `t` (with the columns of `classification_input`) matching the filters."""
-    area_columns = {"la": "la_name", "csp": "csp_name"}
+    area_columns = {"la": "la_name", "csp": "csp_name", "district": "la_code"}
     if any(item.column in area_columns for item in filters or []):
-        areas = store.table("areas").select(_lsoa="lsoa_code", _la="la_name", _csp="csp_name")
+        areas = store.table("areas").select(
+            _lsoa="lsoa_code", _la="la_name", _csp="csp_name", _district="la_code"
+        )
         t = t.left_join(areas, t.lsoa_code == areas._lsoa)
     for item in filters or []:
         column = f"_{item.column}" if item.column in area_columns else item.column
         value = month_text(t.month) if column == "month" else t[column].cast("string")
         t = t.filter(item.test(value))
-    return t.drop(*[c for c in ("_lsoa", "_la", "_csp") if c in t.columns])
+    return t.drop(*[c for c in ("_lsoa", "_la", "_csp", "_district") if c in t.columns])
 
 
 def with_csp(store: Store, t: ir.Table) -> ir.Table:

@@ -1,9 +1,10 @@
 """Publishing: the only door from results to readers.
 
 `publish(drafts, policy)` takes the tables every report of a set offers (the whole area first,
-then each CSP), controls them jointly, so no count a reader could see is small and no hidden cell
-can be worked out from anything shown in any report of the set, and returns one `Publication` per
-report. Renderers (HTML, PDF, JSON, Vega-Lite) draw from publications only.
+then each CSP, then each district of a CSP), controls them jointly, so no count a reader could
+see is small and no hidden cell can be worked out from anything shown in any report of the set,
+and returns one `Publication` per report. Renderers (HTML, PDF, JSON, Vega-Lite) draw from
+publications only.
 """
 
 from __future__ import annotations
@@ -94,18 +95,23 @@ class Publication:
 
 def publish(drafts: list[Draft], policy: Policy) -> list[Publication]:
     """Control every draft's tables together. With several drafts the first is the whole area
-    and the rest its CSPs: the area's cell is the sum of the CSPs' (and of records placed in no
-    CSP, which counts as known to a reader), so hiding is consistent across the set."""
+    and the rest its CSPs and their districts (a draft whose provenance names a `district`, its
+    CSP its `csp`): the area's cell is the sum of the CSPs' (and of records placed in no CSP,
+    which counts as known to a reader), a CSP's the sum of its districts', so hiding is
+    consistent across the three levels and no hidden cell of one is the difference of cells
+    shown at the others."""
     cells = Cells()
     placed: dict[tuple[str, str], dict[str, list[int]]] = {}
     whole = drafts[0].id
     for draft in drafts:
         tables = {t.id: t for t in draft.tables}
         for table in _parents_first(draft.tables, tables):
-            owner = whole if table.partnership else draft.id
+            owner = whole if table.partnership else (table.owner or draft.id)
             placed[(draft.id, table.id)] = _register(cells, owner, table, tables)
     for draft in drafts:
-        cells.public.add(cells.cell((draft.id, "total", "selection"), 0))
+        # the whole area's and each CSP's total are stated in words; a district's may be small
+        if not draft.provenance.get("district"):
+            cells.public.add(cells.cell((draft.id, "total", "selection"), 0))
     if len(drafts) > 1:
         separate = {t.id for d in drafts for t in d.tables if not t.across_areas}
         _across_areas(cells, drafts, whole, separate)
@@ -181,15 +187,24 @@ def _register(
 
 
 def _across_areas(cells: Cells, drafts: list[Draft], whole: str, separate: set[str]) -> None:
-    """The whole area's cell is the sum of its CSPs' (tables in `separate` do not add up)."""
-    parts = [d.id for d in drafts[1:]]
+    """The whole area's cell is the sum of its CSPs', a CSP's the sum of its districts' (tables
+    in `separate` do not add up). A CSP's line is drawn only where the sum holds: a figure every
+    report repeats (the synthetic records) is no sum a reader can use."""
+    parts: dict[str, list[str]] = {whole: []}
+    for draft in drafts[1:]:
+        district = draft.provenance.get("district")
+        above = str(draft.provenance.get("csp")) if district else whole
+        parts.setdefault(above, []).append(draft.id)
     for key, index in list(cells.index.items()):
         owner, *rest = cast(tuple[Any, ...], key)
-        if owner != whole or rest[0] in separate or rest[1] in separate:
+        if owner not in parts or rest[0] in separate or rest[1] in separate:
             continue
-        members = [cells.index[k] for p in parts if (k := (p, *rest)) in cells.index]
-        if members:
-            cells.line(index, members)
+        members = [cells.index[k] for p in parts[owner] if (k := (p, *rest)) in cells.index]
+        if not members:
+            continue
+        if owner != whole and sum(cells.values[m] for m in members) != cells.values[index]:
+            continue
+        cells.line(index, members)
 
 
 def _shown(table: Table, placed: dict[str, list[int]], hidden: Any) -> pd.DataFrame:

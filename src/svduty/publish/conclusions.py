@@ -188,6 +188,9 @@ def _where(pub: Publication) -> dict[str, str]:
     else:
         out["where-csp_rates"] = _rates(pub.table("where", "csp_rates"), "CSPs")
     out["where-district_rates"] = _rates(pub.table("where", "district_rates"), "districts")
+    if pub.provenance.get("district"):  # one district: its rate against its CSP's and the area's
+        out["where-district_rates"] = out["where-csp_rates"]
+        out["where-csp_rates"] = "The district's CSP, for comparison."
     if pub.has("where", "csp_change"):
         change = _rows(pub.table("where", "csp_change"))
         verdicts = [r for r in change if r.get("verdict") is not None]

@@ -36,10 +36,18 @@ def draft(found: Assessment) -> Draft:
     else:
         tables += _aggregate(r)
     tables += board.draft_board(r, found.records)
+    district = found.selection.district
+    if district:
+        # a table whose columns are CSPs would file the district's counts as its CSP's
+        tables = [t for t in tables if not t.by_area]
+        for table in tables:
+            if table.id == "where/csp_rates":
+                table.owner = found.selection.csp  # the CSP's own row, to compare with
     provenance = {
         **found.provenance.as_dict(),
         "records": found.records,
         "csp": found.selection.csp,
+        "district": district,
     }
     return Draft(found.area, tables, provenance)
 
@@ -851,8 +859,9 @@ def _published_total(pub: Publication, months: list[Any]) -> int | None:
     shown: list[list[Any]] = [months]
     if pub.has("trends", "financial_years"):
         shown.insert(0, list(pub.table("trends", "financial_years")["count"]))
-    if pub.has("where", "area_rate"):  # a CSP's report: its one rate row counts the same
-        shown.append(list(pub.table("where", "csp_rates")["count"]))
+    if pub.has("where", "area_rate"):  # a CSP's or district's report: its one rate row
+        own = "district_rates" if pub.provenance.get("district") else "csp_rates"
+        shown.append(list(pub.table("where", own)["count"]))
     for counted in shown:
         if counted and all(v is not None for v in counted):
             return int(sum(counted))
@@ -860,18 +869,26 @@ def _published_total(pub: Publication, months: list[Any]) -> int | None:
 
 
 def _area_rate_finding(pub: Publication) -> list[str]:
-    """A CSP's rate against its whole area's, by the CSP's exact 95% interval."""
-    own, area = pub.table("where", "csp_rates"), pub.table("where", "area_rate")
+    """A CSP's rate against its whole area's, or a district's against its CSP's and the whole
+    area's, by the CSP's (district's) exact 95% interval."""
+    district = pub.provenance.get("district")
+    own = pub.table("where", "district_rates" if district else "csp_rates")
+    area = pub.table("where", "area_rate")
     months = pub.value("where", "rate_months")
     if len(own) != 1 or not len(area) or not months:
         return []
-    mine, whole = own.iloc[0], area.iloc[0]
-    if mine["rate"] is None or whole["rate"] is None:
+    compared = [area.iloc[0]]
+    if district:
+        compared.insert(0, pub.table("where", "csp_rates").iloc[0])
+    mine = own.iloc[0]
+    if mine["rate"] is None or any(c["rate"] is None for c in compared):
         return []
+    against = " and ".join(
+        f"{board.compare(mine, float(c['rate']))} {c['area']}'s {c['rate']:.1f}" for c in compared
+    )
     return [
         f"{mine['area']}'s rate was {mine['rate']:.1f} per 1,000 residents a year (95% interval "
-        f"{mine['low']:.1f} to {mine['high']:.1f}; {months} months with data), "
-        f"{board.compare(mine, float(whole['rate']))} {whole['area']}'s {whole['rate']:.1f}."
+        f"{mine['low']:.1f} to {mine['high']:.1f}; {months} months with data), {against}."
     ]
 
 

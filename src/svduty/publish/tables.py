@@ -47,6 +47,7 @@ class Table:
     by_area: bool = False  # count columns name areas: each cell is that area's `row_total` cell
     across_areas: bool = True  # the whole area's cell is the sum of its CSPs'
     partnership: bool = False  # the same figure in every report of the set (e.g. A&E)
+    owner: str | None = None  # another report's cells shown here (a district's CSP's row)
 
     @property
     def id(self) -> str:

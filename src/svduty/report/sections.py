@@ -545,7 +545,10 @@ def health_section(page: Page) -> str:
             "<p>No A&amp;E (ISTV) attendances or hospital admissions are held: this section "
             "needs health partner data.</p>"
         )
-    csp = pub.provenance.get("csp")
+    # a CSP's or a district's residents (the district's name is its report's area)
+    csp = (
+        pub.provenance.get("area") if pub.provenance.get("district") else pub.provenance.get("csp")
+    )
     whole = str(pub.table("where", "area_rate")["area"].iloc[0]) if csp else ""
     if csp:
         area = escape(whole)

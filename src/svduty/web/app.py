@@ -334,10 +334,15 @@ def create_app(
         area, version, csps, threshold = published.facts()
         request.state.data_version = version
         choices = published.choices()
-        view = View.of(dict(request.query_params), csps, choices)
+        districts = published.districts()
+        view = View.of(dict(request.query_params), csps, choices, districts)
         user: User = request.state.user
-        if not user.may_see(view.area):
-            raise Denied(f"{user.name} may see {', '.join(user.areas)} and the whole area only")
+        district = districts.get(view.area or "")
+        if not user.may_see(district.csp if district else view.area):
+            raise Denied(
+                f"{user.name} may see {', '.join(user.areas)}, its districts and the whole area "
+                "only"
+            )
         if view.internal and user.role not in ("analyst", "admin"):
             raise Denied("the unsuppressed view is for analysts")
         if user.role not in ("analyst", "admin") and view.chosen():
@@ -347,9 +352,12 @@ def create_app(
                 "found by subtracting another); ask an analyst for other cuts"
             )
         shown = [c for c in csps if user.may_see(c)]
+        under = {c: [d for d in districts.values() if d.csp == c] for c in shown}
         return view, {
             "area_name": area, "csps": shown, "all_csps": csps, "threshold": threshold,
-            "view": view, **choices.shown(view.definition, view.clause),
+            "view": view, "districts": under, "district": district,
+            "area_label": district.label if district else view.area or area or "The whole area",
+            **choices.shown(view.definition, view.clause),
         }  # fmt: skip
 
     def hidden_from(request: Request, values: dict[str, Any]) -> set[str]:
@@ -411,7 +419,7 @@ def create_app(
         sets: dict[str | None, Publication],
     ) -> str:  # fmt: skip
         """The page drawn with stand-ins for the reader's name and form token."""
-        pub = scoped(sets[view.area], others, published.places_of(others))
+        pub = scoped(_area_of(sets, view), others, published.places_of(others))
         title = PAGES[name][0]
         blocks = list(drawn(pub, name, view, request.state.data_version, others))
         if name == "quality" and request.state.user.role in ("analyst", "admin"):
@@ -436,7 +444,7 @@ def create_app(
             **values,
         )
 
-    def counted(view: View) -> str:
+    def counted(view: View, values: dict[str, Any]) -> str:
         """What a downloaded file holds, for its name: the area, the period and the definition
         or clause when chosen, and whether it is unsuppressed (so no two views share a name)."""
         chosen = f"-{slug(published.definition(view).id)}" if view.definition or view.clause else ""
@@ -444,13 +452,15 @@ def create_app(
             f"-{view.start or 'first'}-to-{view.end or 'last'}" if view.start or view.end else ""
         )
         internal = "-NOT-FOR-PUBLICATION" if view.internal else ""
-        return f"{view.area or 'all'}{period}{chosen}{internal}"
+        district = values["district"]
+        area = f"{district.name}-{district.code}" if district else view.area or "all"
+        return f"{area}{period}{chosen}{internal}"
 
     @app.get("/export/{section}/{table}.{kind}")
     def export(request: Request, section: str, table: str, kind: str) -> Response:
         view, values = view_of(request)
         others = hidden_from(request, values)
-        pub = scoped(published.made(view)[view.area], others, published.places_of(others))
+        pub = scoped(_area_of(published.made(view), view), others, published.places_of(others))
         if not pub.has(section, table) or kind not in ("csv", "xlsx"):
             return page(
                 request,
@@ -467,14 +477,14 @@ def create_app(
         return Response(
             table_file(pub.table(section, table), kind, view.internal),
             media_type=MEDIA[kind],
-            headers=_attachment(f"{section}-{table}-{counted(view)}.{kind}"),
+            headers=_attachment(f"{section}-{table}-{counted(view, values)}.{kind}"),
         )
 
     @app.get("/export/chart/{name}/{chart_id}.{kind}")
     def export_chart(request: Request, name: str, chart_id: str, kind: str) -> Response:
         view, values = view_of(request)
         others = hidden_from(request, values)
-        pub = scoped(published.made(view)[view.area], others, published.places_of(others))
+        pub = scoped(_area_of(published.made(view), view), others, published.places_of(others))
         chart = find_chart(pub, name, chart_id) if name in PAGES and kind in KINDS else None
         if chart is None:
             return page(
@@ -486,13 +496,13 @@ def create_app(
             "web export",
             {"chart": f"{name}/{chart_id}", "format": kind, "query": view.query()},
         )
-        area = view.area or values["area_name"] or "the whole area"
+        area = values["area_label"] if view.area else values["area_name"] or "the whole area"
         synthetic = pub.value("sources", "synthetic_records") or 0
         data = chart_file(chart, kind, view.internal, area, synthetic)
         return Response(
             data,
             media_type=KINDS[kind],
-            headers=_attachment(f"chart-{chart_id}-{counted(view)}.{kind}"),
+            headers=_attachment(f"chart-{chart_id}-{counted(view, values)}.{kind}"),
         )
 
     @app.get("/audit")
@@ -525,6 +535,16 @@ def create_app(
 
 PUBLIC_READER = User("public", "public", (), False)
 """Who an anonymous reader is when the dashboard is public: published figures, every area."""
+
+
+def _area_of(sets: dict[str | None, Publication], view: View) -> Publication:
+    """The publication of the view's area (a CSP's or a district's need crime records)."""
+    if view.area not in sets:
+        raise InputError(
+            f"area {view.area!r}: the workspace holds only the Home Office tables, which are "
+            "by force or CSP; ingest crime records for CSPs' and districts' figures"
+        )
+    return sets[view.area]
 
 
 def _published_page(path: str) -> bool:

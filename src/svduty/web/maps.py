@@ -51,7 +51,7 @@ from shapely import (
 from shapely.errors import GEOSException
 from shapely.geometry.base import BaseGeometry
 
-from svduty.errors import SvdutyError
+from svduty.errors import InputError, SvdutyError
 from svduty.publish import Policy, Publication
 from svduty.spatial.maps import CLASS_COLOURS, NOT_DRAWN
 from svduty.web.views import Published, View, scoped
@@ -342,8 +342,14 @@ class Maps:
                 *([Filter("month", view.start, ">=")] if view.start else []),
                 *([Filter("month", view.end, "<=")] if view.end else []),
             ]
-            return places(ws, selection_of(ws, period=period or None, csp=view.area), policy)
+            district = districts.get(view.area or "")
+            csp = district.csp if district else view.area
+            selection = selection_of(ws, period=period or None, csp=csp)
+            if district:
+                selection = selection.for_district(district.code, district.csp)
+            return places(ws, selection, policy)
 
+        districts = self.published.districts()
         return self.published.using(work)
 
     def layer(self, name: str, view: View, version: str, hidden: set[str]) -> bytes:
@@ -357,9 +363,10 @@ class Maps:
         if name == "hotspots":
             data = hotspots_layer(self.places(view), geo, hidden)
         else:
-            pub = scoped(
-                self.published.made(view)[view.area], hidden, self.published.places_of(hidden)
-            )
+            sets = self.published.made(view)
+            if view.area not in sets:
+                raise InputError(f"area {view.area!r}: no figures are published for it")
+            pub = scoped(sets[view.area], hidden, self.published.places_of(hidden))
             data = rates_layer(pub, geo, name, hidden)
         made = gzip.compress(data, compresslevel=6, mtime=0)
         with self._lock:

@@ -66,7 +66,7 @@ KEPT = 32
 class View:
     """A page's filters, all held in its URL so a view can be shared."""
 
-    area: str | None = None  # a CSP; None: the whole area
+    area: str | None = None  # a CSP's name or a district's code; None: the whole area
     start: str | None = None  # YYYY-MM
     end: str | None = None
     internal: bool = False  # unsuppressed, for analysts: NOT FOR PUBLICATION
@@ -74,11 +74,21 @@ class View:
     clause: str | None = None  # one clause of it, counted on its own
 
     @classmethod
-    def of(cls, params: dict[str, str], csps: list[str], choices: Choices | None = None) -> View:
-        """The view a URL asks for; with `choices`, its definition and clause are checked."""
+    def of(
+        cls, params: dict[str, str], csps: list[str], choices: Choices | None = None,
+        districts: Collection[str] = (),
+    ) -> View:  # fmt: skip
+        """The view a URL asks for: its area one of `csps` (names) or `districts` (codes); with
+        `choices`, its definition and clause are checked."""
         area = params.get("area") or None
-        if area is not None and area not in csps:
-            raise InputError(f"area {area!r} is not one of this partnership's CSPs")
+        if area is not None and area not in csps and area not in districts:
+            allowed = "; ".join(
+                [f"the CSPs {', '.join(csps)}" if csps else "", ", ".join(districts)]
+            ).strip("; ")
+            raise InputError(
+                f"area {area!r} is not one of this partnership's CSPs or districts: leave it "
+                f"out for the whole area, or give {allowed or 'no area'}"
+            )
         months = {}
         for key in ("start", "end"):
             value = params.get(key) or None
@@ -111,6 +121,19 @@ class View:
             "clause": view.clause,
         }
         return urlencode({k: v for k, v in pairs.items() if v})
+
+
+@dataclass(frozen=True)
+class District:
+    """A district of a CSP: the third level of the area filter, known in URLs by its code."""
+
+    code: str
+    name: str
+    csp: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (district of {self.csp})"
 
 
 def scoped(pub: Publication, others: set[str], places: Collection[str] = ()) -> Publication:
@@ -186,6 +209,7 @@ class Published:
         self._facts: tuple[tuple[int, int] | None, tuple[str, str, list[str], int]] | None = None
         self._making: dict[tuple[Any, ...], threading.Lock] = {}
         self._places: tuple[str, dict[str, set[str]]] | None = None
+        self._districts: tuple[str, dict[str, District]] | None = None
         self.changed: Callable[[], None] | None = None
         """Called (outside any lock) when the data version seen changes: warms the new sets."""
 
@@ -312,6 +336,31 @@ class Published:
             }
             self._places = (version, found)
         return {n for csp in csps for n in self._places[1].get(csp, set())}
+
+    def districts(self) -> dict[str, District]:
+        """Each CSP's districts by code, in the CSPs' order then by name (read once per data
+        version): the third level of the area filter."""
+        version = self.facts()[1]
+        known = self._districts
+        if known is not None and known[0] == version:
+            return known[1]
+        from svduty.analysis.assessment import csp_districts, district_names
+
+        with self._lock:
+            ws = self._current()
+            if not ws.settings.csps:
+                groups: dict[str, tuple[str, ...]] = {}
+            else:
+                groups = csp_districts(ws.store, ws.settings, None)
+            codes = tuple(c for found in groups.values() for c in found)
+            names = district_names(ws.store, codes)
+        found = {
+            code: District(code, names.get(code, code), csp)
+            for csp, codes in groups.items()
+            for code in sorted(codes, key=lambda c: names.get(c, c))
+        }
+        self._districts = (version, found)
+        return found
 
     def made(self, view: View) -> dict[str | None, Publication]:
         """The view's set, made now if it must be (for an export or a map layer, which wait)."""
