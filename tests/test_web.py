@@ -369,7 +369,8 @@ def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_pat
 
     from svduty.web.views import CHARTED
 
-    _, base, _, _ = served
+    root, base, _, _ = served
+    code, district, csp = _a_district(root)
     chromium = shutil.which("chromium")
     assert chromium, "Debian's chromium package is needed (make test installs it)"
     with sync_playwright() as playwright:
@@ -404,6 +405,13 @@ def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_pat
             page.screenshot(path=str(shot), full_page=True)
             assert _not_blank(shot), name
         assert drawn["trends"] and drawn["where"], drawn  # open data: no hours, so no "when"
+        # a district, chosen under its CSP in the list, names itself and its CSP
+        page.goto(f"{base}/pages/where")
+        page.select_option("#area", label=f"{district} (district)")
+        page.click("form.svduty-filters button")
+        page.wait_for_url(f"**area={code}**")
+        assert district in page.inner_text("h1") and csp in page.inner_text("h1")
+        assert page.locator("#area option:checked").inner_text() == f"{district} (district)"
         page.goto(f"{base}/pages/trends?area=Herefordshire")
         with page.expect_download() as waiting:
             page.click("#trends-monthly a:text('CSV')")
