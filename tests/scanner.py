@@ -96,8 +96,15 @@ def small_counts(reports: dict[str, dict], threshold: int) -> list[Finding]:
     return out
 
 
-def recoverable(published: dict[str, dict], internal: dict[str, dict], whole: str) -> list[Finding]:
-    """Hidden cells whose value linear programming pins down from what is shown."""
+def recoverable(
+    published: dict[str, dict],
+    internal: dict[str, dict],
+    whole: str,
+    districts: dict[str, list[str]] | None = None,
+) -> list[Finding]:
+    """Hidden cells whose value linear programming pins down from what is shown. `districts`:
+    each CSP's districts' reports, which add up to the CSP's where a cell is a sum (a third
+    level below the whole area and its CSPs)."""
     problem = Problem()
     truth: dict[int, float] = {}
     shown: dict[int, float] = {}
@@ -125,7 +132,7 @@ def recoverable(published: dict[str, dict], internal: dict[str, dict], whole: st
                     vs = [problem.variables[(name, table, _key(real, counts), c)] for c in counts]
                     problem.equations.append(({v: 1.0 for v in vs}, sum(truth[v] for v in vs)))
     _hierarchies(problem, published, truth)
-    _across_reports(problem, published, whole, truth)
+    _across_reports(problem, published, whole, truth, districts or {})
     return _attack(problem, truth, shown)
 
 
@@ -178,23 +185,29 @@ def _hierarchies(problem: Problem, published: dict[str, dict], truth: dict[int, 
 
 
 def _across_reports(
-    problem: Problem, published: dict[str, dict], whole: str, truth: dict[int, float]
+    problem: Problem,
+    published: dict[str, dict],
+    whole: str,
+    truth: dict[int, float],
+    districts: dict[str, list[str]],
 ) -> None:
-    """The whole area's cell less the CSPs' is known (records placed in no CSP)."""
-    parts = [n for n in published if n != whole]
+    """The whole area's cell less the CSPs' is known (records placed in no CSP); a CSP's cell is
+    the sum of its districts' wherever the cell is a count of places (a figure every report
+    repeats is no such sum)."""
+    below = {n for found in districts.values() for n in found}
+    parts = {whole: [n for n in published if n != whole and n not in below], **districts}
     for key, v in list(problem.variables.items()):
         name, table, row, column = key
-        if name != whole:
+        if name not in parts:
             continue
         members = [
             problem.variables[k]
-            for p in parts
+            for p in parts[name]
             if (k := (p, table, row, column)) in problem.variables
         ]
-        if members:
-            problem.equations.append(
-                ({v: 1.0, **{m: -1.0 for m in members}}, truth[v] - sum(truth[m] for m in members))
-            )
+        known = truth[v] - sum(truth[m] for m in members)
+        if members and (name == whole or known == 0):
+            problem.equations.append(({v: 1.0, **{m: -1.0 for m in members}}, known))
 
 
 def _attack(problem: Problem, truth: dict[int, float], shown: dict[int, float]) -> list[Finding]:

@@ -14,7 +14,7 @@ from dataclasses import replace
 import httpx
 import pytest
 from conftest import make_workspace
-from test_web import _serving
+from test_web import _a_district, _serving
 
 from svduty.audit import Entry, now, read
 from svduty.example import WEST_MERCIA
@@ -161,7 +161,9 @@ def test_a_view_whose_figures_are_not_ready_is_answered_at_once_then_shown(small
                 assert time.monotonic() < waited, "the default view was not prepared"
                 time.sleep(0.5)
             ann = _signed_in(base, "ann")
-            path = "/pages/where?start=2025-01&end=2025-01"
+            # a district's view, prepared with its CSP's and the whole area's in one set
+            code, district, _ = _a_district(small)
+            path = f"/pages/where?area={code}&start=2025-01&end=2025-01"
             started = time.monotonic()
             first = ann.get(path)
             assert time.monotonic() - started < 2
@@ -172,6 +174,7 @@ def test_a_view_whose_figures_are_not_ready_is_answered_at_once_then_shown(small
             assert first.headers["content-security-policy"].startswith("default-src 'self'")
             shown = _ready(ann, path)
             assert shown.status_code == 200 and "Where" in shown.text
+            assert district in shown.text
             ann.close()
     finally:
         app.state.published.close()
