@@ -377,6 +377,9 @@ def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_pat
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        # a new period's set (the whole area's, each CSP's and each district's) is made while
+        # the page waits, as long as the server's `prepare_wait`
+        page.set_default_timeout(120_000)
         page.goto(f"{base}/pages/where?area=Shropshire")
         assert "/login" in page.url
         page.fill("#username", "ana")

@@ -169,7 +169,7 @@ def findings_lead(pub: Publication) -> list[str]:
     kinds = {basis(pub), health_basis(pub) if pub.has("health", "attendances") else REAL}
     if kinds <= {REAL, "none"}:
         return []
-    area = pub.id
+    area = named(pub)
     frame = sources_analysed(pub)
     if basis(pub) == SYNTHETIC and frame is not None:
         unassessed = frame[(frame["data"] == REAL) & (frame["in_definition"] == 0)]
@@ -239,7 +239,8 @@ def records_statement(pub: Publication) -> list[str]:
     counted = basis(pub)
     if counted == SYNTHETIC:
         out.append(
-            f"Every incident counted in this assessment is SYNTHETIC: none is a crime in {pub.id}."
+            "Every incident counted in this assessment is SYNTHETIC: none is a crime in "
+            f"{named(pub)}."
         )
     elif counted == "mixed":
         synthetic = frame.loc[frame["data"] == SYNTHETIC, "in_definition"]
@@ -462,6 +463,11 @@ def benchmark_findings(pub: Publication) -> list[str]:
             )
         out.append(text + ".")
     return out
+
+
+def named(pub: Publication) -> str:
+    """The report's area by name (a district's report is known by its code)."""
+    return str(pub.provenance.get("area")) if pub.provenance.get("district") else pub.id
 
 
 def compare(row: pd.Series, rate: float) -> str:
