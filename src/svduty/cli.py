@@ -25,7 +25,7 @@ from rich.progress import (
 from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
-from svduty.interventions.cli import interventions_app
+from svduty.interventions.cli import gaps_command, interventions_app
 from svduty.options import WorkspaceOption
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
@@ -60,6 +60,7 @@ app.add_typer(reference_app, name="reference")
 users_app = typer.Typer(help="The dashboard's users: add, list, disable, reset-password, set-role.")
 app.add_typer(users_app, name="users")
 app.add_typer(interventions_app, name="interventions")
+app.command("gaps")(gaps_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

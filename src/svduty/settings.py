@@ -102,6 +102,7 @@ class Settings:
     archive_max_bytes: int = 20 * GIB
     writer_wait: float = 60
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    need: dict[str, Any] = field(default_factory=dict)  # how need is scored: [need]
 
     def __post_init__(self) -> None:
         problems = []
@@ -146,7 +147,20 @@ def load_settings(workspace: Path) -> Settings:
         )
     section["forces"] = tuple(section.get("forces", ()))
     csps = {name: tuple(districts) for name, districts in raw.get("csps", {}).items()}
-    return Settings(**section, csps=csps)
+    need = dict(raw.get("need", {}))
+    _check_need(path, need)
+    return Settings(**section, csps=csps, need=need)
+
+
+def _check_need(path: Path, need: dict[str, Any]) -> None:
+    """The [need] table is read by the gap analysis; a mistake in it is named on loading."""
+    from svduty.errors import InputError
+    from svduty.interventions.need import NeedMethod
+
+    try:
+        NeedMethod.of(need)
+    except InputError as error:
+        raise WorkspaceError(f"{path}: {error}") from error
 
 
 def _toml_value(value: Any) -> str:
@@ -171,7 +185,28 @@ def render_settings(settings: Settings) -> str:
     lines.append("[csps]")
     for name, districts in settings.csps.items():
         lines.append(f"{_toml_value(name)} = {_toml_value(list(districts))}")
+    lines.append("")
+    lines += _need_lines(settings.need)
     return "\n".join(lines) + "\n"
+
+
+def _need_lines(chosen: dict[str, Any]) -> list[str]:
+    """The [need] table: the scoring of need for gaps, each default shown commented out."""
+    from dataclasses import asdict
+
+    from svduty.interventions.need import NeedMethod
+
+    lines = [
+        "# How need is scored for the gap analysis (`svduty gaps`); a line left commented",
+        "# keeps its default. The methods annex of the SNA writes the rules out.",
+        "[need]",
+    ]
+    for name, default in asdict(NeedMethod()).items():
+        if name in chosen:
+            lines.append(f"{name} = {_toml_value(chosen[name])}")
+        else:
+            lines.append(f"# {name} = {_toml_value(default)}")
+    return lines
 
 
 def save_settings(workspace: Path, settings: Settings) -> None:

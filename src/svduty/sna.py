@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ from svduty.counting import Filter
 from svduty.definitions import load_definition
 from svduty.definitions.model import Definition
 from svduty.errors import InputError
+from svduty.interventions.provision import provision
+from svduty.interventions.published import add_gaps
+from svduty.interventions.store import catalogue_version
 from svduty.publish import Draft, Policy, Publication, publish
 from svduty.publish.board import complete
 from svduty.publish.conclusions import conclude_places
@@ -47,7 +51,7 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 14
+CACHE_FORMAT = 16
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
 4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
@@ -284,7 +288,14 @@ def build_sna(
     folder = outputs.folder_for(out or workspace.reports_dir, unsuppressed)
     recommendations = read_recommendations(workspace.root, settings)
     written = hashlib.sha256(
-        json.dumps([recommendations.get("sha256"), recommendations.get("changed")]).encode()
+        json.dumps(
+            [
+                recommendations.get("sha256"),
+                recommendations.get("changed"),
+                catalogue_version(workspace),
+                date.today().isoformat(),  # gaps judge provision on the day of drawing
+            ]
+        ).encode()
     ).hexdigest()[:8]
     drawn = (
         workspace.root
@@ -398,6 +409,9 @@ def _draw(
         if progress:
             progress("hotspots and near repeats")
         conclude_places(pub.merge(places(workspace, selection, policy, weights)))
+        if progress:
+            progress("interventions and gaps")
+        add_gaps(pub, provision(workspace, selection.for_area(None), policy, pubs=pubs), csp)
     complete(pub, recommendations)
     name = outputs.report_name("sna", area, covered, selection.definition.id, policy.internal)
     if progress:

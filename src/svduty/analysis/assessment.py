@@ -17,6 +17,7 @@ from svduty.analysis.benchmarks import Groups, benchmarks
 from svduty.analysis.concentration import concentration, concentration_from, per_place
 from svduty.analysis.coverage import Coverage, coverage
 from svduty.analysis.health import health
+from svduty.analysis.need import empty_need, need_counts, with_change
 from svduty.analysis.records import records_analysed
 from svduty.analysis.severity import Weights, breakdown, breakdowns_by_csp
 from svduty.analysis.stats import compare_counts
@@ -239,6 +240,9 @@ def _assess_records(
     r["csp_rates"] = own.reset_index(drop=True)
     r["population_note"] = POPULATION_NOTE
     r["csp_change"] = csp_change(store, definition, filters, r["trend"].change_periods, own)
+    need = need_counts(store, definition, filters, r["trend"].change_periods or ())
+    r["need"] = with_change(need.whole, need.years)
+    r["need_by_csp"] = {k: with_change(v, need.years) for k, v in need.by_area.items()}
     areas = store.table("areas")
     names = (
         areas.filter(areas.la_code.isin(list(districts)))
@@ -525,6 +529,7 @@ def assess_set(
         lsoas = list(mine.loc[mine["in_2021"], "lsoa_code"])
         r["concentration"] = concentration_from(places, lsoas, definition, store.name)
         r["residents"] = int(r["csp_rates"]["population"].sum())
+        r["need"] = whole.results["need_by_csp"].get(csp, empty_need(whole.results["need"]))
         out.append(found)
     return out
 

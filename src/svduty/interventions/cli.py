@@ -10,16 +10,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
 import typer
 
+from svduty.analysis.need import NEED_THEMES
 from svduty.errors import InputError
 from svduty.interventions import api, evidence, store
+from svduty.interventions.gaps import GAP_KINDS
 from svduty.interventions.layout import COLUMNS, NAMES
 from svduty.interventions.model import STATUSES
+from svduty.interventions.need import COHORT_AGES, GAP_COHORTS
 from svduty.options import WorkspaceOption
 from svduty.output import Format, records, render
 from svduty.workspace import Workspace
@@ -344,3 +348,129 @@ def template(
 def _is_stdout(output: Path | None) -> bool:
     """'-' for a file: standard output, as for most command-line tools."""
     return output is not None and str(output) == "-"
+
+
+class GapsFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    png = "png"
+
+
+def gaps_command(
+    workspace: WorkspaceOption,
+    area: Annotated[
+        str | None, typer.Option(help="Only this CSP's needs (or the whole area's name).")
+    ] = None,
+    theme: Annotated[
+        str | None,
+        typer.Option(help=f"Only this theme: {', '.join(NEED_THEMES)}. The map's theme."),
+    ] = None,
+    cohort: Annotated[
+        str | None, typer.Option(help=f"Only this cohort: {', '.join(GAP_COHORTS)}.")
+    ] = None,
+    definition: Annotated[
+        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first held).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last held).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="The day provision is judged on, YYYY-MM-DD (default: today)."),
+    ] = None,
+    needs: Annotated[
+        bool, typer.Option("--needs", help="Write the need table (every area, theme, cohort).")
+    ] = False,
+    unsuppressed: Annotated[
+        bool, typer.Option(help="Analysts only: show small counts; marked NOT FOR PUBLICATION.")
+    ] = False,
+    fmt: Annotated[GapsFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        GapsFormat.table
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Mapping and gapping: each need of the assessment (area × theme × cohort) against the
+    interventions that cover it; ranked gaps, then flags, each a sentence with its numbers,
+    definition and period. --format png draws the map of need and cover for --theme and
+    --cohort (default: all serious violence, all ages)."""
+    from svduty.interventions.provision import provision
+    from svduty.publish import Policy
+
+    cli = _cli()
+    if fmt is GapsFormat.png and output is None:
+        raise InputError("--format png needs --out FILE")
+    for given, allowed, name in ((theme, NEED_THEMES, "theme"), (cohort, GAP_COHORTS, "cohort")):
+        if given is not None and given not in allowed:
+            raise InputError(f"--{name} {given!r}: one of {', '.join(allowed)}")
+    day = api._day(as_of) if as_of else date.today()
+    with _opened(workspace, read_only=True) as ws:
+        known = [ws.settings.area, *ws.settings.csps]
+        if area is not None and ws.settings.csps and area not in known:
+            raise InputError(f"--area {area!r}: one of {', '.join(known)}")
+        chosen = ws.selection(definition, (start, end), None)
+        policy = Policy(ws.settings.disclosure_threshold, internal=unsuppressed)
+        cli.err.print("reading need from the assessment and the catalogue ...")
+        found = provision(ws, chosen, policy, day)
+        ws.audit("gaps", {"selection": chosen.key, "policy": policy.key, "as_of": str(day)})
+        if fmt is GapsFormat.png:
+            data = _map(ws, found, theme or "all", cohort or "all_ages", unsuppressed)
+    marking = "NOT FOR PUBLICATION: small counts shown. " if unsuppressed else ""
+    if fmt is GapsFormat.png:
+        assert output is not None
+        output.write_bytes(data)
+        cli.out.print(f"Wrote {output}")
+        return
+    frame = found.needs.frame if needs else found.table()
+    if area is not None:
+        frame = frame[frame["area"] == area]
+    if theme is not None:
+        frame = frame[frame["theme"] == (theme if needs else NEED_THEMES[theme])]
+    if cohort is not None:
+        frame = frame[frame["cohort"] == (cohort if needs else COHORT_AGES[cohort][0])]
+    about = (
+        f"{marking}Need: {found.needs.definition}, {found.needs.period}; provision as of "
+        f"{found.as_of.isoformat()}; {found.hotspots}."
+    )
+    if fmt is GapsFormat.table and not needs:
+        _print_findings(frame, about)
+        return
+    text = render(frame.reset_index(drop=True), Format(fmt.value), about)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        cli.out.print(f"Wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def _print_findings(frame: pd.DataFrame, about: str) -> None:
+    cli = _cli()
+    cli.out.print(about, highlight=False)
+    gaps_found = frame[frame["kind"].isin(GAP_KINDS)]
+    flags = frame[~frame["kind"].isin(GAP_KINDS)]
+    for title, part in (("Gaps, ranked by need", gaps_found), ("Flags", flags)):
+        cli.out.print(f"\n{title} ({len(part)}):", highlight=False)
+        for number, row in enumerate(part.itertuples(index=False), start=1):
+            cli.out.print(f"{number:>3}. [{row.kind}] {row.sentence}", highlight=False)
+
+
+def _map(ws: Workspace, found: Any, theme: str, cohort: str, unsuppressed: bool) -> bytes:
+    from svduty.analysis.assessment import csp_districts
+    from svduty.interventions.gaps_map import cover_rows, gaps_map, map_title
+    from svduty.spatial.maps import outlines
+
+    drawn = outlines(ws.boundaries(), csp_districts(ws.store, ws.settings, None))
+    if drawn is None:
+        raise InputError(
+            "the map needs district boundaries: set `boundaries` in svduty.toml or run "
+            "`svduty fetch boundaries`"
+        )
+    rows = cover_rows(found, theme, cohort)
+    needs = found.needs
+    title = map_title(rows, needs.definition, needs.period, found.as_of.isoformat(), unsuppressed)
+    return gaps_map(rows, drawn, title)

@@ -1,0 +1,104 @@
+"""The gap analysis as tables of one report: what the SNA's "Interventions and gaps" section
+and the summary JSON show. Every figure in them is read from published cells, so they need no
+control of their own; a CSP's report keeps its own area's rows only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from svduty.interventions.gaps import GAP_KINDS, age_words, covers, evidence_words, need_rows
+from svduty.interventions.gaps_map import cover_rows
+from svduty.interventions.provision import COLUMNS, Provision
+from svduty.publish import Publication
+from svduty.publish.tables import Table, note
+
+NEED_SHOWN = [
+    "theme_name", "cohort_name", "count", "per_year", "rate", "ratio", "change", "level", "score",
+    "reasons",
+]  # fmt: skip
+
+
+def add_gaps(pub: Publication, found: Provision, csp: str | None) -> None:
+    """The report's gaps, need, interventions and map rows, for the whole area (`csp` None:
+    every area's gaps) or one CSP (its own)."""
+    area = csp or found.needs.area
+    findings = found.table()
+    if csp is not None:
+        findings = findings[findings["area"] == csp]
+    needs = found.needs.frame
+    shown = [c for c in NEED_SHOWN if c != "ratio" or csp is not None]  # the whole area's is 1
+    mine = needs[needs["area"] == area][shown].rename(
+        columns={"theme_name": "theme", "cohort_name": "cohort"}
+    )
+    top = findings[findings["kind"].isin(GAP_KINDS)].head(1)
+    theme, cohort = ("all", "all_ages")
+    if len(top):
+        row = needs[
+            (needs["theme_name"] == top["theme"].iloc[0])
+            & (needs["cohort_name"] == top["cohort"].iloc[0])
+        ]
+        theme, cohort = str(row["theme"].iloc[0]), str(row["cohort"].iloc[0])
+    drawn = cover_rows(found, theme, cohort)
+    if csp is not None:
+        drawn = drawn[drawn["area"] == csp]
+    serving = [i for i in found.catalogue if _serves(found, i, area)]
+    about: dict[str, Any] = {
+        "area": area,
+        "definition": found.needs.definition,
+        "period": found.needs.period,
+        "as_of": found.as_of.isoformat(),
+        "hotspots": found.hotspots,
+        "method": found.needs.method.rules(),
+        "catalogue": len(found.catalogue),
+        "unplaced_ages": found.needs.unplaced_ages,
+    }
+    for table in (
+        note("gaps", "about", about),
+        Table("gaps", "findings", findings.reset_index(drop=True)[list(COLUMNS)]),
+        Table("gaps", "needs", mine.reset_index(drop=True)),
+        Table("gaps", "interventions", _interventions(found, serving)),
+        Table("gaps", "map", drawn.reset_index(drop=True)),
+    ):
+        pub.add(table)
+
+
+def _serves(found: Provision, item: Any, area: str) -> bool:
+    """Whether an intervention serves any part of the area (whatever its ages or themes)."""
+    return found.where.serves(item.areas, area) is not None
+
+
+def _interventions(found: Provision, items: list[Any]) -> pd.DataFrame:
+    from svduty.interventions.gaps import state
+
+    rows = []
+    for item in items:
+        status, words = state(item, found.as_of)
+        covered = sum(
+            1
+            for need in need_rows(found.needs)
+            if (c := covers(item, need, found.where, found.as_of)) and c.state == "running"
+        )
+        band, _ = evidence_words(item)
+        rows.append(
+            {
+                "intervention": item.name,
+                "tier": item.tier,
+                "ages": age_words(item).removeprefix("ages "),
+                "themes": ", ".join(t.replace("_", " ") for t in item.themes) or "any",
+                "where": found.where.words(item.areas),
+                "state": words,
+                "capacity_per_year": item.capacity_per_year,
+                "evidence": band or "none recorded",
+                "needs_covered": covered if status == "running" else 0,
+                "illustrative": ", ".join(f.replace("_", " ") for f in item.illustrative),
+            }
+        )
+    return pd.DataFrame(rows, columns=INTERVENTION_COLUMNS)
+
+
+INTERVENTION_COLUMNS = [
+    "intervention", "tier", "ages", "themes", "where", "state", "capacity_per_year", "evidence",
+    "needs_covered", "illustrative",
+]  # fmt: skip
