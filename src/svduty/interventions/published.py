@@ -57,7 +57,7 @@ def add_gaps(pub: Publication, found: Provision, csp: str | None) -> None:
     for table in (
         note("gaps", "about", about),
         Table("gaps", "findings", findings.reset_index(drop=True)[list(COLUMNS)]),
-        Table("gaps", "needs", mine.reset_index(drop=True)),
+        Table("gaps", "needs", mine.reset_index(drop=True), counts=["count"]),
         Table("gaps", "interventions", _interventions(found, serving)),
         Table("gaps", "map", drawn.reset_index(drop=True)),
     ):
