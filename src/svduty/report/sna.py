@@ -70,6 +70,7 @@ def render(
         unsuppressed=pub.policy.internal,
         threshold=threshold,
         weights=weights,
+        need_method=pub.value("gaps", "about")["method"] if pub.has("gaps", "about") else None,
         engine=pub.provenance["engine"],
         version=__version__,
         built=datetime.now().strftime("%Y-%m-%d %H:%M"),
