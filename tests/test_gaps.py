@@ -15,8 +15,9 @@ from conftest import svduty
 from svduty.errors import WorkspaceError
 from svduty.interventions.gaps import Geography, gaps, state
 from svduty.interventions.model import Funding, Intervention
-from svduty.interventions.need import COHORT_AGES, NEED_COLUMNS, NeedMethod, Needs
+from svduty.interventions.need import NEED_COLUMNS, NeedMethod, Needs
 from svduty.settings import load_settings
+from svduty.vocabulary import COHORT_AGES
 
 AREA = "Testshire"
 DAY = date(2026, 6, 1)

@@ -22,23 +22,7 @@ from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.dimensions import financial_year_of
 from svduty.engine import Store
-
-COHORTS: tuple[tuple[str, str, int | None, int | None], ...] = (
-    ("under_18", "under 18", 0, 17),
-    ("18_24", "18 to 24", 18, 24),
-    ("25_over", "25 and over", 25, 120),
-    ("age_unknown", "age not recorded", None, None),
-)
-"""Cohort id, words, youngest and oldest age: a partition of the incidents by their youngest
-person's age."""
-
-NEED_THEMES: dict[str, str] = {
-    "all": "All serious violence",
-    "knife": "Knife or sharp instrument",
-    **{key: name for key, (name, _) in THEMES.items() if key != "youth"},
-}
-"""The themes need is read for: all of the selection, the knife marker the Home Office measures
-use, and the SNA's themes (youth is a cohort here, not a theme)."""
+from svduty.vocabulary import COHORTS, NEED_THEMES
 
 
 @dataclass(frozen=True)

@@ -12,21 +12,37 @@ from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
 
-from svduty.analysis.need import NEED_THEMES
 from svduty.errors import InputError
-from svduty.interventions import api, evidence, store
-from svduty.interventions.gaps import GAP_KINDS
+from svduty.interventions import evidence
 from svduty.interventions.layout import COLUMNS, NAMES
 from svduty.interventions.model import STATUSES
-from svduty.interventions.need import COHORT_AGES, GAP_COHORTS
 from svduty.options import WorkspaceOption
 from svduty.output import Format, records, render
+from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
 from svduty.workspace import Workspace
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from svduty.interventions import api
+
+def _api() -> ModuleType:
+    """The catalogue's operations, imported when a command runs (they load the engine)."""
+    from svduty.interventions import api
+
+    return api
+
+
+def _store() -> ModuleType:
+    from svduty.interventions import store
+
+    return store
+
 
 interventions_app = typer.Typer(
     help="The catalogue of interventions: import, list, show, add, edit, end, export."
@@ -75,13 +91,13 @@ def import_file(
     with _opened(workspace, read_only=check) as ws:
         try:
             if check:
-                checked = api.check_file(ws, path)
+                checked = _api().check_file(ws, path)
                 if checked.problems:
-                    raise api.CatalogueProblems(str(path), checked.problems)
+                    raise _api().CatalogueProblems(str(path), checked.problems)
                 cli.out.print(f"{path}: {len(checked.interventions)} interventions, no problems")
                 return
-            done = api.import_catalogue(ws, path)
-        except api.CatalogueProblems as problems:
+            done = _api().import_catalogue(ws, path)
+        except _api().CatalogueProblems as problems:
             _fail_with(problems)
             return
     saved = done.saved
@@ -119,7 +135,7 @@ def list_(
     """The current catalogue, one row per intervention (JSON and CSV have every column)."""
     cli = _cli()
     with _opened(workspace, read_only=True) as ws:
-        frame = _listed(store.catalogue(ws))
+        frame = _listed(_store().catalogue(ws))
     if status:
         if status not in STATUSES:
             raise InputError(f"--status {status!r}: one of {', '.join(STATUSES)}")
@@ -138,9 +154,9 @@ def show(
     """Every field of one intervention, its evidence, and its versions (who changed what, when)."""
     cli = _cli()
     with _opened(workspace, read_only=True) as ws:
-        one = store.get(ws, ident)
-        versions = store.history(ws, ident)
-    row = _listed(store.frame([one])).iloc[0]
+        one = _store().get(ws, ident)
+        versions = _store().history(ws, ident)
+    row = _listed(_store().frame([one])).iloc[0]
     approach = evidence.find(one.yef_approach) if one.yef_approach else None
     fields = pd.DataFrame({"field": row.index, "value": [_text(v) for v in row.values]})
     if approach is not None:
@@ -237,8 +253,8 @@ def add(
     cli = _cli()
     try:
         with _opened(workspace) as ws:
-            made = api.add(ws, {"id": ident, **_changes(fields)})
-    except api.CatalogueProblems as problems:
+            made = _api().add(ws, {"id": ident, **_changes(fields)})
+    except _api().CatalogueProblems as problems:
         _fail_with(problems)
         return
     cli.out.print(f"added {made.id} ({made.name})", highlight=False)
@@ -258,11 +274,11 @@ def edit(
         raise InputError("edit: give at least one field to change, such as --capacity-per-year 60")
     try:
         with _opened(workspace) as ws:
-            made = api.edit(ws, ident, changes)
-    except api.CatalogueProblems as problems:
+            made = _api().edit(ws, ident, changes)
+    except _api().CatalogueProblems as problems:
         _fail_with(problems)
         return
-    except api.NoFundedPeriod as missing:
+    except _api().NoFundedPeriod as missing:
         given, needed = (f"--{n.replace('_', '-')}" for n in (missing.given, missing.needed))
         raise InputError(
             f"{given}: {ident} has no funded period to change; give {needed} as well to add one"
@@ -289,8 +305,8 @@ def end(
         raise InputError(f"--on {on!r}: not a date (YYYY-MM-DD)") from error
     try:
         with _opened(workspace) as ws:
-            made = api.end(ws, ident, day)
-    except api.CatalogueProblems as problems:
+            made = _api().end(ws, ident, day)
+    except _api().CatalogueProblems as problems:
         _fail_with(problems)
         return
     cli.out.print(f"{made.id}: ended on {day.isoformat()}", highlight=False)
@@ -314,7 +330,7 @@ def export(
     if fmt == "xlsx" and output is None:
         raise InputError("--format xlsx: give --output FILE.xlsx (a workbook is not text)")
     with _opened(workspace, read_only=True) as ws:
-        data = api.export(ws, fmt, output)
+        data = _api().export(ws, fmt, output)
     if output is None:
         sys.stdout.write(data.decode("utf-8"))
     else:
@@ -408,7 +424,7 @@ def gaps_command(
     for given, allowed, name in ((theme, NEED_THEMES, "theme"), (cohort, GAP_COHORTS, "cohort")):
         if given is not None and given not in allowed:
             raise InputError(f"--{name} {given!r}: one of {', '.join(allowed)}")
-    day = api._day(as_of) if as_of else date.today()
+    day = _api()._day(as_of) if as_of else date.today()
     with _opened(workspace, read_only=True) as ws:
         known = [ws.settings.area, *ws.settings.csps]
         if area is not None and ws.settings.csps and area not in known:
@@ -449,6 +465,8 @@ def gaps_command(
 
 
 def _print_findings(frame: pd.DataFrame, about: str) -> None:
+    from svduty.interventions.gaps import GAP_KINDS
+
     cli = _cli()
     cli.out.print(about, highlight=False)
     gaps_found = frame[frame["kind"].isin(GAP_KINDS)]

@@ -15,22 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from svduty.analysis.need import COHORTS, NEED_THEMES
 from svduty.errors import InputError
 from svduty.publish import Publication
-
-GAP_COHORTS = ("all_ages", "under_18", "18_24", "25_over")
-"""The cohorts need is read for: everyone, and the three age bands (incidents with no recorded
-age are in no band, and are reported as a limitation instead)."""
-
-COHORT_AGES: dict[str, tuple[str, int, int]] = {
-    "all_ages": ("all ages", 0, 120),
-    **{
-        key: (words, low, high)
-        for key, words, low, high in COHORTS
-        if low is not None and high is not None
-    },
-}
+from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
 
 LEVELS = ("high", "medium", "low")
 

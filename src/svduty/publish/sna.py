@@ -423,7 +423,7 @@ def _need(r: dict[str, Any]) -> list[Table]:
     """Each theme's incidents by cohort (the youngest person's age band), with the change
     between the last two complete years in words. A theme of the themes section adds up to its
     row there; all serious violence adds up to the selection."""
-    from svduty.analysis.need import COHORTS, NEED_THEMES
+    from svduty.vocabulary import COHORTS, NEED_THEMES
 
     cohorts = {key: words for key, words, *_ in COHORTS}
     frame = r["need"].assign(
