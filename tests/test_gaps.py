@@ -212,3 +212,92 @@ def test_the_command_ranks_gaps_by_need_and_draws_the_map(sna_workspace, tmp_pat
     wrong = svduty("gaps", "-w", str(root), "--theme", "knives")
     assert wrong.returncode != 0 and "--theme 'knives': one of" in wrong.stderr
     assert "Traceback" not in wrong.stderr
+
+
+def test_harmful_cover_is_no_cover_and_partial_cover_is_a_gap_of_its_own():
+    """An approach the YEF Toolkit finds harmful closes no gap (it is flagged); an
+    intervention serving one district of a CSP, or part of a cohort's ages, leaves a partial
+    gap, and its places do not count against the whole need."""
+    rows = [
+        need("South", "knife", "under_18", 60, "high"),
+        need("North", "public_place", "under_18", 80, "high"),
+    ]
+    scared = intervention(
+        "SCARED", themes=("knife",), areas=("South",), age_max=17, yef_approach=HARMFUL
+    )
+    district = intervention(
+        "WORC", themes=("public_place",), areas=("E07000001",), age_min=10, age_max=17,
+        capacity_per_year=400,
+    )  # fmt: skip
+    found = gaps(needs_of(rows), [scared, district], WHERE, DAY)
+    kinds = [(f.kind, f.need["area"]) for f in found]
+    assert kinds[:2] == [("uncovered", "South"), ("partial", "North")]
+    assert ("harmful", "South") in kinds
+    partial = found[1]
+    assert "serves" in partial.sentence and "ages 10 to 17 only" in partial.sentence
+
+
+def test_an_area_wide_interventions_places_are_shared_among_its_areas_by_incidents():
+    """A force-wide programme of 300 places a year, against 200 incidents a year in North and
+    400 in the whole area: North's share is 300 × 200 / 400 = 150 places, short of 200. South's
+    is 300 × 100 / 400 = 75, and with a programme of its own (100 places) 175, enough for its
+    100 a year."""
+    rows = [
+        need(AREA, "knife", "25_over", 400, "low"),
+        need("North", "knife", "25_over", 200, "medium"),
+        need("South", "knife", "25_over", 100, "medium"),
+    ]
+    wide = intervention("WIDE", themes=("knife",), age_min=25, capacity_per_year=300)
+    south = intervention(
+        "SOUTH", themes=("knife",), age_min=25, areas=("South",), capacity_per_year=100
+    )
+    found = [f for f in gaps(needs_of(rows), [wide, south], WHERE, DAY) if f.is_gap]
+    assert [(f.kind, f.need["area"]) for f in found] == [("capacity", "North")]
+    assert found[0].detail == {"places": 150, "needed": 200}
+    assert "shared by incidents" in found[0].sentence
+
+
+def test_an_intervention_with_no_theme_ages_or_area_is_flagged_not_trusted_silently():
+    rows = [need("North", "knife", "under_18", 60, "high")]
+    vague = intervention("VAGUE", yef_approach="", capacity_per_year=None)
+    found = gaps(needs_of(rows), [vague], WHERE, DAY)
+    kinds = {f.kind for f in found}
+    assert "unspecific" in kinds and "no_capacity" in kinds and "weak_evidence" in kinds
+
+
+def test_a_day_past_reads_the_catalogue_as_it_stood_then():
+    """Ended on 2025-03-31: running on 2024-06-01, ended on 2026-06-01; funded from 2027:
+    planned now, running on 2027-06-01."""
+    ended = intervention("OLD", status="ended", ended_on=date(2025, 3, 31))
+    assert state(ended, date(2024, 6, 1))[0] == "running"
+    assert state(ended, DAY)[0] == "ended"
+    later = intervention("NEW", status="planned", funding=(Funding("PCC", date(2027, 1, 1), None),))
+    assert state(later, DAY)[0] == "planned"
+    assert state(later, date(2027, 6, 1))[0] == "running"
+
+
+def _harmful() -> str:
+    from svduty.interventions.evidence import approaches
+
+    return next(a.name for a in approaches() if a.band == "harmful")
+
+
+HARMFUL = _harmful()
+
+
+def test_a_rate_above_the_whole_areas_scores_only_when_the_exact_test_says_so():
+    """102 incidents where 100 were expected (ratio 1.02) is chance: no point; 150 where 100
+    were expected is not: 2 points. The p-value is the Poisson tail at the expected count."""
+    from scipy.stats import poisson
+
+    from svduty.interventions.need import _against, _score
+
+    ratio, p = _against(102, 1_000, 1_000, 10_000)  # expected 1,000 × 1,000 / 10,000 = 100
+    assert ratio == pytest.approx(1.02) and p == pytest.approx(poisson.sf(101, 100))
+    row = need("North", "knife", "all_ages", 34, "low") | {"ratio": ratio, "p_ratio": p}
+    row["change"] = "no significant change"
+    assert _score(row, AREA, NeedMethod()) == (0, [])
+    ratio, p = _against(150, 1_000, 1_000, 10_000)
+    row |= {"ratio": ratio, "p_ratio": p}
+    points, reasons = _score(row, AREA, NeedMethod())
+    assert points == 2 and reasons[0].startswith("rate 1.50 times")

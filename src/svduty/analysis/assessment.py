@@ -227,6 +227,14 @@ def _assess_records(
     r["records_by_csp"] = split
     # the area aside: a force's files cover all its CSPs, so each CSP has the area's coverage
     cover = coverage(store, definition, selection.for_area(None).all_filters)
+    if not cover.with_data and selection.period_filters:
+        held = coverage(store, definition, list(selection.filters)).with_data
+        span = f"{min(held)} to {max(held)}" if held else "no month"
+        raise InputError(
+            f"period: no data from {selection.start or 'the first month'} to "
+            f"{selection.end or 'the last month'}; the workspace holds {span}: choose months "
+            "in it"
+        )
     months = len(cover.with_data)
     r["coverage"] = cover
     r["trend"] = trend(store, definition, filters, cover=cover)

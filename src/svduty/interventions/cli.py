@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from svduty.interventions import api
 
+
 def _api() -> ModuleType:
     """The catalogue's operations, imported when a command runs (they load the engine)."""
     from svduty.interventions import api
@@ -111,7 +112,7 @@ def import_file(
 
 
 LIST_COLUMNS = [
-    "id", "name", "tier", "status", "age_min", "age_max", "areas", "themes",
+    "id", "name", "tier", "status", "today", "age_min", "age_max", "areas", "themes",
     "capacity_per_year", "yef_approach", "yef_band",
 ]  # fmt: skip
 
@@ -136,6 +137,7 @@ def list_(
     cli = _cli()
     with _opened(workspace, read_only=True) as ws:
         frame = _listed(_store().catalogue(ws))
+        frame.insert(4, "today", _today(_store().current(ws)))
     if status:
         if status not in STATUSES:
             raise InputError(f"--status {status!r}: one of {', '.join(STATUSES)}")
@@ -143,6 +145,14 @@ def list_(
     if fmt is Format.table:
         frame = frame[LIST_COLUMNS]
     cli._emit(frame, fmt, f"Interventions ({len(frame)})")
+
+
+def _today(items: list[Any]) -> list[str]:
+    """Each intervention as the gap analysis reads it today: running, planned or ended by its
+    dates, whatever its stored status."""
+    from svduty.interventions.gaps import state
+
+    return [state(item, date.today())[1] for item in items]
 
 
 @interventions_app.command("show")
@@ -415,20 +425,30 @@ def gaps_command(
     interventions that cover it; ranked gaps, then flags, each a sentence with its numbers,
     definition and period. --format png draws the map of need and cover for --theme and
     --cohort (default: all serious violence, all ages)."""
+    from svduty.interventions.model import term
     from svduty.interventions.provision import provision
-    from svduty.publish import Policy
+    from svduty.publish import NOT_FOR_PUBLICATION, Policy
 
     cli = _cli()
     if fmt is GapsFormat.png and output is None:
         raise InputError("--format png needs --out FILE")
+    if fmt is GapsFormat.png and needs:
+        raise InputError("--needs is a table (table, csv or json); the map is --format png alone")
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"--out {output}: the folder {output.parent} does not exist")
+    theme = term(theme) if theme is not None else None
+    cohort = term(cohort) if cohort is not None else None
     for given, allowed, name in ((theme, NEED_THEMES, "theme"), (cohort, GAP_COHORTS, "cohort")):
         if given is not None and given not in allowed:
             raise InputError(f"--{name} {given!r}: one of {', '.join(allowed)}")
     day = _api()._day(as_of) if as_of else date.today()
     with _opened(workspace, read_only=True) as ws:
         known = [ws.settings.area, *ws.settings.csps]
-        if area is not None and ws.settings.csps and area not in known:
-            raise InputError(f"--area {area!r}: one of {', '.join(known)}")
+        if area is not None:
+            named = {term(k): k for k in known if k}
+            if term(area) not in named:
+                raise InputError(f"--area {area!r}: one of {', '.join(known)}")
+            area = named[term(area)]
         chosen = ws.selection(definition, (start, end), None)
         policy = Policy(ws.settings.disclosure_threshold, internal=unsuppressed)
         cli.err.print("reading need from the assessment and the catalogue ...")
@@ -436,7 +456,6 @@ def gaps_command(
         ws.audit("gaps", {"selection": chosen.key, "policy": policy.key, "as_of": str(day)})
         if fmt is GapsFormat.png:
             data = _map(ws, found, theme or "all", cohort or "all_ages", unsuppressed)
-    marking = "NOT FOR PUBLICATION: small counts shown. " if unsuppressed else ""
     if fmt is GapsFormat.png:
         assert output is not None
         output.write_bytes(data)
@@ -449,19 +468,60 @@ def gaps_command(
         frame = frame[frame["theme"] == (theme if needs else NEED_THEMES[theme])]
     if cohort is not None:
         frame = frame[frame["cohort"] == (cohort if needs else COHORT_AGES[cohort][0])]
-    about = (
-        f"{marking}Need: {found.needs.definition}, {found.needs.period}; provision as of "
-        f"{found.as_of.isoformat()}; {found.hotspots}."
-    )
+    about = _about(found, unsuppressed)
     if fmt is GapsFormat.table and not needs:
         _print_findings(frame, about)
         return
+    if fmt is GapsFormat.table:
+        frame = frame[NEED_TABLE]
+    marks = {
+        "marking": NOT_FOR_PUBLICATION if unsuppressed else None,
+        "synthetic": bool(found.needs.synthetic) or None,
+    }
+    for column, value in marks.items():
+        if value is not None and fmt is not GapsFormat.table:
+            frame = frame.assign(**{column: value})[[column, *frame.columns]]
     text = render(frame.reset_index(drop=True), Format(fmt.value), about)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         cli.out.print(f"Wrote {output}")
     else:
         sys.stdout.write(text)
+
+
+NEED_TABLE = [
+    "area", "theme_name", "cohort_name", "count", "per_year", "rate", "ratio", "change", "level",
+    "score",
+]  # fmt: skip
+"""The need table's columns on screen (CSV and JSON have them all)."""
+
+
+def _about(found: Any, unsuppressed: bool) -> str:
+    """What the output rests on: markings, definition, period, the day judged, the catalogue,
+    and what could not be scored."""
+    needs = found.needs
+    parts = []
+    if unsuppressed:
+        parts.append("NOT FOR PUBLICATION: small counts shown.")
+    if needs.synthetic:
+        parts.append(f"INCLUDES SYNTHETIC DATA ({needs.synthetic:,} synthetic records).")
+    parts.append(
+        f"Need: {needs.definition}, {needs.period}; provision as of {found.as_of.isoformat()} "
+        f"from {len(found.catalogue)} interventions in the catalogue."
+    )
+    if not found.catalogue:
+        parts.append(
+            "The workspace has no interventions catalogue, so every need is uncovered: import "
+            "one with `svduty interventions import`."
+        )
+    hidden = int((needs.frame["level"] == "not shown").sum())
+    if hidden:
+        parts.append(
+            f"{hidden} needs are not scored: their figures are hidden by disclosure control "
+            "(analysts see them with --unsuppressed)."
+        )
+    parts.append(found.hotspots[:1].upper() + found.hotspots[1:] + ".")
+    return " ".join(parts)
 
 
 def _print_findings(frame: pd.DataFrame, about: str) -> None:

@@ -5,11 +5,14 @@ works on its theme. What is wrong with the cover is a gap, ranked by need; what 
 about the provision is a flag:
 
 - gaps: nothing covers the need (`uncovered`), only ended interventions did (`ended`), only
-  planned ones will (`planned`), or the running ones have fewer places a year than the need
-  has incidents (`capacity`);
-- flags: a covering intervention's evidence is harmful (`harmful`) or weak (`weak_evidence`),
-  two running interventions of the same tier serve the same need in full (`overlap`), or an
-  intervention serves only needs scored low (`low_need`).
+  planned ones will (`planned`), running ones cover only part of its area, ages or theme
+  (`partial`), or those covering all of it have fewer places a year, apportioned to the area,
+  than the need has incidents (`capacity`);
+- flags: a covering intervention's evidence is harmful (`harmful`: it is not counted as cover)
+  or weak (`weak_evidence`), a covering intervention gives no capacity (`no_capacity`), one
+  names no theme, ages or area and so counts for all of them (`unspecific`), two running
+  interventions of the same tier serve the same need in full (`overlap`), or an intervention
+  serves only needs scored low (`low_need`).
 
 Every sentence names the need's numbers, its definition and its period, so a gap read out of
 context still says what it rests on.
@@ -28,8 +31,10 @@ from svduty.interventions.evidence import find
 from svduty.interventions.model import Intervention
 from svduty.interventions.need import LEVELS, Needs
 
-GAP_KINDS = ("uncovered", "ended", "planned", "capacity")
-FLAG_KINDS = ("harmful", "weak_evidence", "overlap", "low_need")
+GAP_KINDS = ("uncovered", "ended", "planned", "partial", "capacity")
+FLAG_KINDS = (
+    "harmful", "weak_evidence", "no_capacity", "unspecific", "overlap", "low_need",
+)  # fmt: skip
 WEAK_BANDS = (None, "no clear evidence", "harmful")
 RELATED_THEMES: dict[str, frozenset[str]] = {
     "knife": frozenset({"weapon_enabled"}),
@@ -51,16 +56,20 @@ class Geography:
     csps: frozenset[str]
     csp_of: dict[str, str]  # district or LSOA code -> CSP
     whole_names: frozenset[str]
+    names: dict[str, str] = field(default_factory=dict)  # district code -> name
 
     @classmethod
     def of(cls, area: str, places: pd.DataFrame, forces: Iterable[str]) -> Geography:
-        """From the workspace's places (lsoa_code, la_code, csp_name)."""
+        """From the workspace's places (lsoa_code, la_code, la_name, csp_name)."""
         found: dict[str, str] = {}
-        for row in places.dropna(subset=["csp_name"]).itertuples(index=False):
-            found[str(row.la_code)] = str(row.csp_name)
-            found[str(row.lsoa_code)] = str(row.csp_name)
+        names: dict[str, str] = {}
+        for row in places.dropna(subset=["csp_name"]).to_dict(orient="records"):
+            found[str(row["la_code"])] = str(row["csp_name"])
+            found[str(row["lsoa_code"])] = str(row["csp_name"])
+            if isinstance(row.get("la_name"), str):
+                names[str(row["la_code"])] = row["la_name"]
         csps = frozenset(str(c) for c in places["csp_name"].dropna().unique())
-        return cls(area, csps, found, frozenset({area, *forces}))
+        return cls(area, csps, found, frozenset({area, *forces}), names)
 
     def serves(self, named: tuple[str, ...], need_area: str) -> str | None:
         """How the named places serve a need's area: "full", "part" or None."""
@@ -75,7 +84,18 @@ class Geography:
         return None
 
     def words(self, named: tuple[str, ...]) -> str:
-        return ", ".join(named) if named else self.area
+        """Places as a reader knows them: districts by name, LSOAs with their CSP."""
+        if not named:
+            return self.area
+        shown = []
+        for code in named:
+            if code in self.names:
+                shown.append(self.names[code])
+            elif code in self.csp_of and code not in self.csps:
+                shown.append(f"LSOA {code} ({self.csp_of[code]})")
+            else:
+                shown.append(code)
+        return ", ".join(shown)
 
 
 def ages(item: Intervention) -> tuple[int, int]:
@@ -111,13 +131,13 @@ def _theme_cover(item: Intervention, theme: str) -> str | None:
 
 
 def state(item: Intervention, as_of: date) -> tuple[str, str]:
-    """Whether an intervention is running, planned or ended on a day, and why in words."""
-    if item.status == "ended" or (item.ended_on is not None and item.ended_on <= as_of):
-        when = f" on {item.ended_on.isoformat()}" if item.ended_on else ""
-        return "ended", f"ended{when}"
-    if item.status == "planned":
-        starts = [f.start for f in item.funding if f.start]
-        return "planned", f"planned from {min(starts).isoformat()}" if starts else "planned"
+    """Whether an intervention is running, planned or ended on a day, and why in words. Dates
+    decide where they are given (so a day past or to come reads as it was or will be); the
+    stored status decides where they are not."""
+    if item.ended_on is not None and item.ended_on <= as_of:
+        return "ended", f"ended on {item.ended_on.isoformat()}"
+    if item.status == "ended" and item.ended_on is None:
+        return "ended", "ended"
     if item.funding:
         ends = [f.end for f in item.funding]
         if all(e is not None and e < as_of for e in ends):
@@ -126,6 +146,11 @@ def state(item: Intervention, as_of: date) -> tuple[str, str]:
         if all(f.start is not None and f.start > as_of for f in item.funding):
             first = min(f.start for f in item.funding if f.start is not None)
             return "planned", f"funded from {first.isoformat()}"
+        if item.status == "planned" and any(f.start for f in item.funding):
+            first = min(f.start for f in item.funding if f.start is not None)
+            return "running", f"running (planned from {first.isoformat()})"
+    if item.status == "planned":
+        return "planned", "planned"
     return "running", "running"
 
 
@@ -196,24 +221,32 @@ def covers(item: Intervention, need: dict[str, Any], where: Geography, as_of: da
     return Cover(item, running, words, area, cohort, theme)
 
 
+def harmful(item: Intervention) -> bool:
+    return evidence_words(item)[0] == "harmful"
+
+
 def gaps(
     found: Needs,
     catalogue: list[Intervention],
     where: Geography,
     as_of: date,
 ) -> list[Finding]:
-    """Every gap (ranked by need: score, then incidents a year) then every flag."""
+    """Every gap (ranked by need: score, then kind, then incidents a year) then every flag.
+    An approach the YEF Toolkit finds harmful is flagged and not counted as cover."""
     method = found.method
     wanted = LEVELS[: LEVELS.index(method.gaps_from) + 1]
     out: list[Finding] = []
     rows = need_rows(found)
+    per_year = {(r["area"], r["theme"], r["cohort"]): r["per_year"] for r in rows}
     for need in rows:
         cover = [c for item in catalogue if (c := covers(item, need, where, as_of))]
+        counted = [c for c in cover if not harmful(c.item)]
         if need["level"] in wanted:
-            gap = _gap(found, need, cover, catalogue, where, as_of)
+            gap = _gap(found, need, counted, catalogue, where, as_of, per_year)
             if gap is not None:
                 out.append(gap)
         out += _flags(found, need, cover)
+    out += _unspecific(found, catalogue, as_of)
     out += _low_need(found, rows, catalogue, where, as_of)
     return _ranked(out)
 
@@ -240,6 +273,7 @@ def _gap(
     catalogue: list[Intervention],
     where: Geography,
     as_of: date,
+    per_year: dict[tuple[str, str, str], Any],
 ) -> Finding | None:
     running = [c for c in cover if c.state == "running"]
     planned = [c for c in cover if c.state == "planned"]
@@ -247,15 +281,14 @@ def _gap(
     lead = need_words(found, need)
     if not cover:
         near = nearest(need, catalogue, where, as_of)
-        tail = f"; nearest is {near}" if near else ""
+        tail = f"; nearest is {near}" if near else "; nothing in the catalogue comes near"
         return Finding("uncovered", need, (), f"{lead}: no intervention covers it{tail}.")
     if not running and not planned:
-        names = _names(ended)
         return Finding(
             "ended",
             need,
             tuple(c.item.id for c in ended),
-            f"{lead}: covered only by interventions no longer running: {names}.",
+            f"{lead}: covered only by interventions no longer running: {_names(ended)}.",
         )
     if not running:
         return Finding(
@@ -264,21 +297,75 @@ def _gap(
             tuple(c.item.id for c in planned),
             f"{lead}: nothing running covers it; planned: {_names(planned)}.",
         )
-    given = [c.item.capacity_per_year for c in running]
-    if not known(need["per_year"]) or any(g is None for g in given):
-        return None
-    places = sum(int(g or 0) for g in given)
-    needed = need["per_year"] * found.method.capacity_share
-    if places < needed:
+    full = [c for c in running if c.full]
+    if not full:
+        parts = "; ".join(f"{short(c.item, c.state_words)}: {_part(c, where)}" for c in running[:3])
+        more = f"; and {len(running) - 3} more" if len(running) > 3 else ""
         return Finding(
-            "capacity",
+            "partial",
             need,
             tuple(c.item.id for c in running),
-            f"{lead}: {places:,} places a year in {_names(running)} against "
-            f"{round(need['per_year']):,} incidents a year.",
-            {"places": places, "needed": needed},
+            f"{lead}: running interventions cover only part of it: {parts}{more}.",
         )
-    return None
+    if not known(need["per_year"]):
+        return None
+    shares = [(c, _share(c, need, where, per_year)) for c in full]
+    given = [(c, s) for c, s in shares if s is not None and c.item.capacity_per_year is not None]
+    if not given:
+        return None  # no capacity to weigh: flagged as no_capacity
+    places = round(sum(int(c.item.capacity_per_year or 0) * s for c, s in given))
+    needed = need["per_year"] * found.method.capacity_share
+    if places >= needed:
+        return None
+    apportioned = any(s < 1 for _, s in given)
+    unknown = [c for c, s in shares if s is None or c.item.capacity_per_year is None]
+    said = f"; capacity not given for {', '.join(c.item.name for c in unknown)}" if unknown else ""
+    return Finding(
+        "capacity",
+        need,
+        tuple(c.item.id for c, _ in given),
+        f"{lead}: the interventions covering all of it give {places:,} places a year"
+        + (" (their area-wide places shared by incidents)" if apportioned else "")
+        + f" against {round(need['per_year']):,} incidents a year: {_names([c for c, _ in given])}"
+        + f"{said}.",
+        {"places": places, "needed": needed},
+    )
+
+
+def _part(c: Cover, where: Geography) -> str:
+    """What part of a need an intervention misses."""
+    missing = []
+    if c.area == "part":
+        missing.append(f"serves {where.words(c.item.areas)} only")
+    if c.cohort == "part":
+        missing.append(f"{age_words(c.item)} only")
+    if c.theme == "part":
+        missing.append("works on " + (", ".join(c.item.themes).replace("_", " ")))
+    return ", ".join(missing)
+
+
+def _share(
+    c: Cover, need: dict[str, Any], where: Geography, per_year: dict[tuple[str, str, str], Any]
+) -> float | None:
+    """The part of an intervention's places that falls to the need's area: all of them when it
+    serves that area alone; else the area's share of the incidents of the areas it serves (the
+    same theme and cohort). None when an incident count it needs is hidden."""
+    area, key = need["area"], (need["theme"], need["cohort"])
+    named = c.item.areas
+    if area == where.area:
+        return 1.0
+    if not named or any(n in where.whole_names for n in named):
+        served = [where.area]
+    else:
+        served = [n for n in named if n in where.csps]
+    if served == [area]:
+        return 1.0
+    counts: list[Any] = [per_year.get((s, *key)) for s in served]
+    mine: Any = per_year.get((area, *key))
+    if not known(mine) or not all(known(t) for t in counts):
+        return None
+    total = sum(float(t) for t in counts)
+    return float(mine) / total if total else None
 
 
 def _flags(found: Needs, need: dict[str, Any], cover: list[Cover]) -> list[Finding]:
@@ -308,6 +395,17 @@ def _flags(found: Needs, need: dict[str, Any], cover: list[Cover]) -> list[Findi
                     f"evidence: {_names(weak)}.",
                 )
             )
+    blank = [c for c in running if c.full and c.item.capacity_per_year is None]
+    if blank and need["level"] in ("high", "medium"):
+        out.append(
+            Finding(
+                "no_capacity",
+                need,
+                tuple(c.item.id for c in blank),
+                f"{lead}: covered by interventions that give no capacity, so whether they "
+                f"are enough cannot be told: {_names(blank)}.",
+            )
+        )
     full = [c for c in running if c.full]
     by_tier: dict[str, list[Cover]] = {}
     for c in full:
@@ -326,6 +424,27 @@ def _flags(found: Needs, need: dict[str, Any], cover: list[Cover]) -> list[Findi
     return out
 
 
+def _unspecific(found: Needs, catalogue: list[Intervention], as_of: date) -> list[Finding]:
+    """Running interventions that name no theme, no ages and no area: they count as covering
+    every need, which a catalogue rarely means."""
+    out = []
+    for item in catalogue:
+        blank = not item.themes and item.age_min is None and item.age_max is None
+        if blank and not item.areas and state(item, as_of)[0] == "running":
+            top = max(need_rows(found), key=lambda n: (n["score"], n["per_year"] or 0))
+            out.append(
+                Finding(
+                    "unspecific",
+                    top,
+                    (item.id,),
+                    f"{item.name} ({item.id}) names no theme, ages or area, so it counts as "
+                    "covering every need of every area: give its themes, ages and areas in "
+                    "the catalogue.",
+                )
+            )
+    return out
+
+
 def _low_need(
     found: Needs,
     rows: list[dict[str, Any]],
@@ -338,11 +457,7 @@ def _low_need(
     for item in catalogue:
         if state(item, as_of)[0] != "running":
             continue
-        served = [
-            need
-            for need in rows
-            if (c := covers(item, need, where, as_of)) and c.area == "full" and c.theme == "full"
-        ]
+        served = [need for need in rows if (c := covers(item, need, where, as_of)) and c.full]
         levels = {n["level"] for n in served}
         if served and levels <= {"low"}:
             top = max(
@@ -376,7 +491,7 @@ def short(item: Intervention, status: str) -> str:
         else "capacity not given"
     )
     band, _ = evidence_words(item)
-    return f"{item.name} ({capacity}; {band or 'no recorded'} evidence; {status})"
+    return f"{item.name} ({capacity}; evidence: {band or 'none recorded'}; {status})"
 
 
 def describe(item: Intervention, status: str) -> str:
@@ -400,7 +515,7 @@ def nearest(
     best: tuple[int, int, str] | None = None
     chosen: tuple[Intervention, list[str]] | None = None
     for item in catalogue:
-        if state(item, as_of)[0] != "running":
+        if state(item, as_of)[0] != "running" or harmful(item):
             continue
         misses = []
         if where.serves(item.areas, need["area"]) is None:
@@ -412,8 +527,8 @@ def nearest(
         rank = (len(misses), -(item.capacity_per_year or 0), item.id)
         if best is None or rank < best:
             best, chosen = rank, (item, misses)
-    if chosen is None:
-        return None
+    if chosen is None or len(chosen[1]) == 3:
+        return None  # nothing matches even one of area, ages and theme
     item, misses = chosen
     return f"{describe(item, 'running')}, which {' and '.join(misses)}"
 
@@ -428,7 +543,7 @@ def need_words(found: Needs, need: dict[str, Any]) -> str:
     if known(need["per_year"]):
         facts.append(f"{round(need['per_year']):,} incidents a year")
     if known(need["rate"]):
-        facts.append(f"{need['rate']:.2f} per 1,000 residents a year")
+        facts.append(f"{need['rate']:.2f} per 1,000 residents (of all ages) a year")
     if known(need["ratio"]):
         facts.append(f"{need['ratio']:.2f} times {found.area}'s rate")
     if known(need["change"]):

@@ -80,7 +80,11 @@ def gaps_map(rows: pd.DataFrame, outline: Outlines, title: str) -> bytes:
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.7},
         )
     handles = [
-        Patch(facecolor=colour, edgecolor="#999999", label=f"{level} need")
+        Patch(
+            facecolor=colour,
+            edgecolor="#999999",
+            label="figure hidden" if level == "not shown" else f"{level} need",
+        )
         for level, colour in LEVEL_COLOURS.items()
         if level in levels
     ]

@@ -29,6 +29,7 @@ class NeedMethod:
 
     ratio_high: float = 1.25  # the area's rate at least this times the whole area's: 2 points
     ratio_above: float = 1.0  # above the whole area's rate: 1 point
+    alpha: float = 0.05  # rate points only when the exact test puts the rate above at this level
     rising_points: int = 2  # a significant increase between the last two complete years
     volume: int = 50  # at least this many incidents a year: 1 point
     hotspot_points: int = 1  # a 95 % or 99 % LSOA hotspot in the area (all serious violence)
@@ -64,8 +65,10 @@ class NeedMethod:
             f"{self.rising_points} points when incidents rose significantly between the last "
             "two complete financial years (exact test of two counts, 5 % level)",
             f"2 points when the area's rate is at least {self.ratio_high:g} times the whole "
-            f"area's for the same theme and cohort, 1 point when above it (rates per 1,000 "
-            "residents of all ages a year; the whole area's own rows score no rate points)",
+            f"area's for the same theme and cohort, 1 point when above it, each only when an "
+            f"exact one-sided Poisson test puts it above at the {self.alpha:g} level (rates per "
+            "1,000 residents of all ages a year; the whole area's own rows score no rate "
+            "points)",
             f"1 point for at least {self.volume} incidents a year",
             f"{self.hotspot_points} point when a 95 % or 99 % LSOA hotspot (Gi*) of all "
             "serious violence lies in the area",
@@ -85,12 +88,14 @@ class Needs:
     period: str
     area: str  # the whole area's name
     method: NeedMethod
-    unplaced_ages: int | None  # incidents with no recorded age (in no cohort), if shown
+    unplaced_ages: dict[str, int | None]  # each area's incidents with no recorded age, if shown
+    synthetic: int = 0  # synthetic records among those counted
 
 
 NEED_COLUMNS = (
     "area", "theme", "theme_name", "cohort", "cohort_name", "age_min", "age_max", "count",
-    "per_year", "rate", "ratio", "change", "hotspots", "measure", "score", "level", "reasons",
+    "per_year", "rate", "ratio", "p_ratio", "change", "hotspots", "measure", "score", "level",
+    "reasons",
 )  # fmt: skip
 
 
@@ -116,20 +121,17 @@ def needs(
     for csp, pub in pubs.items():
         if csp is not None:
             rows += _rows(pub, csp)
-    reference = {
-        (r["theme"], r["cohort"]): _rate(r["count"], residents[area], months) for r in whole_rows
-    }
+    reference = {(r["theme"], r["cohort"]): r["count"] for r in whole_rows}
     concerns = {a: _measure_concerns(p) for a, p in pubs.items()}
     for row in rows:
         mine, key = row["area"], (row["theme"], row["cohort"])
         count = row["count"]
         row["per_year"] = None if count is None or not months else round(count * 12 / months)
         row["rate"] = _rate(count, residents.get(mine), months)
-        base = reference.get(key)
-        row["ratio"] = (
-            None
-            if mine == area or row["rate"] is None or not base
-            else round(row["rate"] / base, 2)
+        row["ratio"], row["p_ratio"] = (
+            (None, None)
+            if mine == area
+            else _against(count, residents.get(mine), reference.get(key), residents[area])
         )
         if hot_lsoas is None:
             row["hotspots"] = None
@@ -139,19 +141,46 @@ def needs(
         row["score"], reasons = _score(row, area, method)
         row["reasons"] = "; ".join(reasons)
         row["level"] = _level(row["score"], count, method)
+        if row["ratio"] is not None:  # scored unrounded; shown to two places
+            row["ratio"], row["p_ratio"] = round(row["ratio"], 2), round(row["p_ratio"], 4)
     # object columns: a hidden figure stays None and a count stays a whole number
     frame = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in NEED_COLUMNS})
-    unknown = whole.table("need", "all")
-    unplaced = unknown.loc[unknown["cohort_id"] == "age_unknown", "count"]
     definition = whole.provenance.get("definition", {})
+    synthetic = (
+        whole.value("sources", "synthetic_records")
+        if whole.has("sources", "synthetic_records")
+        else 0
+    )
     return Needs(
         frame,
         f"{definition.get('id')} v{definition.get('version')}",
         _period(whole),
         area,
         method,
-        None if unplaced.empty or unplaced.iloc[0] is None else int(unplaced.iloc[0]),
+        {area if csp is None else csp: _unplaced(pub) for csp, pub in pubs.items()},
+        int(synthetic or 0),
     )
+
+
+def _unplaced(pub: Publication) -> int | None:
+    """Incidents of the area with no recorded age (in no age band), if shown."""
+    frame = pub.table("need", "all")
+    found = frame.loc[frame["cohort_id"] == "age_unknown", "count"]
+    return None if found.empty or found.iloc[0] is None else int(found.iloc[0])
+
+
+def _against(
+    count: int | None, residents: int | None, whole: int | None, everyone: int
+) -> tuple[float | None, float | None]:
+    """An area's rate against the whole area's for the same theme and cohort (the ratio of
+    the two, unrounded) and the one-sided exact Poisson p-value of a count at least this high
+    were the area's rate the whole area's."""
+    if count is None or not residents or not whole or not everyone:
+        return None, None
+    from scipy.stats import poisson
+
+    expected = whole * residents / everyone
+    return count / expected, float(poisson.sf(count - 1, expected))
 
 
 def _period(pub: Publication) -> str:
@@ -226,6 +255,15 @@ def _selection_total(pub: Publication) -> int | None:
     return None if shown.isna().any() else int(sum(shown))
 
 
+MEASURE_THEMES: dict[str, tuple[str, ...]] = {
+    "knife": ("knife", "weapon_enabled"),
+    "violence-with-injury": ("all",),
+}
+"""The themes a success measure bears on, by the start of its id (the Home Office's knife
+measures; violence with injury for all serious violence). A measure ending "-under-25" bears
+on the under-18 and 18-24 cohorts, any other on all ages."""
+
+
 def _measure_concerns(pub: Publication) -> dict[tuple[str, str], str]:
     """Success measures of a theme that show concern or a rise, keyed by theme and cohort."""
     if not pub.has("measures", "summary"):
@@ -236,13 +274,14 @@ def _measure_concerns(pub: Publication) -> dict[tuple[str, str], str]:
         worrying = row.get("variation") == "concern" or "significant increase" in str(
             row.get("change") or ""
         )
-        if not worrying or not measure.startswith("knife"):
+        themes = next((t for k, t in MEASURE_THEMES.items() if measure.startswith(k)), ())
+        if not worrying or not themes:
             continue
         words = f"{row.get('name')}: {row.get('change')}"
         cohorts = ("under_18", "18_24") if measure.endswith("under-25") else ("all_ages",)
-        for cohort in cohorts:
-            found[("knife", cohort)] = words
-            found[("weapon_enabled", cohort)] = words
+        for theme in themes:
+            for cohort in cohorts:
+                found[(theme, cohort)] = words
     return found
 
 
@@ -251,14 +290,14 @@ def _score(row: dict[str, Any], area: str, method: NeedMethod) -> tuple[int, lis
     if row["change"] == "significant increase":
         points += method.rising_points
         reasons.append(f"rising significantly (+{method.rising_points})")
-    ratio = row["ratio"]
-    if ratio is not None and row["area"] != area:
+    ratio, p = row["ratio"], row["p_ratio"]
+    if ratio is not None and p is not None and p < method.alpha:
         if ratio >= method.ratio_high:
             points += 2
-            reasons.append(f"rate {ratio:g} times the whole area's (+2)")
+            reasons.append(f"rate {ratio:.2f} times the whole area's, p {p:.3f} (+2)")
         elif ratio > method.ratio_above:
             points += 1
-            reasons.append(f"rate {ratio:g} times the whole area's (+1)")
+            reasons.append(f"rate {ratio:.2f} times the whole area's, p {p:.3f} (+1)")
     if row["per_year"] is not None and row["per_year"] >= method.volume:
         points += 1
         reasons.append(f"{row['per_year']:,} incidents a year (+1)")

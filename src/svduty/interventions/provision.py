@@ -79,12 +79,10 @@ def hot_lsoas(
     except InputError as error:
         return None, f"hotspots not assessed: {error}"
     if not found.has("hotspots", "lsoas_hot"):
-        reason = (
-            found.value("hotspots", "lsoa_unavailable")
-            if found.has("hotspots", "lsoa_unavailable")
-            else "no LSOA hotspots"
+        return None, (
+            "hotspots not scored: no 2021 LSOA boundaries for LSOA hotspots (set `boundaries` "
+            "in svduty.toml or run `svduty fetch boundaries`)"
         )
-        return None, f"hotspots not assessed: {reason}"
     hot = found.table("hotspots", "lsoas_hot")
     csp_of = places(ws.store).drop_duplicates("lsoa_code").set_index("lsoa_code")["csp_name"]
     counted = hot["LSOA"].map(csp_of).value_counts()

@@ -52,13 +52,13 @@ def add_gaps(pub: Publication, found: Provision, csp: str | None) -> None:
         "hotspots": found.hotspots,
         "method": found.needs.method.rules(),
         "catalogue": len(found.catalogue),
-        "unplaced_ages": found.needs.unplaced_ages,
+        "unplaced_ages": found.needs.unplaced_ages.get(area),
     }
     for table in (
         note("gaps", "about", about),
         Table("gaps", "findings", findings.reset_index(drop=True)[list(COLUMNS)]),
         Table("gaps", "needs", mine.reset_index(drop=True), counts=["count"]),
-        Table("gaps", "interventions", _interventions(found, serving)),
+        Table("gaps", "interventions", _interventions(found, serving, area)),
         Table("gaps", "map", drawn.reset_index(drop=True)),
     ):
         pub.add(table)
@@ -69,7 +69,7 @@ def _serves(found: Provision, item: Any, area: str) -> bool:
     return found.where.serves(item.areas, area) is not None
 
 
-def _interventions(found: Provision, items: list[Any]) -> pd.DataFrame:
+def _interventions(found: Provision, items: list[Any], area: str) -> pd.DataFrame:
     from svduty.interventions.gaps import state
 
     rows = []
@@ -78,7 +78,9 @@ def _interventions(found: Provision, items: list[Any]) -> pd.DataFrame:
         covered = sum(
             1
             for need in need_rows(found.needs)
-            if (c := covers(item, need, found.where, found.as_of)) and c.state == "running"
+            if need["area"] == area
+            and (c := covers(item, need, found.where, found.as_of))
+            and c.state == "running"
         )
         band, _ = evidence_words(item)
         rows.append(

@@ -52,9 +52,9 @@ def gaps_section(page: Page) -> str:
     html.append(page.table("gaps", "needs"))
     if about.get("unplaced_ages"):
         html.append(
-            f"<p class='note'>{about['unplaced_ages']:,} incidents have no recorded age for "
-            "any victim or suspect (every data.police.uk record among them): they count for "
-            "all ages but for no age band.</p>"
+            f"<p class='note'>{about['unplaced_ages']:,} incidents in {escape(about['area'])} "
+            "have no recorded age for any victim or suspect: they count for all ages but for "
+            "no age band.</p>"
         )
     html.append(f"<h3>Interventions serving {escape(about['area'])}</h3>")
     serving = pub.table("gaps", "interventions")
@@ -88,7 +88,7 @@ def _listed(title: str, frame: pd.DataFrame) -> str:
         return f"<h3>{title}</h3><p>None.</p>"
     items = "".join(f"<li>{escape(s)}</li>" for s in frame["sentence"].head(SHOWN))
     more = (
-        f"<p class='note'>{len(frame) - SHOWN} more: see <code>svduty gaps</code>.</p>"
+        f"<p class='note'>{len(frame) - SHOWN} more are listed by <code>svduty gaps</code>.</p>"
         if len(frame) > SHOWN
         else ""
     )
