@@ -64,6 +64,34 @@ def add_gaps(pub: Publication, found: Provision, csp: str | None) -> None:
         pub.add(table)
 
 
+def with_gaps(
+    ws: Any, selection: Any, policy: Any, pubs: dict[str | None, Publication]
+) -> dict[str | None, Publication]:
+    """A published set with each report's gap tables (and its outlines, for the map) added to
+    a copy of it: what the dashboard shows beside the other pages."""
+    from svduty.analysis.assessment import csp_districts
+    from svduty.interventions.provision import provision
+    from svduty.spatial.maps import outlines
+
+    if not all(pub.has("need", "all") for pub in pubs.values()):
+        return pubs
+    found = provision(ws, selection.for_area(None), policy, pubs=pubs)
+    boundaries = ws.boundaries()
+    out: dict[str | None, Publication] = {}
+    for csp, pub in pubs.items():
+        copy = Publication(
+            pub.id, pub.policy, dict(pub.tables), dict(pub.count_columns), pub.provenance,
+            dict(pub.extras), pub.primary, pub.secondary, pub.unprotected,
+        )  # fmt: skip
+        add_gaps(copy, found, csp)
+        if boundaries is not None and "outlines" not in copy.extras:
+            copy.extras["outlines"] = outlines(
+                boundaries, csp_districts(ws.store, ws.settings, csp)
+            )
+        out[csp] = copy
+    return out
+
+
 def _serves(found: Provision, item: Any, area: str) -> bool:
     """Whether an intervention serves any part of the area (whatever its ages or themes)."""
     return found.where.serves(item.areas, area) is not None

@@ -15,7 +15,9 @@ SHOWN = 12
 """Gaps and flags listed in the report; the rest are counted and left to `svduty gaps`."""
 
 
-def gaps_section(page: Page) -> str:
+def gaps_section(page: Page, tables: bool = True) -> str:
+    """The section; without `tables`, its sentences, map and method only (the dashboard shows
+    the tables itself, each with its downloads)."""
     pub = page.pub
     if not pub.has("gaps", "about"):
         return "<p>No gap analysis: it needs crime records (need is read from them).</p>"
@@ -48,7 +50,21 @@ def gaps_section(page: Page) -> str:
             drawn, about["definition"], about["period"], about["as_of"], pub.policy.internal
         )
         html.append(_png(gaps_map(drawn, outlines, title), title))
-    html.append(f"<h3>Need in {escape(about['area'])}, by theme and cohort</h3>")
+    if tables:
+        html += _tables(page, about)
+    rules = "".join(f"<li>{prose(rule)}</li>" for rule in about["method"])
+    html.append(
+        "<h3>How need is scored</h3><p class='note'>Points for each fact, added up (set in "
+        f"<code>svduty.toml</code> under <code>[need]</code>):</p><ul class='note'>{rules}</ul>"
+        f"<p class='note'>Hotspots: {prose(about['hotspots'])}</p>"
+    )
+    return "".join(html)
+
+
+def _tables(page: Page, about: dict) -> list[str]:
+    """Need by theme and cohort, and the interventions serving the area."""
+    pub = page.pub
+    html = [f"<h3>Need in {escape(about['area'])}, by theme and cohort</h3>"]
     html.append(page.table("gaps", "needs"))
     if about.get("unplaced_ages"):
         html.append(
@@ -74,13 +90,7 @@ def gaps_section(page: Page) -> str:
             )
     else:
         html.append("<p>None in the catalogue.</p>")
-    rules = "".join(f"<li>{prose(rule)}</li>" for rule in about["method"])
-    html.append(
-        "<h3>How need is scored</h3><p class='note'>Points for each fact, added up (set in "
-        f"<code>svduty.toml</code> under <code>[need]</code>):</p><ul class='note'>{rules}</ul>"
-        f"<p class='note'>Hotspots: {prose(about['hotspots'])}</p>"
-    )
-    return "".join(html)
+    return html
 
 
 def _listed(title: str, frame: pd.DataFrame) -> str:
