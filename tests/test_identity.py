@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
+from partner_files import CRIME_HEADER, FORCE_MAPPING, crime_row, write_csv
 
 from svduty import identifiers
 from svduty.errors import InputError
@@ -42,6 +44,7 @@ from svduty.mapping import load_mapping
 from svduty.settings import Settings
 from svduty.web.accounts import add_user
 from svduty.workspace import Workspace
+from svduty.yamlfile import load_yaml
 
 # -- made-up people and two agencies' extracts -------------------------------------------------
 
@@ -330,8 +333,21 @@ def _svduty(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
-def test_identifiers_reach_no_table_export_audit_row_or_log(tmp_path, mappings, key_file):
-    map_a, _ = mappings
+def _with_crimes(tmp_path: Path) -> tuple[Path, Path]:
+    """Agency A's people mapping with the example force mapping's crimes part, and a crimes file
+    holding the crimes its people are in (knife crimes, so the report counts them)."""
+    mapping = yaml.safe_load(MAPPING_A)
+    mapping["crimes"] = load_yaml(FORCE_MAPPING)["crimes"]
+    path = tmp_path / "mapping-with-crimes.yaml"
+    path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    rows = [
+        crime_row({"crime_ref": f"A{i:04d}", "offence_code": "8N", "markers": ("knife",)})
+        for i in range(len(PEOPLE))
+    ]
+    return path, write_csv(tmp_path / "extract" / "crimes.csv", CRIME_HEADER, rows)
+
+
+def test_identifiers_reach_no_table_export_audit_row_or_log(tmp_path, key_file):
     root = tmp_path / "ws"
     env = {
         "SVDUTY_PARTNERSHIP_KEY": key_file.read_text().strip(),
@@ -343,9 +359,18 @@ def test_identifiers_reach_no_table_export_audit_row_or_log(tmp_path, mappings, 
         csv.writer(handle).writerow(
             ["A0099", "V", "Brannoch", "Vellacourt", "14/13/1988", "QX2 2QQ", "30"]
         )
-    done = _svduty("ingest", "-w", str(root), str(extract), "--mapping", str(map_a), env=env)
+    mapping, crimes = _with_crimes(tmp_path)
+    done = _svduty(
+        "ingest", "-w", str(root), str(crimes), str(extract), "--mapping", str(mapping), env=env
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     _scan(done.stdout + done.stderr, "ingest's output")
+    done = _svduty("report", "-w", str(root), "--no-pdf", "--unsuppressed", env=env)
+    assert done.returncode == 0, done.stderr
+    written = [p for p in (root / "reports").rglob("*") if p.is_file()]
+    assert any(p.name.endswith("-summary.json") for p in written)
+    for path in written:
+        _scan(path.read_text(encoding="utf-8", errors="replace"), str(path))
     exports = {
         "counts": ["counts", "--table", "incidents", "--format", "csv"],
         "batches": ["batches", "--format", "csv", "--wide"],
@@ -492,6 +517,52 @@ def test_a_missing_key_variable_is_one_line_naming_the_setting(tmp_path, mapping
     ws = Workspace.open(root)
     assert ws.batch_ids == frozenset()
     ws.close()
+
+
+def test_keys_show_names_the_key_by_its_fingerprint_only(tmp_path, key_file):
+    salted, keyed = tmp_path / "salted", tmp_path / "keyed"
+    _workspace(salted).close()
+    _workspace(keyed, f"file:{key_file}").close()
+    done = _svduty("keys", "show", "-w", str(salted), env={})
+    assert done.returncode == 0 and "the workspace's own salt" in done.stdout
+    done = _svduty("keys", "show", "-w", str(keyed), env={})
+    fingerprint = hashlib.sha256(parse_key(key_file.read_text(), "key")).hexdigest()[:16]
+    assert done.stdout.strip() == f"person keys: partnership key {fingerprint}"
+
+
+def test_a_local_id_key_column_is_keyed_by_the_partnership_key(tmp_path, key_file):
+    """`pseudonymise: true` on a key column gives, with a partnership key, the key of the
+    identifier local_id: the same in every workspace holding the key."""
+    hashed = tmp_path / "hashed.yaml"
+    hashed.write_text(
+        "id: hashed\nforce: West Mercia\npeople:\n  columns:\n    crime_ref: Ref\n"
+        "    role: Role\n    person_key: {column: Person ID, pseudonymise: true}\n",
+        encoding="utf-8",
+    )
+    declared = tmp_path / "declared.yaml"
+    declared.write_text(
+        "id: declared\nforce: West Mercia\npeople:\n  columns:\n    crime_ref: Ref\n"
+        "    role: Role\n  identifiers:\n    local_id: Person ID\n"
+        "  person_key_from: [local_id]\n",
+        encoding="utf-8",
+    )
+    extract = _write(
+        tmp_path / "people.csv", ["Ref", "Role", "Person ID"], [["R1", "victim", "P77"]]
+    )
+    found = []
+    for name, mapping in (("one", hashed), ("two", hashed), ("three", declared)):
+        ws = _workspace(tmp_path / name, f"file:{key_file}")
+        ingest(ws, [extract], mappings=[mapping])
+        found.append(_keys(ws)["R1"])
+        ws.close()
+    assert found[0] == found[1] == found[2]
+    secret = parse_key(key_file.read_text(), "key")
+    assert found[0] == hmac.new(secret, message({"local_id": "P77"}), hashlib.sha256).hexdigest()
+    salted = _workspace(tmp_path / "salted")  # without the key: today's salted hash
+    ingest(salted, [extract], mappings=[hashed])
+    salt = (tmp_path / "salted" / ".salt").read_text().strip()
+    assert _keys(salted)["R1"] == hashlib.sha256((salt + "P77").encode()).hexdigest()
+    salted.close()
 
 
 def test_a_key_file_inside_the_workspace_is_refused(tmp_path):
