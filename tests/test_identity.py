@@ -522,7 +522,9 @@ def test_a_missing_key_variable_is_one_line_naming_the_setting(tmp_path, mapping
 def test_keys_show_names_the_key_by_its_fingerprint_only(tmp_path, key_file):
     salted, keyed = tmp_path / "salted", tmp_path / "keyed"
     _workspace(salted).close()
-    _workspace(keyed, f"file:{key_file}").close()
+    done = _svduty("init", str(keyed), "--partnership-key", f"file:{key_file}", env={})
+    assert done.returncode == 0, done.stderr
+    assert f'partnership_key = "file:{key_file}"' in (keyed / "svduty.toml").read_text()
     done = _svduty("keys", "show", "-w", str(salted), env={})
     assert done.returncode == 0 and "the workspace's own salt" in done.stdout
     done = _svduty("keys", "show", "-w", str(keyed), env={})
@@ -597,6 +599,15 @@ def test_mapping_identifiers_are_checked(tmp_path):
     said = str(raised.value)
     assert "unknown identifier 'shoe_size'" in said
     assert "'nhs_number' is not among this part's identifiers" in said
+    path.write_text(
+        MAPPING_A.replace("    age: Age", "    age: Age\n    ethnicity: Surname"), encoding="utf-8"
+    )
+    with pytest.raises(InputError, match="'Surname' is also mapped to a canonical field"):
+        load_mapping(path)
+    no_key = MAPPING_A.replace("  person_key_from: [forename, surname, date_of_birth]\n", "")
+    path.write_text(no_key, encoding="utf-8")
+    with pytest.raises(InputError, match="'person_key_from' does not say which"):
+        load_mapping(path)
 
 
 # -- the store stays consistent with the batches -----------------------------------------------

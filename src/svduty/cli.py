@@ -140,6 +140,13 @@ def init(
         typer.Option(help='A CSP as districts: "North Worcestershire=E07000234,E07000236".'),
     ] = None,
     example: Annotated[bool, typer.Option(help="Use the bundled West Mercia settings.")] = False,
+    partnership_key: Annotated[
+        str,
+        typer.Option(
+            help="Where the partnership key is held: env:NAME or file:/path (outside the "
+            "workspace); empty: person keys meet within this workspace only."
+        ),
+    ] = "",
 ) -> None:
     """Create a workspace: settings file and DuckDB database with reference data loaded."""
     if force_alias:
@@ -150,7 +157,7 @@ def init(
     if example:
         from svduty.example import WEST_MERCIA
 
-        settings = WEST_MERCIA
+        settings = Settings(**{**WEST_MERCIA.__dict__, "partnership_key": partnership_key})
     else:
         groups = {}
         for item in csp or []:
@@ -165,6 +172,7 @@ def init(
             definition=definition,
             forces=tuple([*(police_force or ()), *(force_alias or ())]),
             csps=groups,
+            partnership_key=partnership_key,
         )
     workspace = Workspace.init(directory, settings, say=_say)
     workspace.close()

@@ -270,6 +270,12 @@ def _part(name: str, raw: dict[str, Any], problems: Problems) -> Part:
     if xml is not None and not isinstance(record, str):
         problems.add((name, "xml"), "'xml' needs 'record': the element holding one record")
     identifiers, key_from = _identity(name, raw, columns, problems)
+    if identifiers and xml is not None:
+        problems.add(
+            (name, "xml"),
+            "identifiers are read from CSV extracts only (an XML file cannot say whether it "
+            "holds identifiers or keys made already); export the people as CSV",
+        )
     if key_from and not any(c.field.name == "person_key" for c in columns):
         columns.append(Column(known["person_key"], PERSON_KEY_COLUMN))
     return Part(name, table, tuple(columns), tuple(markers), record, identifiers, key_from)
