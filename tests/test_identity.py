@@ -278,6 +278,29 @@ def test_different_partnership_keys_never_meet(tmp_path, mappings):
     assert not made[0] & made[1]
 
 
+def test_an_extract_keyed_with_another_key_is_refused_before_anything_is_stored(
+    tmp_path, mappings, key_file
+):
+    map_a, _ = mappings
+    other = tmp_path / "other.key"
+    create_key_file(other)
+    done = pseudonymise(
+        agency_a(tmp_path / "a.csv"), map_a, read_key(str(other), "--key"), tmp_path / "out.csv"
+    )
+    ws = _workspace(tmp_path / "ws", f"file:{key_file}")
+    mine = read_key(str(key_file), "--key").fingerprint
+    with pytest.raises(InputError) as raised:
+        ingest(ws, [agency_a(tmp_path / "b.csv"), done.out], mappings=[map_a])
+    assert f"made with partnership key {done.fingerprint}" in str(raised.value)
+    assert f"partnership_key is {mine}" in str(raised.value)
+    assert ws.batch_ids == frozenset()
+    ws.close()
+    central = _workspace(tmp_path / "central")  # holds no key: takes keys made elsewhere
+    [report] = ingest(central, [done.out], mappings=[map_a])
+    assert report.rows_accepted == len(PEOPLE)
+    central.close()
+
+
 def test_without_a_partnership_key_keys_meet_within_a_workspace_only(tmp_path, mappings):
     map_a, map_b = mappings
     found = []

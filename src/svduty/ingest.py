@@ -144,7 +144,26 @@ def _plan_one(
     problems = adapter.header_problems(header)
     if problems:
         raise InputError(f"{source.name}: " + "; ".join(problems))
+    if isinstance(adapter, MappedAdapter):
+        _check_key(source, adapter, header)
     return source, adapter, header
+
+
+def _check_key(source: SourceFile, adapter: MappedAdapter, header: list[str]) -> None:
+    """A pseudonymised extract whose keys another partnership key made is refused: none of
+    its people would meet the workspace's. (A workspace holding no key takes any: it makes no
+    keys of its own to meet.)"""
+    from svduty.identity.pseudonymise import keyed_with
+
+    if adapter.layout(header) != "keyed" or adapter.partnership is None:
+        return
+    made = keyed_with(source.path)
+    if made is not None and made != adapter.partnership.fingerprint:
+        raise InputError(
+            f"{source.name}: its person keys were made with partnership key {made}, and this "
+            f"workspace's partnership_key is {adapter.partnership.fingerprint}; they would meet "
+            "no key made here: pseudonymise the extract again with the workspace's key"
+        )
 
 
 def _flatten_xml(

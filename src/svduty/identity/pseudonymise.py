@@ -12,6 +12,7 @@ extract whose keys are made already.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,11 @@ from svduty.mapping import load_mapping
 from svduty.sources.base import comment_lines, read_header, sql_text
 from svduty.sources.mapped import MappedAdapter
 
-LINES_SHOWN = 10
+NOTE = "# person keys made by svduty pseudonymise from {fields} with partnership key {fingerprint}"
+"""The first line of a pseudonymised extract: which key made its keys (by fingerprint)."""
+_NOTED = re.compile(
+    r"# person keys made by svduty pseudonymise .* with partnership key ([0-9a-f]{16})"
+)
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,8 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
             with path.open("rb") as source:
                 for _ in range(notes):
                     target.write(source.readline().rstrip(b"\r\n") + b"\n")
-            target.write(
-                (
-                    f"# person keys made by svduty pseudonymise from "
-                    f"{', '.join(part.key_from)} with partnership key {secret.fingerprint}\n"
-                ).encode()
-            )
+            note = NOTE.format(fields=", ".join(part.key_from), fingerprint=secret.fingerprint)
+            target.write((note + "\n").encode())
             with body.open("rb") as made_rows:
                 shutil.copyfileobj(made_rows, target)
         os.replace(whole, out)
@@ -136,3 +137,13 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
     return Pseudonymised(
         out, rows, key.column, tuple(removed), part.key_from, secret.fingerprint, tuple(missing)
     )
+
+
+def keyed_with(path: Path) -> str | None:
+    """The fingerprint of the key a pseudonymised extract says made its keys, if it says."""
+    with path.open("rb") as handle:
+        for _ in range(comment_lines(path)):
+            found = _NOTED.match(handle.readline().decode("utf-8", "replace").strip())
+            if found:
+                return found.group(1)
+    return None
