@@ -29,6 +29,10 @@ SOURCE_LINE = "svduty:source_line"
 file, so rejects and lineage point there rather than to the intermediate CSV."""
 
 
+WITHHELD = "(withheld: an identifier)"
+"""What a reject's row shows instead of an identifier's value."""
+
+
 @dataclass(frozen=True)
 class Check:
     """A field rule: `bad` is SQL over the staged row that is true when the row fails it."""
@@ -320,7 +324,7 @@ class CsvAdapter(Adapter):
     ) -> None:
         raw = "to_json(s)"
         if withheld:
-            patch = json.dumps(dict.fromkeys(withheld, "(withheld: an identifier)"))
+            patch = json.dumps(dict.fromkeys(withheld, WITHHELD))
             raw = f"json_merge_patch(to_json(s), {sql_text(patch)})"
         for check in checks:
             value = check.value or f's."{check.field}"'

@@ -37,8 +37,6 @@ from svduty.sources.base import (
 from svduty.sources.coordinates import fill_missing_pair
 from svduty.vocabulary import MARKERS, marker_column
 
-WITHHELD = "(withheld: an identifier)"
-"""What a reject shows instead of an identifier's value."""
 KEY_PATTERN = "[0-9a-fA-F]{64}"
 IDENTIFIER_PREFIX = "_identifier_"
 """Columns of the staged projection holding identifiers on their way to the restricted store;
