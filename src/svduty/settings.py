@@ -76,6 +76,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Most bytes one zip archive may expand to in all (a larger archive is refused).",
     ),
     Setting(
+        "partnership_key",
+        "",
+        "The partnership key person keys are made with, held outside the workspace: "
+        "'env:NAME' (an environment variable holding it) or 'file:/path/to/key' (a file "
+        "`svduty keys create` wrote). Every agency and workspace using the same key gives a "
+        "person the same key. Empty: this workspace's own salt, so keys do not meet across "
+        "workspaces.",
+    ),
+    Setting(
         "writer_wait",
         60,
         "Seconds a command that changes the workspace (ingest, classify) waits for another "
@@ -101,6 +110,7 @@ class Settings:
     archive_member_max_bytes: int = 2 * GIB
     archive_max_bytes: int = 20 * GIB
     writer_wait: float = 60
+    partnership_key: str = ""
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
     need: dict[str, Any] = field(default_factory=dict)  # how need is scored: [need]
 
@@ -123,6 +133,14 @@ class Settings:
         for name in ("recommendations", "most_similar_groups", "population_by_age"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name} must be a file name (text)")
+        if not isinstance(self.partnership_key, str):
+            problems.append("partnership_key must be text: 'env:NAME' or 'file:/path/to/key'")
+        else:
+            from svduty.identity.keys import check_spec
+
+            malformed = check_spec(self.partnership_key)
+            if malformed:
+                problems.append(malformed)
         if problems:
             raise WorkspaceError("; ".join(problems))
 
