@@ -35,8 +35,10 @@ lint: $(VENV)/.dev-installed
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
+# Each test file runs whole on one of two workers, in the order tests/conftest.py sets (the
+# slowest first), not reordered by how many tests a file holds.
 test: system-libraries browser lint
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(VENV)/.installed
 	$(BIN)/svduty bench ingest

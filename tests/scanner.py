@@ -96,15 +96,8 @@ def small_counts(reports: dict[str, dict], threshold: int) -> list[Finding]:
     return out
 
 
-def recoverable(
-    published: dict[str, dict],
-    internal: dict[str, dict],
-    whole: str,
-    districts: dict[str, list[str]] | None = None,
-) -> list[Finding]:
-    """Hidden cells whose value linear programming pins down from what is shown. `districts`:
-    each CSP's districts' reports, which add up to the CSP's where a cell is a sum (a third
-    level below the whole area and its CSPs)."""
+def recoverable(published: dict[str, dict], internal: dict[str, dict], whole: str) -> list[Finding]:
+    """Hidden cells whose value linear programming pins down from what is shown."""
     problem = Problem()
     truth: dict[int, float] = {}
     shown: dict[int, float] = {}
@@ -132,7 +125,7 @@ def recoverable(
                     vs = [problem.variables[(name, table, _key(real, counts), c)] for c in counts]
                     problem.equations.append(({v: 1.0 for v in vs}, sum(truth[v] for v in vs)))
     _hierarchies(problem, published, truth)
-    _across_reports(problem, published, whole, truth, districts or {})
+    _across_reports(problem, published, whole, truth)
     return _attack(problem, truth, shown)
 
 
@@ -185,29 +178,23 @@ def _hierarchies(problem: Problem, published: dict[str, dict], truth: dict[int, 
 
 
 def _across_reports(
-    problem: Problem,
-    published: dict[str, dict],
-    whole: str,
-    truth: dict[int, float],
-    districts: dict[str, list[str]],
+    problem: Problem, published: dict[str, dict], whole: str, truth: dict[int, float]
 ) -> None:
-    """The whole area's cell less the CSPs' is known (records placed in no CSP); a CSP's cell is
-    the sum of its districts' wherever the cell is a count of places (a figure every report
-    repeats is no such sum)."""
-    below = {n for found in districts.values() for n in found}
-    parts = {whole: [n for n in published if n != whole and n not in below], **districts}
+    """The whole area's cell less the CSPs' is known (records placed in no CSP)."""
+    parts = [n for n in published if n != whole]
     for key, v in list(problem.variables.items()):
         name, table, row, column = key
-        if name not in parts:
+        if name != whole:
             continue
         members = [
             problem.variables[k]
-            for p in parts[name]
+            for p in parts
             if (k := (p, table, row, column)) in problem.variables
         ]
-        known = truth[v] - sum(truth[m] for m in members)
-        if members and (name == whole or known == 0):
-            problem.equations.append(({v: 1.0, **{m: -1.0 for m in members}}, known))
+        if members:
+            problem.equations.append(
+                ({v: 1.0, **{m: -1.0 for m in members}}, truth[v] - sum(truth[m] for m in members))
+            )
 
 
 def _attack(problem: Problem, truth: dict[int, float], shown: dict[int, float]) -> list[Finding]:

@@ -584,18 +584,7 @@ def test_an_attacker_adding_up_the_set_pins_no_hidden_count(warwickshire, suppre
     equations: list[tuple[dict[int, float], float]] = []
 
     def equal(total: tuple | float, members: list[tuple]) -> None:
-        coef: dict[int, float] = {}
-        rhs = -float(total) if not isinstance(total, tuple) else 0.0
-        for cell, sign in [
-            *([(total, 1.0)] if isinstance(total, tuple) else []),
-            *((m, -1.0) for m in members),
-        ]:
-            if cell in unknown:
-                coef[unknown[cell]] = coef.get(unknown[cell], 0.0) + sign
-            else:
-                rhs -= sign * known.get(cell, 0.0)
-        if coef:
-            equations.append((coef, rhs))
+        _equal(equations, unknown, known, total, members)
 
     for area, pub in truth.items():
         total = sum(v or 0 for v in pub.table("trends", "financial_years")["count"])
@@ -616,6 +605,39 @@ def test_an_attacker_adding_up_the_set_pins_no_hidden_count(warwickshire, suppre
     csps = [area for area in suppressed if area]
     for cell in [c for c in rows if c[0] is None]:
         equal(cell, [(csp, *cell[1:]) for csp in csps])
+    assert not _narrowed(unknown, known, equations, threshold)
+
+
+def _equal(
+    equations: list[tuple[dict[int, float], float]],
+    unknown: dict[tuple, int],
+    known: dict[tuple, float],
+    total: tuple | float,
+    members: list[tuple],
+) -> None:
+    """A reader's equation: `total` (a cell, or a number) is the sum of `members`."""
+    coef: dict[int, float] = {}
+    rhs = -float(total) if not isinstance(total, tuple) else 0.0
+    for cell, sign in [
+        *([(total, 1.0)] if isinstance(total, tuple) else []),
+        *((m, -1.0) for m in members),
+    ]:
+        if cell in unknown:
+            coef[unknown[cell]] = coef.get(unknown[cell], 0.0) + sign
+        else:
+            rhs -= sign * known.get(cell, 0.0)
+    if coef:
+        equations.append((coef, rhs))
+
+
+def _narrowed(
+    unknown: dict[tuple, int],
+    known: dict[tuple, float],
+    equations: list[tuple[dict[int, float], float]],
+    threshold: int,
+) -> list[tuple]:
+    """Hidden cells a reader's equations pin to a range narrower than the threshold, by linear
+    then integer programming (each hidden count at least 1)."""
     n = len(unknown)
     assert n, "nothing hidden: the check has no bite"
     a = np.zeros((len(equations), n))
@@ -646,4 +668,81 @@ def test_an_attacker_adding_up_the_set_pins_no_hidden_count(warwickshire, suppre
             ]
             if whole[1] - whole[0] < threshold:
                 narrow.append((cell, whole))
-    assert not narrow
+    return narrow
+
+
+# ---- need by theme and cohort ------------------------------------------------------------------
+
+
+def _cohorts_from_records(ws: Workspace) -> pd.DataFrame:
+    """Incidents in the definition by CSP and the age band of their youngest person with an
+    age, read with SQL from the store."""
+    frame = ws.con.execute(
+        """
+        SELECT a.csp_name AS csp, min(p.age) AS youngest
+        FROM incidents i JOIN classifications c USING (batch_id, source_line)
+        LEFT JOIN areas a USING (lsoa_code)
+        LEFT JOIN involvements p ON p.force = i.force AND p.crime_ref = i.crime_ref
+        WHERE c.definition_id = ? AND c.in_definition
+        GROUP BY i.batch_id, i.source_line, a.csp_name""",
+        [DEFINITION],
+    ).df()
+    bands = pd.cut(frame["youngest"], [-1, 17, 24, 200], labels=["under_18", "18_24", "25_over"])
+    return frame.assign(cohort=bands.astype(object).fillna("age_unknown"))
+
+
+def test_need_counts_each_area_by_its_youngest_persons_age(warwickshire, published, profile):
+    """Each area's incidents by cohort, as published for need, are the records' own: the
+    whole area's and each CSP's, the cohorts adding up to the area's incidents."""
+    _, ws = warwickshire
+    found = _cohorts_from_records(ws)
+    assert set(found["cohort"]) >= {"under_18", "18_24", "25_over"}
+    for area, pub in published.items():
+        mine = found if area is None else found[found["csp"] == area]
+        expected = mine["cohort"].value_counts().to_dict()
+        shown = pub.table("need", "all").set_index("cohort_id")["count"].to_dict()
+        assert {k: v for k, v in shown.items() if v} == expected, area
+        assert sum(shown.values()) == pub.value("who", "incidents")
+    assert set(published) - {None} == set(profile.csps)
+
+
+def test_an_attacker_adding_up_need_pins_no_hidden_count(warwickshire, suppressed):
+    """Need's cohorts add up to their theme (all serious violence to the selection's total,
+    each SNA theme to its row of the themes table) and the whole area's cells to its CSPs':
+    solved as a reader would, no hidden cohort count is narrower than the threshold."""
+    _, ws = warwickshire
+    threshold = ws.settings.disclosure_threshold
+    truth = publications(ws, selection_of(ws), Policy(threshold, internal=True))
+    unknown: dict[tuple, int] = {}
+    known: dict[tuple, float] = {}
+    cells: list[tuple] = []
+
+    def cell(key: tuple, value: object) -> tuple:
+        cells.append(key)
+        if value is None:
+            unknown.setdefault(key, len(unknown))
+        else:
+            known[key] = float(value)  # type: ignore[arg-type]
+        return key
+
+    equations: list[tuple[dict[int, float], float]] = []
+    for area, pub in suppressed.items():
+        everything = pub.table("need", "all")
+        members = [cell((area, "all", r["cohort_id"]), r["count"]) for r in records(everything)]
+        total = sum(truth[area].table("need", "all")["count"])
+        _equal(equations, unknown, known, float(total), members)
+        themes = {r["theme"]: r for r in records(pub.table("themes", "themes"))}
+        need = pub.table("need", "themes")
+        for theme, part in need.groupby("theme"):
+            members = [cell((area, theme, r["cohort_id"]), r["count"]) for r in records(part)]
+            if theme in themes:
+                parent = cell((area, "themes", theme), themes[theme]["count"])
+                _equal(equations, unknown, known, parent, members)
+    csps = [area for area in suppressed if area]
+    for key in [c for c in cells if c[0] is None]:
+        _equal(equations, unknown, known, key, [(csp, *key[1:]) for csp in csps])
+    assert not _narrowed(unknown, known, equations, threshold)
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    return frame.to_dict(orient="records")

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -224,9 +225,9 @@ def test_report_for_a_period_and_each_csp(cli_workspace, tmp_path):
         "--from", "2025-06", "--to", "2025-06", "--each-area", "--no-pdf", "--out", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    settings = (cli_workspace / "svduty.toml").read_text()
-    csps = [line.split('"')[1] for line in settings.split("[csps]")[1].splitlines() if '"' in line]
-    area = settings.split('area = "')[1].split('"')[0]
+    settings = tomllib.loads((cli_workspace / "svduty.toml").read_text())
+    csps = list(settings["csps"])
+    area = settings["workspace"]["area"]
     assert len(csps) == 5
     names = {
         a: f"sna-{a.lower().replace(' ', '-')}-2025-06-to-2025-06-police-uk-open-data"

@@ -326,6 +326,9 @@ def test_an_xlsx_export_imports_back_unchanged_and_formulas_in_a_workbook_are_re
 
     loaded = load_workbook(book)
     sheet = loaded.worksheets[0]
+    edited = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "IV-02")
+    numbers = [edited[NAMES.index(n)] for n in ("age_min", "capacity_per_year", "cost_per_year")]
+    assert numbers == [10, 50, 1234.5]  # numbers a spreadsheet can add up, not text
     sheet.cell(row=3, column=NAMES.index("capacity_per_year") + 1, value="=20*3")
     loaded.save(tmp_path / "formula.xlsx")
     with pytest.raises(iv.CatalogueProblems) as raised:

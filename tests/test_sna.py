@@ -75,8 +75,8 @@ def test_every_section_names_its_definition_and_period(assessed):
         for key, text in headings
         if key not in ("contents", "records", "findings", "definition", "sources", "methods")
     ]
-    assert len(analysis) == 14  # ten analyses, success measures, benchmarks, limitations,
-    # recommendations
+    assert len(analysis) == 15  # ten analyses, success measures, interventions and gaps,
+    # benchmarks, limitations, recommendations
     label = f"(west-mercia-2022, {summary['period']})"
     assert all(label in text for text in analysis)
 
@@ -457,3 +457,25 @@ def test_a_rerun_replaces_its_own_files_and_nothing_else(assessed, tmp_path):
         p.name for p in again.values()
     ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".staging")]
+
+
+def test_the_gaps_section_names_each_gaps_numbers_definition_and_period(assessed):
+    """Each gap in the report is a sentence naming its incidents a year (the need table's
+    figure), its definition and its period; a CSP's report lists its own gaps only."""
+    _, published, _, one_csp = assessed
+    html = published["html"].read_text()
+    gaps = json.loads(published["json"].read_text())["sections"]["gaps"]
+    about = gaps["about"]
+    label = f"{about['definition']}, {about['period']}"
+    assert "Interventions and gaps" in html and "How need is scored" in html
+    listed = re.search(r"Gaps, ranked by need \((\d+)\)</h3><ol>(.*?)</ol>", html, flags=re.S)
+    assert listed is not None and int(listed.group(1)) == len(gaps["findings"]) > 0
+    items = re.findall(r"<li>(.*?)</li>", listed.group(2), flags=re.S)
+    assert items and all(label in item for item in items)
+    for finding in gaps["findings"]:
+        assert label in finding["sentence"]
+        assert f"{finding['per_year']:,} incidents a year" in finding["sentence"]
+    alone = json.loads(one_csp["json"].read_text())["sections"]["gaps"]
+    assert alone["about"]["area"] == "Shropshire"
+    assert {f["area"] for f in alone["findings"]} <= {"Shropshire"}
+    assert {row["area"] for row in alone["map"]} == {"Shropshire"}

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import uvicorn
 from conftest import make_workspace, svduty
-from scanner import recoverable
+from scanner import recoverable, small_counts
 from starlette.routing import Mount
 
 from svduty.analysis.assessment import assess, csp_districts, district_names
@@ -32,7 +32,7 @@ from svduty.example import WEST_MERCIA
 from svduty.output import safe_for_spreadsheets
 from svduty.publish import Policy
 from svduty.reference.places import places
-from svduty.sna import publications, selection_of
+from svduty.sna import district_publication, publications, selection_of
 from svduty.web.app import PUBLIC, access, create_app
 from svduty.web.sessions import LOGIN_FAILURES
 from svduty.web.views import PAGES, chart_specs
@@ -377,9 +377,6 @@ def test_a_browser_signs_in_filters_shares_exports_and_signs_out(served, tmp_pat
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
-        # a new period's set (the whole area's, each CSP's and each district's) is made while
-        # the page waits, as long as the server's `prepare_wait`
-        page.set_default_timeout(120_000)
         page.goto(f"{base}/pages/where?area=Shropshire")
         assert "/login" in page.url
         page.fill("#username", "ana")
@@ -449,7 +446,7 @@ def test_the_load_test_browses_every_view_and_leaves_no_user_behind(served):
     said: list[str] = []
     result = load_test(root, users=3, seconds=2, say=said.append, think=0.1)
     assert result.errors == 0 and result.requests >= 3
-    assert result.first_views == 10 * 6  # every page, the whole area and its five CSPs
+    assert result.first_views == len(PAGES) * 6  # every page, the whole area and its five CSPs
     assert result.cached_p95_ms <= result.cached_max_ms
     assert result.peak_rss_mb is not None and result.peak_rss_mb > 10  # the server's, in MB
     assert {u.name for u in users(root)} == before
@@ -468,6 +465,10 @@ def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_mor
             quality = anyone.get("/pages/quality")
             assert quality.status_code == 200 and "Batches ingested" not in quality.text
             assert anyone.get("/pages/trends", params={"view": "internal"}).status_code == 403
+            # no district is offered, and one asked for by URL is refused
+            code, _, _ = _a_district(root)
+            assert f'value="{code}"' not in overview.text
+            assert anyone.get("/pages/trends", params={"area": code}).status_code == 403
             assert anyone.get("/audit").status_code == 401
             assert anyone.post("/logout").status_code == 401
     finally:
@@ -475,6 +476,30 @@ def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_mor
     log = read(root)
     mine = log[log["actor"] == "public (public)"]
     assert {"web view", "web export", "web denied"} <= set(mine["action"])
+    refused = mine[(mine["action"] == "web denied") & mine["parameters"].str.contains("district")]
+    assert len(refused) == 1
+
+
+def test_the_gaps_page_reads_the_catalogue_as_it_stands(served, tmp_path):
+    """Without a catalogue every need is uncovered and the page says why; an intervention
+    imported while the dashboard runs shows at the next view, serving the area it names."""
+    root, base, _, _ = served
+    client = _signed_in(base, "ana")
+    before = client.get("/pages/gaps")
+    assert before.status_code == 200
+    assert "no interventions catalogue" in before.text and "Gaps, ranked by need" in before.text
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text(
+        "id,name,tier,status,areas,age_min,age_max,capacity_per_year\n"
+        "HF-YOUTH,Hereford youth work,secondary,running,Herefordshire,10,17,40\n"
+    )
+    done = svduty("interventions", "import", str(catalogue), "-w", str(root))
+    assert done.returncode == 0, done.stderr
+    after = client.get("/pages/gaps", params={"area": "Herefordshire"})
+    assert after.status_code == 200 and "Hereford youth work" in after.text
+    assert "no interventions catalogue" not in after.text
+    shown = client.get("/export/gaps/interventions.csv", params={"area": "Herefordshire"})
+    assert "Hereford youth work" in shown.text
 
 
 def _districts_of(root: Path) -> dict[str, tuple[str, ...]]:
@@ -492,8 +517,10 @@ def _a_district(root: Path) -> tuple[str, str, str]:
     csp = next(c for c, codes in groups.items() if len(codes) > 1)
     code = groups[csp][0]
     ws = Workspace.open(root, read_only=True)
-    name = district_names(ws.store, (code,))[code]
-    ws.close()
+    try:
+        name = district_names(ws.store, (code,))[code]
+    finally:
+        ws.close()
     return code, name, csp
 
 
@@ -503,25 +530,33 @@ def _csv(client: httpx.Client, table: str, **params: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(answer.text), dtype=str, keep_default_na=False)
 
 
-def test_a_district_view_is_the_district_own_analysis_on_every_page(served):
+def test_an_analyst_district_view_is_the_district_own_analysis_on_every_page(served):
     """A district chosen by its code: every page and export answers; the unsuppressed figures
     are `assess` run for that district alone; its rate is over its own residents (from the
-    population table), compared with its CSP's and the whole area's; the published figures
-    are the set's."""
+    population table), compared with its CSP's and the whole area's; the published figures are
+    the district's own set, and the whole area's set holds no district."""
     root, base, _, _ = served
     code, name, csp = _a_district(root)
     client = _signed_in(base, "ana")
     ws = Workspace.open(root, read_only=True)
-    found = assess(ws.store, ws.settings, selection_of(ws).for_district(code, csp))
+    selection = selection_of(ws).for_district(code, csp)
+    found = assess(ws.store, ws.settings, selection)
     areas = ws.store.table("areas").to_pandas()
-    published = publications(ws, selection_of(ws), Policy(ws.settings.disclosure_threshold))
+    policy = Policy(ws.settings.disclosure_threshold)
+    published = district_publication(ws, selection, policy)
+    whole_set = publications(ws, selection_of(ws), policy)
     area_name = ws.settings.area
+    csps = list(ws.settings.csps)
     ws.close()
+    assert set(whole_set) == {None, *csps}
     for page_name in PAGES:
         page = client.get(f"/pages/{page_name}", params={"area": code})
         assert page.status_code == 200, (page_name, page.text[:300])
         heading = re.search(r"<h1.*?</h1>", page.text, re.S)
         assert heading and name in heading.group(0) and csp in heading.group(0), page_name
+    # the analyst's list offers every CSP's districts under it
+    options = set(re.findall(r'<option value="([^"]*)"', page.text))
+    assert {c for codes in _districts_of(root).values() for c in codes} <= options
     internal = {"area": code, "view": "internal"}
     monthly = _csv(client, "trends/monthly", **internal)
     expected = found.results["trend"].monthly
@@ -551,12 +586,12 @@ def test_a_district_view_is_the_district_own_analysis_on_every_page(served):
     # compared with its CSP and the whole area, as a CSP is with the whole area
     assert list(_csv(client, "where/csp_rates", **internal)["area"]) == [csp]
     assert list(_csv(client, "where/area_rate", **internal)["area"]) == [area_name]
-    # the published figures are the set's, controlled with the CSPs' and the whole area's
+    # the published figures are the district's own set's
     shown = _csv(client, "trends/monthly", area=code)
-    table = published[code].table("trends", "monthly")
+    table = published.table("trends", "monthly")
     assert list(shown["count"]) == ["[c]" if c is None else str(int(c)) for c in table["count"]]
     # its chart files, its map layers, and the downloads named after it
-    drawn = chart_specs(published[code], "trends")[0][0]
+    drawn = chart_specs(published, "trends")[0][0]
     chart = client.get(f"/export/chart/trends/{drawn.id}.csv", params={"area": code})
     assert chart.status_code == 200 and code in chart.headers["content-disposition"]
     for layer in ("districts", "csps", "hotspots"):
@@ -576,85 +611,66 @@ def test_an_area_not_of_the_partnership_is_refused_naming_those_allowed(served):
     assert code in answer.text
 
 
-def test_a_partner_sees_their_own_csp_districts_never_another_csp_district(served):
+def test_a_partner_is_refused_every_district_even_of_their_own_csp(served):
+    """Districts are for analysts: a partner is offered none, and asking for any by URL (of
+    their own CSP or another's) is refused and audited, page, export and map alike."""
     root, base, _, _ = served
     groups = _districts_of(root)
     client = _signed_in(base, "hereford")
-    own = groups["Herefordshire"][0]
-    page = client.get("/pages/where", params={"area": own})
+    page = client.get("/pages/where", params={"area": "Herefordshire"})
     assert page.status_code == 200
-    # the area list offers their CSP's districts and no other's
     options = set(re.findall(r'<option value="([^"]*)"', page.text))
-    others = {c for csp, codes in groups.items() if csp != "Herefordshire" for c in codes}
-    assert own in options and not options & others
+    assert options == {"", "Herefordshire"}
     before = len(read(root))
-    other = groups["Shropshire"][0]
-    for path in ("/pages/where", "/export/trends/monthly.csv", "/map/districts.geojson"):
-        assert client.get(path, params={"area": other}).status_code == 403, path
+    asked = [groups["Herefordshire"][0], groups["Shropshire"][0]]
+    paths = ("/pages/where", "/export/trends/monthly.csv", "/map/districts.geojson")
+    for code in asked:
+        for path in paths:
+            answer = client.get(path, params={"area": code})
+            assert answer.status_code == 403, (code, path)
+            assert "for analysts" in answer.text, (code, path)
     log = read(root).iloc[before:]
     denied = log[log["action"] == "web denied"]
-    assert len(denied) == 3 and set(denied["actor"]) == {"hereford (partner)"}
+    assert len(denied) == len(asked) * len(paths)
+    assert set(denied["actor"]) == {"hereford (partner)"}
+    assert denied["parameters"].str.contains("district").all()
 
 
-def test_no_hidden_district_cell_is_its_csp_less_its_other_districts(served):
-    """An attacker with the published set: for every table shown for a CSP and each of its
-    districts, a hidden district cell is never the CSP's cell less the other districts' shown
-    cells, nor the whole area's less the other CSPs' and districts'."""
+def test_a_district_set_is_controlled_on_its_own(served):
+    """A district's published report alone: no small count shown, and linear programming over
+    its tables and their hierarchies pins down no hidden cell; at the workspace's threshold
+    and at one high enough to hide cells of this district (so the check has bite)."""
     root, _, _, _ = served
-    groups = _districts_of(root)
+    code, _, csp = _a_district(root)
     ws = Workspace.open(root, read_only=True)
-    threshold = ws.settings.disclosure_threshold
-    pubs = publications(ws, selection_of(ws), Policy(threshold))
+    selection = selection_of(ws).for_district(code, csp)
+    thresholds = (ws.settings.disclosure_threshold, 30)
+    shown = [district_publication(ws, selection, Policy(t)) for t in thresholds]
+    truth = district_publication(ws, selection, Policy(0, internal=True))
     ws.close()
-    checked = hidden = 0
-    for csp, codes in groups.items():
-        levels = [
-            (pubs[csp], [pubs[c] for c in codes]),
-            (pubs[None], [pubs[c] for c in groups if c != csp] + [pubs[d] for d in codes]),
+
+    def summary(pub):
+        return {pub.id: {"sections": pub.sections(), "count_columns": pub.count_columns}}
+
+    def counts_shown(pub, threshold: int) -> list:
+        """Small counts shown, but for the months a rate is over (the workspace holds three)."""
+        number = re.compile(r"'(\d+)' in ")
+        return [
+            f
+            for f in small_counts(summary(pub), threshold)
+            if not ((n := number.match(f.what)) and f"{n.group(1)} months with data" in f.what)
         ]
-        for above, parts in levels:
-            for key, total in above.tables.items():
-                counts = above.count_columns.get(key, [])
-                if not counts or key in SAME_IN_EVERY_REPORT or key == "where/csp_rates":
-                    continue  # a CSP's own row is the same cell in its districts' reports
-                if not all(key in p.tables for p in parts):
-                    continue
-                columns = list(total.columns)
-                named = columns[: min(columns.index(c) for c in counts)]  # a row's key
-                rows = [_by_key(p.tables[key], named) for p in parts]
-                if not named:
-                    continue
-                for at, row in _by_key(total, named).items():
-                    for column in counts:
-                        # a row a report leaves out counts none: a zero the reader knows
-                        cells = [r[at][column] if at in r else 0 for r in rows]
-                        checked += 1
-                        if all(c is not None for c in cells[-len(codes) :]):
-                            continue
-                        hidden += 1
-                        alone = sum(c is None for c in cells) == 1
-                        assert row[column] is None or not alone, (csp, key, column, at)
-    assert checked > 500 and hidden > 0, (checked, hidden)
-    # and linear programming over every table of every report of the set, the three levels
-    # adding up, pins down no hidden cell
-    ws = Workspace.open(root, read_only=True)
-    truth = publications(ws, selection_of(ws), Policy(0, internal=True))
-    ws.close()
-    shown, real = _summaries(pubs), _summaries(truth)
-    assert recoverable(shown, real, pubs[None].id, {c: list(d) for c, d in groups.items()}) == []
 
+    def hidden(pub) -> int:
+        return sum(
+            int(pub.tables[key][column].isna().sum())
+            for key, columns in pub.count_columns.items()
+            for column in columns
+            if key in pub.tables and column in pub.tables[key]
+        )
 
-SAME_IN_EVERY_REPORT = {"sources/batches", "sources/synthetic_records", "health/attendances"}
-"""Figures every report of a set repeats (they add up across no areas)."""
-
-
-def _by_key(frame: pd.DataFrame, named: list[str]) -> dict[tuple, dict]:
-    """A published table's rows by the columns naming them."""
-    return {tuple(r[c] for c in named): r for r in frame.to_dict(orient="records")}
-
-
-def _summaries(pubs: dict) -> dict[str, dict]:
-    """Each report of a set as the scanner reads it, by its id."""
-    return {
-        p.id: {"sections": p.sections(), "count_columns": p.count_columns} for p in pubs.values()
-    }
+    assert {p.id for p in [*shown, truth]} == {code}
+    assert hidden(truth) == 0 and hidden(shown[1]) > 0
+    for pub, threshold in zip(shown, thresholds, strict=True):
+        assert counts_shown(pub, threshold) == [], threshold
+        assert recoverable(summary(pub), summary(truth), code) == [], threshold

@@ -161,9 +161,7 @@ def test_a_view_whose_figures_are_not_ready_is_answered_at_once_then_shown(small
                 assert time.monotonic() < waited, "the default view was not prepared"
                 time.sleep(0.5)
             ann = _signed_in(base, "ann")
-            # a district's view, prepared with its CSP's and the whole area's in one set
-            code, district, _ = _a_district(small)
-            path = f"/pages/where?area={code}&start=2025-01&end=2025-01"
+            path = "/pages/where?start=2025-01&end=2025-01"
             started = time.monotonic()
             first = ann.get(path)
             assert time.monotonic() - started < 2
@@ -174,7 +172,17 @@ def test_a_view_whose_figures_are_not_ready_is_answered_at_once_then_shown(small
             assert first.headers["content-security-policy"].startswith("default-src 'self'")
             shown = _ready(ann, path)
             assert shown.status_code == 200 and "Where" in shown.text
-            assert district in shown.text
+            # a district's view has a set of its own, made only when asked for: the whole
+            # area's set is not made again for it
+            code, district, _ = _a_district(small)
+            sets = set((small / "cache").glob("sna-*.pickle"))
+            assert not list((small / "cache").glob(f"district-sna-*-{code}.pickle"))
+            first = ann.get(f"/pages/where?area={code}")
+            assert first.status_code == 202, first.text
+            shown = _ready(ann, f"/pages/where?area={code}")
+            assert shown.status_code == 200 and district in shown.text
+            assert len(list((small / "cache").glob(f"district-sna-*-{code}.pickle"))) == 1
+            assert set((small / "cache").glob("sna-*.pickle")) == sets
             ann.close()
     finally:
         app.state.published.close()

@@ -25,7 +25,7 @@ from rich.progress import (
 from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
-from svduty.interventions.cli import interventions_app
+from svduty.interventions.cli import gaps_command, interventions_app
 from svduty.options import WorkspaceOption
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
@@ -59,7 +59,10 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(reference_app, name="reference")
 users_app = typer.Typer(help="The dashboard's users: add, list, disable, reset-password, set-role.")
 app.add_typer(users_app, name="users")
+keys_app = typer.Typer(help="Partnership keys, which make person keys meet across agencies.")
+app.add_typer(keys_app, name="keys")
 app.add_typer(interventions_app, name="interventions")
+app.command("gaps")(gaps_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -137,6 +140,13 @@ def init(
         typer.Option(help='A CSP as districts: "North Worcestershire=E07000234,E07000236".'),
     ] = None,
     example: Annotated[bool, typer.Option(help="Use the bundled West Mercia settings.")] = False,
+    partnership_key: Annotated[
+        str,
+        typer.Option(
+            help="Where the partnership key is held: env:NAME or file:/path (outside the "
+            "workspace); empty: person keys meet within this workspace only."
+        ),
+    ] = "",
 ) -> None:
     """Create a workspace: settings file and DuckDB database with reference data loaded."""
     if force_alias:
@@ -147,7 +157,7 @@ def init(
     if example:
         from svduty.example import WEST_MERCIA
 
-        settings = WEST_MERCIA
+        settings = Settings(**{**WEST_MERCIA.__dict__, "partnership_key": partnership_key})
     else:
         groups = {}
         for item in csp or []:
@@ -162,6 +172,7 @@ def init(
             definition=definition,
             forces=tuple([*(police_force or ()), *(force_alias or ())]),
             csps=groups,
+            partnership_key=partnership_key,
         )
     workspace = Workspace.init(directory, settings, say=_say)
     workspace.close()
@@ -1189,6 +1200,82 @@ def users_set_role(
     set_role(root, name, role, _areas(root, area))
     _audit_user(root, "user role", {"user": name, "role": role, "areas": list(area or [])})
     out.print(f"{name} is now {role}", highlight=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    out_file: Annotated[
+        Path,
+        typer.Option("--out", help="The new key file (outside the workspace; never overwritten)."),
+    ],
+) -> None:
+    """Write a new random 256-bit partnership key to a file only its owner can read, and print
+    its fingerprint (never the key)."""
+    from svduty.identity.keys import create_key_file
+
+    printed = create_key_file(out_file)
+    out.print(
+        f"wrote {out_file} (mode 0600); fingerprint {printed}. Give it to each agency of the "
+        "partnership by a secure channel and name it in svduty.toml: partnership_key = "
+        f'"file:{out_file.resolve()}"',
+        highlight=False,
+    )
+
+
+@keys_app.command("show")
+def keys_show(workspace: WorkspaceOption) -> None:
+    """What the workspace's person keys are made with: the partnership key's fingerprint, or
+    the workspace's own salt."""
+    from svduty.identity.keys import settings_key
+    from svduty.settings import load_settings
+
+    root = _root(workspace)
+    found = settings_key(root, load_settings(root).partnership_key)
+    if found is None:
+        out.print(
+            "person keys: the workspace's own salt (no partnership_key in svduty.toml); they "
+            "do not meet keys made in another workspace or by an agency",
+            highlight=False,
+        )
+        return
+    out.print(f"person keys: {found.label}", highlight=False)
+
+
+@app.command()
+def pseudonymise(
+    path: Annotated[Path, typer.Argument(help="The agency's extract (CSV) with identifiers.")],
+    mapping: Annotated[
+        Path, typer.Option(help="The mapping that declares the extract's identifiers.")
+    ],
+    key: Annotated[
+        str,
+        typer.Option(
+            help="The partnership key: a key file, or env:NAME for an environment variable."
+        ),
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="The pseudonymised extract (new).")],
+) -> None:
+    """Replace the identifiers of an extract by person keys before it leaves the agency: the
+    output keeps every other column, adds the key column and has no identifier column.
+    Ingest it with the same mapping."""
+    from svduty.identity.keys import read_key
+    from svduty.identity.pseudonymise import pseudonymise as run
+
+    done = run(path, mapping, read_key(key, "--key"), out_file)
+    out.print(
+        f"wrote {done.out}: {done.rows:,} rows, {done.key_column!r} made from "
+        f"{', '.join(done.key_fields)} with partnership key {done.fingerprint}; identifier "
+        f"columns left out: {', '.join(done.removed)}",
+        highlight=False,
+    )
+    if done.without_key:
+        shown = ", ".join(str(line) for line in done.without_key[:10])
+        more = ", ..." if len(done.without_key) > 10 else ""
+        err.print(
+            f"{len(done.without_key):,} row(s) have no key (an identifier of the key is empty "
+            f"or unreadable): line{'s' if len(done.without_key) > 1 else ''} {shown}{more}",
+            highlight=False,
+        )
 
 
 @measures_app.command("list")

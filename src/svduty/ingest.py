@@ -144,7 +144,26 @@ def _plan_one(
     problems = adapter.header_problems(header)
     if problems:
         raise InputError(f"{source.name}: " + "; ".join(problems))
+    if isinstance(adapter, MappedAdapter):
+        _check_key(source, adapter, header)
     return source, adapter, header
+
+
+def _check_key(source: SourceFile, adapter: MappedAdapter, header: list[str]) -> None:
+    """A pseudonymised extract whose keys another partnership key made is refused: none of
+    its people would meet the workspace's. (A workspace holding no key takes any: it makes no
+    keys of its own to meet.)"""
+    from svduty.identity.pseudonymise import keyed_with
+
+    if adapter.layout(header) != "keyed" or adapter.partnership is None:
+        return
+    made = keyed_with(source.path)
+    if made is not None and made != adapter.partnership.fingerprint:
+        raise InputError(
+            f"{source.name}: its person keys were made with partnership key {made}, and this "
+            f"workspace's partnership_key is {adapter.partnership.fingerprint}; they would meet "
+            "no key made here: pseudonymise the extract again with the workspace's key"
+        )
 
 
 def _flatten_xml(
@@ -164,7 +183,7 @@ def _flatten_xml(
     part = parts[record]
     handle, name = tempfile.mkstemp(prefix="xml-", suffix=f"-{part.name}.csv", dir=scratch)
     os.close(handle)
-    xml_to_csv(source.path, record, part.source_columns, Path(name))
+    xml_to_csv(source.path, record, part.source_columns | part.keyed_columns, Path(name))
     return SourceFile(source.name, Path(name))
 
 
@@ -191,12 +210,21 @@ def mapping_files(mappings: list[Path]) -> list[Path]:
 
 
 def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]:
-    """One adapter per part of every mapping; each input file later finds its own by header."""
-    adapters: list[Adapter] = []
-    for path in mapping_files(mappings):
-        mapping = load_mapping(path)
-        adapters += [MappedAdapter(mapping, part, workspace.salt) for part in mapping.parts]
-    return adapters
+    """One adapter per part of every mapping; each input file later finds its own by header.
+    The partnership key is read only when a mapping makes person keys, so a missing key stops
+    nothing else."""
+    loaded = [load_mapping(path) for path in mapping_files(mappings)]
+    keyed = any(
+        part.key_from or any(c.pseudonymise for c in part.columns)
+        for mapping in loaded
+        for part in mapping.parts
+    )
+    partnership = workspace.partnership_key() if keyed else None
+    return [
+        MappedAdapter(mapping, part, workspace.salt, partnership)
+        for mapping in loaded
+        for part in mapping.parts
+    ]
 
 
 def ingest(
@@ -247,6 +275,7 @@ def ingest_file(
         )
     started = datetime.now()
     clock = time.perf_counter()
+    wrote_identifiers = False
     con.execute("BEGIN TRANSACTION")
     try:
         batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
@@ -255,6 +284,12 @@ def ingest_file(
         if synthetic and adapter.table == "incidents":
             relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
         store.stage_batch(adapter.table, batch_id, relation)
+        fields = adapter.stored_identifiers(header) if isinstance(adapter, MappedAdapter) else []
+        if fields:
+            # committed before the batch: a batch never lands without its identifiers, and
+            # rows of a batch that never lands are removed (`identifiers.reconcile`)
+            wrote_identifiers = True
+            _store_identifiers(workspace, batch_id, result.relation, fields)
         if isinstance(store, SparkStore):
             store.publish_pending()
         if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
@@ -283,6 +318,10 @@ def ingest_file(
         rollback(con)
         store.after_rollback()
         _drop_staging(workspace)
+        if wrote_identifiers:
+            from svduty import identifiers
+
+            identifiers.discard(workspace.root, batch_id)
         raise
     store.after_commit()
     _drop_staging(workspace)
@@ -292,11 +331,29 @@ def ingest_file(
     )  # fmt: skip
 
 
+def _store_identifiers(
+    workspace: Workspace, batch_id: int, relation: str, fields: list[str]
+) -> None:
+    """The accepted rows' identifiers, streamed from the staged rows to the restricted store.
+    The person key is not selected: the staged rows are a view, and selecting it would make
+    every key a second time (the record id links the two)."""
+    from svduty import identifiers
+    from svduty.sources.mapped import IDENTIFIER_PREFIX
+
+    picked = ", ".join(f'"{IDENTIFIER_PREFIX}{f}" AS {f}' for f in fields)
+    rows = workspace.con.sql(
+        f"SELECT batch_id, source_line, {picked} FROM {relation}"
+    ).to_arrow_reader(100_000)
+    identifiers.store_batch(workspace.root, batch_id, rows)
+
+
 def _drop_staging(workspace: Workspace) -> None:
     con = workspace.con
     for view in ("_with_coordinates", "_accepted"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
-    for temp in ("_staged", "_csv_errors", "_csv_scans", "_csv_lines", "_skips", "_forces"):
+    for temp in (
+        "_staged", "_csv_errors", "_csv_scans", "_csv_lines", "_skips", "_forces", "_person_key",
+    ):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     with contextlib.suppress(duckdb.Error):
         con.unregister("_coords")

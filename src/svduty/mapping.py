@@ -76,8 +76,9 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
             _f(
                 "person_key",
                 "text",
-                "Pseudonymous person key (hashed with the workspace salt when "
-                "'pseudonymise: true').",
+                "Pseudonymous person key: a key the extract holds already (made by `svduty "
+                "pseudonymise`, or hashed again when 'pseudonymise: true'); with "
+                "'person_key_from', made from the identifiers.",
             ),
             _f("age", "int", "Age in years at the offence.", low=0, high=120),
             _f("sex", "enum", "Sex.", choices=SEXES),
@@ -140,16 +141,60 @@ class MarkerSource:
 
 
 @dataclass(frozen=True)
+class Identifier:
+    """A column holding an identifier (svduty.identity.normalise.IDENTIFIER_FIELDS): read to make
+    the person key and kept in the restricted identifiers store, never in an analytic table."""
+
+    field: str
+    column: str
+    format: str | None = None
+
+
+KEYED_PARTS = ("people",)
+"""Parts whose rows are people, so may declare identifiers and make person keys from them."""
+PERSON_KEY_COLUMN = "Person Key"
+"""The column `svduty pseudonymise` writes keys to when the mapping names none."""
+
+
+@dataclass(frozen=True)
 class Part:
     name: str
     table: str
     columns: tuple[Column, ...]
     markers: tuple[MarkerSource, ...] = ()
     xml_record: str | None = None
+    identifiers: tuple[Identifier, ...] = ()
+    key_from: tuple[str, ...] = ()
+    """Identifier fields the person key is made from; empty: the key (if any) is a column."""
+
+    @property
+    def key_column(self) -> Column | None:
+        """Where a key already made is read: an extract svduty pseudonymised, or a key column."""
+        return next((c for c in self.columns if c.field.name == "person_key"), None)
+
+    @property
+    def identifier_columns(self) -> set[str]:
+        return {i.column for i in self.identifiers}
+
+    @property
+    def base_columns(self) -> set[str]:
+        """Columns every layout of the part needs (not the identifiers, nor a made key)."""
+        key = self.key_column if self.key_from else None
+        return {c.column for c in self.columns if c is not key} | {m.column for m in self.markers}
 
     @property
     def source_columns(self) -> set[str]:
+        """The columns of the extract as the partner exports it: with the identifiers, when
+        the part declares them."""
+        if self.key_from:
+            return self.base_columns | self.identifier_columns
         return {c.column for c in self.columns} | {m.column for m in self.markers}
+
+    @property
+    def keyed_columns(self) -> set[str]:
+        """The columns of the extract once pseudonymised: the key instead of identifiers."""
+        key = self.key_column
+        return self.base_columns | ({key.column} if key else set())
 
 
 @dataclass(frozen=True)
@@ -195,6 +240,8 @@ def _part(name: str, raw: dict[str, Any], problems: Problems) -> Part:
     table, fields = PARTS[name]
     known = {f.name: f for f in fields}
     allowed = {"columns", "markers", "xml"} if name == "crimes" else {"columns", "xml"}
+    if name in KEYED_PARTS:
+        allowed |= {"identifiers", "person_key_from"}
     for key in raw:
         if key not in allowed:
             problems.add((name, key), f"unknown key {key!r} in {name}; allowed: {sorted(allowed)}")
@@ -222,7 +269,88 @@ def _part(name: str, raw: dict[str, Any], problems: Problems) -> Part:
     record = xml.get("record") if isinstance(xml, dict) else None
     if xml is not None and not isinstance(record, str):
         problems.add((name, "xml"), "'xml' needs 'record': the element holding one record")
-    return Part(name, table, tuple(columns), tuple(markers), record)
+    identifiers, key_from = _identity(name, raw, columns, problems)
+    if identifiers and xml is not None:
+        problems.add(
+            (name, "xml"),
+            "identifiers are read from CSV extracts only (an XML file cannot say whether it "
+            "holds identifiers or keys made already); export the people as CSV",
+        )
+    if key_from and not any(c.field.name == "person_key" for c in columns):
+        columns.append(Column(known["person_key"], PERSON_KEY_COLUMN))
+    return Part(name, table, tuple(columns), tuple(markers), record, identifiers, key_from)
+
+
+def _identity(
+    name: str, raw: dict[str, Any], columns: list[Column], problems: Problems
+) -> tuple[tuple[Identifier, ...], tuple[str, ...]]:
+    """`identifiers: {forename: Forename, date_of_birth: {column: DOB, format: '%d/%m/%Y'}}`
+    and `person_key_from: [forename, surname, date_of_birth]`."""
+    from svduty.identity.normalise import FIELDS, IDENTIFIER_FIELDS
+
+    given = raw.get("identifiers") or {}
+    if not isinstance(given, dict):
+        problems.add((name, "identifiers"), "'identifiers' maps identifier fields to columns")
+        given = {}
+    found: list[Identifier] = []
+    for field_name, spec in given.items():
+        where = (name, "identifiers", field_name)
+        if field_name not in FIELDS:
+            problems.add(
+                where,
+                f"unknown identifier {field_name!r}; identifiers: "
+                f"{', '.join(f.name for f in IDENTIFIER_FIELDS)}",
+            )
+            continue
+        if isinstance(spec, str):
+            spec = {"column": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("column"), str):
+            problems.add(where, "give the source column name, or a mapping with 'column'")
+            continue
+        for key in spec:
+            if key not in {"column", "format"}:
+                problems.add((*where, key), f"unknown option {key!r}")
+        fmt = spec.get("format")
+        if fmt is not None and FIELDS[field_name].kind != "date":
+            problems.add((*where, "format"), "'format' is for date_of_birth only")
+        found.append(Identifier(field_name, spec["column"], fmt))
+    canonical = {c.column for c in columns if c.field.name != "person_key"}
+    for identifier in found:
+        if identifier.column in canonical:
+            problems.add(
+                (name, "identifiers", identifier.field),
+                f"{identifier.column!r} is also mapped to a canonical field; an identifier "
+                "never enters the analytic tables, so map it in one place only",
+            )
+    key_from = raw.get("person_key_from")
+    if key_from is None:
+        if found:
+            problems.add(
+                (name, "identifiers"),
+                "identifiers are declared but 'person_key_from' does not say which make the "
+                "person key (e.g. person_key_from: [forename, surname, date_of_birth])",
+            )
+        return tuple(found), ()
+    declared = {i.field for i in found}
+    if not isinstance(key_from, list) or not key_from:
+        problems.add((name, "person_key_from"), "a list of identifier fields, e.g. [nhs_number]")
+        return tuple(found), ()
+    for field_name in key_from:
+        if field_name not in declared:
+            problems.add(
+                (name, "person_key_from"),
+                f"{field_name!r} is not among this part's identifiers ({', '.join(declared)})",
+            )
+    key = next((c for c in columns if c.field.name == "person_key"), None)
+    if key is not None and key.pseudonymise:
+        problems.add(
+            (name, "columns", "person_key"),
+            "a key made from identifiers is not pseudonymised again; drop 'pseudonymise' "
+            "(the column is where a pseudonymised extract holds the key already made)",
+        )
+    order = [f.name for f in IDENTIFIER_FIELDS]
+    chosen = tuple(sorted({str(f) for f in key_from if f in declared}, key=order.index))
+    return tuple(found), chosen
 
 
 def _column(field: Field, spec: Any, where: tuple, problems: Problems) -> Column | None:

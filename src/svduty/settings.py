@@ -76,6 +76,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Most bytes one zip archive may expand to in all (a larger archive is refused).",
     ),
     Setting(
+        "partnership_key",
+        "",
+        "The partnership key person keys are made with, held outside the workspace: "
+        "'env:NAME' (an environment variable holding it) or 'file:/path/to/key' (a file "
+        "`svduty keys create` wrote). Every agency and workspace using the same key gives a "
+        "person the same key. Empty: this workspace's own salt, so keys do not meet across "
+        "workspaces.",
+    ),
+    Setting(
         "writer_wait",
         60,
         "Seconds a command that changes the workspace (ingest, classify) waits for another "
@@ -101,7 +110,9 @@ class Settings:
     archive_member_max_bytes: int = 2 * GIB
     archive_max_bytes: int = 20 * GIB
     writer_wait: float = 60
+    partnership_key: str = ""
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    need: dict[str, Any] = field(default_factory=dict)  # how need is scored: [need]
 
     def __post_init__(self) -> None:
         problems = []
@@ -122,6 +133,14 @@ class Settings:
         for name in ("recommendations", "most_similar_groups", "population_by_age"):
             if not isinstance(getattr(self, name), str):
                 problems.append(f"{name} must be a file name (text)")
+        if not isinstance(self.partnership_key, str):
+            problems.append("partnership_key must be text: 'env:NAME' or 'file:/path/to/key'")
+        else:
+            from svduty.identity.keys import check_spec
+
+            malformed = check_spec(self.partnership_key)
+            if malformed:
+                problems.append(malformed)
         if problems:
             raise WorkspaceError("; ".join(problems))
 
@@ -146,7 +165,20 @@ def load_settings(workspace: Path) -> Settings:
         )
     section["forces"] = tuple(section.get("forces", ()))
     csps = {name: tuple(districts) for name, districts in raw.get("csps", {}).items()}
-    return Settings(**section, csps=csps)
+    need = dict(raw.get("need", {}))
+    _check_need(path, need)
+    return Settings(**section, csps=csps, need=need)
+
+
+def _check_need(path: Path, need: dict[str, Any]) -> None:
+    """The [need] table is read by the gap analysis; a mistake in it is named on loading."""
+    from svduty.errors import InputError
+    from svduty.interventions.need import NeedMethod
+
+    try:
+        NeedMethod.of(need)
+    except InputError as error:
+        raise WorkspaceError(f"{path}: {error}") from error
 
 
 def _toml_value(value: Any) -> str:
@@ -171,7 +203,28 @@ def render_settings(settings: Settings) -> str:
     lines.append("[csps]")
     for name, districts in settings.csps.items():
         lines.append(f"{_toml_value(name)} = {_toml_value(list(districts))}")
+    lines.append("")
+    lines += _need_lines(settings.need)
     return "\n".join(lines) + "\n"
+
+
+def _need_lines(chosen: dict[str, Any]) -> list[str]:
+    """The [need] table: the scoring of need for gaps, each default shown commented out."""
+    from dataclasses import asdict
+
+    from svduty.interventions.need import NeedMethod
+
+    lines = [
+        "# How need is scored for the gap analysis (`svduty gaps`); a line left commented",
+        "# keeps its default. The methods annex of the SNA writes the rules out.",
+        "[need]",
+    ]
+    for name, default in asdict(NeedMethod()).items():
+        if name in chosen:
+            lines.append(f"{name} = {_toml_value(chosen[name])}")
+        else:
+            lines.append(f"# {name} = {_toml_value(default)}")
+    return lines
 
 
 def save_settings(workspace: Path, settings: Settings) -> None:

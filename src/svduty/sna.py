@@ -18,12 +18,14 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from svduty import __version__, outputs
 from svduty.analysis.assessment import (
     Selection,
+    assess,
     assess_places,
     assess_set,
     batch_ids,
@@ -35,6 +37,9 @@ from svduty.counting import Filter
 from svduty.definitions import load_definition
 from svduty.definitions.model import Definition
 from svduty.errors import InputError
+from svduty.interventions.provision import provision
+from svduty.interventions.published import add_gaps
+from svduty.interventions.store import catalogue_version
 from svduty.publish import Draft, Policy, Publication, publish
 from svduty.publish.board import complete
 from svduty.publish.conclusions import conclude_places
@@ -47,15 +52,15 @@ from svduty.report.sna import render
 from svduty.workspace import Workspace
 
 Progress = Callable[[str], None]
-CACHE_FORMAT = 15
+CACHE_FORMAT = 16
 """Bumped whenever cached results change shape (2: months carry their coverage; 3: boundaries;
 4: headings and hidden marks; 5: records analysed and benchmarks; 6: hotspot LSOAs at 95% too,
 with ward and incidents; 7: months held per source, the partnership; 8: a CSP's own health
 figures and the whole area's rate beside its own; 9: a conclusion under each table and chart;
 10: tables declare every sum a reader can form, and suppression is audited; 11: success
 measures; 12: their charts sized to the page; 13: a measure's baseline, recalculations and
-target; 14: Vega-Lite axes in decimal notation; 15: each district published with its CSP), so
-a cache written by an older svduty of the same version is never read back."""
+target; 14: Vega-Lite axes in decimal notation), so a cache written by an older svduty of the
+same version is never read back."""
 
 
 def selection_of(
@@ -145,8 +150,8 @@ def publications(
     weights: Weights | None = None,
     progress: Progress | None = None,
 ) -> dict[str | None, Publication]:
-    """The whole area's publication, each CSP's and each district's (by its code), controlled
-    together; from the cache when the same selection, policy and data were published before."""
+    """The whole area's publication and each CSP's, controlled together; from the cache when
+    the same selection, policy and data were published before."""
     store, settings = workspace.store, workspace.settings
     key = _cache_key(workspace, selection, policy, weights)
 
@@ -159,8 +164,7 @@ def publications(
                 progress("success measures")
             measured = measure_tables(workspace, selection)
             for one, assessed in zip(drafts, found, strict=True):
-                if not assessed.selection.district:  # measures are the partnership's and CSPs'
-                    one.tables += measured.get(assessed.selection.csp, [])
+                one.tables += measured.get(assessed.selection.csp, [])
         return drafts
 
     def make() -> dict[str | None, Publication]:
@@ -170,22 +174,54 @@ def publications(
             make_drafts,
         )
         published = publish(unpublished, policy)
-        # each district by its code (a district may share its CSP's name)
-        areas = [d.provenance.get("district") or d.provenance["csp"] for d in unpublished]
+        areas = [d.provenance["csp"] for d in unpublished]
         out = {area: derive(p) for area, p in zip(areas, published, strict=True)}
-        csps = {d.provenance["csp"] for d in unpublished if not d.provenance.get("district")}
-        add_funnels(out[None], {str(a): p for a, p in out.items() if a in csps and a is not None})
+        add_funnels(out[None], {str(a): p for a, p in out.items() if a is not None})
         return out
 
     return _cached(workspace.root / "cache" / f"sna-{key}.pickle", make)
 
 
+def district_publication(
+    workspace: Workspace,
+    selection: Selection,
+    policy: Policy,
+    weights: Weights | None = None,
+) -> Publication:
+    """One district's report (`selection.district`, of the CSP `selection.csp`), controlled on
+    its own under `policy`; from the cache when made before.
+
+    It is no part of the set `publications` makes, and is for analysts and admins only: joint
+    control with the published set would hide cells of the whole area's and the CSPs' reports
+    (a district's small counts drag their sums with them), and analysts may see unsuppressed
+    figures anyway, so a district needs no protection against differencing with what partners
+    read. Made only when asked for: a whole assessment of one district takes seconds."""
+    code = selection.district
+    if not code:
+        raise ValueError("district_publication needs a selection of one district")
+    key = _cache_key(workspace, selection, policy, weights)
+
+    def assessed() -> Draft:
+        store, settings = workspace.store, workspace.settings
+        return draft(assess(store, settings, selection, weights, workspace.similar_groups()))
+
+    def make() -> Publication:
+        unkeyed = _cache_key(workspace, selection, None, weights)
+        path = workspace.root / "cache" / f"district-{unkeyed}-{code}.pickle"
+        found = _cached(path, assessed)
+        return derive(publish([found], policy)[0])
+
+    return _cached(workspace.root / "cache" / f"district-sna-{key}-{code}.pickle", make)
+
+
 def on_disk(
     workspace: Workspace, selection: Selection, policy: Policy, weights: Weights | None = None
 ) -> bool:
-    """Whether `publications` would read this set from the workspace's cache (not make it)."""
+    """Whether `publications` (`district_publication`, for a district's selection) would read
+    this set from the workspace's cache (not make it)."""
     key = _cache_key(workspace, selection, policy, weights)
-    return (workspace.root / "cache" / f"sna-{key}.pickle").exists()
+    name = f"district-sna-{key}-{selection.district}" if selection.district else f"sna-{key}"
+    return (workspace.root / "cache" / f"{name}.pickle").exists()
 
 
 def measure_tables(workspace: Workspace, selection: Selection) -> dict[str | None, list[Table]]:
@@ -287,7 +323,14 @@ def build_sna(
     folder = outputs.folder_for(out or workspace.reports_dir, unsuppressed)
     recommendations = read_recommendations(workspace.root, settings)
     written = hashlib.sha256(
-        json.dumps([recommendations.get("sha256"), recommendations.get("changed")]).encode()
+        json.dumps(
+            [
+                recommendations.get("sha256"),
+                recommendations.get("changed"),
+                catalogue_version(workspace),
+                date.today().isoformat(),  # gaps judge provision on the day of drawing
+            ]
+        ).encode()
     ).hexdigest()[:8]
     drawn = (
         workspace.root
@@ -401,6 +444,9 @@ def _draw(
         if progress:
             progress("hotspots and near repeats")
         conclude_places(pub.merge(places(workspace, selection, policy, weights)))
+        if progress:
+            progress("interventions and gaps")
+        add_gaps(pub, provision(workspace, selection.for_area(None), policy, pubs=pubs), csp)
     complete(pub, recommendations)
     name = outputs.report_name("sna", area, covered, selection.definition.id, policy.internal)
     if progress:

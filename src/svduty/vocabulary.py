@@ -264,3 +264,45 @@ def label(column: str, value: str) -> str:
 def source_kind_label(kind: str) -> str:
     """A source kind in words, as a sentence reads it."""
     return SOURCE_KINDS.get(kind, kind.replace("_", " "))
+
+
+THEME_NAMES: dict[str, str] = {
+    "domestic_abuse": "Domestic abuse",
+    "youth": "Youth (a victim or suspect under 25)",
+    "sexual_violence": "Sexual violence",
+    "public_place": "Public place",
+    "night_time_economy": "Night-time economy",
+    "weapon_enabled": "Weapon-enabled (knife, firearm or corrosive)",
+    "county_lines": "County lines",
+}
+"""The SNA's themes (their rules are in `svduty.analysis.themes`)."""
+
+NEED_THEMES: dict[str, str] = {
+    "all": "All serious violence",
+    "knife": "Knife or sharp instrument",
+    **{key: name for key, name in THEME_NAMES.items() if key != "youth"},
+}
+"""The themes need is read for: all of the selection, the knife marker the Home Office measures
+use, and the SNA's themes (youth is a cohort there, not a theme)."""
+
+COHORTS: tuple[tuple[str, str, int | None, int | None], ...] = (
+    ("under_18", "under 18", 0, 17),
+    ("18_24", "18 to 24", 18, 24),
+    ("25_over", "25 and over", 25, 120),
+    ("age_unknown", "age not recorded", None, None),
+)
+"""Cohort id, words, youngest and oldest age: a partition of incidents by the age of their
+youngest victim or suspect with a recorded age."""
+
+GAP_COHORTS: tuple[str, ...] = ("all_ages", "under_18", "18_24", "25_over")
+"""The cohorts need is read for: everyone, and the three age bands (incidents with no recorded
+age are in no band, and are reported as a limitation instead)."""
+
+COHORT_AGES: dict[str, tuple[str, int, int]] = {
+    "all_ages": ("all ages", 0, 120),
+    **{
+        key: (words, low, high)
+        for key, words, low, high in COHORTS
+        if low is not None and high is not None
+    },
+}

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from svduty.analysis.severity import Weights
     from svduty.definitions.classify import ClassificationSummary
     from svduty.definitions.model import Definition
+    from svduty.identity.keys import PersonKeySecret
     from svduty.ingest import BatchReport, SourceFile
     from svduty.publish import Publication
     from svduty.reference.boundaries import Boundaries
@@ -339,6 +340,7 @@ class Workspace:
             store = make_store(settings.engine, con, root)
             store.create()
             store.recover()
+            _reconcile_identifiers(root, con, say)
             workspace = cls(
                 root,
                 settings,
@@ -638,6 +640,28 @@ class Workspace:
             )
         return load_groups(path)
 
+    def partnership_key(self) -> PersonKeySecret | None:
+        """The partnership key the settings name (read from outside the workspace), or None
+        when person keys are made with this workspace's own salt."""
+        from svduty.identity.keys import settings_key
+
+        return settings_key(self.root, self.settings.partnership_key)
+
+    def _key_lineage(self, maps: list[Path]) -> dict[str, str]:
+        """What made the person keys of an ingest with mappings (a key that cannot be read
+        made none, or the ingest would have stopped)."""
+        if not maps:
+            return {}
+        try:
+            return {"person_keys": self.person_keys()}
+        except InputError:
+            return {}
+
+    def person_keys(self) -> str:
+        """What person keys are made with, for lineage and the audit log (never the key)."""
+        found = self.partnership_key()
+        return found.label if found is not None else "workspace salt"
+
     @property
     def salt(self) -> str:
         """The workspace's secret for pseudonymising person keys; made once, never exported."""
@@ -692,6 +716,7 @@ class Workspace:
         self.audit(
             "ingest",
             {
+                **self._key_lineage(maps),
                 "paths": [str(p) for p in named],
                 "kind": kind,
                 "mappings": [str(m) for m in maps],
@@ -774,10 +799,9 @@ class Workspace:
         period: tuple[str | None, str | None] | None = None,
         internal: bool = False,
     ) -> dict[str | None, Publication]:
-        """The published tables of the whole partnership (key None), of each CSP and of each
-        district (by its code), controlled together under the workspace's disclosure settings
-        (`internal`: nothing hidden, marked NOT FOR PUBLICATION); from the workspace's cache
-        when published before."""
+        """The published tables of the whole partnership (key None) and of each CSP, controlled
+        together under the workspace's disclosure settings (`internal`: nothing hidden, marked
+        NOT FOR PUBLICATION); from the workspace's cache when published before."""
         from svduty.publish import Policy
         from svduty.sna import publications
 
@@ -888,6 +912,17 @@ class Workspace:
                 "OR lower(la_name) IN (SELECT unnest(?))",
                 [csp, keys, keys],
             )
+
+
+def _reconcile_identifiers(root: Path, con: duckdb.DuckDBPyConnection, say: Say) -> None:
+    """Identifiers of a batch the last writer did not commit are removed (see
+    `svduty.identifiers`)."""
+    from svduty import identifiers
+
+    committed = [r[0] for r in con.execute("SELECT batch_id FROM batches").fetchall()]
+    removed = identifiers.reconcile(root, committed)
+    if removed:
+        say(f"{root}: removed the identifiers of {removed} record(s) of a batch never stored")
 
 
 def _check_catalogue(

@@ -17,6 +17,7 @@ from svduty.analysis.benchmarks import Benchmarks, Groups, benchmarks
 from svduty.analysis.concentration import concentration, concentration_from, per_place
 from svduty.analysis.coverage import Coverage, coverage
 from svduty.analysis.health import health
+from svduty.analysis.need import empty_need, need_counts, with_change
 from svduty.analysis.records import records_analysed
 from svduty.analysis.severity import Weights, breakdown, breakdowns_by_csp
 from svduty.analysis.stats import compare_counts
@@ -291,6 +292,14 @@ def _assess_records(
     r["records_by_csp"] = split
     # the area aside: a force's files cover all its CSPs, so each CSP has the area's coverage
     cover = coverage(store, definition, selection.for_area(None).all_filters)
+    if not cover.with_data and selection.period_filters:
+        held = coverage(store, definition, list(selection.filters)).with_data
+        span = f"{min(held)} to {max(held)}" if held else "no month"
+        raise InputError(
+            f"period: no data from {selection.start or 'the first month'} to "
+            f"{selection.end or 'the last month'}; the workspace holds {span}: choose months "
+            "in it"
+        )
     months = len(cover.with_data)
     r["coverage"] = cover
     r["trend"] = trend(store, definition, filters, cover=cover)
@@ -309,6 +318,9 @@ def _assess_records(
         if selection.district
         else csp_change(store, definition, filters, r["trend"].change_periods, own)
     )
+    need = need_counts(store, definition, filters, r["trend"].change_periods or ())
+    r["need"] = with_change(need.whole, need.years)
+    r["need_by_csp"] = {k: with_change(v, need.years) for k, v in need.by_area.items()}
     areas = store.table("areas")
     names = (
         areas.filter(areas.la_code.isin(list(districts)))
@@ -548,10 +560,10 @@ def assess_set(
     weights: Weights | None = None,
     groups: Groups | None = None,
 ) -> list[Assessment]:
-    """The whole area's assessment, each CSP's, then each district's of each CSP (a set is what
-    gets published together, so a district's hidden cell cannot be worked out from its CSP's
-    and its neighbours'). The CSPs' come as `assess` would give them one by one, but from one
-    pass per analysis split by CSP; each district's is `assess` for that district."""
+    """The whole area's assessment and each CSP's, as `assess` would give them one by one, but
+    from one pass per analysis split by CSP (a set is what gets published together). Districts
+    are no part of it: a district's assessment is `assess` for that district alone, made only
+    when an analyst asks for it."""
     whole = assess(store, settings, selection.for_area(None), weights, groups)
     if not whole.records or not settings.csps:
         return [whole]
@@ -609,10 +621,8 @@ def assess_set(
         lsoas = list(mine.loc[mine["in_2021"], "lsoa_code"])
         r["concentration"] = concentration_from(places, lsoas, definition, store.name)
         r["residents"] = int(r["csp_rates"]["population"].sum())
+        r["need"] = whole.results["need_by_csp"].get(csp, empty_need(whole.results["need"]))
         out.append(found)
-    for csp, codes in csp_districts(store, settings, None).items():
-        for code in codes:
-            out.append(assess(store, settings, selection.for_district(code, csp), weights, groups))
     return out
 
 

@@ -15,6 +15,7 @@ from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.dimensions import month_text
 from svduty.engine import Store
+from svduty.vocabulary import THEME_NAMES
 
 PUBLIC = ["public_place", "licensed_premises", "retail", "transport"]
 
@@ -25,17 +26,17 @@ def _young(store: Store) -> ir.Table:
     return young.select(_yf="force", _yr="crime_ref").distinct()
 
 
+RULES: dict[str, Callable[[ir.Table], ir.BooleanValue]] = {
+    "domestic_abuse": lambda t: t.marker_domestic_abuse,
+    "youth": lambda t: t._young,
+    "sexual_violence": lambda t: t.offence_group == "Sexual offences",
+    "public_place": lambda t: t.location_type.isin(PUBLIC),
+    "night_time_economy": lambda t: t.marker_night_time_economy,
+    "weapon_enabled": lambda t: t.marker_knife | t.marker_firearm | t.marker_corrosive,
+    "county_lines": lambda t: t.marker_county_lines,
+}
 THEMES: dict[str, tuple[str, Callable[[ir.Table], ir.BooleanValue]]] = {
-    "domestic_abuse": ("Domestic abuse", lambda t: t.marker_domestic_abuse),
-    "youth": ("Youth (a victim or suspect under 25)", lambda t: t._young),
-    "sexual_violence": ("Sexual violence", lambda t: t.offence_group == "Sexual offences"),
-    "public_place": ("Public place", lambda t: t.location_type.isin(PUBLIC)),
-    "night_time_economy": ("Night-time economy", lambda t: t.marker_night_time_economy),
-    "weapon_enabled": (
-        "Weapon-enabled (knife, firearm or corrosive)",
-        lambda t: t.marker_knife | t.marker_firearm | t.marker_corrosive,
-    ),
-    "county_lines": ("County lines", lambda t: t.marker_county_lines),
+    key: (THEME_NAMES[key], rule) for key, rule in RULES.items()
 }
 
 

@@ -10,19 +10,28 @@ See `model` (the fields), `layout` (the spreadsheet and its checks), `evidence` 
 Toolkit list) and `store` (versions and audit).
 """
 
-from svduty.interventions.api import (
-    CatalogueProblems,
-    Imported,
-    add,
-    check_file,
-    edit,
-    end,
-    export,
-    import_catalogue,
-)
-from svduty.interventions.evidence import Approach, approaches
-from svduty.interventions.model import Funding, Intervention
-from svduty.interventions.store import catalogue, current, get, history
+from importlib import import_module
+from typing import Any
+
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(
+        ("CatalogueProblems", "Imported", "add", "check_file", "edit", "end", "export",
+         "import_catalogue"),
+        "api",
+    ),
+    "Approach": "evidence", "approaches": "evidence",
+    "Funding": "model", "Intervention": "model",
+    **dict.fromkeys(("catalogue", "current", "get", "history"), "store"),
+}  # fmt: skip
+"""Where each public name lives: loaded on first use, so the command line starts without the
+engine (the catalogue's store imports Ibis)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "Approach",

@@ -10,19 +10,40 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
 
 from svduty.errors import InputError
-from svduty.interventions import api, evidence, store
+from svduty.interventions import evidence
 from svduty.interventions.layout import COLUMNS, NAMES
 from svduty.interventions.model import STATUSES
 from svduty.options import WorkspaceOption
 from svduty.output import Format, records, render
+from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
 from svduty.workspace import Workspace
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from svduty.interventions import api
+
+
+def _api() -> ModuleType:
+    """The catalogue's operations, imported when a command runs (they load the engine)."""
+    from svduty.interventions import api
+
+    return api
+
+
+def _store() -> ModuleType:
+    from svduty.interventions import store
+
+    return store
+
 
 interventions_app = typer.Typer(
     help="The catalogue of interventions: import, list, show, add, edit, end, export."
@@ -71,13 +92,13 @@ def import_file(
     with _opened(workspace, read_only=check) as ws:
         try:
             if check:
-                checked = api.check_file(ws, path)
+                checked = _api().check_file(ws, path)
                 if checked.problems:
-                    raise api.CatalogueProblems(str(path), checked.problems)
+                    raise _api().CatalogueProblems(str(path), checked.problems)
                 cli.out.print(f"{path}: {len(checked.interventions)} interventions, no problems")
                 return
-            done = api.import_catalogue(ws, path)
-        except api.CatalogueProblems as problems:
+            done = _api().import_catalogue(ws, path)
+        except _api().CatalogueProblems as problems:
             _fail_with(problems)
             return
     saved = done.saved
@@ -91,7 +112,7 @@ def import_file(
 
 
 LIST_COLUMNS = [
-    "id", "name", "tier", "status", "age_min", "age_max", "areas", "themes",
+    "id", "name", "tier", "status", "today", "age_min", "age_max", "areas", "themes",
     "capacity_per_year", "yef_approach", "yef_band",
 ]  # fmt: skip
 
@@ -115,7 +136,8 @@ def list_(
     """The current catalogue, one row per intervention (JSON and CSV have every column)."""
     cli = _cli()
     with _opened(workspace, read_only=True) as ws:
-        frame = _listed(store.catalogue(ws))
+        frame = _listed(_store().catalogue(ws))
+        frame.insert(4, "today", _today(_store().current(ws)))
     if status:
         if status not in STATUSES:
             raise InputError(f"--status {status!r}: one of {', '.join(STATUSES)}")
@@ -123,6 +145,14 @@ def list_(
     if fmt is Format.table:
         frame = frame[LIST_COLUMNS]
     cli._emit(frame, fmt, f"Interventions ({len(frame)})")
+
+
+def _today(items: list[Any]) -> list[str]:
+    """Each intervention as the gap analysis reads it today: running, planned or ended by its
+    dates, whatever its stored status."""
+    from svduty.interventions.gaps import state
+
+    return [state(item, date.today())[1] for item in items]
 
 
 @interventions_app.command("show")
@@ -134,9 +164,9 @@ def show(
     """Every field of one intervention, its evidence, and its versions (who changed what, when)."""
     cli = _cli()
     with _opened(workspace, read_only=True) as ws:
-        one = store.get(ws, ident)
-        versions = store.history(ws, ident)
-    row = _listed(store.frame([one])).iloc[0]
+        one = _store().get(ws, ident)
+        versions = _store().history(ws, ident)
+    row = _listed(_store().frame([one])).iloc[0]
     approach = evidence.find(one.yef_approach) if one.yef_approach else None
     fields = pd.DataFrame({"field": row.index, "value": [_text(v) for v in row.values]})
     if approach is not None:
@@ -233,8 +263,8 @@ def add(
     cli = _cli()
     try:
         with _opened(workspace) as ws:
-            made = api.add(ws, {"id": ident, **_changes(fields)})
-    except api.CatalogueProblems as problems:
+            made = _api().add(ws, {"id": ident, **_changes(fields)})
+    except _api().CatalogueProblems as problems:
         _fail_with(problems)
         return
     cli.out.print(f"added {made.id} ({made.name})", highlight=False)
@@ -254,11 +284,11 @@ def edit(
         raise InputError("edit: give at least one field to change, such as --capacity-per-year 60")
     try:
         with _opened(workspace) as ws:
-            made = api.edit(ws, ident, changes)
-    except api.CatalogueProblems as problems:
+            made = _api().edit(ws, ident, changes)
+    except _api().CatalogueProblems as problems:
         _fail_with(problems)
         return
-    except api.NoFundedPeriod as missing:
+    except _api().NoFundedPeriod as missing:
         given, needed = (f"--{n.replace('_', '-')}" for n in (missing.given, missing.needed))
         raise InputError(
             f"{given}: {ident} has no funded period to change; give {needed} as well to add one"
@@ -285,8 +315,8 @@ def end(
         raise InputError(f"--on {on!r}: not a date (YYYY-MM-DD)") from error
     try:
         with _opened(workspace) as ws:
-            made = api.end(ws, ident, day)
-    except api.CatalogueProblems as problems:
+            made = _api().end(ws, ident, day)
+    except _api().CatalogueProblems as problems:
         _fail_with(problems)
         return
     cli.out.print(f"{made.id}: ended on {day.isoformat()}", highlight=False)
@@ -310,7 +340,7 @@ def export(
     if fmt == "xlsx" and output is None:
         raise InputError("--format xlsx: give --output FILE.xlsx (a workbook is not text)")
     with _opened(workspace, read_only=True) as ws:
-        data = api.export(ws, fmt, output)
+        data = _api().export(ws, fmt, output)
     if output is None:
         sys.stdout.write(data.decode("utf-8"))
     else:
@@ -344,3 +374,181 @@ def template(
 def _is_stdout(output: Path | None) -> bool:
     """'-' for a file: standard output, as for most command-line tools."""
     return output is not None and str(output) == "-"
+
+
+class GapsFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    png = "png"
+
+
+def gaps_command(
+    workspace: WorkspaceOption,
+    area: Annotated[
+        str | None, typer.Option(help="Only this CSP's needs (or the whole area's name).")
+    ] = None,
+    theme: Annotated[
+        str | None,
+        typer.Option(help=f"Only this theme: {', '.join(NEED_THEMES)}. The map's theme."),
+    ] = None,
+    cohort: Annotated[
+        str | None, typer.Option(help=f"Only this cohort: {', '.join(GAP_COHORTS)}.")
+    ] = None,
+    definition: Annotated[
+        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first held).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last held).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="The day provision is judged on, YYYY-MM-DD (default: today)."),
+    ] = None,
+    needs: Annotated[
+        bool, typer.Option("--needs", help="Write the need table (every area, theme, cohort).")
+    ] = False,
+    unsuppressed: Annotated[
+        bool, typer.Option(help="Analysts only: show small counts; marked NOT FOR PUBLICATION.")
+    ] = False,
+    fmt: Annotated[GapsFormat, typer.Option("--format", "-f", help="Output format.")] = (
+        GapsFormat.table
+    ),
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Mapping and gapping: each need of the assessment (area × theme × cohort) against the
+    interventions that cover it; ranked gaps, then flags, each a sentence with its numbers,
+    definition and period. --format png draws the map of need and cover for --theme and
+    --cohort (default: all serious violence, all ages)."""
+    from svduty.interventions.model import term
+    from svduty.interventions.provision import provision
+    from svduty.publish import NOT_FOR_PUBLICATION, Policy
+
+    cli = _cli()
+    if fmt is GapsFormat.png and output is None:
+        raise InputError("--format png needs --out FILE")
+    if fmt is GapsFormat.png and needs:
+        raise InputError("--needs is a table (table, csv or json); the map is --format png alone")
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"--out {output}: the folder {output.parent} does not exist")
+    theme = term(theme) if theme is not None else None
+    cohort = term(cohort) if cohort is not None else None
+    for given, allowed, name in ((theme, NEED_THEMES, "theme"), (cohort, GAP_COHORTS, "cohort")):
+        if given is not None and given not in allowed:
+            raise InputError(f"--{name} {given!r}: one of {', '.join(allowed)}")
+    day = _api()._day(as_of) if as_of else date.today()
+    with _opened(workspace, read_only=True) as ws:
+        known = [ws.settings.area, *ws.settings.csps]
+        if area is not None:
+            named = {term(k): k for k in known if k}
+            if term(area) not in named:
+                raise InputError(f"--area {area!r}: one of {', '.join(known)}")
+            area = named[term(area)]
+        chosen = ws.selection(definition, (start, end), None)
+        policy = Policy(ws.settings.disclosure_threshold, internal=unsuppressed)
+        cli.err.print("reading need from the assessment and the catalogue ...")
+        found = provision(ws, chosen, policy, day)
+        ws.audit("gaps", {"selection": chosen.key, "policy": policy.key, "as_of": str(day)})
+        if fmt is GapsFormat.png:
+            data = _map(ws, found, theme or "all", cohort or "all_ages", unsuppressed)
+    if fmt is GapsFormat.png:
+        assert output is not None
+        output.write_bytes(data)
+        cli.out.print(f"Wrote {output}")
+        return
+    frame = found.needs.frame if needs else found.table()
+    if area is not None:
+        frame = frame[frame["area"] == area]
+    if theme is not None:
+        frame = frame[frame["theme"] == (theme if needs else NEED_THEMES[theme])]
+    if cohort is not None:
+        frame = frame[frame["cohort"] == (cohort if needs else COHORT_AGES[cohort][0])]
+    about = _about(found, unsuppressed)
+    if fmt is GapsFormat.table and not needs:
+        _print_findings(frame, about)
+        return
+    if fmt is GapsFormat.table:
+        frame = frame[NEED_TABLE]
+    marks = {
+        "marking": NOT_FOR_PUBLICATION if unsuppressed else None,
+        "synthetic": bool(found.needs.synthetic) or None,
+    }
+    for column, value in marks.items():
+        if value is not None and fmt is not GapsFormat.table:
+            frame = frame.assign(**{column: value})[[column, *frame.columns]]
+    text = render(frame.reset_index(drop=True), Format(fmt.value), about)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        cli.out.print(f"Wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+NEED_TABLE = [
+    "area", "theme_name", "cohort_name", "count", "per_year", "rate", "ratio", "change", "level",
+    "score",
+]  # fmt: skip
+"""The need table's columns on screen (CSV and JSON have them all)."""
+
+
+def _about(found: Any, unsuppressed: bool) -> str:
+    """What the output rests on: markings, definition, period, the day judged, the catalogue,
+    and what could not be scored."""
+    needs = found.needs
+    parts = []
+    if unsuppressed:
+        parts.append("NOT FOR PUBLICATION: small counts shown.")
+    if needs.synthetic:
+        parts.append(f"INCLUDES SYNTHETIC DATA ({needs.synthetic:,} synthetic records).")
+    parts.append(
+        f"Need: {needs.definition}, {needs.period}; provision as of {found.as_of.isoformat()} "
+        f"from {len(found.catalogue)} interventions in the catalogue."
+    )
+    if not found.catalogue:
+        parts.append(
+            "The workspace has no interventions catalogue, so every need is uncovered: import "
+            "one with `svduty interventions import`."
+        )
+    hidden = int((needs.frame["level"] == "not shown").sum())
+    if hidden:
+        parts.append(
+            f"{hidden} needs are not scored: their figures are hidden by disclosure control "
+            "(analysts see them with --unsuppressed)."
+        )
+    parts.append(found.hotspots[:1].upper() + found.hotspots[1:] + ".")
+    return " ".join(parts)
+
+
+def _print_findings(frame: pd.DataFrame, about: str) -> None:
+    from svduty.interventions.gaps import GAP_KINDS
+
+    cli = _cli()
+    cli.out.print(about, highlight=False)
+    gaps_found = frame[frame["kind"].isin(GAP_KINDS)]
+    flags = frame[~frame["kind"].isin(GAP_KINDS)]
+    for title, part in (("Gaps, ranked by need", gaps_found), ("Flags", flags)):
+        cli.out.print(f"\n{title} ({len(part)}):", highlight=False)
+        for number, row in enumerate(part.itertuples(index=False), start=1):
+            cli.out.print(f"{number:>3}. [{row.kind}] {row.sentence}", highlight=False)
+
+
+def _map(ws: Workspace, found: Any, theme: str, cohort: str, unsuppressed: bool) -> bytes:
+    from svduty.analysis.assessment import csp_districts
+    from svduty.interventions.gaps_map import cover_rows, gaps_map, map_title
+    from svduty.spatial.maps import outlines
+
+    drawn = outlines(ws.boundaries(), csp_districts(ws.store, ws.settings, None))
+    if drawn is None:
+        raise InputError(
+            "the map needs district boundaries: set `boundaries` in svduty.toml or run "
+            "`svduty fetch boundaries`"
+        )
+    rows = cover_rows(found, theme, cohort)
+    needs = found.needs
+    title = map_title(rows, needs.definition, needs.period, found.as_of.isoformat(), unsuppressed)
+    return gaps_map(rows, drawn, title)

@@ -93,6 +93,18 @@ def write_catalogue(interventions: list[Intervention], fmt: str, target: Path | 
     return data
 
 
+NUMBERS = ("age_min", "age_max", "capacity_per_year", "cost_per_year")
+"""Columns written to a workbook as numbers, not text."""
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() else value
+
+
 def _xlsx(interventions: list[Intervention]) -> bytes:
     from openpyxl import Workbook
 
@@ -104,6 +116,10 @@ def _xlsx(interventions: list[Intervention]) -> bytes:
     for cells in rows_of(interventions):
         row = sheet.max_row + 1
         for column, name in enumerate(NAMES, start=1):
+            number = _number(cells[name]) if name in NUMBERS else None
+            if number is not None:  # a spreadsheet can add capacities and costs up
+                sheet.cell(row=row, column=column, value=number)
+                continue
             cell = sheet.cell(row=row, column=column, value=safe_cell(cells[name]))
             cell.data_type = "s"  # text, never a formula: openpyxl reads '=...' as a formula
     sink = io.BytesIO()

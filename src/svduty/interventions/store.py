@@ -19,6 +19,7 @@ audit row per changed intervention, plus one for the import.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Iterable
@@ -245,3 +246,9 @@ def _naive_utc(value: datetime | date) -> datetime:
 
 def sha256(path: Path) -> str:
     return audit.sha256_of(path)
+
+
+def catalogue_version(ws: Workspace) -> str:
+    """A fingerprint of the current catalogue: what a drawn report's gaps depend on."""
+    text = json.dumps([one.record() for one in current(ws)], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

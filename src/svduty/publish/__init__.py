@@ -1,10 +1,10 @@
 """Publishing: the only door from results to readers.
 
 `publish(drafts, policy)` takes the tables every report of a set offers (the whole area first,
-then each CSP, then each district of a CSP), controls them jointly, so no count a reader could
-see is small and no hidden cell can be worked out from anything shown in any report of the set,
-and returns one `Publication` per report. Renderers (HTML, PDF, JSON, Vega-Lite) draw from
-publications only.
+then each CSP), controls them jointly, so no count a reader could see is small and no hidden cell
+can be worked out from anything shown in any report of the set, and returns one `Publication` per
+report. Renderers (HTML, PDF, JSON, Vega-Lite) draw from publications only. A district's report
+is a set of its own (one draft), for analysts: see `svduty.sna.district_publication`.
 """
 
 from __future__ import annotations
@@ -95,11 +95,10 @@ class Publication:
 
 def publish(drafts: list[Draft], policy: Policy) -> list[Publication]:
     """Control every draft's tables together. With several drafts the first is the whole area
-    and the rest its CSPs and their districts (a draft whose provenance names a `district`, its
-    CSP its `csp`): the area's cell is the sum of the CSPs' (and of records placed in no CSP,
-    which counts as known to a reader), a CSP's the sum of its districts', so hiding is
-    consistent across the three levels and no hidden cell of one is the difference of cells
-    shown at the others."""
+    and the rest its CSPs: the area's cell is the sum of the CSPs' (and of records placed in no
+    CSP, which counts as known to a reader), so hiding is consistent across the set. A
+    district's draft comes alone; its CSP's row, shown beside its own, is filed as the CSP's
+    (`Table.owner`), and its total is not stated in words, so it may be hidden."""
     cells = Cells()
     placed: dict[tuple[str, str], dict[str, list[int]]] = {}
     whole = drafts[0].id
@@ -187,24 +186,15 @@ def _register(
 
 
 def _across_areas(cells: Cells, drafts: list[Draft], whole: str, separate: set[str]) -> None:
-    """The whole area's cell is the sum of its CSPs', a CSP's the sum of its districts' (tables
-    in `separate` do not add up). A CSP's line is drawn only where the sum holds: a figure every
-    report repeats (the synthetic records) is no sum a reader can use."""
-    parts: dict[str, list[str]] = {whole: []}
-    for draft in drafts[1:]:
-        district = draft.provenance.get("district")
-        above = str(draft.provenance.get("csp")) if district else whole
-        parts.setdefault(above, []).append(draft.id)
+    """The whole area's cell is the sum of its CSPs' (tables in `separate` do not add up)."""
+    parts = [d.id for d in drafts[1:]]
     for key, index in list(cells.index.items()):
         owner, *rest = cast(tuple[Any, ...], key)
-        if owner not in parts or rest[0] in separate or rest[1] in separate:
+        if owner != whole or rest[0] in separate or rest[1] in separate:
             continue
-        members = [cells.index[k] for p in parts[owner] if (k := (p, *rest)) in cells.index]
-        if not members:
-            continue
-        if owner != whole and sum(cells.values[m] for m in members) != cells.values[index]:
-            continue
-        cells.line(index, members)
+        members = [cells.index[k] for p in parts if (k := (p, *rest)) in cells.index]
+        if members:
+            cells.line(index, members)
 
 
 def _shown(table: Table, placed: dict[str, list[int]], hidden: Any) -> pd.DataFrame:

@@ -214,7 +214,9 @@ class _Model:
 
     def __init__(self, a: csr_matrix, b: np.ndarray, cap: float) -> None:
         n = self.n = a.shape[1]
-        self.highs = highspy.Highs()
+        # the bare solver: `Highs()` turns its callbacks on, which prints HiGHS's banner to
+        # standard output before any option can silence it (and corrupts JSON sent there)
+        self.highs = highspy._Highs()  # type: ignore[attr-defined]
         self.highs.setOptionValue("output_flag", False)
         self.highs.setOptionValue("presolve", "off")  # each solve starts from the last basis
         lp = highspy.HighsLp()

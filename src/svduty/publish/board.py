@@ -139,6 +139,8 @@ def basis(pub: Publication) -> str:
     frame = sources_analysed(pub)
     if frame is None:
         return REAL  # the Home Office tables: published, real
+    if "data" not in frame.columns:
+        return "none"
     counted = frame[[v is None or v > 0 for v in frame["in_definition"]]]
     kinds = set(counted["data"])
     if not kinds:

@@ -31,7 +31,9 @@ def draft(found: Assessment) -> Draft:
     tables: list[Table] = []
     tables += _sources(r["sources"])
     if found.records:
-        for part in (_trends, _where, _when, _what, _who, _themes, _concentration, _health):
+        for part in (
+            _trends, _where, _when, _what, _who, _themes, _need, _concentration, _health
+        ):  # fmt: skip
             tables += part(r)
     else:
         tables += _aggregate(r)
@@ -47,7 +49,7 @@ def draft(found: Assessment) -> Draft:
         **found.provenance.as_dict(),
         "records": found.records,
         "csp": found.selection.csp,
-        "district": district,
+        **({"district": district} if district else {}),
     }
     return Draft(found.area, tables, provenance)
 
@@ -423,6 +425,46 @@ def _themes(r: dict[str, Any]) -> list[Table]:
         by_csp = Table("themes", "by_csp", place, ["theme"], csps, row_total="themes", by_area=True)
         out.append(by_csp)
     return out
+
+
+def _need(r: dict[str, Any]) -> list[Table]:
+    """Each theme's incidents by cohort (the youngest person's age band), with the change
+    between the last two complete years in words. A theme of the themes section adds up to its
+    row there; all serious violence adds up to the selection."""
+    from svduty.vocabulary import COHORTS, NEED_THEMES
+
+    cohorts = {key: words for key, words, *_ in COHORTS}
+    frame = r["need"].assign(
+        theme_id=lambda f: f["theme"],
+        theme=lambda f: f["theme"].map(NEED_THEMES),
+        cohort_id=lambda f: f["cohort"],
+        cohort=lambda f: f["cohort"].map(cohorts),
+    )
+    columns = [
+        "theme_id", "theme", "cohort_id", "cohort", "count", "change", "theme_change", "years"
+    ]  # fmt: skip
+    derived = {"change": ["count"]}
+    everything = frame["theme_id"] == "all"
+    return [
+        Table(
+            "need",
+            "all",
+            frame.loc[everything, columns].reset_index(drop=True),
+            ["cohort_id"],
+            ["count"],
+            derived,
+            total="selection",
+        ),
+        Table(
+            "need",
+            "themes",
+            frame.loc[~everything, columns].reset_index(drop=True),
+            ["theme_id", "cohort_id"],
+            ["count"],
+            derived,
+            parent=Parent("themes/themes", "theme"),
+        ),
+    ]
 
 
 def _concentration(r: dict[str, Any]) -> list[Table]:

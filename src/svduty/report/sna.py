@@ -19,6 +19,7 @@ from svduty.definitions.model import Definition
 from svduty.publish import Publication
 from svduty.report.aggregate_sections import AGGREGATE_SECTIONS, needs_partner_data
 from svduty.report.board import BOARD_SECTIONS, records_block
+from svduty.report.gaps import GAP_SECTIONS
 from svduty.report.published import html_table
 from svduty.report.sections import RECORD_SECTIONS, Page
 from svduty.vocabulary import source_kind_label
@@ -37,7 +38,8 @@ def render(
     records = bool(pub.provenance["records"])
     page = Page(pub, definition.id)
     sections = []
-    for key, title, build in (RECORD_SECTIONS if records else AGGREGATE_SECTIONS) + BOARD_SECTIONS:
+    chosen = RECORD_SECTIONS + GAP_SECTIONS if records else AGGREGATE_SECTIONS
+    for key, title, build in chosen + BOARD_SECTIONS:
         sections.append({"key": key, "title": title, "body": Markup(build(page))})
     missing = None if records else Markup(needs_partner_data(page))
     synthetic = pub.value("sources", "synthetic_records") or 0
@@ -68,6 +70,7 @@ def render(
         unsuppressed=pub.policy.internal,
         threshold=threshold,
         weights=weights,
+        need_method=pub.value("gaps", "about")["method"] if pub.has("gaps", "about") else None,
         engine=pub.provenance["engine"],
         version=__version__,
         built=datetime.now().strftime("%Y-%m-%d %H:%M"),

@@ -62,7 +62,7 @@ def _best_fit(path: Path, header: list[str], fitting: list[Adapter]) -> Adapter:
     mapped = [a for a in fitting if isinstance(a, MappedAdapter)]
     if len(mapped) < len(fitting) or len(mapped) == 1:
         return fitting[0]
-    used = {a: len(a.part.source_columns & set(header)) for a in mapped}
+    used = {a: len(a.used_columns(a.layout(header)) & set(header)) for a in mapped}
     most = max(used.values())
     best = [a for a in mapped if used[a] == most]
     if len({(a.mapping.path, a.part.name) for a in best}) > 1:

@@ -10,6 +10,7 @@ row naming the line, field, value and reason. Accepted rows go to the canonical 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ LSOA_PATTERN = "[EW]01[0-9]{6}"
 SOURCE_LINE = "svduty:source_line"
 """Column of a CSV svduty wrote from another format (XML): each row's line in the original
 file, so rejects and lineage point there rather than to the intermediate CSV."""
+
+
+WITHHELD = "(withheld: an identifier)"
+"""What a reject's row shows instead of an identifier's value."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,11 @@ class CsvAdapter(Adapter):
     def joins(self, layout: str) -> str:
         return ""
 
+    def withheld(self, layout: str) -> list[str]:
+        """Columns whose values a reject never shows (identifiers): a rejected row keeps them
+        out of its `raw`, and a line DuckDB could not read keeps no `raw` at all."""
+        return []
+
     def prepare(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:
         """Hook run after staging, before the projection (e.g. to build lookup tables)."""
 
@@ -221,7 +231,8 @@ class CsvAdapter(Adapter):
                 f"{file_name}: DuckDB's CSV reader cannot read this file ({reason}); a carriage "
                 "return or quote is probably out of place. Nothing from it was stored"
             ) from error
-        csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types)
+        hidden = self.withheld(layout)
+        csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types, bool(hidden))
         self._number_rows(con, notes)
         if SOURCE_LINE in types:
             con.execute(
@@ -229,7 +240,7 @@ class CsvAdapter(Adapter):
                 f"s.{_quoted(SOURCE_LINE)} AS BIGINT), s._row) AS _row) FROM _staged s"
             )
         checks = self.checks(layout)
-        self._record_check_rejects(con, batch_id, file_name, checks)
+        self._record_check_rejects(con, batch_id, file_name, checks, hidden)
         self.prepare(con, layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
         # a view: the projection is computed once, while the rows are published
@@ -249,13 +260,15 @@ class CsvAdapter(Adapter):
         batch_id: int,
         file_name: str,
         types: dict[str, str],
+        withhold: bool = False,
     ) -> int:
-        """Lines DuckDB could not read, one reject per line (its first error)."""
+        """Lines DuckDB could not read, one reject per line (its first error); `withhold`: the
+        line is not kept (it holds identifiers, and cannot be split into its fields)."""
         errors = con.execute(
             "SELECT line, column_name, error_type, csv_line, error_message FROM _csv_errors "
             "ORDER BY line"
         ).fetchall()
-        seen: dict[int, tuple[str | None, str | None, str, str]] = {}
+        seen: dict[int, tuple[str | None, str | None, str, str | None]] = {}
         for line, column, error_type, raw, message in errors:
             if line in seen:
                 continue
@@ -268,7 +281,7 @@ class CsvAdapter(Adapter):
                 if error_type in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
                     reason += f" ({message})"
                     column = None
-            seen[line] = (column, value, reason, raw)
+            seen[line] = (column, value, reason, None if withhold else raw)
         if seen:
             con.executemany(
                 "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -302,14 +315,25 @@ class CsvAdapter(Adapter):
         )
 
     def _record_check_rejects(
-        self, con: duckdb.DuckDBPyConnection, batch_id: int, file_name: str, checks: list[Check]
+        self,
+        con: duckdb.DuckDBPyConnection,
+        batch_id: int,
+        file_name: str,
+        checks: list[Check],
+        withheld: list[str] | None = None,
     ) -> None:
+        raw = "to_json(s)"
+        if withheld:
+            patch = json.dumps(dict.fromkeys(withheld, WITHHELD))
+            raw = f"json_merge_patch(to_json(s), {sql_text(patch)})"
         for check in checks:
             value = check.value or f's."{check.field}"'
+            if check.field in (withheld or ()):
+                value = "NULL"
             con.execute(
                 f"INSERT INTO rejects SELECT {batch_id}, $file, s._row, {sql_text(check.field)}, "
                 f"CAST({value} AS VARCHAR), {check.reason}, "
-                "CAST(to_json(s) AS VARCHAR) "
+                f"CAST({raw} AS VARCHAR) "
                 f"FROM _staged s WHERE coalesce({check.bad}, false)",
                 {"file": file_name},
             )

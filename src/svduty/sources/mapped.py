@@ -21,6 +21,8 @@ import duckdb
 from defusedxml import DefusedXmlException
 
 from svduty.errors import InputError
+from svduty.identity.keys import KEY_TABLE, PersonKeySecret, key_sql
+from svduty.identity.normalise import DEFAULT_DATE_FORMAT, FIELDS
 from svduty.mapping import Column, Mapping, MarkerSource, Part
 from svduty.reference import data_path
 from svduty.reference.forces import canonical_force
@@ -35,6 +37,10 @@ from svduty.sources.base import (
 from svduty.sources.coordinates import fill_missing_pair
 from svduty.vocabulary import MARKERS, marker_column
 
+KEY_PATTERN = "[0-9a-fA-F]{64}"
+IDENTIFIER_PREFIX = "_identifier_"
+"""Columns of the staged projection holding identifiers on their way to the restricted store;
+the analytic tables take only their own columns, so these never reach them."""
 CODE_PATTERN = r"[0-9]+(\.[0-9]+)?[A-Z]?(/[0-9]+(\.[0-9]+)?[A-Z]?)*"
 ICD10_PATTERN = r"[A-Z][0-9]{2}(\.?[0-9X]{1,2})?"
 KINDS = {
@@ -203,25 +209,82 @@ def marker_sql(sources: list[MarkerSource]) -> str:
 
 
 class MappedAdapter(CsvAdapter):
-    """One part of a mapping (crimes, people, istv or admissions) as a source kind."""
+    """One part of a mapping (crimes, people, istv or admissions) as a source kind.
 
-    def __init__(self, mapping: Mapping, part: Part, salt: str) -> None:
+    A part that makes person keys from identifiers reads two layouts: `clear` (the partner's
+    extract with its identifier columns: the key is made here and the identifiers go to the
+    restricted store) and `keyed` (the extract after `svduty pseudonymise`: the key column is
+    read as it is). Other parts have one layout, `mapped`."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        part: Part,
+        salt: str,
+        partnership: PersonKeySecret | None = None,
+    ) -> None:
         self.mapping, self.part, self.salt = mapping, part, salt
+        self.partnership = partnership
+        self.secret = partnership or PersonKeySecret(salt.encode(), "workspace salt")
         self.kind = KINDS[part.name]
         self.table = part.table
         self.description = f"{part.name} mapped by {mapping.id} ({mapping.path.name})"
         self._columns = {c.field.name: c for c in part.columns}
 
     def layout(self, header: list[str]) -> str | None:
-        return "mapped" if self.part.source_columns <= set(header) else None
+        present = set(header)
+        if not self.part.key_from:
+            return "mapped" if self.part.source_columns <= present else None
+        if self.part.identifier_columns & present:
+            return "clear" if self.part.source_columns <= present else None
+        return "keyed" if self.part.keyed_columns <= present else None
+
+    def used_columns(self, layout: str | None) -> set[str]:
+        """The file's columns this layout reads."""
+        return self.part.keyed_columns if layout == "keyed" else self.part.source_columns
+
+    def stored_identifiers(self, header: list[str]) -> list[str]:
+        """Identifier fields this file's rows bring to the restricted store (none once the
+        extract is pseudonymised)."""
+        if self.layout(header) != "clear":
+            return []
+        return [i.field for i in self.part.identifiers]
+
+    def withheld(self, layout: str) -> list[str]:
+        """Columns whose values no reject may show: the identifiers, and a key column (a
+        partner may have put a clear identifier there by mistake)."""
+        if layout == "clear":
+            return sorted(self.part.identifier_columns)
+        if layout == "keyed" and self.part.key_column is not None:
+            return [self.part.key_column.column]
+        return []
+
+    def makes_key(self, layout: str) -> bool:
+        """Whether person keys are made here with the secret (loaded by `prepare`)."""
+        if layout == "clear":
+            return True
+        key = self.part.key_column
+        return (
+            layout == "mapped" and key is not None and key.pseudonymise and bool(self.partnership)
+        )
+
+    def _read(self, layout: str) -> list[Column]:
+        """The mapped columns this layout reads (a key column is absent from a clear extract)."""
+        if layout == "clear":
+            return [c for c in self.part.columns if c is not self.part.key_column]
+        return list(self.part.columns)
 
     def expected_headers(self) -> list[str]:
-        return [", ".join(sorted(self.part.source_columns)) + " (any order, other columns allowed)"]
+        layouts = [self.part.source_columns]
+        if self.part.key_from:
+            layouts.append(self.part.keyed_columns)
+        return [", ".join(sorted(cols)) + " (any order, other columns allowed)" for cols in layouts]
 
     def header_problems(self, header: list[str]) -> list[str]:
         """A mapped column named twice (DuckDB's names ignore case) cannot be read: which of
         the two holds the value?"""
-        used = [c for c in header if c in self.part.source_columns]
+        read = self.used_columns(self.layout(header))
+        used = [c for c in header if c in read]
         seen: dict[str, str] = {}
         problems = []
         for column in used:
@@ -239,7 +302,7 @@ class MappedAdapter(CsvAdapter):
         """Every column as text. Columns the mapping does not read keep their names unless a
         name is empty or repeats another (DuckDB's names ignore case); those are renamed, as no
         check or projection refers to them."""
-        used = self.part.source_columns
+        used = self.used_columns(layout)
         taken = {c.lower() for c in header if c in used}
         types: dict[str, str] = {}
         for index, column in enumerate(header, start=1):
@@ -254,7 +317,8 @@ class MappedAdapter(CsvAdapter):
         return types
 
     def checks(self, layout: str) -> list[Check]:
-        checks = [check for c in self.part.columns for check in column_checks(c, self.salt)]
+        checks = [check for c in self._read(layout) for check in column_checks(c, self.salt)]
+        checks += self._identity_checks(layout)
         for source in self.part.markers:
             if source.separator is None:
                 raw = _raw(source.column)
@@ -283,12 +347,64 @@ class MappedAdapter(CsvAdapter):
                 )
         return checks
 
+    def _identity_checks(self, layout: str) -> list[Check]:
+        """A date of birth that is not a date, a key that is not a key; their values withheld."""
+        checks = []
+        if layout == "clear":
+            for identifier in self.part.identifiers:
+                if FIELDS[identifier.field].kind != "date":
+                    continue
+                raw, fmt = _raw(identifier.column), identifier.format or DEFAULT_DATE_FORMAT
+                checks.append(
+                    Check(
+                        identifier.column,
+                        f"{raw} IS NOT NULL AND try_strptime({raw}, {sql_text(fmt)}) IS NULL",
+                        sql_text(f"{identifier.column} is not a date in the format {fmt}"),
+                        "NULL",
+                    )
+                )
+        key = self.part.key_column
+        if layout == "keyed" and key is not None:
+            raw = _raw(key.column)
+            checks.append(
+                Check(
+                    key.column,
+                    f"{raw} IS NOT NULL AND NOT regexp_full_match({raw}, {sql_text(KEY_PATTERN)})",
+                    sql_text(
+                        f"{key.column} is not a person key (64 hexadecimal characters, as "
+                        "`svduty pseudonymise` writes)"
+                    ),
+                    "NULL",
+                )
+            )
+        return checks
+
+    def person_key_sql(self, layout: str) -> str | None:
+        """SQL of the person key, where this layout makes or reads one."""
+        key = self.part.key_column
+        if layout == "clear":
+            part = self.part
+            raw = {i.field: _raw(i.column) for i in part.identifiers if i.field in part.key_from}
+            formats = {i.field: i.format for i in self.part.identifiers}
+            return key_sql(raw, formats)
+        if key is None:
+            return None
+        if layout == "keyed":
+            return f"lower({_raw(key.column)})"
+        if self.makes_key(layout):
+            return key_sql({"local_id": _raw(key.column)}, {})
+        return None
+
     def prepare(self, con: duckdb.DuckDBPyConnection, layout: str) -> None:
         if "force" in self._columns:
             force_map(con, self._columns["force"].column)
+        if self.makes_key(layout):
+            self.secret.load(con)
 
     def joins(self, layout: str) -> str:
         joins = []
+        if self.makes_key(layout):
+            joins.append(f"CROSS JOIN {KEY_TABLE} k")
         if "force" in self._columns:
             joins.append(
                 f"LEFT JOIN _forces f ON f.raw = s.{_quote(self._columns['force'].column)}"
@@ -308,7 +424,10 @@ class MappedAdapter(CsvAdapter):
         return sql_text(constant) if constant else "NULL::VARCHAR"
 
     def projection(self, layout: str, batch_id: int) -> str:
-        values = {name: value_sql(c, self.salt) for name, c in self._columns.items()}
+        values = {c.field.name: value_sql(c, self.salt) for c in self._read(layout)}
+        person_key = self.person_key_sql(layout)
+        if person_key is not None:
+            values["person_key"] = person_key
         values.pop("force", None)
         synthetic = values.pop("synthetic", "false")
         select = [
@@ -336,6 +455,13 @@ class MappedAdapter(CsvAdapter):
                 select.append(f"{sql} AS {marker_column(marker)}")
         if name == "istv":
             select.append(f"CAST(date_trunc('month', {values['arrived_at']}) AS DATE) AS month")
+        if layout == "clear":
+            for identifier in self.part.identifiers:
+                raw = _raw(identifier.column)
+                if FIELDS[identifier.field].kind == "date":
+                    written = identifier.format or DEFAULT_DATE_FORMAT
+                    raw = f"CAST(try_strptime({raw}, {sql_text(written)}) AS DATE)"
+                select.append(f'{raw} AS "{IDENTIFIER_PREFIX}{identifier.field}"')
         return ", ".join(select)
 
     def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> str:

@@ -289,7 +289,9 @@ def create_app(
         response.delete_cookie(COOKIE)
         return response
 
-    kept: OrderedDict[tuple[str, str, str, tuple[str, ...]], list[dict[str, Any]]] = OrderedDict()
+    kept: OrderedDict[tuple[str, str, str, str, tuple[str, ...]], list[dict[str, Any]]] = (
+        OrderedDict()
+    )
     kept_lock = threading.Lock()
 
     def drawn(
@@ -297,7 +299,7 @@ def create_app(
     ) -> list[dict[str, Any]]:
         """A page's charts and tables as HTML, drawn once per data version, view and the CSPs
         the reader may not see."""
-        key = (version, name, view.query(), tuple(sorted(others)))
+        key = (version, published.provision(), name, view.query(), tuple(sorted(others)))
         with kept_lock:
             if key in kept:
                 kept.move_to_end(key)
@@ -313,6 +315,8 @@ def create_app(
                 "conclusion": None,
             }
             made = [drawn_as_in_report, *made]
+        if name == "gaps" and pub.has("gaps", "about"):
+            made = [_gaps_block(pub), *(b for b in made if b["id"] not in GAP_NOTES)]
         with kept_lock:
             kept[key] = made
             while len(kept) > KEPT_PAGES:
@@ -338,11 +342,15 @@ def create_app(
         view = View.of(dict(request.query_params), csps, choices, districts)
         user: User = request.state.user
         district = districts.get(view.area or "")
-        if not user.may_see(district.csp if district else view.area):
+        analyst = user.role in ("analyst", "admin")
+        if district and not analyst:
             raise Denied(
-                f"{user.name} may see {', '.join(user.areas)}, its districts and the whole area "
-                "only"
+                "a district's figures are for analysts: partners and the public see the whole "
+                "area and CSPs (a district's small counts, published with them, would hide more "
+                "of theirs)"
             )
+        if not user.may_see(district.csp if district else view.area):
+            raise Denied(f"{user.name} may see {', '.join(user.areas)} and the whole area only")
         if view.internal and user.role not in ("analyst", "admin"):
             raise Denied("the unsuppressed view is for analysts")
         if user.role not in ("analyst", "admin") and view.chosen():
@@ -352,7 +360,7 @@ def create_app(
                 "found by subtracting another); ask an analyst for other cuts"
             )
         shown = [c for c in csps if user.may_see(c)]
-        under = {c: [d for d in districts.values() if d.csp == c] for c in shown}
+        under = {c: [d for d in districts.values() if d.csp == c and analyst] for c in shown}
         return view, {
             "area_name": area, "csps": shown, "all_csps": csps, "threshold": threshold,
             "view": view, "districts": under, "district": district,
@@ -377,7 +385,8 @@ def create_app(
         others = hidden_from(request, values)
         user: User = request.state.user
         notice = notices.current().notice  # drawn into the page, so part of its key
-        key = (request.state.data_version, name, view.query(), tuple(sorted(others)), user.role,
+        key = (request.state.data_version, published.provision(), name, view.query(),
+               tuple(sorted(others)), user.role,
                notice)  # fmt: skip
         body = bodies.get(key)
         if body is None:
@@ -610,6 +619,24 @@ def _log(request: Request, status: int, user: User | None, started: float) -> No
             }
         )
     )
+
+
+GAP_NOTES = ("gaps-about", "gaps-map")
+"""The gap tables the page draws as sentences and a map rather than as tables."""
+
+
+def _gaps_block(pub: Publication) -> dict[str, Any]:
+    """Ranked gaps and flags, the map and the method, as the report draws them."""
+    from svduty.report.gaps import gaps_section
+    from svduty.report.sections import Page
+
+    page = Page(pub, str(pub.provenance["definition"]["id"]))
+    return {
+        "id": "gaps-ranked",
+        "title": "Gaps and flags",
+        "html": Markup(gaps_section(page, tables=False)),
+        "conclusion": None,
+    }
 
 
 def _blocks(pub: Publication, sections: tuple[str, ...], view: View) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ time, each once however many ask, and only so many wait their turn. When the ser
 and whenever new data are committed, the views most read are made first: all the data (its
 pages drawn too, for the whole area and each CSP: the success measures' page draws its SPC
 charts, a second or two), and the latest financial year (the whole area's and each CSP's, one
-set).
+set). A district's set (for analysts) is made only when a district's view is asked for.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Preparer:
 
     def start(self, view: View) -> bool:
         """The view's set is being made (now, or already); False when too many wait."""
-        wanted = replace(view, area=None)  # one set holds the whole area and every CSP
+        wanted = self._wanted(view)
         with self._lock:
             if self._closed:
                 return False
@@ -75,11 +75,17 @@ class Preparer:
 
     def wait(self, view: View, seconds: float) -> None:
         """Wait up to `seconds` for the view's set to be made (if it is being made)."""
+        wanted = self._wanted(view)
         with self._lock:
-            made = self._queued.get(replace(view, area=None))
+            made = self._queued.get(wanted)
         if made is not None and seconds > 0:
             with suppress(Exception):  # a timeout, or a failure the log already has
                 made.result(timeout=seconds)
+
+    def _wanted(self, view: View) -> View:
+        """The view whose set holds this view's figures: one set holds the whole area and every
+        CSP; a district's is its own."""
+        return view if view.area in self.published.districts() else replace(view, area=None)
 
     def _done(self, view: View) -> None:
         with self._lock:

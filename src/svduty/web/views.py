@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
@@ -53,6 +54,7 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "what": ("What", ("what",)),
     "health": ("Health", ("health",)),
     "measures": ("Success measures", ("measures",)),
+    "gaps": ("Interventions and gaps", ("gaps",)),
     "quality": ("Data quality and lineage", ("sources", "limitations")),
 }
 """Each page: its title and the published sections it shows, in order."""
@@ -210,6 +212,7 @@ class Published:
         self._making: dict[tuple[Any, ...], threading.Lock] = {}
         self._places: tuple[str, dict[str, set[str]]] | None = None
         self._districts: tuple[str, dict[str, District]] | None = None
+        self._provision: tuple[tuple[int, int] | None, str] | None = None
         self.changed: Callable[[], None] | None = None
         """Called (outside any lock) when the data version seen changes: warms the new sets."""
 
@@ -272,14 +275,20 @@ class Published:
         controlled together (so no figure is recoverable across them): kept in memory, else read
         from the workspace's cache, else (when `build`) made. None, without `build`, when it
         would have to be made or another thread is making it. Made or read on a connection of
-        its own, so a build of many seconds holds up no other request."""
+        its own, so a build of many seconds holds up no other request. A district's view (its
+        code the view's area) has a set of its own, that district's publication alone
+        (`sna.district_publication`, for analysts), made only when asked for."""
         from svduty.counting import Filter
-        from svduty.sna import on_disk, publications, selection_of
+        from svduty.interventions.published import with_gaps
+        from svduty.sna import district_publication, on_disk, publications, selection_of
 
         _, version, _, threshold = self.facts()
         definition = self.definition(view)
         policy = Policy(threshold, internal=view.internal)
-        key = (version, view.start, view.end, definition.sha256, policy.key)
+        provision = self.provision()
+        district = self.districts().get(view.area or "")
+        code = district.code if district else None
+        key = (version, provision, view.start, view.end, definition.sha256, policy.key, code)
         with self._lock:
             if key in self._sets:
                 self._sets.move_to_end(key)
@@ -298,10 +307,17 @@ class Published:
                     *([Filter("month", view.end, "<=")] if view.end else []),
                 ]
                 selection = selection_of(ws, definition, period=period or None)
+                if district is not None:
+                    selection = selection.for_district(district.code, district.csp)
                 if not build and not on_disk(ws, selection, policy):
                     return None
-                found = publications(ws, selection, policy)
-                made = (ws.data_version, view.start, view.end, definition.sha256, policy.key)
+                found: dict[str | None, Publication]
+                if district is not None:  # a set of its own, for analysts
+                    found = {district.code: district_publication(ws, selection, policy)}
+                else:
+                    found = with_gaps(ws, selection, policy, publications(ws, selection, policy))
+                made = (ws.data_version, provision, view.start, view.end, definition.sha256,
+                        policy.key, code)  # fmt: skip
             finally:
                 ws.close()
             with self._lock:
@@ -314,6 +330,19 @@ class Published:
             with self._lock:
                 if self._making.get(key) is making and not making.locked():
                     del self._making[key]
+
+    def provision(self) -> str:
+        """The interventions catalogue's version and the day: what the gap tables of a set
+        rest on besides the data (read once per commit of the workspace)."""
+        stamp = self._snapshot()
+        known = self._provision
+        if known is None or known[0] != stamp:
+            from svduty.interventions.store import catalogue_version
+
+            with self._lock:
+                found = catalogue_version(self._current())
+            known = self._provision = (stamp, found)
+        return f"{known[1]}-{date.today().isoformat()}"
 
     def places_of(self, csps: set[str]) -> set[str]:
         """The names and codes of the CSPs' districts (read once per data version): what a
