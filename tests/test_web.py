@@ -462,3 +462,25 @@ def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_mor
     log = read(root)
     mine = log[log["actor"] == "public (public)"]
     assert {"web view", "web export", "web denied"} <= set(mine["action"])
+
+
+def test_the_gaps_page_reads_the_catalogue_as_it_stands(served, tmp_path):
+    """Without a catalogue every need is uncovered and the page says why; an intervention
+    imported while the dashboard runs shows at the next view, serving the area it names."""
+    root, base, _, _ = served
+    client = _signed_in(base, "ana")
+    before = client.get("/pages/gaps")
+    assert before.status_code == 200
+    assert "no interventions catalogue" in before.text and "Gaps, ranked by need" in before.text
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text(
+        "id,name,tier,status,areas,age_min,age_max,capacity_per_year\n"
+        "HF-YOUTH,Hereford youth work,secondary,running,Herefordshire,10,17,40\n"
+    )
+    done = svduty("interventions", "import", str(catalogue), "-w", str(root))
+    assert done.returncode == 0, done.stderr
+    after = client.get("/pages/gaps", params={"area": "Herefordshire"})
+    assert after.status_code == 200 and "Hereford youth work" in after.text
+    assert "no interventions catalogue" not in after.text
+    shown = client.get("/export/gaps/interventions.csv", params={"area": "Herefordshire"})
+    assert "Hereford youth work" in shown.text
