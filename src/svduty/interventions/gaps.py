@@ -543,7 +543,8 @@ def need_words(found: Needs, need: dict[str, Any]) -> str:
     if known(need["per_year"]):
         facts.append(f"{round(need['per_year']):,} incidents a year")
     if known(need["rate"]):
-        facts.append(f"{need['rate']:.2f} per 1,000 residents (of all ages) a year")
+        whom = need.get("rate_of") or "residents of all ages"
+        facts.append(f"{need['rate']:.2f} per 1,000 {whom} a year")
     if known(need["ratio"]):
         facts.append(f"{need['ratio']:.2f} times {found.area}'s rate")
     if known(need["change"]):
