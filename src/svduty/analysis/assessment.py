@@ -248,7 +248,7 @@ def _assess_records(
     r["csp_rates"] = own.reset_index(drop=True)
     r["population_note"] = POPULATION_NOTE
     r["csp_change"] = csp_change(store, definition, filters, r["trend"].change_periods, own)
-    need = need_counts(store, definition, filters, r["trend"].change_periods or ())
+    need = need_counts(store, definition, filters, r["trend"].change_periods or (), weights)
     r["need"] = with_change(need.whole, need.years)
     r["need_by_csp"] = {k: with_change(v, need.years) for k, v in need.by_area.items()}
     areas = store.table("areas")

@@ -549,6 +549,8 @@ def need_words(found: Needs, need: dict[str, Any]) -> str:
         facts.append(f"{need['ratio']:.2f} times {found.area}'s rate")
     if known(need["change"]):
         facts.append(str(need["change"]))
+    if known(need.get("harm_per_year")):
+        facts.append(f"harm {need['harm_per_year']:,} a year (severity weights)")
     facts.append(f"need {need['level']} (score {need['score']})")
     theme = need["theme_name"].lower() if need["theme"] != "all" else "serious violence"
     return (

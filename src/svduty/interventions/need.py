@@ -94,8 +94,8 @@ class Needs:
 
 NEED_COLUMNS = (
     "area", "theme", "theme_name", "cohort", "cohort_name", "age_min", "age_max", "count",
-    "per_year", "rate", "rate_of", "ratio", "p_ratio", "change", "hotspots", "measure", "score",
-    "level", "reasons",
+    "per_year", "rate", "rate_of", "ratio", "p_ratio", "change", "harm_per_year", "hotspots",
+    "measure", "score", "level", "reasons",
 )  # fmt: skip
 
 
@@ -131,6 +131,8 @@ def needs(
         mine, key = row["area"], (row["theme"], row["cohort"])
         count = row["count"]
         row["per_year"] = None if count is None or not months else round(count * 12 / months)
+        harm = row["harm"]
+        row["harm_per_year"] = None if harm is None or not months else round(harm * 12 / months)
         cohort = row["cohort"]
         own: int | None
         if ages.get((mine, cohort)) and ages.get((area, cohort)):
@@ -238,9 +240,15 @@ def _rows(pub: Publication, area: str) -> list[dict[str, Any]]:
                 if count is None and not mine["count"].isna().any():
                     count = int(sum(mine["count"]))  # a theme with no row of its own
                 change = mine["theme_change"].iloc[0] if len(mine) else None
+                harm: Any = _harm_total(mine)
             else:
                 count = by_cohort.at[cohort, "count"] if cohort in by_cohort.index else None
                 change = by_cohort.at[cohort, "change"] if cohort in by_cohort.index else None
+                harm = (
+                    by_cohort.at[cohort, "harm"]
+                    if "harm" in by_cohort and cohort in by_cohort.index
+                    else None
+                )
             out.append(
                 {
                     "area": area,
@@ -252,9 +260,17 @@ def _rows(pub: Publication, area: str) -> list[dict[str, Any]]:
                     "age_max": high,
                     "count": None if count is None else int(count),
                     "change": change,
+                    "harm": None if harm is None else float(harm),
                 }
             )
     return out
+
+
+def _harm_total(mine: pd.DataFrame) -> float | None:
+    """A theme's harm for all ages: its bands' and the unplaced incidents', when all shown."""
+    if "harm" not in mine or mine["harm"].isna().any() or not len(mine):
+        return None
+    return float(sum(mine["harm"]))
 
 
 def _selection_total(pub: Publication) -> int | None:
