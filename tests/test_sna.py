@@ -244,6 +244,10 @@ def test_severity_weights_are_named_and_missing_codes_listed(assessed, tmp_path)
         sum(present[code] * w for code, w in weighted.items())
     )
     assert what["unweighted_codes"] == sorted(set(present.index) - set(weighted))
+    # need's harm by cohort adds up to the same weighted total (unsuppressed: nothing hidden)
+    assert sum(row["harm"] for row in sections["need"]["all"]) == pytest.approx(
+        what["weighted_total"]
+    )
     assert "illustrative test weights, not official" in paths["html"].read_text()
 
 

@@ -318,7 +318,7 @@ def _assess_records(
         if selection.district
         else csp_change(store, definition, filters, r["trend"].change_periods, own)
     )
-    need = need_counts(store, definition, filters, r["trend"].change_periods or ())
+    need = need_counts(store, definition, filters, r["trend"].change_periods or (), weights)
     r["need"] = with_change(need.whole, need.years)
     r["need_by_csp"] = {k: with_change(v, need.years) for k, v in need.by_area.items()}
     areas = store.table("areas")

@@ -16,6 +16,7 @@ import ibis
 import pandas as pd
 
 from svduty.analysis.selection import selected
+from svduty.analysis.severity import Weights
 from svduty.analysis.stats import compare_counts
 from svduty.analysis.themes import THEMES
 from svduty.counting import Filter
@@ -41,16 +42,26 @@ def need_counts(
     definition: Definition,
     filters: list[Filter],
     years: tuple[str, ...],
+    weights: Weights | None = None,
 ) -> NeedCounts:
     """Counts of each (theme, cohort) for the whole selection and each CSP; `years` are the
-    financial years given a column each (the two compared for the trend)."""
+    financial years given a column each (the two compared for the trend); with `weights`, the
+    harm too (the weights of the offences counted, summed; an offence without a weight adds
+    none, as in the severity section)."""
     grouped = _grouped(store, definition, filters)
+    harm = weights is not None
+    if weights is not None:
+        weight = grouped["offence_code"].map(weights.weights).fillna(0.0)
+        for theme in NEED_THEMES:
+            grouped[f"{theme}__harm"] = grouped[theme] * weight
     areas = {
-        str(csp): _frame(part, years) for csp, part in grouped.dropna(subset=["csp"]).groupby("csp")
+        str(csp): _frame(part, years, harm)
+        for csp, part in grouped.dropna(subset=["csp"]).groupby("csp")
     }
     return NeedCounts(
-        areas, _frame(grouped, years), years, f"{definition.id} v{definition.version}", store.name
-    )
+        areas, _frame(grouped, years, harm), years, f"{definition.id} v{definition.version}",
+        store.name,
+    )  # fmt: skip
 
 
 def _grouped(store: Store, definition: Definition, filters: list[Filter]) -> pd.DataFrame:
@@ -84,7 +95,7 @@ def _grouped(store: Store, definition: Definition, filters: list[Filter]) -> pd.
     }
     t = t.mutate(**{f"_t_{key}": flag for key, flag in flags.items()})
     return (
-        t.group_by(csp=t.csp, cohort=t._cohort, financial_year=t._fy)
+        t.group_by(csp=t.csp, cohort=t._cohort, financial_year=t._fy, offence_code=t.offence_code)
         .aggregate(
             **{key: ibis.ifelse(t[f"_t_{key}"].fill_null(False), 1, 0).sum() for key in NEED_THEMES}
         )
@@ -92,7 +103,7 @@ def _grouped(store: Store, definition: Definition, filters: list[Filter]) -> pd.
     )
 
 
-def _frame(grouped: pd.DataFrame, years: tuple[str, ...]) -> pd.DataFrame:
+def _frame(grouped: pd.DataFrame, years: tuple[str, ...], harm: bool = False) -> pd.DataFrame:
     """Every theme × cohort row (zeros included: a theme with no incident in a cohort is a
     count of nought, not a gap in the data), with the period's count and each year's."""
     rows = []
@@ -104,6 +115,8 @@ def _frame(grouped: pd.DataFrame, years: tuple[str, ...]) -> pd.DataFrame:
                 "cohort": cohort,
                 "count": int(mine[theme].sum()),
             }
+            if harm:
+                row["harm"] = round(float(mine[f"{theme}__harm"].sum()), 1)
             for year in years:
                 row[year] = int(mine.loc[mine["financial_year"] == year, theme].sum())
             rows.append(row)
@@ -113,7 +126,7 @@ def _frame(grouped: pd.DataFrame, years: tuple[str, ...]) -> pd.DataFrame:
 def with_change(frame: pd.DataFrame, years: tuple[str, ...]) -> pd.DataFrame:
     """Theme, cohort and count, with the last two complete years compared by the exact test
     (the same test as the trend's), kept as words: the years' counts are not published."""
-    out = frame[["theme", "cohort", "count"]].copy()
+    out = frame[["theme", "cohort", "count", *(["harm"] if "harm" in frame else [])]].copy()
     out["change"] = [_verdict(row, years) for _, row in frame.iterrows()]
     totals = frame.groupby("theme")[list(years)].sum()
     out["theme_change"] = [_verdict(totals.loc[theme], years) for theme in frame["theme"]]
@@ -130,4 +143,5 @@ def _verdict(row: pd.Series, years: tuple[str, ...]) -> str:
 def empty_need(like: pd.DataFrame) -> pd.DataFrame:
     """An area with no incident in the selection: every theme and cohort counted nought."""
     nothing = compare_counts(0, 0).verdict
-    return like.assign(count=0, change=nothing, theme_change=nothing)
+    empty = like.assign(count=0, change=nothing, theme_change=nothing)
+    return empty.assign(harm=0.0) if "harm" in like else empty

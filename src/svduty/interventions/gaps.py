@@ -543,11 +543,14 @@ def need_words(found: Needs, need: dict[str, Any]) -> str:
     if known(need["per_year"]):
         facts.append(f"{round(need['per_year']):,} incidents a year")
     if known(need["rate"]):
-        facts.append(f"{need['rate']:.2f} per 1,000 residents (of all ages) a year")
+        whom = need.get("rate_of") or "residents of all ages"
+        facts.append(f"{need['rate']:.2f} per 1,000 {whom} a year")
     if known(need["ratio"]):
         facts.append(f"{need['ratio']:.2f} times {found.area}'s rate")
     if known(need["change"]):
         facts.append(str(need["change"]))
+    if known(need.get("harm_per_year")):
+        facts.append(f"harm {need['harm_per_year']:,} a year (severity weights)")
     facts.append(f"need {need['level']} (score {need['score']})")
     theme = need["theme_name"].lower() if need["theme"] != "all" else "serious violence"
     return (

@@ -67,8 +67,8 @@ class NeedMethod:
             f"2 points when the area's rate is at least {self.ratio_high:g} times the whole "
             f"area's for the same theme and cohort, 1 point when above it, each only when an "
             f"exact one-sided Poisson test puts it above at the {self.alpha:g} level (rates per "
-            "1,000 residents of all ages a year; the whole area's own rows score no rate "
-            "points)",
+            "1,000 residents a year: of the band's ages when the workspace has residents by "
+            "age, else of all ages; the whole area's own rows score no rate points)",
             f"1 point for at least {self.volume} incidents a year",
             f"{self.hotspot_points} point when a 95 % or 99 % LSOA hotspot (Gi*) of all "
             "serious violence lies in the area",
@@ -94,8 +94,8 @@ class Needs:
 
 NEED_COLUMNS = (
     "area", "theme", "theme_name", "cohort", "cohort_name", "age_min", "age_max", "count",
-    "per_year", "rate", "ratio", "p_ratio", "change", "hotspots", "measure", "score", "level",
-    "reasons",
+    "per_year", "rate", "rate_of", "ratio", "p_ratio", "change", "harm_per_year", "hotspots",
+    "measure", "score", "level", "reasons",
 )  # fmt: skip
 
 
@@ -103,9 +103,12 @@ def needs(
     pubs: dict[str | None, Publication],
     method: NeedMethod | None = None,
     hot_lsoas: dict[str, int] | None = None,
+    by_age: dict[tuple[str, str], int] | None = None,
 ) -> Needs:
     """Need rows of the whole area (first) and each CSP from a published set; `hot_lsoas`
-    holds the hot LSOAs of each CSP when LSOA hotspots were found (None: not assessed)."""
+    holds the hot LSOAs of each CSP when LSOA hotspots were found (None: not assessed);
+    `by_age` the residents of each area and age band, when the workspace has them: a band's
+    rate is then per resident of its ages, else per resident of all ages."""
     method = method or NeedMethod()
     whole = pubs[None]
     if not whole.has("need", "all"):
@@ -123,15 +126,24 @@ def needs(
             rows += _rows(pub, csp)
     reference = {(r["theme"], r["cohort"]): r["count"] for r in whole_rows}
     concerns = {a: _measure_concerns(p) for a, p in pubs.items()}
+    ages = by_age or {}
     for row in rows:
         mine, key = row["area"], (row["theme"], row["cohort"])
         count = row["count"]
         row["per_year"] = None if count is None or not months else round(count * 12 / months)
-        row["rate"] = _rate(count, residents.get(mine), months)
+        harm = row["harm"]
+        row["harm_per_year"] = None if harm is None or not months else round(harm * 12 / months)
+        cohort = row["cohort"]
+        own: int | None
+        if ages.get((mine, cohort)) and ages.get((area, cohort)):
+            own, everyone = ages[(mine, cohort)], ages[(area, cohort)]
+            row["rate_of"] = f"residents aged {row['age_min']} to {row['age_max']}"
+        else:
+            own, everyone = residents.get(mine), residents[area]
+            row["rate_of"] = "residents of all ages"
+        row["rate"] = _rate(count, own, months)
         row["ratio"], row["p_ratio"] = (
-            (None, None)
-            if mine == area
-            else _against(count, residents.get(mine), reference.get(key), residents[area])
+            (None, None) if mine == area else _against(count, own, reference.get(key), everyone)
         )
         if hot_lsoas is None:
             row["hotspots"] = None
@@ -228,9 +240,15 @@ def _rows(pub: Publication, area: str) -> list[dict[str, Any]]:
                 if count is None and not mine["count"].isna().any():
                     count = int(sum(mine["count"]))  # a theme with no row of its own
                 change = mine["theme_change"].iloc[0] if len(mine) else None
+                harm: Any = _harm_total(mine)
             else:
                 count = by_cohort.at[cohort, "count"] if cohort in by_cohort.index else None
                 change = by_cohort.at[cohort, "change"] if cohort in by_cohort.index else None
+                harm = (
+                    by_cohort.at[cohort, "harm"]
+                    if "harm" in by_cohort and cohort in by_cohort.index
+                    else None
+                )
             out.append(
                 {
                     "area": area,
@@ -242,9 +260,17 @@ def _rows(pub: Publication, area: str) -> list[dict[str, Any]]:
                     "age_max": high,
                     "count": None if count is None else int(count),
                     "change": change,
+                    "harm": None if harm is None else float(harm),
                 }
             )
     return out
+
+
+def _harm_total(mine: pd.DataFrame) -> float | None:
+    """A theme's harm for all ages: its bands' and the unplaced incidents', when all shown."""
+    if "harm" not in mine or mine["harm"].isna().any() or not len(mine):
+        return None
+    return float(sum(mine["harm"]))
 
 
 def _selection_total(pub: Publication) -> int | None:

@@ -53,11 +53,40 @@ def provision(
     as_of = as_of or date.today()
     pubs = pubs if pubs is not None else publications(ws, selection, policy, ws.weights())
     hot, how = hot_lsoas(ws, selection, policy)
-    found = needs(pubs, NeedMethod.of(ws.settings.need), hot)
+    found = needs(pubs, NeedMethod.of(ws.settings.need), hot, residents_by_age(ws))
     catalogue = current(ws)
     area = found.area
     where = Geography.of(area, _partnership_places(ws), ws.settings.forces)
     return Provision(found, gaps(found, catalogue, where, as_of), catalogue, as_of, how, where)
+
+
+def residents_by_age(ws: Workspace) -> dict[tuple[str, str], int]:
+    """Residents of each area (each CSP and the whole area) in each age band, from the file
+    the setting `population_by_age` names; a band the file cannot give exactly is left out
+    (its rates are then per resident of all ages, as the sentences say)."""
+    from svduty.analysis.assessment import csp_districts
+    from svduty.analysis.measure_series import population_by_age
+    from svduty.vocabulary import COHORTS
+
+    table = population_by_age(ws.store)
+    if table is None:
+        return {}
+    groups = csp_districts(ws.store, ws.settings, None)
+    groups[ws.settings.area or "the whole area"] = tuple(
+        code for codes in groups.values() for code in codes
+    )
+    found: dict[tuple[str, str], int] = {}
+    for area, districts in groups.items():
+        for cohort, _, low, high in COHORTS:
+            if low is None or high is None:
+                continue
+            try:
+                residents, _ = table.residents(districts, low, high)
+            except InputError:
+                continue  # a band across the cohort's edge: all ages instead
+            if residents:
+                found[(area, cohort)] = residents
+    return found
 
 
 def _partnership_places(ws: Workspace) -> pd.DataFrame:

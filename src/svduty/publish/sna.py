@@ -441,9 +441,10 @@ def _need(r: dict[str, Any]) -> list[Table]:
         cohort=lambda f: f["cohort"].map(cohorts),
     )
     columns = [
-        "theme_id", "theme", "cohort_id", "cohort", "count", "change", "theme_change", "years"
+        "theme_id", "theme", "cohort_id", "cohort", "count", "change", "theme_change", "years",
+        *(["harm"] if "harm" in frame else []),
     ]  # fmt: skip
-    derived = {"change": ["count"]}
+    derived = {"change": ["count"], "harm": ["count"]}
     everything = frame["theme_id"] == "all"
     return [
         Table(
