@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import httpx
 import openpyxl
@@ -554,6 +555,8 @@ def test_an_analyst_district_view_is_the_district_own_analysis_on_every_page(ser
         assert page.status_code == 200, (page_name, page.text[:300])
         heading = re.search(r"<h1.*?</h1>", page.text, re.S)
         assert heading and name in heading.group(0) and csp in heading.group(0), page_name
+        if page_name in ("gaps", "measures"):  # set for the whole area and CSPs: see the CSP's
+            assert f'href="/pages/{page_name}?area={quote_plus(csp)}"' in page.text, page_name
     # the analyst's list offers every CSP's districts under it
     options = set(re.findall(r'<option value="([^"]*)"', page.text))
     assert {c for codes in _districts_of(root).values() for c in codes} <= options

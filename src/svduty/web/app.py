@@ -3,7 +3,9 @@
 Nothing but the login page, the health check and the static files is served without a session:
 the check is one middleware in front of every route, so a route added later is closed until it
 is listed as public. A partner sees the whole area's figures and their own CSPs', never another
-CSP's; a request for one is refused and audited. Every login, page view, export and refusal is
+CSP's; a request for one is refused and audited. A district's figures (a set of its own, not
+controlled with the published one) are for analysts and admins: partners and the public are
+refused them, and audited, as well. Every login, page view, export and refusal is
 written to the workspace's audit log, and each request to a structured access log on standard
 error (never a form's body, so never a password).
 """

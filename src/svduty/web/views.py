@@ -127,7 +127,8 @@ class View:
 
 @dataclass(frozen=True)
 class District:
-    """A district of a CSP: the third level of the area filter, known in URLs by its code."""
+    """A district of a CSP: the third level of the area filter, for analysts and admins (its
+    figures are a set of their own, see `Published.set_of`), known in URLs by its code."""
 
     code: str
     name: str
