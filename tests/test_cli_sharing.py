@@ -51,6 +51,8 @@ READS: dict[str, list[str]] = {
     "interventions list": ["-w", "{ws}"],
     "interventions show": ["-w", "{ws}", "CLIMB"],
     "interventions export": ["-w", "{ws}", "--format", "json"],
+    "gaps": ["-w", "{ws}", "--format", "json"],
+    "keys show": ["-w", "{ws}"],
 }
 """Commands that only read a workspace, with arguments that make each do its work (slowest
 first, so the side-by-side runs end together)."""
@@ -81,7 +83,7 @@ NO_WORKSPACE = {
     "version", "definitions list", "definitions show", "definitions validate", "synth", "spc",
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
     "bench measures", "reference build", "reference profile", "measures validate",
-    "interventions approaches", "interventions template",
+    "interventions approaches", "interventions template", "keys create", "pseudonymise",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 

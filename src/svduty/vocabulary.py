@@ -65,6 +65,30 @@ FULL, PARTIAL, NO_DATA = "full", "partial", "no data"
 
 
 HEADINGS: dict[str, str] = {
+    # need and gaps
+    "theme_id": "Theme (id)",
+    "cohort": "Cohort",
+    "cohort_id": "Cohort (id)",
+    "theme_change": "Change, all ages",
+    "years": "Years compared",
+    "per_year": "Incidents a year",
+    "level": "Need",
+    "score": "Score",
+    "reasons": "Points",
+    "kind": "Gap or flag",
+    "interventions": "Interventions",
+    "sentence": "In words",
+    "running": "Running interventions",
+    "intervention": "Intervention",
+    "tier": "Tier",
+    "ages": "Ages",
+    "themes": "Themes",
+    "where": "Where",
+    "state": "State",
+    "capacity_per_year": "Places a year",
+    "evidence": "Evidence (YEF band)",
+    "needs_covered": "Needs covered",
+    "illustrative": "Illustrative values",
     # sources and lineage
     "source_kind": "Source",
     "data": "Real or synthetic",
