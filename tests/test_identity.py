@@ -435,12 +435,18 @@ def test_identifiers_reach_no_table_export_audit_row_or_log(tmp_path, key_file):
     assert sorted(found["date_of_birth"].dt.date) == sorted(p[2] for p in PEOPLE)
 
 
-def test_reading_identifiers_needs_an_analyst_and_every_read_is_audited(tmp_path, mappings):
-    map_a, _ = mappings
+def _with_agency_a(tmp_path: Path, map_a: Path, name: str) -> Path:
+    """A workspace holding agency A's extract (written as `name`), closed: its root."""
     root = tmp_path / "ws"
     ws = _workspace(root)
-    ingest(ws, [agency_a(tmp_path / "a.csv")], mappings=[map_a])
+    ingest(ws, [agency_a(tmp_path / name)], mappings=[map_a])
     ws.close()
+    return root
+
+
+def test_reading_identifiers_needs_an_analyst_and_every_read_is_audited(tmp_path, mappings):
+    map_a, _ = mappings
+    root = _with_agency_a(tmp_path, map_a, "a.csv")
     add_user(root, "pat", "a long passphrase 2", "partner")
     add_user(root, "ana", "a long passphrase 1", "analyst")
     for actor in ("pat", "stranger"):
@@ -667,10 +673,7 @@ def test_repeated_ingest_and_a_batch_never_committed_leave_the_store_consistent(
 
 def test_a_killed_ingest_leaves_the_store_consistent(tmp_path, mappings):
     map_a, _ = mappings
-    root = tmp_path / "ws"
-    ws = _workspace(root)
-    ingest(ws, [agency_a(tmp_path / "small.csv")], mappings=[map_a])
-    ws.close()
+    root = _with_agency_a(tmp_path, map_a, "small.csv")
     many = [
         (f"Quenbyra{i % 977}", f"Vellacourt{i % 1009}", date(1950 + i % 60, 1 + i % 12, 1), "")
         for i in range(400_000)

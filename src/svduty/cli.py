@@ -26,7 +26,8 @@ from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
 from svduty.interventions.cli import gaps_command, interventions_app
-from svduty.options import WorkspaceOption
+from svduty.options import DefinitionOption as WorkspaceDefinitionOption
+from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
 from svduty.workspace import Workspace
@@ -373,9 +374,7 @@ def counts(
 @app.command()
 def classify(
     workspace: WorkspaceOption,
-    definition: Annotated[
-        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
-    ] = None,
+    definition: WorkspaceDefinitionOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Classify every incident in or out of a definition, recording the clauses that matched and
@@ -396,9 +395,7 @@ def classify(
 def explain(
     incident: Annotated[str, typer.Argument(help="BATCH-LINE (e.g. 3-1502) or crime reference.")],
     workspace: WorkspaceOption,
-    definition: Annotated[
-        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
-    ] = None,
+    definition: WorkspaceDefinitionOption = None,
 ) -> None:
     """Why an incident is in or out of a definition: every clause and rule, with the values read."""
     from svduty.definitions import load_definition
@@ -579,19 +576,13 @@ def synth(
 @app.command()
 def report(
     workspace: WorkspaceOption,
-    definition: Annotated[
-        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
-    ] = None,
+    definition: WorkspaceDefinitionOption = None,
     area: Annotated[str | None, typer.Option(help="One CSP: a report for it alone.")] = None,
     each_area: Annotated[
         bool, typer.Option(help="Also write one report per CSP beside the whole area's.")
     ] = False,
-    start: Annotated[
-        str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first held).")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last held).")
-    ] = None,
+    start: FromOption = None,
+    end: ToOption = None,
     weights: Annotated[
         Path | None,
         typer.Option(help="Severity weights CSV (default: the workspace's severity_weights)."),

@@ -16,3 +16,13 @@ WorkspaceOption = Annotated[
         show_default="current directory", help="Workspace folder.",
     ),
 ]  # fmt: skip
+
+DefinitionOption = Annotated[
+    str | None, typer.Option(help="Definition id or file (default: the workspace's).")
+]
+FromOption = Annotated[
+    str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first held).")
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last held).")
+]

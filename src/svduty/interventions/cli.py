@@ -21,7 +21,8 @@ from svduty.errors import InputError
 from svduty.interventions import evidence
 from svduty.interventions.layout import COLUMNS, NAMES
 from svduty.interventions.model import STATUSES
-from svduty.options import WorkspaceOption
+from svduty.options import DefinitionOption as WorkspaceDefinitionOption
+from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, records, render
 from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
 from svduty.workspace import Workspace
@@ -395,15 +396,9 @@ def gaps_command(
     cohort: Annotated[
         str | None, typer.Option(help=f"Only this cohort: {', '.join(GAP_COHORTS)}.")
     ] = None,
-    definition: Annotated[
-        str | None, typer.Option(help="Definition id or file (default: the workspace's).")
-    ] = None,
-    start: Annotated[
-        str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first held).")
-    ] = None,
-    end: Annotated[
-        str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last held).")
-    ] = None,
+    definition: WorkspaceDefinitionOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
     as_of: Annotated[
         str | None,
         typer.Option(help="The day provision is judged on, YYYY-MM-DD (default: today)."),
