@@ -458,7 +458,10 @@ def test_a_public_dashboard_serves_the_published_pages_to_anyone_and_nothing_mor
     root, _, _, _ = served
     app = create_app(root, public=True, prepare_wait=120)
     try:
-        with _serving(app) as base, httpx.Client(base_url=base, follow_redirects=False) as anyone:
+        with (
+            _serving(app) as base,
+            httpx.Client(base_url=base, follow_redirects=False, timeout=120) as anyone,
+        ):
             overview = anyone.get("/")
             assert overview.status_code == 200 and "The public view" in overview.text
             assert anyone.get("/pages/trends", params={"area": "Shropshire"}).status_code == 200

@@ -96,22 +96,28 @@ def _partnership_places(ws: Workspace) -> pd.DataFrame:
     return frame
 
 
+NO_LSOA_HOTSPOTS = (
+    "hotspots not scored: no 2021 LSOA boundaries for LSOA hotspots (set `boundaries` in "
+    "svduty.toml or run `svduty fetch boundaries`)"
+)
+
+
 def hot_lsoas(
     ws: Workspace, selection: Selection, policy: Policy
 ) -> tuple[dict[str, int] | None, str]:
     """Hot LSOAs (95 % and 99 %) of all serious violence in each CSP, from the whole area's
     LSOA hotspots; None, with the reason, when there are none to read."""
+    from svduty.analysis.assessment import lsoa_vintage_reason
     from svduty.sna import places as hotspots_of
 
+    if lsoa_vintage_reason(ws.boundaries()) is not None:  # no 2021 LSOAs: nothing to run
+        return None, NO_LSOA_HOTSPOTS
     try:
         found = hotspots_of(ws, selection.for_area(None), policy, ws.weights())
     except InputError as error:
         return None, f"hotspots not assessed: {error}"
     if not found.has("hotspots", "lsoas_hot"):
-        return None, (
-            "hotspots not scored: no 2021 LSOA boundaries for LSOA hotspots (set `boundaries` "
-            "in svduty.toml or run `svduty fetch boundaries`)"
-        )
+        return None, NO_LSOA_HOTSPOTS
     hot = found.table("hotspots", "lsoas_hot")
     csp_of = places(ws.store).drop_duplicates("lsoa_code").set_index("lsoa_code")["csp_name"]
     counted = hot["LSOA"].map(csp_of).value_counts()
