@@ -312,8 +312,13 @@ def test_hotspots_and_near_repeat_commands(tmp_path_factory):
     assert header[:4] == ["cell_id", "x", "y", "count"]
     done = svduty("hotspots", "-w", str(root / "ws"), "--format", "geojson",
                   "--definition", "west-mercia-2022")  # fmt: skip
-    cells = json.loads(done.stdout)["features"]
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    cells = json.loads(done.stdout, parse_constant=refuse)["features"]  # strict, as browsers read
     assert cells and cells[0]["geometry"]["type"] == "Polygon"
+    outside = [c["properties"] for c in cells if not c["properties"]["in_area"]]
+    assert outside and all(p["gi_star_z"] is None for p in outside)
     lon, lat = cells[0]["geometry"]["coordinates"][0][0]
     assert -4 < lon < -1 and 51 < lat < 53.5  # WGS84 for the dashboard
     png = root / "map.png"

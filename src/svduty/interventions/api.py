@@ -166,11 +166,12 @@ def end(ws: Workspace, ident: str, on: date | str, today: date | None = None) ->
     return edit(ws, ident, {"status": "ended", "ended_on": day}, change="end")
 
 
-def _day(text: str) -> date:
+def _day(text: str, name: str | None = None) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError as error:
-        raise InputError(f"{text!r}: not a date (YYYY-MM-DD)") from error
+        where = f"{name} {text!r}" if name else repr(text)
+        raise InputError(f"{where}: not a date (YYYY-MM-DD)") from error
 
 
 def export(ws: Workspace, fmt: str, target: Path | None = None) -> bytes:

@@ -436,7 +436,7 @@ def gaps_command(
     for given, allowed, name in ((theme, NEED_THEMES, "theme"), (cohort, GAP_COHORTS, "cohort")):
         if given is not None and given not in allowed:
             raise InputError(f"--{name} {given!r}: one of {', '.join(allowed)}")
-    day = _api()._day(as_of) if as_of else date.today()
+    day = _api()._day(as_of, "--as-of") if as_of else date.today()
     with _opened(workspace, read_only=True) as ws:
         known = [ws.settings.area, *ws.settings.csps]
         if area is not None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -305,17 +307,24 @@ def cells_geojson(frame: pd.DataFrame, grid: Grid) -> str:
     for k, row in enumerate(records):
         ring = [[round(float(px[k]), 6), round(float(py[k]), 6)] for px, py in projected]
         ring.append(ring[0])
-        properties = {
-            key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()
-        }
         features.append(
             {
                 "type": "Feature",
                 "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": properties,
+                "properties": _properties(row),
             }
         )
-    return json.dumps({"type": "FeatureCollection", "features": features})
+    return json.dumps({"type": "FeatureCollection", "features": features}, allow_nan=False)
+
+
+def _properties(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as JSON values: NumPy scalars as Python ones, a missing value (NaN) as null, since
+    JSON has no NaN and strict readers refuse the literal."""
+    plain = {key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
+    return {
+        key: None if isinstance(value, float) and math.isnan(value) else value
+        for key, value in plain.items()
+    }
 
 
 def areas_geojson(frame: pd.DataFrame, shapes: np.ndarray) -> str:
@@ -327,11 +336,8 @@ def areas_geojson(frame: pd.DataFrame, shapes: np.ndarray) -> str:
         {
             "type": "Feature",
             "geometry": json.loads(to_geojson(shape, indent=None)),
-            "properties": {
-                key: (value.item() if hasattr(value, "item") else value)
-                for key, value in row.items()
-            },
+            "properties": _properties(row),
         }
         for shape, row in zip(wgs, frame.to_dict(orient="records"), strict=True)
     ]
-    return json.dumps({"type": "FeatureCollection", "features": features})
+    return json.dumps({"type": "FeatureCollection", "features": features}, allow_nan=False)
