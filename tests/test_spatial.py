@@ -312,6 +312,7 @@ def test_hotspots_and_near_repeat_commands(tmp_path_factory):
     assert header[:4] == ["cell_id", "x", "y", "count"]
     done = svduty("hotspots", "-w", str(root / "ws"), "--format", "geojson",
                   "--definition", "west-mercia-2022")  # fmt: skip
+
     def refuse(constant: str) -> None:
         raise AssertionError(f"{constant} is not JSON")
 
