@@ -197,11 +197,12 @@ def population(
     born: np.ndarray,
     female: np.ndarray,
     la_codes: np.ndarray,
-    propensity_shape: float = 1.0,
+    propensity_sigma: float = 1.0,
 ) -> Population:
     """People with the given dates of birth, sexes and local authorities of residence (codes of
     postcode-districts.csv); names, postcodes and propensities drawn here. Propensities are
-    Gamma(`propensity_shape`, 1): the smaller the shape, the more a few people recur."""
+    lognormal with log-scale spread `propensity_sigma`: the larger, the more a few people
+    recur."""
     lists = names()
     n = len(born)
     forename = np.empty(n, dtype=object)
@@ -230,7 +231,7 @@ def population(
         postcode=postcode,
         previous_postcode=previous,
         changed_surname=_surnames(rng, n),
-        propensity=rng.gamma(propensity_shape, 1.0, n),
+        propensity=rng.lognormal(0.0, propensity_sigma, n),
     )
 
 
