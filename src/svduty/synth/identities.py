@@ -201,8 +201,9 @@ def population(
 ) -> Population:
     """People with the given dates of birth, sexes and local authorities of residence (codes of
     postcode-districts.csv); names, postcodes and propensities drawn here. Propensities are
-    lognormal with log-scale spread `propensity_sigma`: the larger, the more a few people
-    recur."""
+    lognormal with log-scale spread `propensity_sigma`, clipped at 3.5 spreads above the median:
+    the larger the spread, the more a few people recur. Unclipped, the most recorded person of
+    the West Mercia profile drew about 300 records in three years; clipped, 58."""
     lists = names()
     n = len(born)
     forename = np.empty(n, dtype=object)
@@ -231,7 +232,10 @@ def population(
         postcode=postcode,
         previous_postcode=previous,
         changed_surname=_surnames(rng, n),
-        propensity=rng.lognormal(0.0, propensity_sigma, n),
+        # clipped at 3.5 spreads: the long tail stays, without one person drawing hundreds
+        propensity=np.exp(
+            np.clip(rng.normal(0.0, propensity_sigma, n), None, 3.5 * propensity_sigma)
+        ),
     )
 
 
