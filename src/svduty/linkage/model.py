@@ -1,0 +1,225 @@
+"""A Splink model from a preset: compile the preset to Splink settings, train it, score pairs
+and cluster them, on whichever backend the workspace's engine calls for.
+
+Records come in prepared (`records.prepare`): a `unique_id` per record and the columns the
+preset names. Training is deterministic: the prior is estimated from the preset's exact rules
+and their stated recall, u by random sampling with the preset's `u_max_pairs` and seed, m by
+expectation maximisation over the preset's training blocking rules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from svduty.errors import EngineError, InputError
+from svduty.linkage.presets import Comparison, Preset
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import pandas as pd
+    from splink.internals.comparison_creator import ComparisonCreator
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
+    from splink.internals.database_api import DatabaseAPISubClass
+    from splink.internals.linker import Linker
+
+Say = Callable[[str], None]
+DATE_DIFFERENCES: tuple[tuple[int, Literal["month", "year"]], ...] = (
+    (1, "month"), (1, "year"), (10, "year"),
+)  # fmt: skip
+
+TRANSPOSED_SUFFIX = "_transposed"
+"""The prepared column holding a date of birth with day and month swapped (when both could
+be a month), beside the date itself."""
+
+
+def database_api(engine: str) -> DatabaseAPISubClass:
+    """Splink's backend for the workspace's engine: DuckDB in memory, or the Spark session."""
+    if engine == "duckdb":
+        import duckdb
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection=duckdb.connect())
+    if engine == "spark":
+        from splink import SparkAPI
+
+        from svduty.engine import spark_session
+
+        return SparkAPI(spark_session=spark_session())
+    raise EngineError(f"linkage: no Splink backend for engine {engine!r} (duckdb or spark)")
+
+
+def _comparison(comparison: Comparison) -> ComparisonCreator:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    column = comparison.columns[0]
+    if comparison.kind == "forename_surname":
+        return cl.ForenameSurnameComparison(
+            *comparison.columns,
+            jaro_winkler_thresholds=list(comparison.option("jaro_winkler", (0.92, 0.88))),
+        )
+    if comparison.kind == "name":
+        return cl.NameComparison(
+            column, jaro_winkler_thresholds=list(comparison.option("jaro_winkler", (0.92, 0.88)))
+        )
+    if comparison.kind == "date_of_birth":
+        transposed = column + TRANSPOSED_SUFFIX
+        levels: list[ComparisonLevelCreator | dict[str, Any]] = [
+            cll.NullLevel(column),
+            cll.ExactMatchLevel(column).configure(label_for_charts="Exact match"),
+            cll.ColumnsReversedLevel(column, transposed, symmetrical=True).configure(
+                label_for_charts="Day and month transposed"
+            ),
+            cll.LevenshteinLevel(column, 1).configure(label_for_charts="One character differs"),
+            *(
+                cll.AbsoluteDateDifferenceLevel(
+                    column, threshold=n, metric=unit, input_is_string=True,
+                    datetime_format="%Y-%m-%d",
+                ).configure(label_for_charts=f"Within {n} {unit}{'s' if n > 1 else ''}")
+                for n, unit in DATE_DIFFERENCES
+            ),
+            cll.ElseLevel(),
+        ]  # fmt: skip
+        return cl.CustomComparison(
+            levels,
+            output_column_name=column,
+            comparison_description="Date of birth: exact, day and month transposed, one "
+            "character typed wrong, within a month, a year, ten years",
+        )
+    if comparison.kind == "postcode":
+        return cl.PostcodeComparison(column)
+    if comparison.kind == "exact":
+        return cl.ExactMatch(column)
+    if comparison.kind == "levenshtein":
+        return cl.LevenshteinAtThresholds(column, [int(t) for t in comparison.option("thresholds")])
+    if comparison.kind == "jaro_winkler":
+        return cl.JaroWinklerAtThresholds(column, list(comparison.option("thresholds")))
+    raise InputError(f"comparison kind {comparison.kind!r} is not known")
+
+
+def settings(preset: Preset) -> dict[str, Any]:
+    """Splink settings for the preset (no parameters yet)."""
+    from splink import SettingsCreator, block_on
+
+    creator = SettingsCreator(
+        link_type=cast(Literal["link_only", "link_and_dedupe", "dedupe_only"], preset.link_type),
+        unique_id_column_name="unique_id",
+        comparisons=[_comparison(c) for c in preset.comparisons],
+        blocking_rules_to_generate_predictions=[block_on(*rule) for rule in preset.blocking],
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=False,
+        additional_columns_to_retain=[],
+    )
+    return creator.create_settings_dict(sql_dialect_str="duckdb")
+
+
+@contextmanager
+def quiet(say: Say) -> Iterator[None]:
+    """Splink's warnings (a level seen too rarely to estimate) as progress lines; its info
+    messages suppressed."""
+    logger = logging.getLogger("splink")
+
+    class Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            say("splink: " + record.getMessage().strip().splitlines()[0])
+
+    handler = Forward(logging.WARNING)
+    previous, propagate = logger.level, logger.propagate
+    logger.handlers, saved = [handler], logger.handlers
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.level, logger.propagate = saved, previous, propagate
+
+
+def linker(
+    api: DatabaseAPISubClass, tables: dict[str, pd.DataFrame], model: dict[str, Any]
+) -> Linker:
+    """A Splink linker over the prepared tables (one per source) with `model`'s settings."""
+    from splink import Linker
+
+    registered = [
+        api.register(frame, dataset_display_name=name, table_name=f"records_{i}")
+        for i, (name, frame) in enumerate(tables.items())
+    ]
+    if len(registered) == 1 and model["link_type"] == "link_and_dedupe":
+        model = {**model, "link_type": "dedupe_only"}  # one source: the same pairs
+    elif len(registered) == 1 and model["link_type"] == "link_only":
+        raise InputError(f"a link_only preset links two or more sources; only {next(iter(tables))}")
+    elif len(registered) > 1 and model["link_type"] == "dedupe_only":
+        raise InputError("a dedupe_only preset links records of one source; this run has several")
+    return Linker(registered, model, log_level=None)
+
+
+def train(
+    api: DatabaseAPISubClass, tables: dict[str, pd.DataFrame], preset: Preset, say: Say
+) -> dict[str, Any]:
+    """The trained model (Splink's settings with m and u probabilities) as a dict."""
+    from splink import block_on
+
+    with quiet(say):
+        made = linker(api, tables, settings(preset))
+        say(
+            f"estimating the prior from {len(preset.prior_rules)} exact rule(s) "
+            f"(recall {preset.prior_recall})"
+        )
+        made.training.estimate_probability_two_random_records_match(
+            [block_on(*rule) for rule in preset.prior_rules], recall=preset.prior_recall
+        )
+        say(f"estimating u by random sampling ({preset.u_max_pairs:,} pairs, seed {preset.seed})")
+        made.training.estimate_u_using_random_sampling(
+            max_pairs=preset.u_max_pairs, seed=preset.seed
+        )
+        for rule in preset.em_blocking:
+            say(f"estimating m by expectation maximisation on pairs agreeing on {', '.join(rule)}")
+            made.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*rule), estimate_without_term_frequencies=True
+            )
+        model = made.misc.save_model_to_json()
+    return json.loads(json.dumps(model))
+
+
+def predict(
+    api: DatabaseAPISubClass,
+    tables: dict[str, pd.DataFrame],
+    model: dict[str, Any],
+    threshold_match_weight: float,
+    say: Say,
+) -> pd.DataFrame:
+    """Pairs scoring at least the threshold: unique_id_l, unique_id_r, match_weight,
+    match_probability (no identifier)."""
+    with quiet(say):
+        made = linker(api, tables, model)
+        scored = made.inference.predict(threshold_match_weight=threshold_match_weight)
+        frame = scored.as_pandas_dataframe()
+    keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
+    return frame[keep]
+
+
+def cluster(
+    api: DatabaseAPISubClass,
+    record_ids: pd.DataFrame,
+    pairs: pd.DataFrame,
+    threshold_match_weight: float,
+    say: Say,
+) -> pd.DataFrame:
+    """Connected components of the pairs at the threshold: unique_id, cluster_id (the
+    smallest unique_id of the cluster), every record included (alone, its own cluster)."""
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    with quiet(say):
+        clustered = cluster_pairwise_predictions_at_threshold(
+            record_ids[["unique_id"]],
+            pairs[["unique_id_l", "unique_id_r", "match_weight", "match_probability"]],
+            api,
+            node_id_column_name="unique_id",
+            threshold_match_weight=threshold_match_weight,
+        ).as_pandas_dataframe()
+    return clustered[["unique_id", "cluster_id"]]
