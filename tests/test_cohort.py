@@ -12,9 +12,10 @@ import json
 import random
 import re
 import tomllib
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import csv_rows, svduty
@@ -140,10 +141,11 @@ def built(tmp_path_factory) -> Path:
     return root / "ws"
 
 
-def _expected(ws: Workspace) -> dict[str, dict[str, int]]:
-    """Each person's counts, by SQL over the stored tables written apart from the cohort's
+def _expected(ws: Workspace, joined: dict[str, str] | None = None) -> dict[str, dict[str, int]]:
+    """Each member's counts, by SQL over the stored tables written apart from the cohort's
     code: serious violence from the stored classifications, the window ending with the last
-    month any record about a person holds."""
+    month any record about a person holds. `joined` makes one person of two keys (the second
+    key -> the first); members are keyed by their id under SALT."""
     sql = """
     WITH sv AS (
         SELECT v.person_key AS person, v.role, i.force, i.crime_ref, i.month, i.marker_knife
@@ -180,13 +182,17 @@ def _expected(ws: Workspace) -> dict[str, dict[str, int]]:
                count(DISTINCT exclusion_ref) FILTER (exclusion_type = 'suspension')
         FROM ex, span WHERE month BETWEEN first AND last GROUP BY person
     )
-    SELECT person, sum(victim)::INT, sum(suspect)::INT, sum(knife)::INT, sum(ae_assault)::INT,
-           sum(youth_justice)::INT, sum(permanent)::INT, sum(suspensions)::INT
-    FROM counts GROUP BY person
+    SELECT coalesce(j.first, c.person) AS one, sum(victim)::INT, sum(suspect)::INT,
+           sum(knife)::INT, sum(ae_assault)::INT, sum(youth_justice)::INT, sum(permanent)::INT,
+           sum(suspensions)::INT
+    FROM counts c LEFT JOIN joined j ON j.second = c.person GROUP BY one
     """
+    pairs = pd.DataFrame(list((joined or {}).items()), columns=["second", "first"], dtype=str)
+    ws.con.register("joined", pairs)
     rows = ws.con.execute(
         sql, {"definition": ws.settings.definition, "months": RULES["lookback_months"]}
     ).fetchall()
+    ws.con.unregister("joined")
     names = [
         "victim",
         "suspect",
@@ -310,6 +316,66 @@ def test_a_mistake_in_the_cohort_rules_is_named_on_loading(tmp_path):
     text = render_settings(Settings(area="X"))
     assert f"# lookback_months = {defaults.lookback_months}" in text
     assert "cohort" not in tomllib.loads(text) or not tomllib.loads(text)["cohort"]
+
+
+def _counts(members: dict[str, dict[str, int]] | pd.DataFrame) -> list[tuple[int, ...]]:
+    """Each member's counts, sorted: what a cohort is, whatever its ids."""
+    names = ["victim", "suspect", "knife", "ae_assault", "youth_justice", "suspensions"]
+    if isinstance(members, pd.DataFrame):
+        rows = members.rename(columns={"permanent_exclusions": "permanent"}).to_dict("records")
+    else:
+        rows = list(members.values())
+    return sorted(tuple(int(r[n]) for n in [*names, "permanent", "factors_met"]) for r in rows)
+
+
+def _first_records(ws: Workspace, table: str) -> dict[str, tuple[int, int]]:
+    """Each person key's first record in a table."""
+    found = ws.con.execute(
+        f"SELECT person_key, min((batch_id, source_line)) FROM {table} "
+        "WHERE person_key IS NOT NULL GROUP BY 1"
+    ).fetchall()
+    return {key: (int(first[0]), int(first[1])) for key, first in found}
+
+
+def test_a_linkage_run_makes_one_person_of_the_keys_its_clusters_join(built):
+    """A clustered run (stored in the linkage store as `svduty link cluster` stores one) whose
+    clusters each hold one police record and one youth-justice record of two keys: the
+    cohort counts each pair of keys as one person, as the independent count does."""
+    from svduty.linkage.store import Run, new_run_id, save_clustered, save_trained
+
+    rng = random.Random(5)
+    with Workspace.open(built, read_only=True) as ws:
+        police, youth = _first_records(ws, "involvements"), _first_records(ws, "youth_justice")
+    firsts = rng.sample(sorted(set(police) - set(youth)), 150)
+    seconds = rng.sample(sorted(youth), 150)
+    rows = []
+    for n, (a, b) in enumerate(zip(firsts, seconds, strict=True)):
+        rows.append((f"L{n}", *police[a], "involvements"))
+        rows.append((f"L{n}", *youth[b], "youth_justice"))
+    clusters = pd.DataFrame(rows, columns=["cluster_id", "batch_id", "source_line", "source_table"])
+    with Workspace.open(built, actor="ana") as ws:
+        run = Run(
+            new_run_id(), "test pairs", "plain", datetime.now(), "ana", 0.0, 0.5,
+            ws.data_version, "{}", '["involvements", "youth_justice"]', len(clusters), None,
+            None, "trained",
+        )  # fmt: skip
+        save_trained(ws, run)
+        save_clustered(ws, run, clusters)
+    with Workspace.open(built, read_only=True, actor="ana") as ws:
+        expected = _expected(ws, dict(zip(seconds, firsts, strict=True)))
+        unlinked = _expected(ws)
+        cohort = cohort_access.members(ws, run=cohort_access.LATEST)
+        log = ws.audit_log()
+    assert _counts(cohort.members) == _counts(expected)
+    assert _counts(expected) != _counts(unlinked)  # the clusters change who is in
+    assert run.run_id in cohort.person
+    assert list(log["action"].tail(2)) == ["read linked records", "cohort"]
+    assert json.loads(log["parameters"].iloc[-1])["run"] == cohort_access.LATEST
+    with (
+        Workspace.open(built, read_only=True, actor="pat") as ws,
+        pytest.raises(cohort_access.CohortDenied, match="from linked records is built by"),
+    ):
+        cohort_access.aggregate(ws, run=cohort_access.LATEST)
 
 
 # -- the published aggregate ------------------------------------------------------------------

@@ -144,7 +144,8 @@ def build(
     rules.require_purpose()
     events, not_assessed = _events(store, definition, rules)
     if clusters is not None:
-        events = _clustered(events, clusters)
+        events = _clustered(store, events, clusters)
+    events = events.filter(events.person.notnull())
     sources = tuple(sorted({_FACTOR_SOURCE[f] for f in _FACTOR_SOURCE} - _unread(not_assessed)))
     last = _last_month(events, end)
     first = _months_before(last, rules.lookback_months - 1)
@@ -212,8 +213,7 @@ def _events(
         parts.append(_partner(store, "youth_justice", "contact_ref", "youth_justice", by_la))
     if "exclusions" not in not_assessed:
         parts.append(_partner(store, "exclusions", "exclusion_ref", "exclusions", by_la))
-    events = ibis.union(*parts) if len(parts) > 1 else parts[0]
-    return events.filter(events.person.notnull()), not_assessed
+    return ibis.union(*parts) if len(parts) > 1 else parts[0], not_assessed
 
 
 def _police(store: Store, definition: Definition, by_lsoa: ir.Table) -> ir.Table:
@@ -299,22 +299,75 @@ def _partner(store: Store, table: str, ref: str, source: str, by_la: ir.Table) -
     )
 
 
-def _clustered(events: ir.Table, clusters: pd.DataFrame) -> ir.Table:
-    """Events whose person is their record's cluster of a linkage run (records in no cluster
-    are left out: the run did not read them)."""
+def _clustered(store: Store, events: ir.Table, clusters: pd.DataFrame) -> ir.Table:
+    """Events whose person is one of a linkage run's people: records sharing a person key are
+    one person, as are records of one cluster, and both join (a cluster holding a record of key
+    K, counted or not, takes in every record of K), so a person is a connected group of keys
+    and clusters."""
     wanted = clusters[["batch_id", "source_line", "source_table", "cluster_id"]].astype(
         {"batch_id": "int64", "source_line": "int64", "source_table": str, "cluster_id": str}
     )
     linked = ibis.memtable(wanted).rename(
         _b="batch_id", _l="source_line", _t="source_table", _c="cluster_id"
     )
-    joined = events.inner_join(
+    joined = events.left_join(
         linked,
         (events.batch_id == linked._b)
         & (events.source_line == linked._l)
         & (events.source_table == linked._t),
+    ).drop("_b", "_l", "_t")
+    label = _components(_keys_of(store, linked), set(wanted["cluster_id"]))
+    nodes = pd.DataFrame({"_node": list(label), "_person": list(label.values())})
+    names = ibis.memtable(nodes)
+    by_key = names.rename(_k="_node", _pk="_person")
+    by_cluster = names.rename(_cn="_node", _pc="_person")
+    joined = joined.mutate(
+        _kn=ibis.literal("k:") + joined.person, _cl=ibis.literal("c:") + joined._c
     )
-    return joined.mutate(person=joined._c).drop("_b", "_l", "_t", "_c")
+    joined = joined.left_join(by_cluster, joined._cl == by_cluster._cn)
+    joined = joined.left_join(by_key, joined._kn == by_key._k)
+    person = joined._pc.fill_null(joined._pk).fill_null(joined._kn)
+    return joined.mutate(person=person).drop("_c", "_kn", "_cl", "_cn", "_pc", "_k", "_pk")
+
+
+def _keys_of(store: Store, linked: ir.Table) -> pd.DataFrame:
+    """The person key of each clustered record that has one (key, cluster), from its table."""
+    parts = []
+    for table in linked.select("_t").distinct().to_pandas()["_t"]:
+        if not _has_person_key(str(table)):
+            continue
+        rows = store.table(str(table)).select("batch_id", "source_line", "person_key")
+        mine = linked.filter(linked._t == str(table))
+        found = rows.inner_join(
+            mine, (rows.batch_id == mine._b) & (rows.source_line == mine._l)
+        ).filter(rows.person_key.notnull())
+        parts.append(found.select(key=found.person_key, cluster=found._c))
+    if not parts:
+        return pd.DataFrame({"key": [], "cluster": []}, dtype=str)
+    return (
+        ibis.union(*parts).distinct().to_pandas()
+        if len(parts) > 1
+        else parts[0].distinct().to_pandas()
+    )
+
+
+def _components(pairs: pd.DataFrame, clusters: set[str]) -> dict[str, str]:
+    """Each node ("k:" a person key, "c:" a cluster id) of the graph joining a cluster to the
+    keys of its records, labelled by its group's smallest node."""
+    parent: dict[str, str] = {f"c:{c}": f"c:{c}" for c in clusters}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for key, cluster in zip(pairs["key"], pairs["cluster"], strict=True):
+        a, b = root(f"k:{key}"), root(f"c:{cluster}")
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {node: root(node) for node in list(parent)}
 
 
 # -- counting -----------------------------------------------------------------------------------

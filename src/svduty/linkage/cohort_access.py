@@ -18,12 +18,12 @@ from svduty.linkage.cohort import Cohort, build
 from svduty.linkage.cohort_rules import CohortRules
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from svduty.publish import Publication
     from svduty.workspace import Workspace
 
 ACTION = "cohort"
+LATEST = "latest"
+"""`run` naming the newest clustered linkage run."""
 
 
 class CohortDenied(WorkspaceError):
@@ -34,13 +34,14 @@ def members(
     workspace: Workspace,
     definition: str | None = None,
     end: str | None = None,
-    clusters: pd.DataFrame | None = None,
-    person: str = "person key",
+    run: str | None = None,
     fields: list[str] | None = None,
     salt: str | None = None,
 ) -> Cohort:
-    """The members' list, for an analyst or admin; audited (refusals too)."""
-    asked = {"view": "members", "fields": fields, "person": person, "to": end}
+    """The members' list, for an analyst or admin; audited (refusals too). `run` names a
+    clustered linkage run ("latest": the newest) whose clusters join records into people;
+    None: one person is one person key."""
+    asked = {"view": "members", "fields": fields, "run": run, "to": end}
     role = _role(workspace)
     if role not in READER_ROLES:
         workspace.audit(ACTION, {**asked, "allowed": False, "role": role})
@@ -49,7 +50,7 @@ def members(
             f"{_who(role)}; partners may have `svduty cohort --aggregate`, and an admin can "
             f"give the role with {_grant(workspace.actor, role, 'analyst')}"
         )
-    cohort = _built(workspace, definition, end, clusters, person, salt)
+    cohort = _built(workspace, definition, end, run, salt)
     workspace.audit(
         ACTION,
         {**asked, **_about(cohort), "allowed": True, "role": role, "rows": len(cohort.members)},
@@ -61,16 +62,16 @@ def aggregate(
     workspace: Workspace,
     definition: str | None = None,
     end: str | None = None,
-    clusters: pd.DataFrame | None = None,
-    person: str = "person key",
+    run: str | None = None,
 ) -> list[Publication]:
     """The published figures (whole area first, then each CSP the actor may see), for any
-    account; audited (refusals too)."""
+    account; audited (refusals too). From a linkage run (`run`) for analysts only: reading
+    which records are one person is theirs alone."""
     from svduty.linkage.cohort_aggregate import publications
     from svduty.publish import Policy
     from svduty.web.accounts import find_user
 
-    asked = {"view": "aggregate", "person": person, "to": end}
+    asked = {"view": "aggregate", "run": run, "to": end}
     user = find_user(workspace.root, workspace.actor)
     role = None if user is None or user.disabled else user.role
     if user is None or role is None:
@@ -80,7 +81,13 @@ def aggregate(
             f"{_who(role)}; an admin can add them with "
             f"{_grant(workspace.actor, role, 'partner')}"
         )
-    cohort = _built(workspace, definition, end, clusters, person, None)
+    if run is not None and role not in READER_ROLES:
+        workspace.audit(ACTION, {**asked, "allowed": False, "role": role})
+        raise CohortDenied(
+            f"a cohort from linked records is built by analysts: {workspace.actor!r} is "
+            f"{_who(role)}; without --run or --linked the figures join records by person key"
+        )
+    cohort = _built(workspace, definition, end, run, None)
     settings = workspace.settings
     policy = Policy(settings.disclosure_threshold)
     pubs = publications(cohort, settings.area or "the whole area", list(settings.csps), policy)
@@ -101,18 +108,20 @@ def aggregate(
 
 
 def _built(
-    workspace: Workspace,
-    definition: str | None,
-    end: str | None,
-    clusters: pd.DataFrame | None,
-    person: str,
-    salt: str | None,
+    workspace: Workspace, definition: str | None, end: str | None, run: str | None, salt: str | None
 ) -> Cohort:
     from svduty.definitions import load_definition
 
     rules = CohortRules.of(workspace.settings.cohort)
     rules.require_purpose()
     chosen = load_definition(definition or workspace.settings.definition)
+    clusters, person = None, "person key"
+    if run is not None:
+        from svduty.linkage.store import find_run, read_clusters
+
+        found = find_run(workspace, None if run == LATEST else run, "clustered")
+        clusters = read_clusters(workspace, found.run_id)  # audited there
+        person = f"group of person keys and clusters of linkage run {found.run_id}"
     return build(workspace.store, chosen, rules, end, clusters, person, salt)
 
 

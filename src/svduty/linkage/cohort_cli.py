@@ -37,6 +37,16 @@ def cohort_command(
             "form that may be published (any user; a partner sees their areas).",
         ),
     ] = False,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            help="A clustered linkage run whose clusters join records into people (analysts).",
+        ),
+    ] = None,
+    linked: Annotated[
+        bool, typer.Option("--linked", help="The newest clustered linkage run (as --run).")
+    ] = False,
     definition: DefinitionOption = None,
     end: ToOption = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
@@ -53,14 +63,17 @@ def cohort_command(
 
     if output is not None and not output.parent.is_dir():
         raise InputError(f"--out {output}: the folder {output.parent} does not exist")
+    if run is not None and linked:
+        raise InputError("--run and --linked: give one (--linked is the newest run)")
+    chosen = cohort_access.LATEST if linked else run
     ws = cli._open(workspace, read_only=True)
     cli.err.print("building the cohort ...")
     if aggregate:
-        pubs = cohort_access.aggregate(ws, definition, end)
+        pubs = cohort_access.aggregate(ws, definition, end, chosen)
         text = _aggregate_text(pubs, fmt, ws.settings.disclosure_threshold)
         rows = sum(len(p.tables) for p in pubs)
     else:
-        found = cohort_access.members(ws, definition, end, fields=_fields(fmt))
+        found = cohort_access.members(ws, definition, end, chosen, _fields(fmt))
         text = _members_text(found, fmt)
         rows = len(found.members)
     view = "aggregate" if aggregate else "members"
