@@ -458,5 +458,6 @@ def test_no_person_key_or_identifier_in_any_output_or_the_audit_log(built, tmp_p
         assert not [h for h in hexes for k in keys if h in k], args
         assert not set(re.findall(r"\b[A-Z]\d{3,}\b", text)) & people, args
     assert not [i for i in ids if i in log.to_json()]  # the audit holds counts, not members
+    assert out.stat().st_mode & 0o777 == 0o600
     last = log[log["action"] == "cohort export"].iloc[-1]
     assert str(out.resolve()) in last["outputs"]

@@ -71,13 +71,13 @@ def cohort_command(
     if aggregate:
         pubs = cohort_access.aggregate(ws, definition, end, chosen)
         text = _aggregate_text(pubs, fmt, ws.settings.disclosure_threshold)
-        rows = sum(len(p.tables) for p in pubs)
+        rows = sum(len(frame) for p in pubs for frame in p.tables.values())
     else:
         found = cohort_access.members(ws, definition, end, chosen, _fields(fmt))
         text = _members_text(found, fmt)
         rows = len(found.members)
     view = "aggregate" if aggregate else "members"
-    _write(text, output, ws, {"view": view, "format": fmt.value, "rows": rows})
+    _write(text, output, ws, {"view": view, "format": fmt.value, "rows": rows}, not aggregate)
     ws.close()
 
 
@@ -87,13 +87,19 @@ def _fields(fmt: Format) -> list[str]:
     return list(SHOWN if fmt is Format.table else COLUMNS)
 
 
-def _write(text: str, output: Path | None, ws: Workspace, about: dict[str, Any]) -> None:
-    """The output to its file (its export audited with the file's digest) or standard out."""
+def _write(
+    text: str, output: Path | None, ws: Workspace, about: dict[str, Any], private: bool
+) -> None:
+    """The output to its file (its export audited with the file's digest) or standard out; a
+    members' file is readable by its owner only."""
     from svduty.linkage.cohort_access import ACTION
 
     if output is None:
         sys.stdout.write(text)
         return
+    if private:  # before a byte is written
+        output.touch(mode=0o600)
+        output.chmod(0o600)
     output.write_text(text, encoding="utf-8")
     ws.audit(f"{ACTION} export", {**about, "file": output.name}, [output])
     sys.stderr.write(f"Wrote {output}\n")
