@@ -101,7 +101,7 @@ class Cohort:
     sources: tuple[str, ...]  # sources read (their tables hold person keys)
     not_assessed: dict[str, str] = field(default_factory=dict)  # factor id -> why
     people: int = 0  # people with at least one record counted
-    person: str = "person key"  # or "cluster of linkage run N"
+    person: str = "person key"  # or a group of keys and clusters of a linkage run
 
     @property
     def factors(self) -> list[Factor]:
@@ -137,8 +137,8 @@ def build(
 ) -> Cohort:
     """The cohort over the `rules.lookback_months` months ending with `end` (YYYY-MM; default
     the last month any source holds). `clusters` (batch_id, source_line, source_table,
-    cluster_id) makes one person of each linkage cluster instead of each person key; `salt`
-    (default: drawn now) makes the cohort ids."""
+    cluster_id) of a linkage run join a cluster's records, and every record sharing a key with
+    them, into one person; `salt` (default: drawn now) makes the cohort ids."""
     from svduty.analysis.selection import label
 
     rules.require_purpose()
@@ -146,7 +146,7 @@ def build(
     if clusters is not None:
         events = _clustered(store, events, clusters)
     events = events.filter(events.person.notnull())
-    sources = tuple(sorted({_FACTOR_SOURCE[f] for f in _FACTOR_SOURCE} - _unread(not_assessed)))
+    sources = tuple(s for s in SOURCES if s not in _unread(not_assessed))
     last = _last_month(events, end)
     first = _months_before(last, rules.lookback_months - 1)
     window = events.filter((events.month >= first) & (events.month <= last))
