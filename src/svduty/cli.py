@@ -532,6 +532,14 @@ def synth(
             "first when --out holds none)."
         ),
     ] = False,
+    identities: Annotated[
+        bool,
+        typer.Option(
+            help="Give people and A&E patients synthetic names, dates of birth and postcodes "
+            "from one pool, also in youth justice and school exclusions files; truth/ says "
+            "who each line is."
+        ),
+    ] = False,
 ) -> None:
     """Generate SYNTHETIC partner data (force extract, ISTV, admissions) calibrated to real
     aggregates, in the formats svduty ingests, with the mappings to read them."""
@@ -556,6 +564,7 @@ def synth(
                 corrupt,
                 lambda done, total: bar.update(task, completed=done),
                 start,
+                identities,
             )
         rows = ", ".join(f"{name} {n:,}" for name, n in sorted(written.rows.items()))
         err.print(f"Wrote SYNTHETIC data to {out}: {rows}. Ingest with: {ingest_advice(out)}")

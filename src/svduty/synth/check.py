@@ -40,6 +40,7 @@ class CheckResult:
 
 def synthetic_files(folder: Path) -> tuple[list[Path], list[Path]]:
     files = [folder / n for n in ("crimes.csv", "people.csv", "istv.csv", "admissions.csv")]
+    files += [p for n in ("youth-justice.csv", "exclusions.csv") if (p := folder / n).exists()]
     mappings = sorted((folder / "mappings").glob("*.yaml"))
     missing = [str(f) for f in files if not f.exists()]
     if missing or not mappings:

@@ -3,7 +3,10 @@
 Output is in the partner formats svduty reads (a force extract of crimes and people, ISTV A&E
 attendances, hospital admissions), with the mappings to read them, so synthetic data goes through
 the real ingest path. Every row carries `Synthetic = Y`. Generation runs month by month with a
-random stream per month, so memory stays bounded and a seed gives byte-identical files.
+random stream per month, so memory stays bounded and a seed gives byte-identical files. With
+identities (`svduty.synth.cohort`), people and attendances carry names, dates of birth and
+postcodes of one pool of synthetic people, who recur in a youth justice extract and a schools'
+exclusions extract too; their own random streams leave every other value as it is without them.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pyproj import Transformer
 from svduty.errors import InputError
 from svduty.example import example_archive
 from svduty.reference import data_path
+from svduty.synth import cohort
 from svduty.synth.profile import Profile, quarter_of
 from svduty.vocabulary import AGE_BANDS
 from svduty.yamlfile import load_yaml
@@ -201,6 +205,16 @@ class Tables:
 
 
 @dataclass
+class Links:
+    """Which crime each person row is about, and which person row (the victim) each A&E
+    attendance is, -1 for attendances never reported to the police."""
+
+    person_crime: np.ndarray
+    attendance_victim: np.ndarray
+    crime_start: pd.DatetimeIndex
+
+
+@dataclass
 class Written:
     rows: Counter[str] = field(default_factory=Counter)
     corruptions: list[dict[str, object]] = field(default_factory=list)
@@ -215,7 +229,9 @@ class Generator:
         seed: int,
         corrupt: float = 0.0,
         start: str | None = None,
+        identities: bool = False,
     ) -> None:
+        self.identities = identities
         self.profile, self.scale, self.years, self.seed, self.corrupt = (
             profile,
             scale,
@@ -292,6 +308,17 @@ class Generator:
         out.mkdir(parents=True, exist_ok=True)
         written = Written()
         files = {"crimes.csv": CRIME_HEADER, "people.csv": PEOPLE_HEADER, "istv.csv": ISTV_HEADER}
+        found = None
+        if self.identities:
+            found = cohort.Cohort(
+                self.profile, self.seed, self.start, self.years, self.expected_crimes / self.years
+            )
+            found.start_truth(out)
+            people = [c for c in PEOPLE_HEADER if c != "Person ID"]
+            files["people.csv"] = people[:-1] + cohort.PEOPLE_IDENTIFIERS + people[-1:]
+            files["istv.csv"] = ISTV_HEADER[:-1] + cohort.ISTV_IDENTIFIERS + ISTV_HEADER[-1:]
+            files["youth-justice.csv"] = cohort.YOUTH_HEADER
+            files["exclusions.csv"] = cohort.EXCLUSIONS_HEADER
         for name, header in files.items():
             with (out / name).open("w", encoding="utf-8", newline="") as handle:
                 csv.writer(handle, lineterminator="\n").writerow(header)
@@ -303,7 +330,10 @@ class Generator:
             # at most CHUNK crimes in memory at once, whatever the scale
             for part, first in enumerate(range(0, max(len(codes), 1), CHUNK)):
                 part_rng = np.random.default_rng([self.seed, number, part])
-                frames = self._chunk(part_rng, year, month, codes[first : first + CHUNK])
+                *frames, links = self._chunk(part_rng, year, month, codes[first : first + CHUNK])
+                if found is not None:
+                    identity_rng = np.random.default_rng([self.seed, number, part, 8, 2])
+                    self._identify(identity_rng, found, out, frames, links, written)
                 names = ("crimes.csv", "people.csv", "istv.csv")
                 for name, frame in zip(names, frames, strict=True):
                     if self.corrupt and name in CORRUPTIONS:
@@ -313,10 +343,22 @@ class Generator:
                         out / name, mode="a", header=False, index=False, lineterminator="\n"
                     )
                     written.rows[name] += len(frame)
+            if found is not None:
+                children_rng = np.random.default_rng([self.seed, number, 0, 8, 3])
+                for name, (frame, who) in (
+                    ("youth-justice.csv", found.youth_justice(children_rng, year, month)),
+                    ("exclusions.csv", found.exclusions(children_rng, year, month)),
+                ):
+                    found.write_truth(out, name, written.rows[name] + 2, who)
+                    frame.to_csv(
+                        out / name, mode="a", header=False, index=False, lineterminator="\n"
+                    )
+                    written.rows[name] += len(frame)
             if progress:
                 progress(number + 1, len(months))
         self._write_admissions(out / "admissions.csv", written)
         self._write_mappings(out / "mappings")
+        recurrence = found.finish_truth(out) if found is not None else None
         if self.corrupt:
             pd.DataFrame(written.corruptions).to_csv(
                 out / "corruptions.csv", index=False, lineterminator="\n"
@@ -332,6 +374,7 @@ class Generator:
                     "seed": self.seed,
                     "corrupt": self.corrupt,
                     "rows": dict(sorted(written.rows.items())),
+                    **({"identities": recurrence} if recurrence is not None else {}),
                 },
                 indent=2,
             )
@@ -341,10 +384,43 @@ class Generator:
         (out / "SYNTHETIC.txt").write_text(
             "Every record in these files is SYNTHETIC: generated by svduty synth from the "
             f"calibration profile '{self.profile.id}' (scale {self.scale}, {self.years} year(s), "
-            f"seed {self.seed}). No record describes a real person or crime.\n",
+            f"seed {self.seed}). No record describes a real person or crime.\n"
+            + (
+                "The names, dates of birth and postcodes are SYNTHETIC too: put together at "
+                "random from public lists of common names; truth/ says which synthetic person "
+                "each line is about, for testing linkage, and is never ingested.\n"
+                if found is not None
+                else ""
+            ),
             encoding="utf-8",
         )
         return written
+
+    def _identify(
+        self,
+        rng: np.random.Generator,
+        found: cohort.Cohort,
+        out: Path,
+        frames: list[pd.DataFrame],
+        links: Links,
+        written: Written,
+    ) -> None:
+        """People and attendances get their identifier columns; the truth of who each line is
+        goes to truth/ (lines numbered as the file will number them)."""
+        _, people, attendances = frames
+        on = links.crime_start[links.person_crime].to_numpy().astype("datetime64[D]")
+        police, patients = found.police_and_ae(
+            rng, people, on, attendances, links.attendance_victim
+        )
+        frames[1] = people.drop(columns="Person ID")
+        for index, recorded, columns, name in (
+            (1, police, cohort.PEOPLE_IDENTIFIERS, "people.csv"),
+            (2, patients, cohort.ISTV_IDENTIFIERS, "istv.csv"),
+        ):
+            frame = frames[index]
+            for column, values in zip(columns, recorded.columns.columns.drop("sex"), strict=True):
+                frame.insert(len(frame.columns) - 1, column, recorded.columns[values].to_numpy())
+            found.write_truth(out, name, written.rows[name] + 2, recorded)
 
     def _corrupt(
         self, rng: np.random.Generator, name: str, frame: pd.DataFrame, written: Written
@@ -367,7 +443,7 @@ class Generator:
 
     def _chunk(
         self, rng: np.random.Generator, year: int, month: int, ci: np.ndarray
-    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Links]:
         """Crimes (given as code numbers), the people in them and their A&E attendances."""
         t = self.t
         n = len(ci)
@@ -468,8 +544,10 @@ class Generator:
                 "Synthetic": "Y",
             }
         )
-        people, victims = self._people(rng, refs, code, category, violent, sexual, knife, domestic)
-        attendances = self._attendances(
+        people, victims, person_crime = self._people(
+            rng, refs, code, category, violent, sexual, knife, domestic
+        )
+        attendances, attendance_victim = self._attendances(
             rng,
             year,
             month,
@@ -483,7 +561,7 @@ class Generator:
             csp,
             lsoa,
         )
-        return crimes, people, attendances
+        return crimes, people, attendances, Links(person_crime, attendance_victim, start)
 
     @staticmethod
     def _draw(rng: np.random.Generator, weights: list[float], n: int) -> np.ndarray:
@@ -554,7 +632,8 @@ class Generator:
         sexual: np.ndarray,
         knife: np.ndarray,
         domestic: np.ndarray,
-    ) -> tuple[pd.DataFrame, np.ndarray]:
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """The people in crimes, their first victims' facts per crime, and each row's crime."""
         n = len(refs)
         has_victim = ~np.isin(category, list(NO_VICTIM))
         second = has_victim & (
@@ -617,7 +696,7 @@ class Generator:
             [first_victim, np.r_[v_age, 0][first_victim], np.r_[v_female, False][first_victim]],
             axis=1,
         )
-        return frame, victim_facts
+        return frame, victim_facts, np.concatenate([victims, suspects])
 
     def _means(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.choice(
@@ -638,7 +717,8 @@ class Generator:
         victims: np.ndarray,
         csp: np.ndarray,
         lsoa: np.ndarray,
-    ) -> pd.DataFrame:
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """Attendances, and for each the person row of the victim it is (-1: unreported)."""
         attend = self.profile.assumption("ae_attendance_after_assault")["value"]
         reported = np.flatnonzero(
             np.isin(code, list(INJURY_CODES))
@@ -731,7 +811,8 @@ class Generator:
         for key, count in tally.items():
             area, band, sex, cause = (str(part) for part in key)  # type: ignore[attr-defined]
             self.admissions[(f"{year:04d}-{month:02d}", area, band, sex, cause)] += int(count)
-        return frame
+        victim_row = np.concatenate([victims[reported, 0], np.full(m, -1)])[order]
+        return frame, victim_row
 
     def _write_admissions(self, path: Path, written: Written) -> None:
         rows = [[*key, count, "Y"] for key, count in sorted(self.admissions.items())]
@@ -740,25 +821,56 @@ class Generator:
 
     def _write_mappings(self, folder: Path) -> None:
         """The example mappings, with the Synthetic column mapped in every part and the
-        profile's force as the exporting force."""
+        profile's force as the exporting force; with identities, people and attendances make
+        their person keys from identifiers, and the youth justice and exclusions mappings
+        join them."""
         folder.mkdir(exist_ok=True)
         source = example_archive().parent / "mappings"
-        for name in (
-            "force-records-extract.yaml",
-            "istv-minimum-dataset.yaml",
-            "hospital-admissions.yaml",
-        ):
+        names = ["force-records-extract.yaml", "istv-minimum-dataset.yaml"]
+        names += ["hospital-admissions.yaml"]
+        if self.identities:
+            names += ["youth-justice.yaml", "school-exclusions.yaml"]
+        for name in names:
             mapping = load_yaml(source / name)
             mapping["id"] = f"synthetic-{mapping['id']}"
             if "force" in mapping:
                 mapping["force"] = self.profile.force
-            for part in ("crimes", "people", "istv", "admissions"):
+            for part in ("crimes", "people", "istv", "admissions", "youth_justice", "exclusions"):
                 if part in mapping:
                     mapping[part]["columns"]["synthetic"] = "Synthetic"
+            if self.identities:
+                _identified(mapping)
             text = "# Generated by svduty synth: reads its synthetic files.\n" + yaml.safe_dump(
                 mapping, sort_keys=False, allow_unicode=True
             )
             (folder / name).write_text(text, encoding="utf-8")
+
+
+KEY_FROM = ["forename", "surname", "date_of_birth"]
+"""The identifiers every generated mapping makes person keys from, so keys meet across them."""
+
+
+def _identified(mapping: dict) -> None:
+    """People and attendances declare the identifier columns the generator writes (the police
+    write dates of birth day first, the hospital ISO) instead of a person key column."""
+    if "people" in mapping:
+        del mapping["people"]["columns"]["person_key"]
+        mapping["people"]["identifiers"] = {
+            "forename": "Forename",
+            "surname": "Surname",
+            "date_of_birth": {"column": "Date of Birth", "format": "%d/%m/%Y"},
+            "postcode": "Postcode",
+        }
+        mapping["people"]["person_key_from"] = KEY_FROM
+    if "istv" in mapping:
+        mapping["istv"].pop("xml", None)
+        mapping["istv"]["identifiers"] = {
+            "forename": "Forename",
+            "surname": "Surname",
+            "date_of_birth": {"column": "DOB", "format": "%Y-%m-%d"},
+            "postcode": "Postcode",
+        }
+        mapping["istv"]["person_key_from"] = KEY_FROM
 
 
 def generate(
@@ -770,6 +882,8 @@ def generate(
     corrupt: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
     start: str | None = None,
+    identities: bool = False,
 ) -> Written:
-    """Synthetic files for `years` years from `start` (YYYY-MM; default the profile's)."""
-    return Generator(profile, scale, years, seed, corrupt, start).run(out, progress)
+    """Synthetic files for `years` years from `start` (YYYY-MM; default the profile's), with
+    synthetic identities when asked (`svduty.synth.cohort`)."""
+    return Generator(profile, scale, years, seed, corrupt, start, identities).run(out, progress)
