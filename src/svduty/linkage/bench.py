@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from svduty.linkage.model import cluster, database_api, predict, train
+from svduty.linkage.model import backend, cluster, predict, train
 from svduty.linkage.presets import Preset, load_preset
 from svduty.linkage.records import prepare
 
@@ -85,6 +85,7 @@ def bench_febrl(
     preset: Preset | None = None,
     threshold_match_weight: float | None = None,
     say: Say = lambda line: None,
+    engine: str = "duckdb",
 ) -> LinkageScore:
     """svduty's linkage (train, predict at the threshold, cluster) on FEBRL4."""
     chosen = preset or load_preset("febrl4")
@@ -93,16 +94,19 @@ def bench_febrl(
     )
     tables, truth = febrl4()
     start = time.perf_counter()
-    model = train(database_api("duckdb"), tables, chosen, say)
-    pairs = predict(database_api("duckdb"), tables, model, threshold, say)
+    with backend(engine) as api:
+        model = train(api, tables, chosen, say)
+    with backend(engine) as api:
+        pairs = predict(api, tables, model, threshold, say)
     import pandas as pd
 
     ids = pd.concat([t[["unique_id"]] for t in tables.values()], ignore_index=True)
-    cluster(database_api("duckdb"), ids, pairs, threshold, say)
+    with backend(engine) as api:
+        cluster(api, ids, pairs, threshold, say)
     seconds = time.perf_counter() - start
     predicted, true_positives = score_pairs(pairs, truth)
     return LinkageScore(
-        dataset="FEBRL4",
+        dataset=f"FEBRL4 ({engine})",
         records=sum(len(t) for t in tables.values()),
         true_links=len(truth),
         predicted=predicted,
