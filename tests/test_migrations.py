@@ -173,6 +173,7 @@ def test_v2_workspace_opens_backed_up_and_migrated(v2_workspace, tmp_path):
     kept = {t: n for t, n in old["counts"].items() if t not in ("audit", "meta")}
     kept["measure_values"] = 0  # the table of external series (schema 5), empty
     kept["interventions"] = 0  # the catalogue of interventions (schema 6), empty
+    kept["youth_justice"] = kept["exclusions"] = 0  # partner sources of schema 7, empty
     assert {t: n for t, n in new["counts"].items() if t != "meta"} == kept
     for table in ("batches", "rejects", "classifications"):
         assert new[table] == old[table], table
@@ -186,6 +187,29 @@ def test_v2_workspace_opens_backed_up_and_migrated(v2_workspace, tmp_path):
     with Workspace.open(root, read_only=True) as reader:
         assert sorted(reader.batch_ids) == [b[0] for b in old["batches"]]
         assert _state(root / SNAPSHOT_FILE)["counts"] == new["counts"]
+
+
+def test_a_v2_workspace_keeps_its_attendances_and_gains_their_person_key(v2_workspace, tmp_path):
+    """Schema 7 adds `person_key` to A&E attendances: every old row keeps its values, with no key;
+    the new tables take the columns `schema.py` gives them."""
+    from svduty.schema import FACT_TABLES
+
+    columns = [c for c in FACT_TABLES["ae_attendances"] if c != "person_key"]
+    listed = ", ".join(f'"{c}"' for c in columns)
+    con = duckdb.connect(str(v2_workspace[0] / DATABASE_FILE), read_only=True)
+    try:
+        before = con.execute(f"SELECT {listed} FROM ae_attendances ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert before
+    root = _copy(v2_workspace, tmp_path / "ws")
+    with Workspace.open(root, say=lambda _: None) as ws:
+        after = ws.con.execute(f"SELECT {listed} FROM ae_attendances ORDER BY ALL").fetchall()
+        keys = ws.con.execute("SELECT count(person_key) FROM ae_attendances").fetchone()
+        for table in ("youth_justice", "exclusions", "ae_attendances"):
+            described = ws.con.execute(f"DESCRIBE {table}").fetchall()
+            assert {name: kind for name, kind, *_ in described} == FACT_TABLES[table], table
+    assert after == before and keys == (0,)
 
 
 def test_v1_workspace_gains_the_partner_tables(v1_workspace, tmp_path):
@@ -205,7 +229,10 @@ def test_v1_workspace_gains_the_partner_tables(v1_workspace, tmp_path):
             assert new["counts"][table] == reference[table], table
         elif table not in ("audit", "meta"):
             assert new["counts"][table] == rows, table
-    for table in ("involvements", "ae_attendances", "admissions", "classifications"):
+    for table in (
+        "involvements", "ae_attendances", "admissions", "classifications", "youth_justice",
+        "exclusions",
+    ):  # fmt: skip
         assert new["counts"][table] == 0
     assert new["batches"] == old["batches"] and new["rejects"] == old["rejects"]
     assert new["schema_version"] == str(SCHEMA_VERSION)

@@ -2,8 +2,8 @@
 
 Forces, hospitals and councils export differently; a mapping file (YAML) names, for each canonical
 field, the source column, its date format and its value codes. One file can map several parts of an
-export (crimes and the people in them; A&E attendances; admissions). `docs/partner-extracts.md`
-documents every field.
+export (crimes and the people in them; A&E attendances; admissions; youth justice contacts; school
+exclusions). `docs/partner-extracts.md` documents every field.
 """
 
 from __future__ import annotations
@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from svduty.vocabulary import ASSAULT_MEANS, LOCATION_TYPES, MARKERS, ROLES, SEXES
+from svduty.vocabulary import (
+    ASSAULT_MEANS,
+    EXCLUSION_REASONS,
+    EXCLUSION_TYPES,
+    LOCATION_TYPES,
+    MARKERS,
+    ROLES,
+    SEXES,
+    YOUTH_JUSTICE_CONTACTS,
+)
 from svduty.yamlfile import Problems, load_located
 
 
@@ -21,7 +30,7 @@ class Field:
     """A canonical field: its kind drives parsing and checks."""
 
     name: str
-    kind: str  # text, timestamp, month, int, double, enum, lsoa, code, icd10, flag
+    kind: str  # text, timestamp, date, month, int, double, enum, lsoa, code, icd10, flag
     required: bool = False
     choices: tuple[str, ...] = ()
     low: float | None = None
@@ -34,6 +43,14 @@ def _f(name: str, kind: str, help: str, **options: Any) -> Field:
 
 
 SYNTHETIC = _f("synthetic", "flag", "Y when the record is synthetic (generated, not real).")
+PERSON_KEY_HELP = (
+    "Pseudonymous person key: a key the extract holds already (made by `svduty pseudonymise`, "
+    "or hashed again when 'pseudonymise: true'); with 'person_key_from', made from the "
+    "identifiers."
+)
+LA_CODE = _f("la_code", "text", "Local authority responsible (GSS code, e.g. E06000051).")
+DATE_FORMAT = "%Y-%m-%d"
+"""The format of a date field whose mapping gives none."""
 
 PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
     "crimes": (
@@ -73,13 +90,7 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
                 required=True,
             ),
             _f("role", "enum", "victim, suspect or offender.", required=True, choices=ROLES),
-            _f(
-                "person_key",
-                "text",
-                "Pseudonymous person key: a key the extract holds already (made by `svduty "
-                "pseudonymise`, or hashed again when 'pseudonymise: true'); with "
-                "'person_key_from', made from the identifiers.",
-            ),
+            _f("person_key", "text", PERSON_KEY_HELP),
             _f("age", "int", "Age in years at the offence.", low=0, high=120),
             _f("sex", "enum", "Sex.", choices=SEXES),
             _f("ethnicity", "text", "Ethnicity as recorded."),
@@ -98,8 +109,57 @@ PARTS: dict[str, tuple[str, tuple[Field, ...]]] = {
             _f("location_type", "enum", "Incident location type.", choices=LOCATION_TYPES),
             _f("location_text", "text", "Specific incident location (free text)."),
             _f("means_of_assault", "enum", "Primary means of assault.", choices=ASSAULT_MEANS),
+            _f("person_key", "text", PERSON_KEY_HELP),
             _f("age", "int", "Age in years.", low=0, high=120),
             _f("sex", "enum", "Sex.", choices=SEXES),
+            SYNTHETIC,
+        ),
+    ),
+    "youth_justice": (
+        "youth_justice",
+        (
+            _f("contact_ref", "text", "The youth justice service's reference for the contact."),
+            _f("started_on", "date", "Date the contact (or order) began.", required=True),
+            _f(
+                "contact_type",
+                "enum",
+                "Kind of contact.",
+                required=True,
+                choices=YOUTH_JUSTICE_CONTACTS,
+            ),
+            _f("offence_code", "code", "Home Office offence code of the index offence."),
+            _f("offence", "text", "Index offence as recorded (free text)."),
+            _f("person_key", "text", PERSON_KEY_HELP),
+            _f("age", "int", "Age in years when the contact began.", low=0, high=25),
+            _f("sex", "enum", "Sex.", choices=SEXES),
+            LA_CODE,
+            SYNTHETIC,
+        ),
+    ),
+    "exclusions": (
+        "exclusions",
+        (
+            _f("exclusion_ref", "text", "The school's or council's reference for the exclusion."),
+            _f("started_on", "date", "Date the exclusion began.", required=True),
+            _f(
+                "exclusion_type",
+                "enum",
+                "Permanent exclusion or suspension.",
+                required=True,
+                choices=EXCLUSION_TYPES,
+            ),
+            _f(
+                "reason",
+                "enum",
+                "Reason, in the DfE's categories (school census codes PP, PA, VP, VA, OW, BU, "
+                "RA, LG, DS, SM, DA, DM, TH, PD, MT, PH; OT before 2020/21).",
+                choices=EXCLUSION_REASONS,
+            ),
+            _f("school", "text", "School (name or URN)."),
+            _f("person_key", "text", PERSON_KEY_HELP),
+            _f("age", "int", "Age in years when excluded.", low=2, high=19),
+            _f("sex", "enum", "Sex.", choices=SEXES),
+            LA_CODE,
             SYNTHETIC,
         ),
     ),
@@ -150,7 +210,7 @@ class Identifier:
     format: str | None = None
 
 
-KEYED_PARTS = ("people",)
+KEYED_PARTS = ("people", "istv", "youth_justice", "exclusions")
 """Parts whose rows are people, so may declare identifiers and make person keys from them."""
 PERSON_KEY_COLUMN = "Person Key"
 """The column `svduty pseudonymise` writes keys to when the mapping names none."""
@@ -274,7 +334,7 @@ def _part(name: str, raw: dict[str, Any], problems: Problems) -> Part:
         problems.add(
             (name, "xml"),
             "identifiers are read from CSV extracts only (an XML file cannot say whether it "
-            "holds identifiers or keys made already); export the people as CSV",
+            f"holds identifiers or keys made already); export the {name} part as CSV",
         )
     if key_from and not any(c.field.name == "person_key" for c in columns):
         columns.append(Column(known["person_key"], PERSON_KEY_COLUMN))
@@ -363,6 +423,8 @@ def _column(field: Field, spec: Any, where: tuple, problems: Problems) -> Column
         if key not in {"column", "format", "values", "pseudonymise"}:
             problems.add((*where, key), f"unknown option {key!r}")
     fmt = spec.get("format")
+    if field.kind == "date" and fmt is None:
+        fmt = DATE_FORMAT
     if field.kind in ("timestamp", "month") and fmt is None:
         fmt = "%Y-%m" if field.kind == "month" else None
         if fmt is None:

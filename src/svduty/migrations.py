@@ -9,7 +9,8 @@ and records the new version in `meta`.
 Released versions: 1 (the first package), 2 (markers, involvements, A&E and admissions), 3 (the
 audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned),
 4 (each LSOA's electoral ward in the areas table), 5 (external series of success measures),
-6 (the catalogue of interventions, every version kept).
+6 (the catalogue of interventions, every version kept), 7 (youth justice contacts and school
+exclusions; a person key on A&E attendances).
 """
 
 from __future__ import annotations
@@ -218,12 +219,51 @@ def _to_v6(ctx: Context) -> None:
     ctx.con.execute(_INTERVENTIONS_V6)
 
 
+_AE_COLUMNS_V7 = {"person_key": "VARCHAR"}
+
+_NEW_TABLES_V7 = {
+    "youth_justice": {
+        "batch_id": "INTEGER", "source_line": "BIGINT", "contact_ref": "VARCHAR",
+        "person_key": "VARCHAR", "started_on": "DATE", "month": "DATE",
+        "contact_type": "VARCHAR", "offence_code": "VARCHAR", "offence": "VARCHAR",
+        "age": "INTEGER", "sex": "VARCHAR", "la_code": "VARCHAR", "synthetic": "BOOLEAN",
+    },
+    "exclusions": {
+        "batch_id": "INTEGER", "source_line": "BIGINT", "exclusion_ref": "VARCHAR",
+        "person_key": "VARCHAR", "started_on": "DATE", "month": "DATE",
+        "exclusion_type": "VARCHAR", "reason": "VARCHAR", "school": "VARCHAR",
+        "age": "INTEGER", "sex": "VARCHAR", "la_code": "VARCHAR", "synthetic": "BOOLEAN",
+    },
+}  # fmt: skip
+
+
+def _to_v7(ctx: Context) -> None:
+    """Youth justice contacts and school exclusions become partner sources; an A&E attendance
+    may carry a person key (all empty until such extracts are ingested)."""
+    tables = {r[0] for r in ctx.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    for column, kind in _AE_COLUMNS_V7.items() if "ae_attendances" in tables else ():
+        ctx.con.execute(f'ALTER TABLE ae_attendances ADD COLUMN IF NOT EXISTS "{column}" {kind}')
+    for name, columns in _NEW_TABLES_V7.items():
+        _create(ctx.con, name, columns)
+    if ctx.engine != "spark":
+        return
+    for path in sorted((ctx.root / "warehouse" / "ae_attendances").glob("*.parquet")):
+        _conform_parquet(ctx.con, path, _AE_COLUMNS_V7)
+    for name, columns in _NEW_TABLES_V7.items():
+        folder = ctx.root / "warehouse" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / "empty.parquet").exists():
+            body = ", ".join(f'NULL::{k} AS "{c}"' for c, k in columns.items())
+            ctx.con.execute(f"COPY (SELECT {body} LIMIT 0) TO '{folder / 'empty.parquet'}'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "partner data: markers, involvements, A&E attendances, admissions", _to_v2),
     Migration(3, "audit log in audit.sqlite; versioned derived tables", _to_v3),
     Migration(4, "wards of LSOAs in the areas table", _to_v4),
     Migration(5, "external series of success measures", _to_v5),
     Migration(6, "the catalogue of interventions", _to_v6),
+    Migration(7, "youth justice and exclusions; person keys on A&E attendances", _to_v7),
 )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from svduty.vocabulary import MARKERS, marker_column
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bump with a migration in `svduty.migrations` for every change to a table below."""
 
 FACT_TABLES: dict[str, dict[str, str]] = {
@@ -65,6 +65,37 @@ FACT_TABLES: dict[str, dict[str, str]] = {
         "means_of_assault": "VARCHAR",
         "age": "INTEGER",
         "sex": "VARCHAR",
+        "synthetic": "BOOLEAN",
+        "person_key": "VARCHAR",
+    },
+    "youth_justice": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "contact_ref": "VARCHAR",
+        "person_key": "VARCHAR",
+        "started_on": "DATE",
+        "month": "DATE",
+        "contact_type": "VARCHAR",
+        "offence_code": "VARCHAR",
+        "offence": "VARCHAR",
+        "age": "INTEGER",
+        "sex": "VARCHAR",
+        "la_code": "VARCHAR",
+        "synthetic": "BOOLEAN",
+    },
+    "exclusions": {
+        "batch_id": "INTEGER",
+        "source_line": "BIGINT",
+        "exclusion_ref": "VARCHAR",
+        "person_key": "VARCHAR",
+        "started_on": "DATE",
+        "month": "DATE",
+        "exclusion_type": "VARCHAR",
+        "reason": "VARCHAR",
+        "school": "VARCHAR",
+        "age": "INTEGER",
+        "sex": "VARCHAR",
+        "la_code": "VARCHAR",
         "synthetic": "BOOLEAN",
     },
     "admissions": {

@@ -43,6 +43,43 @@ ASSAULT_MEANS: tuple[str, ...] = (
 )
 """Primary means of assault in the ISTV minimum dataset, as svduty groups them."""
 
+YOUTH_JUSTICE_CONTACTS: tuple[str, ...] = (
+    "prevention",
+    "out_of_court_disposal",
+    "referral_order",
+    "youth_rehabilitation_order",
+    "custody",
+    "remand",
+    "other",
+)
+"""A youth justice service's contact with a child, from prevention to custody."""
+
+EXCLUSION_TYPES: tuple[str, ...] = ("permanent", "suspension")
+"""A permanent exclusion, or a suspension (a fixed-period exclusion before 2021/22)."""
+
+EXCLUSION_REASONS: tuple[str, ...] = (
+    "physical_assault_against_pupil",
+    "physical_assault_against_adult",
+    "verbal_abuse_against_pupil",
+    "verbal_abuse_against_adult",
+    "use_or_threat_of_weapon",
+    "bullying",
+    "racist_abuse",
+    "abuse_sexual_orientation_gender_identity",
+    "abuse_disability",
+    "sexual_misconduct",
+    "drug_and_alcohol",
+    "damage",
+    "theft",
+    "persistent_disruptive_behaviour",
+    "inappropriate_online_behaviour",
+    "public_health_transgression",
+    "other",
+)
+"""The DfE's reasons for a suspension or exclusion, as the school census codes them since
+September 2020 (PP, PA, VP, VA, OW, BU, RA, LG, DS, SM, DA, DM, TH, PD, MT, PH), with `other`
+for records made before then (OT)."""
+
 
 AGE_BANDS: tuple[tuple[int, int, str], ...] = (
     (0, 17, "0-17"),

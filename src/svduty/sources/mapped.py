@@ -1,5 +1,6 @@
 """Adapters driven by a column mapping: record-level police extracts (crimes and people), A&E
-attendances in the ISTV minimum dataset (CSV or XML) and hospital admissions for assault.
+attendances in the ISTV minimum dataset (CSV or XML), hospital admissions for assault, youth
+justice contacts and school exclusions.
 
 Every source column is read as text; the mapping says how each becomes a canonical field, and
 each field kind brings its check (a date in the stated format, a code from the stated values, a
@@ -48,7 +49,11 @@ KINDS = {
     "people": "police_extract_people",
     "istv": "istv",
     "admissions": "admissions",
+    "youth_justice": "youth_justice",
+    "exclusions": "exclusions",
 }
+MONTH_FROM = {"istv": "arrived_at", "youth_justice": "started_on", "exclusions": "started_on"}
+"""The field each dated part's month is derived from."""
 
 
 def _raw(column: str) -> str:
@@ -79,6 +84,8 @@ def value_sql(column: Column, salt: str) -> str:
     kind = column.field.kind
     if kind in ("timestamp", "month"):
         return f"try_strptime({raw}, {sql_text(column.format or '')})"
+    if kind == "date":
+        return f"CAST(try_strptime({raw}, {sql_text(column.format or '')}) AS DATE)"
     if kind == "int":
         return f"try_cast({raw} AS INTEGER)"
     if kind == "double":
@@ -105,7 +112,7 @@ def column_checks(column: Column, salt: str) -> list[Check]:
                 name, f"{raw} IS NULL", sql_text(f"{name} is empty; {field.name} is required"), raw
             )
         )
-    if field.kind in ("timestamp", "month"):
+    if field.kind in ("timestamp", "date", "month"):
         checks.append(
             Check(
                 name,
@@ -209,7 +216,8 @@ def marker_sql(sources: list[MarkerSource]) -> str:
 
 
 class MappedAdapter(CsvAdapter):
-    """One part of a mapping (crimes, people, istv or admissions) as a source kind.
+    """One part of a mapping (crimes, people, istv, admissions, youth_justice or exclusions) as a
+    source kind.
 
     A part that makes person keys from identifiers reads two layouts: `clear` (the partner's
     extract with its identifier columns: the key is made here and the identifiers go to the
@@ -453,8 +461,9 @@ class MappedAdapter(CsvAdapter):
                 sources = [m for m in self.part.markers if m.marker == marker]
                 sql = marker_sql(sources) if sources else "NULL::BOOLEAN"
                 select.append(f"{sql} AS {marker_column(marker)}")
-        if name == "istv":
-            select.append(f"CAST(date_trunc('month', {values['arrived_at']}) AS DATE) AS month")
+        if name in MONTH_FROM:
+            when = values[MONTH_FROM[name]]
+            select.append(f"CAST(date_trunc('month', {when}) AS DATE) AS month")
         if layout == "clear":
             for identifier in self.part.identifiers:
                 raw = _raw(identifier.column)
