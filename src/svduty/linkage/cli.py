@@ -149,24 +149,34 @@ def report_command(
         sys.stdout.write(f"wrote {path}{note}\n")
 
 
-def bench_linkage_command(
-    rows: Annotated[
-        int,
-        typer.Option(help="Records per side of the synthetic identity benchmark (0: FEBRL4 only)."),
-    ] = 0,
-) -> None:
-    """svduty's Splink linkage on FEBRL4 (precision, recall, F1 at the preset's threshold)."""
-    from svduty.linkage.bench import bench_febrl
-
-    score = bench_febrl(say=_cli()._say)
-    sys.stdout.write(
+def _score_line(score: Any) -> str:
+    return (
         f"{score.dataset}: {score.records:,} records, {score.true_links:,} true links; at match "
         f"weight {score.threshold_match_weight:g}: {score.predicted:,} pairs, precision "
         f"{score.precision:.4f}, recall {score.recall:.4f}, F1 {score.f1:.4f}; "
         f"{score.seconds:.1f} s, peak RSS {score.peak_rss_mb:.0f} MB\n"
     )
+
+
+def bench_linkage_command(
+    rows: Annotated[
+        int,
+        typer.Option(
+            help="Records per side of the synthetic identity benchmark, run against plain "
+            "Splink on the same records (0: FEBRL4 only)."
+        ),
+    ] = 10_000,
+    engine: Annotated[str, typer.Option(help="duckdb or spark (FEBRL4 only).")] = "duckdb",
+) -> None:
+    """svduty's Splink linkage on FEBRL4 (precision, recall, F1 at the preset's threshold),
+    then on synthetic identity pairs against plain Splink in the same run."""
+    from svduty.linkage.bench import bench_febrl, bench_identities
+
+    if rows < 0:
+        raise InputError("--rows: a number of records, 0 or more")
+    say = _cli()._say
+    sys.stdout.write(_score_line(bench_febrl(say=say, engine=engine)))
     if rows:
-        raise InputError(
-            "--rows: synthetic identity pairs are not available in this version; "
-            "run without --rows for FEBRL4"
-        )
+        found = bench_identities(rows, say=say)
+        sys.stdout.write(_score_line(found.plain) + _score_line(found.svduty))
+        sys.stdout.write(f"svduty / plain Splink seconds: {found.ratio:.2f}\n")

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
     from splink.internals.database_api import DatabaseAPISubClass
     from splink.internals.linker import Linker
+    from splink.internals.spark.database_api import SparkAPI
 
 Say = Callable[[str], None]
 DATE_DIFFERENCES: tuple[tuple[int, Literal["month", "year"]], ...] = (
@@ -178,7 +179,8 @@ def _for_backend(api: DatabaseAPISubClass, frame: pd.DataFrame) -> Any:
     rows = frame.astype(object).where(frame.notna(), None)
     texts = [c for c in frame.columns if isinstance(kind(c), StringType)]
     rows[texts] = rows[texts].map(lambda v: None if v is None else str(v))
-    return api.spark.createDataFrame(rows.values.tolist(), schema=schema)
+    session = cast("SparkAPI", api).spark
+    return session.createDataFrame(rows.values.tolist(), schema=schema)
 
 
 def linker(
