@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
     from splink.internals.database_api import DatabaseAPISubClass
     from splink.internals.linker import Linker
+    from splink.internals.spark.database_api import SparkAPI
 
 Say = Callable[[str], None]
 DATE_DIFFERENCES: tuple[tuple[int, Literal["month", "year"]], ...] = (
@@ -37,23 +38,43 @@ TRANSPOSED_SUFFIX = "_transposed"
 be a month), beside the date itself."""
 
 
-def database_api(engine: str) -> DatabaseAPISubClass:
-    """Splink's backend for the workspace's engine: DuckDB in memory, or the Spark session."""
+@contextmanager
+def backend(engine: str) -> Iterator[DatabaseAPISubClass]:
+    """Splink's backend for the workspace's engine: DuckDB in memory, or the Spark session with
+    a checkpoint folder of its own (it holds identifiers while Splink works: removed after)."""
     if engine == "duckdb":
         import duckdb
         from splink import DuckDBAPI
 
-        return DuckDBAPI(connection=duckdb.connect())
-    if engine == "spark":
-        from splink import SparkAPI
+        con = duckdb.connect()
+        try:
+            yield DuckDBAPI(connection=con)
+        finally:
+            con.close()
+        return
+    if engine != "spark":
+        raise EngineError(f"linkage: no Splink backend for engine {engine!r} (duckdb or spark)")
+    import shutil
+    import tempfile
 
-        from svduty.engine import spark_session
+    from splink import SparkAPI
 
-        return SparkAPI(spark_session=spark_session())
-    raise EngineError(f"linkage: no Splink backend for engine {engine!r} (duckdb or spark)")
+    from svduty.engine import spark_session
+
+    session = spark_session()
+    folder = tempfile.mkdtemp(prefix="svduty-linkage-")
+    session.sparkContext.setCheckpointDir(folder)
+    try:
+        yield SparkAPI(spark_session=session)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def _comparison(comparison: Comparison) -> ComparisonCreator:
+DATE_FORMATS = {"duckdb": "%Y-%m-%d", "spark": "yyyy-MM-dd"}
+"""How each backend is told that prepared dates of birth are ISO text."""
+
+
+def _comparison(comparison: Comparison, dialect: str) -> ComparisonCreator:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -79,7 +100,7 @@ def _comparison(comparison: Comparison) -> ComparisonCreator:
             *(
                 cll.AbsoluteDateDifferenceLevel(
                     column, threshold=n, metric=unit, input_is_string=True,
-                    datetime_format="%Y-%m-%d",
+                    datetime_format=DATE_FORMATS[dialect],
                 ).configure(label_for_charts=f"Within {n} {unit}{'s' if n > 1 else ''}")
                 for n, unit in DATE_DIFFERENCES
             ),
@@ -102,20 +123,20 @@ def _comparison(comparison: Comparison) -> ComparisonCreator:
     raise InputError(f"comparison kind {comparison.kind!r} is not known")
 
 
-def settings(preset: Preset) -> dict[str, Any]:
-    """Splink settings for the preset (no parameters yet)."""
+def settings(preset: Preset, dialect: str) -> dict[str, Any]:
+    """Splink settings for the preset (no parameters yet), its SQL in the backend's dialect."""
     from splink import SettingsCreator, block_on
 
     creator = SettingsCreator(
         link_type=cast(Literal["link_only", "link_and_dedupe", "dedupe_only"], preset.link_type),
         unique_id_column_name="unique_id",
-        comparisons=[_comparison(c) for c in preset.comparisons],
+        comparisons=[_comparison(c, dialect) for c in preset.comparisons],
         blocking_rules_to_generate_predictions=[block_on(*rule) for rule in preset.blocking],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
         additional_columns_to_retain=[],
     )
-    return creator.create_settings_dict(sql_dialect_str="duckdb")
+    return creator.create_settings_dict(sql_dialect_str=dialect)
 
 
 @contextmanager
@@ -126,7 +147,9 @@ def quiet(say: Say) -> Iterator[None]:
 
     class Forward(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            say("splink: " + record.getMessage().strip().splitlines()[0])
+            words = record.getMessage().replace("-- WARNING --", "").split()
+            text = " ".join(w for w in words if w != "WARNING:")
+            say("splink: " + (text if len(text) < 240 else text[:237] + "..."))
 
     handler = Forward(logging.WARNING)
     previous, propagate = logger.level, logger.propagate
@@ -139,15 +162,41 @@ def quiet(say: Say) -> Iterator[None]:
         logger.handlers, logger.level, logger.propagate = saved, previous, propagate
 
 
+def _for_backend(api: DatabaseAPISubClass, frame: pd.DataFrame) -> Any:
+    """The records as the backend takes them: DuckDB reads pandas; Spark is given the schema,
+    which it cannot infer from a column no record fills."""
+    if api.sql_dialect.sql_dialect_str != "spark":
+        return frame
+    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+
+    def kind(column: str) -> Any:
+        dtype = frame[column].dtype
+        if dtype.kind in "iu":
+            return LongType()
+        return DoubleType() if dtype.kind == "f" else StringType()
+
+    schema = StructType([StructField(c, kind(c), True) for c in frame.columns])
+    rows = frame.astype(object).where(frame.notna(), None)
+    texts = [c for c in frame.columns if isinstance(kind(c), StringType)]
+    rows[texts] = rows[texts].map(lambda v: None if v is None else str(v))
+    session = cast("SparkAPI", api).spark
+    return session.createDataFrame(rows.values.tolist(), schema=schema)
+
+
 def linker(
     api: DatabaseAPISubClass, tables: dict[str, pd.DataFrame], model: dict[str, Any]
 ) -> Linker:
     """A Splink linker over the prepared tables (one per source) with `model`'s settings."""
+    import secrets
+
     from splink import Linker
 
+    run = secrets.token_hex(4)  # a Spark session keeps tables registered by earlier steps
     registered = [
-        api.register(frame, dataset_display_name=name, table_name=f"records_{i}")
-        for i, (name, frame) in enumerate(tables.items())
+        api.register(
+            _for_backend(api, frame), dataset_display_name=name, table_name=f"{name}_{run}"
+        )
+        for name, frame in tables.items()
     ]
     if len(registered) == 1 and model["link_type"] == "link_and_dedupe":
         model = {**model, "link_type": "dedupe_only"}  # one source: the same pairs
@@ -165,7 +214,7 @@ def train(
     from splink import block_on
 
     with quiet(say):
-        made = linker(api, tables, settings(preset))
+        made = linker(api, tables, settings(preset, api.sql_dialect.sql_dialect_str))
         say(
             f"estimating the prior from {len(preset.prior_rules)} exact rule(s) "
             f"(recall {preset.prior_recall})"

@@ -109,8 +109,7 @@ def write(
     batches = {t: b for t, b in records.batches_by_table(workspace).items() if t in wanted}
     tables = records.read(workspace, batches)
     settings.update(retain_matching_columns=True, retain_intermediate_calculation_columns=True)
-    api = model.database_api(workspace.settings.engine)
-    with model.quiet(say):
+    with model.backend(workspace.settings.engine) as api, model.quiet(say):
         linker = model.linker(api, tables, settings)
         charts: dict[str, Any] = {
             "match-weights.html": linker.visualisations.match_weights_chart(),

@@ -85,7 +85,8 @@ def train(
     total = sum(len(t) for t in tables.values())
     held = ", ".join(f"{t} {len(frame):,}" for t, frame in tables.items())
     say(f"training {used.id} on {total:,} records ({held})")
-    trained = model.train(model.database_api(workspace.settings.engine), tables, used, say)
+    with model.backend(workspace.settings.engine) as api:
+        trained = model.train(api, tables, used, say)
     run = store.Run(
         run_id=store.new_run_id(),
         preset=used.id,
@@ -146,13 +147,10 @@ def predict(
     tables = records.read(workspace, batches)
     total = sum(len(t) for t in tables.values())
     say(f"scoring pairs of {total:,} records at match weight {run.threshold_match_weight:g}")
-    found = model.predict(
-        model.database_api(workspace.settings.engine),
-        tables,
-        json.loads(run.model_json),
-        run.threshold_match_weight,
-        say,
-    )
+    with model.backend(workspace.settings.engine) as api:
+        found = model.predict(
+            api, tables, json.loads(run.model_json), run.threshold_match_weight, say
+        )
     pairs = found[["match_weight", "match_probability"]].copy()
     pairs["batch_id_l"], pairs["source_line_l"] = _split(found["unique_id_l"])
     pairs["batch_id_r"], pairs["source_line_r"] = _split(found["unique_id_r"])
@@ -196,9 +194,8 @@ def cluster(workspace: Workspace, run_id: str | None, say: Say) -> store.Run:
         }
     )
     say(f"clustering {len(ids):,} records joined by {len(edges):,} pairs")
-    found = model.cluster(
-        model.database_api(workspace.settings.engine), ids, edges, run.threshold_match_weight, say
-    )
+    with model.backend(workspace.settings.engine) as api:
+        found = model.cluster(api, ids, edges, run.threshold_match_weight, say)
     found["unique_id"] = found["unique_id"].astype("int64")
     found["batch_id"], found["source_line"] = _split(found["unique_id"])
     found["source_table"] = found["batch_id"].map(table_of)
