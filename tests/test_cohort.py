@@ -2,8 +2,8 @@
 finds; only analysts see them, every look is audited; the published aggregate passes the
 project's disclosure scanner; nothing that identifies a person leaves in any output.
 
-Every person here is synthetic: the generator's people, and youth-justice contacts, school
-exclusions and A&E attendances written for some of them (labelled synthetic)."""
+Every person here is synthetic (`svduty synth --identities`: made-up people recurring across
+agencies, labelled synthetic)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from conftest import csv_rows, svduty
-from partner_files import MAPPINGS
 from scanner import recoverable, small_counts
 from typer.testing import CliRunner
 
@@ -53,85 +51,21 @@ RULES = {
 }
 SALT = "a salt for this test"
 PASSWORD = "a long passphrase 1"
-DISTRICTS = ("E06000019", "E06000051", "E06000020", "E07000234", "E07000235")
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def _keyed_mapping(source: Path, target: Path, table: str) -> Path:
-    """A bundled partner mapping whose extract carries the generator's person ids (keyed as the
-    police extract's are) in place of identifiers, and a synthetic flag."""
-    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    raw["id"] = f"synthetic-{raw['id']}"
-    part = raw[table]
-    part.pop("identifiers", None)
-    part.pop("person_key_from", None)
-    part.pop("xml", None)
-    part["columns"]["person_key"] = {"column": "Person ID", "pseudonymise": True}
-    part["columns"]["synthetic"] = "Synthetic"
-    target.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    return target
-
-
-def _partner_extracts(folder: Path, people: list[dict[str, str]]) -> list[Path]:
-    """Youth-justice contacts and exclusions for some of the generator's young people, and
-    A&E attendances naming some of its people (the rest anonymous), so people recur across
-    agencies."""
-    rng = random.Random(11)
-    young = sorted({p["Person ID"] for p in people if p["Age"] and int(p["Age"]) < 18})
-    everyone = sorted({p["Person ID"] for p in people})
-    youth, excluded = [], []
-    for n, person in enumerate(rng.sample(young, len(young) // 3)):
-        for k in range(rng.choice((1, 1, 2))):
-            day = date(2025, rng.randint(1, 12), rng.randint(1, 28))
-            youth.append(
-                {"Contact ID": f"YJ{n}-{k}", "Start Date": day.strftime("%d/%m/%Y"),
-                 "Intervention Type": "YRO", "HO Class": "008/01", "Offence Description":
-                 "wounding", "Age at Start": "16", "Gender": "M",
-                 "LA Code": DISTRICTS[n % len(DISTRICTS)], "Person ID": person, "Synthetic": "Y"}
-            )  # fmt: skip
-    for n, person in enumerate(rng.sample(young, len(young) // 3)):
-        for k in range(rng.choice((1, 1, 2, 3))):
-            day = date(2025, rng.randint(1, 12), rng.randint(1, 28))
-            excluded.append(
-                {"Exclusion ID": f"EX{n}-{k}", "Start Date": day.strftime("%d/%m/%Y"),
-                 "Category": "PERM" if rng.random() < 0.15 else "FIXD", "Reason": "PA",
-                 "School URN": "100001", "Age": "14", "Sex": "M",
-                 "LA Code": DISTRICTS[n % len(DISTRICTS)], "Person ID": person, "Synthetic": "Y"}
-            )  # fmt: skip
-    istv = folder / "istv.csv"
-    attendances = csv_rows(istv)
-    for row in attendances:
-        row["Person ID"] = rng.choice(everyone) if rng.random() < 0.4 else ""
-    _write(istv, attendances)
-    return [_write(folder / "youth.csv", youth), _write(folder / "exclusions.csv", excluded)]
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """A synthetic workspace (the generator's police and A&E extracts at a tenth of the
-    profile's volume, and the partner extracts above), with an analyst, a partner, a partner
-    of one CSP, and the user running the command line as an analyst."""
+    """A synthetic workspace from the generator at a tenth of the profile's volume, its people
+    recurring across police, A&E, youth justice and exclusions (keys made from their recorded
+    identifiers), with an analyst, a partner, a partner of one CSP, and the user running the
+    command line as an analyst."""
     root = tmp_path_factory.mktemp("cohort")
     syn = root / "syn"
-    generate(load_profile("west-mercia"), syn, scale=0.1, seed=3)
+    generate(load_profile("west-mercia"), syn, scale=0.1, seed=3, identities=True)
     files, mappings = synthetic_files(syn)
-    extracts = _partner_extracts(syn, csv_rows(syn / "people.csv"))
-    istv_mapping = next(m for m in mappings if "istv" in m.name)
-    _keyed_mapping(istv_mapping, istv_mapping, "istv")
-    mappings += [
-        _keyed_mapping(MAPPINGS / "youth-justice.yaml", syn / "yj.yaml", "youth_justice"),
-        _keyed_mapping(MAPPINGS / "school-exclusions.yaml", syn / "ex.yaml", "exclusions"),
-    ]
     settings = Settings(**{**WEST_MERCIA.__dict__, "cohort": RULES})
     with Workspace.init(root / "ws", settings) as ws:
-        reports = ingest(ws, [*files, *extracts], mappings=mappings)
+        reports = ingest(ws, files, mappings=mappings)
         assert sum(r.rows_rejected for r in reports) == 0
         ws.classify()
     add_user(root / "ws", "ana", PASSWORD, "analyst")
@@ -346,8 +280,8 @@ def test_a_linkage_run_makes_one_person_of_the_keys_its_clusters_join(built):
     rng = random.Random(5)
     with Workspace.open(built, read_only=True) as ws:
         police, youth = _first_records(ws, "involvements"), _first_records(ws, "youth_justice")
-    firsts = rng.sample(sorted(set(police) - set(youth)), 150)
-    seconds = rng.sample(sorted(youth), 150)
+    seconds = rng.sample(sorted(youth), len(youth) * 3 // 4)
+    firsts = rng.sample(sorted(set(police) - set(youth)), len(seconds))
     rows = []
     for n, (a, b) in enumerate(zip(firsts, seconds, strict=True)):
         rows.append((f"L{n}", *police[a], "involvements"))
@@ -422,6 +356,30 @@ def test_a_partner_of_one_csp_has_the_whole_area_and_that_csp(built):
 # -- what leaves --------------------------------------------------------------------------------
 
 
+SYNTH_FILES = ("people.csv", "istv.csv", "youth-justice.csv", "exclusions.csv")
+IDENTIFIER_LIKE = (
+    r"[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}"  # a postcode
+    r"|[A-Z]\d{12}"  # a UPN
+    r"|\d\d/\d\d/\d{4}|\d{4}-\d\d-\d\d"  # a date
+)
+
+
+def _identifiers(folder: Path) -> set[str]:
+    """Postcodes, UPNs and dates of birth (as recorded and as ISO dates) of the synthetic
+    extracts: values no output may hold."""
+    found = set()
+    for name in SYNTH_FILES:
+        for row in csv_rows(folder / name):
+            for column in ("Postcode", "UPN", "DOB", "Date of Birth"):
+                value = (row.get(column) or "").strip()
+                if len(value) >= 6:
+                    found.add(value)
+                    if re.fullmatch(r"\d\d/\d\d/\d{4}", value):
+                        day, month, year = value.split("/")
+                        found.add(f"{year}-{month}-{day}")
+    return found
+
+
 def test_no_person_key_or_identifier_in_any_output_or_the_audit_log(built, tmp_path):
     outputs = {}
     out = tmp_path / "cohort.csv"
@@ -451,12 +409,15 @@ def test_no_person_key_or_identifier_in_any_output_or_the_audit_log(built, tmp_p
             "UNION SELECT person_key FROM youth_justice UNION SELECT person_key FROM exclusions"
         ).fetchall() if k}  # fmt: skip
         log = ws.audit_log()
-    people = {p["Person ID"] for p in csv_rows(built.parent / "syn" / "people.csv")}
+    identifiers = _identifiers(built.parent / "syn")
     ids = {r["cohort_id"] for r in members}
     for args, text in [*outputs.items(), (("audit log",), log.to_json())]:
         hexes = set(re.findall(r"[0-9a-f]{12,}", text))  # a key or any 12 digits of one
         assert not [h for h in hexes for k in keys if h in k], args
-        assert not set(re.findall(r"\b[A-Z]\d{3,}\b", text)) & people, args
+        assert not set(re.findall(IDENTIFIER_LIKE, text)) & identifiers, args
+    cells = {v for r in members for v in r.values()}
+    surnames = {r["Surname"] for f in SYNTH_FILES for r in csv_rows(built.parent / "syn" / f)}
+    assert not cells & surnames
     assert not [i for i in ids if i in log.to_json()]  # the audit holds counts, not members
     assert out.stat().st_mode & 0o777 == 0o600
     last = log[log["action"] == "cohort export"].iloc[-1]
