@@ -90,8 +90,10 @@ def _expected(ws: Workspace, joined: dict[str, str] | None = None) -> dict[str, 
     ),
     ae AS (SELECT person_key AS person, site, attendance_ref, month FROM ae_attendances
            WHERE person_key IS NOT NULL),
-    yj AS (SELECT person_key AS person, contact_ref, month FROM youth_justice),
-    ex AS (SELECT person_key AS person, exclusion_ref, exclusion_type, month FROM exclusions),
+    yj AS (SELECT person_key AS person, contact_ref, month FROM youth_justice
+           WHERE person_key IS NOT NULL),
+    ex AS (SELECT person_key AS person, exclusion_ref, exclusion_type, month FROM exclusions
+           WHERE person_key IS NOT NULL),
     last AS (
         SELECT max(month) AS last FROM (SELECT month FROM sv UNION ALL SELECT month FROM ae
         UNION ALL SELECT month FROM yj UNION ALL SELECT month FROM ex)

@@ -279,7 +279,7 @@ def _partner(store: Store, table: str, ref: str, source: str, by_la: ir.Table) -
     t = store.table(table)
     t = t.left_join(by_la, t["la_code"] == by_la._la)
     if table == "exclusions":
-        kind = ibis.ifelse(t["exclusion_type"].lower() == "permanent", "permanent", "suspension")
+        kind = t["exclusion_type"].lower().fill_null("unknown")  # permanent or suspension
     else:
         kind = ibis.literal("youth_justice")
     return t.select(

@@ -55,9 +55,9 @@ def cohort_command(
     ] = None,
 ) -> None:
     """The most-at-risk cohort: people whose records (police serious violence, A&E assaults,
-    youth justice, school exclusions) meet at least [cohort] min_factors of the factors in
-    svduty.toml over the lookback months. Members for analysts and admins only; every view
-    is audited. Needs [cohort] purpose and lawful_basis."""
+    youth justice, school exclusions) meet at least min_factors of the factors set in the
+    cohort table of svduty.toml, over its lookback months. Members for analysts and admins
+    only; every view is audited. The table's purpose and lawful_basis are required."""
     from svduty import cli
     from svduty.linkage import cohort_access
 
