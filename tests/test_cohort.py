@@ -340,6 +340,24 @@ def test_the_aggregate_shows_no_small_count_and_none_can_be_recovered(built):
     assert total == len(found.members)
 
 
+def test_the_scanner_recovers_counts_from_an_aggregate_without_secondary_suppression(
+    built, monkeypatch
+):
+    """With only small cells hidden (no secondary suppression), differencing the published
+    cells gives hidden counts back: proof the attack above can succeed."""
+    import svduty.publish.control as control
+
+    with Workspace.open(built, read_only=True, actor="ana") as ws:
+        found = cohort_access.members(ws)
+        area, csps = ws.settings.area, list(ws.settings.csps)
+        threshold = ws.settings.disclosure_threshold
+    truth = _summaries(publications(found, area, csps, Policy(0, internal=True)))
+    monkeypatch.setattr(control, "_protect", lambda *args: False)
+    monkeypatch.setattr(control, "_audited", lambda *args: 0)
+    unsafe = _summaries(publications(found, area, csps, Policy(threshold)))
+    assert recoverable(unsafe, truth, area)
+
+
 def test_a_partner_of_one_csp_has_the_whole_area_and_that_csp(built):
     with Workspace.open(built, read_only=True, actor="shropshire") as ws:
         shown = cohort_access.aggregate(ws)
