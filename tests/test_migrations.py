@@ -28,6 +28,7 @@ from svduty.workspace import DATABASE_FILE, SNAPSHOT_FILE, Workspace
 V1_COMMIT = "692dfee"  # the first package: schema version 1
 V2_COMMIT = "a3c20b6"  # the last commit with schema version 2
 V3_COMMIT = "fb18d52"  # the last commit with schema version 3
+V6_COMMIT = "36e71ca"  # the last commit with schema version 6
 
 REPO = Path(
     subprocess.run(
@@ -210,6 +211,68 @@ def test_a_v2_workspace_keeps_its_attendances_and_gains_their_person_key(v2_work
             described = ws.con.execute(f"DESCRIBE {table}").fetchall()
             assert {name: kind for name, kind, *_ in described} == FACT_TABLES[table], table
     assert after == before and keys == (0,)
+
+
+def test_a_v6_spark_workspace_gains_the_person_key_and_the_new_tables(tmp_path):
+    """On the Spark engine the migration rewrites the A&E Parquet files with an empty person
+    key and writes the new tables' empty files; a youth justice extract then lands."""
+    source = _extract(V6_COMMIT, tmp_path / "code")
+    root, syn = tmp_path / "ws", tmp_path / "syn"
+    script = f"""
+from pathlib import Path
+from svduty.ingest import ingest
+from svduty.settings import Settings
+from svduty.synth.generate import generate
+from svduty.synth.profile import load_profile
+from svduty.workspace import Workspace
+generate(load_profile("west-mercia"), Path({str(syn)!r}), scale=0.01, seed=2)
+ws = Workspace.init(Path({str(root)!r}), Settings(area="West Mercia", forces=("West Mercia",),
+    engine="spark"))
+ingest(ws, [Path({str(syn / "istv.csv")!r})], mappings=[Path({str(syn / "mappings")!r})])
+ws.close()
+"""
+    _run_old(source, "-c", script)
+    warehouse = root / "warehouse"
+    files = sorted((warehouse / "ae_attendances").glob("*.parquet"))
+    old = duckdb.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]})").fetchall()
+    assert len(files) == 2 and old  # the empty file and one batch
+    with Workspace.open(root, say=lambda _: None) as ws:
+        rows = ws.ingest(_youth_justice_extract(tmp_path), mappings=[_youth_justice_mapping()])
+        assert [r.rows_accepted for r in rows] == [1]
+    from svduty.schema import FACT_TABLES
+
+    for path in files:
+        columns = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        assert [c[0] for c in columns] == list(FACT_TABLES["ae_attendances"]), path
+    new = duckdb.sql(
+        f"SELECT * EXCLUDE (person_key) FROM read_parquet({[str(f) for f in files]})"
+    ).fetchall()
+    assert new == old
+    for table in ("youth_justice", "exclusions"):
+        empty = duckdb.sql(f"DESCRIBE SELECT * FROM '{warehouse / table / 'empty.parquet'}'")
+        assert [c[0] for c in empty.fetchall()] == list(FACT_TABLES[table]), table
+    landed = duckdb.sql(
+        f"SELECT contact_type, month FROM read_parquet('{warehouse / 'youth_justice'}/batch-*')"
+    ).fetchall()
+    assert [(kind, str(month)) for kind, month in landed] == [("prevention", "2025-02-01")]
+
+
+def _youth_justice_mapping() -> Path:
+    from svduty.example import example_archive
+
+    return example_archive().parent / "mappings" / "youth-justice.yaml"
+
+
+def _youth_justice_extract(folder: Path) -> Path:
+    """One made-up contact (a name no register holds, a postcode area that does not exist)."""
+    path = folder / "youth.csv"
+    path.write_text(
+        "Contact ID,Start Date,Intervention Type,HO Class,Offence Description,Age at Start,"
+        "Gender,LA Code,Forename,Surname,DOB,Postcode\n"
+        "YJ1,14/02/2025,PREV,,,14,F,E06000051,Quenbyra,Vellacourt,01/03/2010,QX5 5QQ\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def test_v1_workspace_gains_the_partner_tables(v1_workspace, tmp_path):

@@ -579,6 +579,9 @@ def test_without_identities_the_output_is_what_it_was(tmp_path):
         old = pd.read_csv(tmp_path / "now" / name, dtype=str).drop(columns=dropped)
         new = pd.read_csv(tmp_path / "ids" / name, dtype=str)[list(old.columns)]
         assert new.equals(old), name
+    # written again without identities, the folder holds nothing the identities left
+    generate(profile, tmp_path / "ids", scale=0.02, seed=5, corrupt=0.01)
+    assert _digests(tmp_path / "ids") == before
 
 
 def _digest(path: Path) -> str:

@@ -274,6 +274,8 @@ SOURCE_KINDS: dict[str, str] = {
     "police_extract_people": "people in force crime records",
     "istv": "A&E assault attendances (ISTV)",
     "admissions": "hospital admissions for assault",
+    "youth_justice": "youth justice contacts",
+    "exclusions": "school suspensions and exclusions",
     "measure_series": "external series of a success measure",
 }
 """Each kind of source in words: one vocabulary for tables, sentences and the first page."""

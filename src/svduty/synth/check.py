@@ -21,6 +21,7 @@ from svduty.definitions import load_definition
 from svduty.definitions.classify import classify
 from svduty.errors import InputError
 from svduty.ingest import ingest
+from svduty.synth import cohort
 from svduty.synth.profile import Profile, load_profile, quarter_of
 from svduty.workspace import Workspace
 
@@ -40,7 +41,7 @@ class CheckResult:
 
 def synthetic_files(folder: Path) -> tuple[list[Path], list[Path]]:
     files = [folder / n for n in ("crimes.csv", "people.csv", "istv.csv", "admissions.csv")]
-    files += [p for n in ("youth-justice.csv", "exclusions.csv") if (p := folder / n).exists()]
+    files += [p for n in cohort.FILES if (p := folder / n).exists()]
     mappings = sorted((folder / "mappings").glob("*.yaml"))
     missing = [str(f) for f in files if not f.exists()]
     if missing or not mappings:

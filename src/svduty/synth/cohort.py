@@ -75,6 +75,8 @@ EXCLUSIONS_HEADER = [
     "Exclusion ID", "Start Date", "Category", "Reason", "School URN", "Age", "Sex", "LA Code",
     "Forename", "Surname", "Date of Birth", "UPN", "Postcode", "Synthetic",
 ]  # fmt: skip
+FILES = ("youth-justice.csv", "exclusions.csv")
+"""The files only identities make."""
 TRUTH_HEADER = ["file", "line", "person_id", "errors", "synthetic"]
 TRUTH_FOLDER = "truth"
 

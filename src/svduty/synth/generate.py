@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import csv
 import json
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -180,6 +181,12 @@ CORRUPTIONS = {
 }
 
 
+IDENTIFIED_MAPPINGS = ["youth-justice.yaml", "school-exclusions.yaml"]
+"""The mappings written only with identities, for the files only they make."""
+KEY_FROM = ["forename", "surname", "date_of_birth"]
+"""The identifiers every generated mapping makes person keys from, so keys meet across them."""
+
+
 @dataclass
 class Tables:
     """Per-code facts as arrays indexed by code number."""
@@ -319,6 +326,10 @@ class Generator:
             files["istv.csv"] = ISTV_HEADER[:-1] + cohort.ISTV_IDENTIFIERS + ISTV_HEADER[-1:]
             files["youth-justice.csv"] = cohort.YOUTH_HEADER
             files["exclusions.csv"] = cohort.EXCLUSIONS_HEADER
+        else:  # what a run with identities left here would be read with this run's files
+            for name in (*cohort.FILES, *(f"mappings/{m}" for m in IDENTIFIED_MAPPINGS)):
+                (out / name).unlink(missing_ok=True)
+            shutil.rmtree(out / cohort.TRUTH_FOLDER, ignore_errors=True)
         for name, header in files.items():
             with (out / name).open("w", encoding="utf-8", newline="") as handle:
                 csv.writer(handle, lineterminator="\n").writerow(header)
@@ -829,7 +840,7 @@ class Generator:
         names = ["force-records-extract.yaml", "istv-minimum-dataset.yaml"]
         names += ["hospital-admissions.yaml"]
         if self.identities:
-            names += ["youth-justice.yaml", "school-exclusions.yaml"]
+            names += IDENTIFIED_MAPPINGS
         for name in names:
             mapping = load_yaml(source / name)
             mapping["id"] = f"synthetic-{mapping['id']}"
@@ -844,10 +855,6 @@ class Generator:
                 mapping, sort_keys=False, allow_unicode=True
             )
             (folder / name).write_text(text, encoding="utf-8")
-
-
-KEY_FROM = ["forename", "surname", "date_of_birth"]
-"""The identifiers every generated mapping makes person keys from, so keys meet across them."""
 
 
 def _identified(mapping: dict) -> None:

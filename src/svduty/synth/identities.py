@@ -355,7 +355,8 @@ def recorded(
     surname = _typos(rng, surname, errors["surname_typo"])
 
     born = people.born[who]
-    text = np.datetime_as_string(born, unit="D").astype(object)
+    days, where = np.unique(born, return_inverse=True)  # a few thousand dates, formatted once
+    text = np.datetime_as_string(days, unit="D").astype(object)[where]
     swap = np.flatnonzero(errors["dob_swapped"])
     text[swap] = [f"{t[:4]}-{t[8:10]}-{t[5:7]}" for t in text[swap]]
     text[errors["dob_missing"]] = None
