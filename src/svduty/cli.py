@@ -26,6 +26,8 @@ from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
 from svduty.interventions.cli import gaps_command, interventions_app
+from svduty.linkage.cli import bench_linkage_command, link_app
+from svduty.linkage.cohort_cli import cohort_command
 from svduty.options import DefinitionOption as WorkspaceDefinitionOption
 from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, csv_text, render
@@ -64,6 +66,9 @@ keys_app = typer.Typer(help="Partnership keys, which make person keys meet acros
 app.add_typer(keys_app, name="keys")
 app.add_typer(interventions_app, name="interventions")
 app.command("gaps")(gaps_command)
+app.command("cohort")(cohort_command)
+app.add_typer(link_app, name="link")
+bench_app.command("linkage")(bench_linkage_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

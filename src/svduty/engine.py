@@ -330,10 +330,15 @@ def spark_session() -> Any:
             "spark: PySpark is not installed; install svduty with the 'spark' extra "
             "(pip install 'svduty[spark]')"
         ) from error
+    builder = SparkSession.builder.master(os.environ.get("SVDUTY_SPARK_MASTER", "local[2]"))
+    with contextlib.suppress(ImportError):  # Splink's string-similarity functions, for linkage
+        from splink.backends.spark import similarity_jar_location
+
+        builder = builder.config("spark.jars", similarity_jar_location())
     session = (
-        SparkSession.builder.master(os.environ.get("SVDUTY_SPARK_MASTER", "local[2]"))
-        .appName("svduty")
+        builder.appName("svduty")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", os.environ.get("SVDUTY_SPARK_DRIVER_MEMORY", "2g"))

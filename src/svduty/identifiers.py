@@ -157,14 +157,7 @@ def read(
         "batches": wanted_batches,
         "fields": chosen,
     }
-    role = _role(workspace)
-    if role not in READER_ROLES:
-        workspace.audit("read identifiers", {**asked, "allowed": False, "role": role})
-        raise IdentifiersDenied(
-            f"identifiers are for analysts: {workspace.actor!r} is "
-            f"{'not a user of this workspace' if role is None else f'a {role}'}; an admin can "
-            f"add them with `svduty users add {workspace.actor} --role analyst`"
-        )
+    require_reader(workspace, "read identifiers", asked, "identifiers")
     if not wanted_records and not wanted_batches:
         raise InputError("name the records or batches whose identifiers are wanted")
     committed = sorted(workspace.batch_ids)
@@ -189,6 +182,19 @@ def read(
             ).df()
     workspace.audit("read identifiers", {**asked, "allowed": True, "rows": len(frame)})
     return frame
+
+
+def require_reader(workspace: Workspace, action: str, asked: dict[str, Any], what: str) -> None:
+    """Refuse an actor who is not an analyst (or admin) of the workspace's accounts; the refusal
+    is audited as `action` with what was `asked`."""
+    role = _role(workspace)
+    if role not in READER_ROLES:
+        workspace.audit(action, {**asked, "allowed": False, "role": role})
+        raise IdentifiersDenied(
+            f"{what} are for analysts: {workspace.actor!r} is "
+            f"{'not a user of this workspace' if role is None else f'a {role}'}; an admin can "
+            f"add them with `svduty users add {workspace.actor} --role analyst`"
+        )
 
 
 def _empty(chosen: list[str]) -> pd.DataFrame:

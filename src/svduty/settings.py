@@ -113,6 +113,7 @@ class Settings:
     partnership_key: str = ""
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
     need: dict[str, Any] = field(default_factory=dict)  # how need is scored: [need]
+    cohort: dict[str, Any] = field(default_factory=dict)  # the most-at-risk cohort: [cohort]
 
     def __post_init__(self) -> None:
         problems = []
@@ -167,7 +168,9 @@ def load_settings(workspace: Path) -> Settings:
     csps = {name: tuple(districts) for name, districts in raw.get("csps", {}).items()}
     need = dict(raw.get("need", {}))
     _check_need(path, need)
-    return Settings(**section, csps=csps, need=need)
+    cohort = dict(raw.get("cohort", {}))
+    _check_cohort(path, cohort)
+    return Settings(**section, csps=csps, need=need, cohort=cohort)
 
 
 def _check_need(path: Path, need: dict[str, Any]) -> None:
@@ -177,6 +180,17 @@ def _check_need(path: Path, need: dict[str, Any]) -> None:
 
     try:
         NeedMethod.of(need)
+    except InputError as error:
+        raise WorkspaceError(f"{path}: {error}") from error
+
+
+def _check_cohort(path: Path, cohort: dict[str, Any]) -> None:
+    """The [cohort] table is read by `svduty cohort`; a mistake in it is named on loading."""
+    from svduty.errors import InputError
+    from svduty.linkage.cohort_rules import CohortRules
+
+    try:
+        CohortRules.of(cohort)
     except InputError as error:
         raise WorkspaceError(f"{path}: {error}") from error
 
@@ -205,6 +219,8 @@ def render_settings(settings: Settings) -> str:
         lines.append(f"{_toml_value(name)} = {_toml_value(list(districts))}")
     lines.append("")
     lines += _need_lines(settings.need)
+    lines.append("")
+    lines += _cohort_lines(settings.cohort)
     return "\n".join(lines) + "\n"
 
 
@@ -224,6 +240,27 @@ def _need_lines(chosen: dict[str, Any]) -> list[str]:
             lines.append(f"{name} = {_toml_value(chosen[name])}")
         else:
             lines.append(f"# {name} = {_toml_value(default)}")
+    return lines
+
+
+def _cohort_lines(chosen: dict[str, Any]) -> list[str]:
+    """The [cohort] table: the rules of `svduty cohort`, each default shown commented out;
+    purpose and lawful_basis have no default and must be written before a cohort is built."""
+    from dataclasses import asdict
+
+    from svduty.linkage.cohort_rules import EXAMPLES, CohortRules
+
+    lines = [
+        "# The most-at-risk cohort (`svduty cohort`, analysts only): each factor's threshold",
+        "# over the lookback months (0 turns a factor off) and the factors needed to enter it.",
+        "# purpose and lawful_basis are required: the cohort is not built without them.",
+        "[cohort]",
+    ]
+    for name, default in asdict(CohortRules()).items():
+        if name in chosen:
+            lines.append(f"{name} = {_toml_value(chosen[name])}")
+        else:
+            lines.append(f"# {name} = {_toml_value(EXAMPLES.get(name, default))}")
     return lines
 
 

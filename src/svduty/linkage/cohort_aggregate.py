@@ -1,0 +1,107 @@
+"""The cohort in aggregate: how many members, by age band and by factor, for the whole area and
+each CSP, through the project's disclosure control. The only form of the cohort that may be
+published.
+
+The whole area's report and each CSP's are controlled together (as the SNA's are), so no count
+from 1 to threshold - 1 is shown, and no hidden cell can be worked out from a table's other
+cells, its total, or the whole area as the sum of its CSPs and of members placed in none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from svduty.linkage.cohort import UNKNOWN, Cohort
+from svduty.publish import Draft, Policy, Publication, publish
+from svduty.publish.tables import Table
+from svduty.vocabulary import AGE_BANDS
+
+SECTION = "cohort"
+MEMBERS = "members"  # the total the members figure and the age bands share
+
+
+def publications(cohort: Cohort, area: str, csps: list[str], policy: Policy) -> list[Publication]:
+    """The whole area's publication (first) and each CSP's, controlled together."""
+    drafts = [_draft(cohort, area, None)]
+    drafts += [_draft(cohort, csp, csp) for csp in csps]
+    return publish(drafts, policy)
+
+
+def _draft(cohort: Cohort, name: str, csp: str | None) -> Draft:
+    members = cohort.members
+    if csp is not None:
+        members = members[members["area"] == csp]
+    bands = [label for _, _, label in AGE_BANDS] + [UNKNOWN]
+    by_band = members["age_band"].value_counts()
+    ages = pd.DataFrame({"age_band": bands, "count": [int(by_band.get(b, 0)) for b in bands]})
+    factors = pd.DataFrame(
+        {
+            "factor": [f.name for f in cohort.factors],
+            "count": [int(members[f"{f.id}_met"].fillna(False).astype(bool).sum())
+                      for f in cohort.factors],
+        }
+    )  # fmt: skip
+    tables = [
+        Table(
+            SECTION,
+            "members",
+            pd.DataFrame({"value": [len(members)]}),
+            counts=["value"],
+            total=MEMBERS,
+        ),
+        Table(SECTION, "age_bands", ages, key=["age_band"], counts=["count"], total=MEMBERS),
+        Table(SECTION, "factors", factors, key=["factor"], counts=["count"]),
+    ]
+    provenance: dict[str, Any] = {
+        "area": name,
+        "csp": csp,
+        "period": f"{cohort.first_month} to {cohort.last_month}",
+        "definition": cohort.definition,
+        "rules": _rules(cohort),
+        "synthetic": bool(cohort.members["synthetic"].any()) if len(cohort.members) else False,
+    }
+    return Draft(name, tables, provenance)
+
+
+def _rules(cohort: Cohort) -> list[str]:
+    """The rules in words, for the published notes."""
+    rules = cohort.rules
+    said = [
+        f"a member meets {rules.min_factors} or more factors over {rules.lookback_months} months"
+    ]
+    for factor in cohort.factors:
+        threshold = getattr(rules, factor.rule)
+        if factor.id == "exclusions":
+            said.append(f"{factor.name}: a permanent exclusion or {threshold} suspensions")
+        else:
+            said.append(f"{factor.name}: {threshold} or more")
+    return said
+
+
+def summary(publication: Publication) -> dict[str, Any]:
+    """A publication as its JSON: the figures (hidden ones as null), which columns are counts,
+    and what they are about."""
+    return {
+        "area": publication.id,
+        "sections": publication.sections(),
+        "count_columns": publication.count_columns,
+        "provenance": publication.provenance,
+        "suppressed": {"primary": publication.primary, "secondary": publication.secondary},
+    }
+
+
+def long_table(pubs: list[Publication]) -> pd.DataFrame:
+    """Every published figure as one row: area, table, category, count (None when hidden)."""
+    rows = []
+    for pub in pubs:
+        rows.append(
+            {"area": pub.id, "table": "members", "category": "all members",
+             "count": pub.value(SECTION, "members")}
+        )  # fmt: skip
+        for name, column in (("age_bands", "age_band"), ("factors", "factor")):
+            frame = pub.table(SECTION, name)
+            for category, count in zip(frame[column], frame["count"], strict=True):
+                rows.append({"area": pub.id, "table": name, "category": category, "count": count})
+    return pd.DataFrame(rows, columns=["area", "table", "category", "count"], dtype=object)
