@@ -429,7 +429,13 @@ def test_no_person_key_or_identifier_in_any_output_or_the_audit_log(built, tmp_p
             "UNION SELECT person_key FROM youth_justice UNION SELECT person_key FROM exclusions"
         ).fetchall() if k}  # fmt: skip
         log = ws.audit_log()
-    identifiers = _identifiers(built.parent / "syn")
+        (first,) = ws.con.execute("SELECT min(month) FROM incidents").fetchone()
+    # a child born within the records' period has a date of birth that is also a day records
+    # fall on, which the list shows rightly (first and last dates): only earlier ones are looked for
+    identifiers = {
+        i for i in _identifiers(built.parent / "syn")
+        if not (re.fullmatch(r"\d{4}-\d\d-\d\d", i) and i >= first.isoformat())
+    }  # fmt: skip
     ids = {r["cohort_id"] for r in members}
     for args, text in [*outputs.items(), (("audit log",), log.to_json())]:
         hexes = set(re.findall(r"[0-9a-f]{12,}", text))  # a key or any 12 digits of one
