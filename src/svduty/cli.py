@@ -1245,6 +1245,13 @@ def pseudonymise(
         ),
     ],
     out_file: Annotated[Path, typer.Option("--out", help="The pseudonymised extract (new).")],
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="key: the person key only; bloom: also a Bloom filter of each identifier and "
+            "encoded blocking keys, for linkage that tolerates typos."
+        ),
+    ] = "key",
 ) -> None:
     """Replace the identifiers of an extract by person keys before it leaves the agency: the
     output keeps every other column, adds the key column and has no identifier column.
@@ -1252,11 +1259,12 @@ def pseudonymise(
     from svduty.identity.keys import read_key
     from svduty.identity.pseudonymise import pseudonymise as run
 
-    done = run(path, mapping, read_key(key, "--key"), out_file)
+    done = run(path, mapping, read_key(key, "--key"), out_file, encoding)
     out.print(
         f"wrote {done.out}: {done.rows:,} rows, {done.key_column!r} made from "
         f"{', '.join(done.key_fields)} with partnership key {done.fingerprint}; identifier "
-        f"columns left out: {', '.join(done.removed)}",
+        f"columns left out: {', '.join(done.removed)}"
+        + (f"; encoded columns: {', '.join(done.encoded)}" if done.encoded else ""),
         highlight=False,
     )
     if done.without_key:

@@ -150,7 +150,7 @@ BLOCK_KEYS: tuple[BlockKey, ...] = (
     BlockKey("block_forename", (("forename", "soundex"),)),
 )
 """The blocking keys made when their fields are encoded: year of birth with sex (or alone when
-sex is not recorded), and the Soundex of each name."""
+sex is not recorded), year and month of birth, and the Soundex of each name."""
 
 
 def filter_text_sql(normalised: str) -> str:
@@ -281,8 +281,8 @@ def _block_sql(block: BlockKey) -> str:
 
 
 def default_blocks(fields: Iterable[str]) -> tuple[BlockKey, ...]:
-    """The blocking keys the encoded fields allow: year of birth with sex (the year alone when
-    sex is not encoded) and the Soundex of each name."""
+    """The blocking keys the encoded fields allow (`BLOCK_KEYS`); the year of birth alone only
+    when sex is not encoded."""
     chosen = [b for b in BLOCK_KEYS if b.fits(fields)]
     if any(b.name == "block_birth_sex" for b in chosen):
         chosen = [b for b in chosen if b.name != "block_birth_year"]
