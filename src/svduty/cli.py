@@ -26,6 +26,7 @@ from svduty import __version__
 from svduty.errors import SvdutyError
 from svduty.heartbeat import Heartbeat
 from svduty.interventions.cli import gaps_command, interventions_app
+from svduty.linkage.pprl_bench import pprl_command
 from svduty.options import DefinitionOption as WorkspaceDefinitionOption
 from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, csv_text, render
@@ -64,6 +65,7 @@ keys_app = typer.Typer(help="Partnership keys, which make person keys meet acros
 app.add_typer(keys_app, name="keys")
 app.add_typer(interventions_app, name="interventions")
 app.command("gaps")(gaps_command)
+bench_app.command("pprl")(pprl_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

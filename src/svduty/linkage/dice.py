@@ -25,13 +25,31 @@ THRESHOLDS = (0.9, 0.8, 0.6)
 from another name, whose bigrams rarely agree beyond 0.3."""
 
 
+BITS = "_bits"
+"""A filter's count of set bits is the filter column's name with this suffix: counted once per
+record by `bloom_input_sql`, not once per pair and level."""
+
+
 def dice_at_least(column: str, threshold: float) -> str:
     """SQL (DuckDB) saying the Dice coefficient of a filter column's `_l` and `_r` values is at
     least `threshold`, multiplied out (no division, no NULL when both filters are empty)."""
     left, right = f'"{column}_l"', f'"{column}_r"'
-    return (
-        f"2 * bit_count({left} & {right}) >= {threshold} * (bit_count({left}) + bit_count({right}))"
-    )
+    counts = f'"{column}{BITS}_l" + "{column}{BITS}_r"'
+    return f"2 * bit_count({left} & {right}) >= {threshold} * ({counts})"
+
+
+def bloom_input_sql(source: str, fields: Sequence[str], text: bool = False) -> str:
+    """SQL of a bloom-mode model's input: `source` (a table or parenthesised query) with each
+    field's filter as a BITSTRING (decoded from base64 when `text`, as files hold them) and its
+    count of set bits."""
+    columns = [field + SUFFIX for field in fields]
+    filters = [f'from_base64(s."{c}")::BIT' if text else f's."{c}"' for c in columns]
+    made = [
+        f'{sql} AS "{c}", bit_count({sql}) AS "{c}{BITS}"'
+        for sql, c in zip(filters, columns, strict=True)
+    ]
+    excluded = ", ".join(f'"{c}"' for c in columns)
+    return f"SELECT s.* EXCLUDE ({excluded}), {', '.join(made)} FROM {source} s"
 
 
 def dice_comparison(
@@ -75,9 +93,9 @@ def bloom_settings(
     engine: str = "duckdb",
     unique_id: str = "unique_id",
 ) -> SettingsCreator:
-    """Splink settings for bloom mode: one Dice comparison per field's filter (`<field>_bloom`),
-    and blocking rules on the encoded blocking keys (a name, or several names that must all be
-    equal)."""
+    """Splink settings for bloom mode: one Dice comparison per field's filter (`<field>_bloom`,
+    with its count of bits: the input is `bloom_input_sql`), and blocking rules on the encoded
+    blocking keys (a name, or several names that must all be equal)."""
     from splink import SettingsCreator, block_on
 
     require_duckdb(engine)

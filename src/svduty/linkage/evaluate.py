@@ -21,7 +21,7 @@ import duckdb
 
 from svduty.identity.normalise import normalised_sql
 from svduty.linkage.bloom import DEFAULT, SUFFIX, BloomParams, encode
-from svduty.linkage.dice import bloom_settings
+from svduty.linkage.dice import bloom_input_sql, bloom_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +126,7 @@ def _prepare(
     }
     encode(con, f"{name}_raw", ["unique_id"], fields, EVALUATION_KEY, f"{name}_encoded", params)
     if mode == "bloom":
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_encoded")
+        con.execute(f"CREATE TABLE {name} AS {bloom_input_sql(f'{name}_encoded', list(fields))}")
     else:
         clear = ", ".join(f"{sql} AS {field}" for field, sql in fields.items())
         filters = ", ".join(field + SUFFIX for field in fields)
