@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -225,3 +226,12 @@ def test_bloom_linkage_scores_within_three_points_of_plain_on_febrl4():
     assert plain.f1 >= 0.95
     assert bloom.f1 >= plain.f1 - 0.03
     assert time.perf_counter() - start < 60
+
+
+def test_the_documentation_states_the_parameters():
+    doc = (Path(__file__).parents[1] / "docs" / "partner-extracts.md").read_text()
+    assert f"each bigram sets {DEFAULT.hashes} bits of a filter of {DEFAULT.bits} bits" in doc
+    for label in (BLOOM_LABEL, BLOCK_LABEL):
+        assert f"`{label.decode()}`" in doc
+    for block in default_blocks(["forename", "surname", "date_of_birth", "sex"]):
+        assert f"`{block.name}`" in doc
