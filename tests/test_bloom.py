@@ -21,6 +21,7 @@ import pytest
 
 from svduty.errors import InputError
 from svduty.identity.keys import create_key_file, parse_key
+from svduty.ingest import ingest
 from svduty.linkage.bloom import (
     BLOCK_LABEL,
     BLOOM_LABEL,
@@ -33,8 +34,10 @@ from svduty.linkage.bloom import (
     qgrams,
     soundex,
 )
-from svduty.linkage.dice import bloom_settings
+from svduty.linkage.dice import bloom_input_sql, bloom_settings
 from svduty.linkage.evaluate import febrl4_scores
+from svduty.settings import Settings
+from svduty.workspace import Workspace
 
 KEY_A = hashlib.sha256(b"made-up partnership A").digest()
 KEY_B = hashlib.sha256(b"made-up partnership B").digest()
@@ -214,6 +217,28 @@ def test_a_bloom_extract_has_filters_and_no_identifier(tmp_path):
     assert got == expected
     assert dice(got[1], got[2]) > 0.75 and rows[1]["Person Key"] != rows[2]["Person Key"]
     assert rows[1]["block_surname"] == rows[2]["block_surname"]
+    # the model's input reads the filters back from the file, with their counts of bits
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE extract AS SELECT * FROM read_csv('{tmp_path / 'out.csv'}', skip=2, "
+        "header=true, all_varchar=true)"
+    )
+    model_input = bloom_input_sql("extract", fields, text=True)
+    read = con.execute(
+        f"SELECT surname_bloom::BLOB, surname_bloom_bits FROM ({model_input}) "
+        'ORDER BY "Crime Reference"'
+    ).fetchall()
+    assert [(bytes(f), n) for f, n in read] == [
+        (f, sum(bin(x).count("1") for x in f)) for f in expected
+    ]
+    # ingest reads the extract with the same mapping, its keys as made, the encodings aside
+    settings = Settings(area="Test", forces=("West Mercia",), partnership_key=f"file:{key_file}")
+    ws = Workspace.init(tmp_path / "ws", settings)
+    [report] = ingest(ws, [tmp_path / "out.csv"], mappings=[mapping])
+    keys = ws.con.execute("SELECT crime_ref, person_key FROM involvements ORDER BY 1").fetchall()
+    ws.close()
+    assert (report.rows_accepted, report.rows_rejected) == (len(PEOPLE), 0)
+    assert keys == [(r["Crime Reference"], r["Person Key"]) for r in rows]
 
 
 # -- FEBRL4: plain and bloom linkage -----------------------------------------------------------

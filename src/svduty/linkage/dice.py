@@ -3,8 +3,10 @@ bloom mode: the same Fellegi-Sunter model as plain mode, with Dice levels in pla
 distances and encoded blocking keys in place of clear values.
 
 Bloom mode runs on DuckDB only: the comparisons need bitwise AND and a population count over
-bit strings (DuckDB's BITSTRING, `&` and `bit_count`); Spark has no bit-string type and its `&`
-and `bit_count` take integers only, so a filter of 1024 bits cannot be compared there as one value.
+bit strings (DuckDB's BITSTRING, `&` and `bit_count`). Spark has no bit-string type: its `&` and
+`bit_count` take integers only, and its bitmap functions (`bitmap_count`, `bitmap_or_agg`) count
+and aggregate binary bitmaps but cannot AND two values of one row, so a filter of 1024 bits
+cannot be compared there as one value.
 """
 
 from __future__ import annotations
