@@ -120,7 +120,8 @@ def test_blocking_keys_are_encoded_coarse_values():
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE people AS SELECT * FROM (VALUES (1, 'VELLACOURT', '1988-07-14', 'F'), "
-        "(2, 'VELACOURT', '1988-02-01', 'F'), (3, 'VELLACOURT', '1988-07-14', 'M')) "
+        "(2, 'VELACOURT', '1988-02-01', 'F'), (3, 'VELLACOURT', '1988-07-14', 'M'), "
+        "(4, NULL, NULL, 'F')) "
         "t(id, surname, date_of_birth, sex)"
     )
     fields = {"surname": "s.surname", "date_of_birth": "s.date_of_birth", "sex": "s.sex"}
@@ -131,6 +132,8 @@ def test_blocking_keys_are_encoded_coarse_values():
     assert rows[0] == (block_hmac(key, "block_birth_sex", "1988\x1fF"), rows[1][1])
     assert rows[1][0] == rows[0][0] and rows[2][0] != rows[0][0]  # year and sex
     assert rows[0][1] == block_hmac(key, "block_surname", soundex("VELACOURT"))
+    assert rows[3] == (None, None)  # a missing value blocks with nothing
+    assert con.execute("SELECT surname_bloom FROM encoded WHERE id = 4").fetchall() == [(None,)]
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,7 @@ def _map_distinct(
     name: str,
     values_sql: str,
     fn: Callable[[str], object],
+    mapped_type: str = "VARCHAR",
 ) -> None:
     """A temporary table `name(value, mapped)` of fn over the distinct non-NULL values of a
     query: Python runs once per distinct value, never per row."""
@@ -180,7 +181,10 @@ def _map_distinct(
     ]
     frame = pd.DataFrame({"value": distinct, "mapped": [fn(v) for v in distinct]})
     con.register(f"{name}_frame", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT value::VARCHAR AS value, "
+        f"mapped::{mapped_type} AS mapped FROM {name}_frame"
+    )
     con.unregister(f"{name}_frame")
 
 
@@ -203,13 +207,13 @@ def encode(
     bloom_key = derived_key(secret, BLOOM_LABEL)
     block_key = derived_key(secret, BLOCK_LABEL)
     columns = [f"s.{_quote(i)}" for i in ids]
-    columns += [f"{sql} AS {_quote(name)}" for name, sql in fields.items()]
+    columns += [f"{filter_text_sql(sql)} AS {_quote(name)}" for name, sql in fields.items()]
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _bf_src AS SELECT {', '.join(columns)} FROM {source} s"
     )
     joins, selected = [], [f"r.{_quote(i)}" for i in ids]
     for n, name in enumerate(fields):
-        text = filter_text_sql(f"r.{_quote(name)}")
+        text = f"r.{_quote(name)}"
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _bf_grams AS SELECT DISTINCT t.value, "
             f"substr({sql_text(PAD)} || t.value || {sql_text(PAD)}, i, {params.q}) AS gram "
@@ -221,6 +225,7 @@ def encode(
             "_bf_positions",
             "SELECT gram FROM _bf_grams",
             partial(positions, bloom_key, name, params=params),
+            "INTEGER[]",
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _bf_field_{n} AS SELECT g.value, "
@@ -267,12 +272,13 @@ def block_hmac(key: bytes, name: str, value: str) -> str:
 
 
 def _block_sql(block: BlockKey) -> str:
-    """SQL of a blocking key's clear value over `_bf_src` as `r`; NULL when a part is."""
+    """SQL of a blocking key's clear value over `_bf_src` as `r` (which holds each field's
+    filter text); NULL when a part is."""
     parts = []
     for field, how in block.parts:
         value = f"r.{_quote(field)}"
         if how in ("year", "month"):
-            parts.append(f"left({filter_text_sql(value)}, {4 if how == 'year' else 6})")
+            parts.append(f"left({value}, {4 if how == 'year' else 6})")
         elif how == "soundex":
             parts.append(f"r.{_quote('_soundex_' + field)}")
         else:
