@@ -10,17 +10,22 @@ HMAC-SHA-256 of a label under the partnership key: the Bloom key differs from th
 are made with, and the same bigram sets different bits in different fields. Two filters are
 compared by their Dice coefficient, 2|A and B| / (|A| + |B|), which follows the Dice coefficient of
 the two bigram sets, so a typo lowers the similarity a little and another name lowers it a lot.
-Without the partnership key nobody can make a filter for a guessed name.
+Without the partnership key nobody can make a filter for a guessed name; but filters of many
+records can be attacked by the frequencies of their bit patterns (the cryptanalysis of
+Bloom-filter encodings published since 2011), so an encoded extract stays pseudonymous data,
+handled as personal data.
 
 Positions depend only on the key and the bigram, so Python hashes each distinct bigram once and
 the engine builds the filters: each distinct value is cut into bigrams, joined to their
 positions and aggregated with DuckDB's `bitstring_agg` into a BITSTRING; the records then join
-their values' filters. A million records cost a few thousand HMACs and a few joins.
+their values' filters. A million records cost a few thousand HMACs and a few joins: with the
+person key and the writing of the file, about 40 s on two busy cores against 6 s for the key
+alone (`svduty bench pprl`).
 
 Blocking keys are encoded too: HMAC-SHA-256 (under a third key derived the same way) of coarse
-values, the year of birth with sex and the Soundex code of each name, so records can be paired
-for comparison without any clear value; two records share a block when their block keys are
-equal.
+values (year of birth with sex, year and month of birth, the Soundex code of each name), so
+records can be paired for comparison without any clear value; two records share a block when
+their blocking keys are equal.
 
 The filters live in DuckDB as BITSTRING columns (`<field>_bloom`); in files they are written as
 base64 text of their bytes (`to_base64(f::BLOB)`, read back with `from_base64(t)::BIT`).
