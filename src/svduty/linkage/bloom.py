@@ -19,8 +19,8 @@ Positions depend only on the key and the bigram, so Python hashes each distinct 
 the engine builds the filters: each distinct value is cut into bigrams, joined to their
 positions and aggregated with DuckDB's `bitstring_agg` into a BITSTRING; the records then join
 their values' filters. A million records cost a few thousand HMACs and a few joins: with the
-person key and the writing of the file, about 40 s on two busy cores against 6 s for the key
-alone (`svduty bench pprl`).
+person key and the writing of the file, 36 s on two busy cores against 5.6 s for the key alone
+(`svduty bench pprl`).
 
 Blocking keys are encoded too: HMAC-SHA-256 (under a third key derived the same way) of coarse
 values (year of birth with sex, year and month of birth, the Soundex code of each name), so
