@@ -28,6 +28,7 @@ from svduty.heartbeat import Heartbeat
 from svduty.interventions.cli import gaps_command, interventions_app
 from svduty.linkage.cli import bench_linkage_command, link_app
 from svduty.linkage.cohort_cli import cohort_command
+from svduty.linkage.pprl_bench import pprl_command
 from svduty.options import DefinitionOption as WorkspaceDefinitionOption
 from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, csv_text, render
@@ -69,6 +70,7 @@ app.command("gaps")(gaps_command)
 app.command("cohort")(cohort_command)
 app.add_typer(link_app, name="link")
 bench_app.command("linkage")(bench_linkage_command)
+bench_app.command("pprl")(pprl_command)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -1259,6 +1261,13 @@ def pseudonymise(
         ),
     ],
     out_file: Annotated[Path, typer.Option("--out", help="The pseudonymised extract (new).")],
+    encoding: Annotated[
+        str,
+        typer.Option(
+            help="key: the person key only; bloom: also a Bloom filter of each identifier and "
+            "encoded blocking keys, for linkage that tolerates typos."
+        ),
+    ] = "key",
 ) -> None:
     """Replace the identifiers of an extract by person keys before it leaves the agency: the
     output keeps every other column, adds the key column and has no identifier column.
@@ -1266,11 +1275,12 @@ def pseudonymise(
     from svduty.identity.keys import read_key
     from svduty.identity.pseudonymise import pseudonymise as run
 
-    done = run(path, mapping, read_key(key, "--key"), out_file)
+    done = run(path, mapping, read_key(key, "--key"), out_file, encoding)
     out.print(
         f"wrote {done.out}: {done.rows:,} rows, {done.key_column!r} made from "
         f"{', '.join(done.key_fields)} with partnership key {done.fingerprint}; identifier "
-        f"columns left out: {', '.join(done.removed)}",
+        f"columns left out: {', '.join(done.removed)}"
+        + (f"; encoded columns: {', '.join(done.encoded)}" if done.encoded else ""),
         highlight=False,
     )
     if done.without_key:

@@ -7,6 +7,11 @@ The key is made by the same SQL as ingest makes it from the clear identifiers, s
 pseudonymised at the agency and one ingested in the clear give a person one key. Ingest reads
 the output with the same mapping: a header with the key column and no identifiers is read as an
 extract whose keys are made already.
+
+With `encoding="bloom"` the output also holds, for each declared identifier, its Bloom filter
+(base64, `<field>_bloom`) and the encoded blocking keys (svduty.linkage.bloom), for linkage that
+tolerates a typo without any identifier in the clear; a second note line says how they were
+made.
 """
 
 from __future__ import annotations
@@ -21,12 +26,19 @@ import duckdb
 
 from svduty.errors import InputError
 from svduty.identity.keys import KEY_TABLE, PersonKeySecret
+from svduty.identity.normalise import FIELDS, normalised_sql
+from svduty.linkage.bloom import DEFAULT, SUFFIX, default_blocks, encode
 from svduty.mapping import load_mapping
 from svduty.sources.base import comment_lines, read_header, sql_text
 from svduty.sources.mapped import MappedAdapter
 
 NOTE = "# person keys made by svduty pseudonymise from {fields} with partnership key {fingerprint}"
 """The first line of a pseudonymised extract: which key made its keys (by fingerprint)."""
+BLOOM_NOTE = (
+    "# Bloom filters (base64) made by svduty pseudonymise from {fields} ({params}) and blocking "
+    "keys {blocks}, with partnership key {fingerprint}"
+)
+ENCODINGS = ("key", "bloom")
 _NOTED = re.compile(
     r"# person keys made by svduty pseudonymise .* with partnership key ([0-9a-f]{16})"
 )
@@ -44,13 +56,21 @@ class Pseudonymised:
     without_key: tuple[int, ...]
     """Lines (in the input) whose key could not be made: an identifier of the key is empty or
     unreadable."""
+    encoded: tuple[str, ...] = ()
+    """Bloom filter and blocking key columns written (encoding "bloom")."""
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) -> Pseudonymised:
+def pseudonymise(
+    path: Path, mapping: Path, secret: PersonKeySecret, out: Path, encoding: str = "key"
+) -> Pseudonymised:
+    if encoding not in ENCODINGS:
+        raise InputError(
+            f"--encoding must be one of {', '.join(ENCODINGS)}; {encoding!r} was given"
+        )
     if out.exists():
         raise InputError(f"{out}: the file exists; give a new name for the pseudonymised extract")
     if path.suffix.lower() != ".csv":
@@ -89,6 +109,18 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
     removed = [c for c in types if c in part.identifier_columns]
     kept = ", ".join(f"s.{_quote(c)}" for c in types if c not in part.identifier_columns)
     made = adapter.person_key_sql("clear")
+    clear = {
+        i.field: normalised_sql(
+            FIELDS[i.field].kind, f"nullif(trim(s.{_quote(i.column)}), '')", i.format
+        )
+        for i in part.identifiers
+    }
+    blocks = default_blocks(clear)
+    encoded = [f + SUFFIX for f in clear] + [b.name for b in blocks] if encoding == "bloom" else []
+    taken = sorted(set(encoded) & set(header))
+    if taken:
+        raise InputError(f"{path}: the file has a column named {', '.join(taken)} already")
+    staged = "".join(f", {sql} AS {_quote('_clear_' + f)}" for f, sql in clear.items())
     out.parent.mkdir(parents=True, exist_ok=True)
     body = out.with_name(f".{out.name}.{os.getpid()}.body")
     whole = out.with_name(f".{out.name}.{os.getpid()}.tmp")
@@ -98,9 +130,9 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
         skip = f", skip={notes}" if notes else ""
         con.execute(
             "CREATE TEMP TABLE _keyed AS SELECT row_number() OVER () AS _line, "
-            f"{kept}{', ' if kept else ''}{made} AS {_quote(key.column)} "
-            f"FROM read_csv({sql_text(str(path))}, columns={columns}, header=true, "
-            f"auto_detect=false, delim=',', quote='\"', escape='\"'{skip}) s "
+            f"{kept}{', ' if kept else ''}{made} AS {_quote(key.column)}"
+            f"{staged if encoded else ''} FROM read_csv({sql_text(str(path))}, columns={columns}, "
+            f"header=true, auto_detect=false, delim=',', quote='\"', escape='\"'{skip}) s "
             f"CROSS JOIN {KEY_TABLE} k"
         )
         rows = int(con.execute("SELECT count(*) FROM _keyed").fetchall()[0][0])
@@ -110,10 +142,20 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
                 f"SELECT _line FROM _keyed WHERE {_quote(key.column)} IS NULL ORDER BY 1"
             ).fetchall()
         ]
-        con.execute(
-            f"COPY (SELECT * EXCLUDE (_line) FROM _keyed ORDER BY _line) TO "
-            f"{sql_text(str(body))} (HEADER, DELIMITER ',')"
-        )
+        written = "SELECT * EXCLUDE (_line) FROM _keyed ORDER BY _line"
+        if encoded:
+            sources = {f: f"s.{_quote('_clear_' + f)}" for f in clear}
+            encode(con, "_keyed", ["_line"], sources, secret.secret, "_bloom", blocks=blocks)
+            filters = [
+                f"to_base64(b.{_quote(f + SUFFIX)}::BLOB) AS {_quote(f + SUFFIX)}" for f in clear
+            ]
+            staged_names = ", ".join(_quote("_clear_" + f) for f in clear)
+            written = (
+                f"SELECT k.* EXCLUDE (_line, {staged_names}), {', '.join(filters)}, "
+                f"{', '.join('b.' + _quote(b.name) for b in blocks)} "
+                "FROM _keyed k JOIN _bloom b USING (_line) ORDER BY k._line"
+            )
+        con.execute(f"COPY ({written}) TO {sql_text(str(body))} (HEADER, DELIMITER ',')")
     except duckdb.Error as error:
         body.unlink(missing_ok=True)
         # the first line only: DuckDB's detail quotes the line, identifiers and all
@@ -128,6 +170,14 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
                     target.write(source.readline().rstrip(b"\r\n") + b"\n")
             note = NOTE.format(fields=", ".join(part.key_from), fingerprint=secret.fingerprint)
             target.write((note + "\n").encode())
+            if encoded:
+                note = BLOOM_NOTE.format(
+                    fields=", ".join(clear),
+                    params=DEFAULT.words,
+                    blocks=", ".join(b.name for b in blocks),
+                    fingerprint=secret.fingerprint,
+                )
+                target.write((note + "\n").encode())
             with body.open("rb") as made_rows:
                 shutil.copyfileobj(made_rows, target)
         os.replace(whole, out)
@@ -135,7 +185,14 @@ def pseudonymise(path: Path, mapping: Path, secret: PersonKeySecret, out: Path) 
         body.unlink(missing_ok=True)
         whole.unlink(missing_ok=True)
     return Pseudonymised(
-        out, rows, key.column, tuple(removed), part.key_from, secret.fingerprint, tuple(missing)
+        out,
+        rows,
+        key.column,
+        tuple(removed),
+        part.key_from,
+        secret.fingerprint,
+        tuple(missing),
+        tuple(encoded),
     )
 
 
