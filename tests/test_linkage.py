@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from typer.testing import CliRunner, Result
 
+from svduty.cli import app
 from svduty.errors import InputError, WorkspaceError
 from svduty.ingest import ingest
 from svduty.linkage import store
@@ -195,16 +194,18 @@ def _extracts(tmp_path: Path) -> tuple[list[Path], list[Path], dict[str, int], l
     return files, maps, person_of, people
 
 
-def _svduty(*args: str, actor: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "USER": actor, "LOGNAME": actor}
-    return subprocess.run(
-        [sys.executable, "-m", "svduty.cli", *args], capture_output=True, text=True, env=env
-    )
+def _svduty(*args: str, actor: str) -> Result:
+    """The command line, run in this process as `actor` (the operating-system user)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("USER", actor)
+        patch.setenv("LOGNAME", actor)
+        return CliRunner().invoke(app, list(args))
 
 
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory) -> tuple[Path, dict[str, int], list[dict]]:
-    """A workspace of two agencies' extracts, linked by the CLI (train, predict, cluster)."""
+    """A workspace of two agencies' extracts, linked by the command line (train, predict,
+    cluster)."""
     tmp_path = tmp_path_factory.mktemp("linked")
     root = tmp_path / "ws"
     files, maps, person_of, people = _extracts(tmp_path)
@@ -216,7 +217,7 @@ def linked(tmp_path_factory) -> tuple[Path, dict[str, int], list[dict]]:
     add_user(root, "pat", "a long passphrase 2", "partner")
     for step in ("train", "predict", "cluster"):
         done = _svduty("link", step, "-w", str(root), actor="ana")
-        assert done.returncode == 0, done.stderr
+        assert done.exit_code == 0, done.output
     return root, person_of, people
 
 
@@ -306,9 +307,9 @@ def test_no_identifier_value_is_in_the_linkage_store(linked):
 def test_a_partner_is_refused_linkage_and_the_refusals_are_audited(linked):
     root, _, _ = linked
     done = _svduty("link", "train", "-w", str(root), actor="pat")
-    assert done.returncode == 2
-    assert "identifiers are for analysts: 'pat' is a partner" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert isinstance(done.exception, WorkspaceError)  # said in one line by `svduty`'s main
+    said = str(done.exception)
+    assert said.startswith("identifiers are for analysts: 'pat' is a partner") and "\n" not in said
     ws = Workspace.open(root, read_only=True, actor="pat")
     run = store.latest_run(ws)
     assert run is not None
@@ -322,3 +323,29 @@ def test_a_partner_is_refused_linkage_and_the_refusals_are_audited(linked):
         for a, p in zip(refused["action"], refused["parameters"], strict=True)
     }
     assert said == {("read identifiers", False), ("read linked records", False)}
+
+
+def test_the_report_writes_splinks_charts_and_audits_the_export(linked, tmp_path):
+    root, person_of, _ = linked
+    out = tmp_path / "restricted"
+    done = _svduty("link", "report", "-w", str(root), "--out", str(out), actor="ana")
+    assert done.exit_code == 0, done.output
+    assert "waterfall-HOLDS-IDENTIFIERS.html (HOLDS IDENTIFIERS)" in done.output
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "summary.json", "summary.txt", "match-weights.html", "m-u-parameters.html",
+        "waterfall-HOLDS-IDENTIFIERS.html",
+    }  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    people = len(set(person_of.values()))
+    assert summary["records_per_source"] == {"involvements": len(person_of)}
+    assert summary["clusters"] == people
+    assert summary["cluster_sizes"] == {
+        "1": 2 * people - len(person_of),
+        "2": len(person_of) - people,
+    }
+    ws = Workspace.open(root, read_only=True)
+    log = ws.audit_log()
+    ws.close()
+    [export] = log[log["action"] == "export linkage report"]["parameters"].map(json.loads)
+    assert export["allowed"] and export["holds_identifiers"] and export["folder"] == str(out)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from svduty.linkage.model import backend, cluster, predict, train
 from svduty.linkage.presets import Preset, load_preset
@@ -154,11 +154,16 @@ def _plain_splink(
 ) -> pd.DataFrame:
     """Splink as its documentation shows it, with no svduty code: its own comparisons for the
     same fields, the same blocking, training and threshold, on the raw records."""
-    import duckdb
-    import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    with backend("duckdb") as api:  # the same DuckDB settings (memory limit, spill folder)
+        return _plain_run(api, tables, preset, threshold)
 
-    api = DuckDBAPI(connection=duckdb.connect())
+
+def _plain_run(
+    api: Any, tables: dict[str, pd.DataFrame], preset: Preset, threshold: float
+) -> pd.DataFrame:
+    import splink.comparison_library as cl
+    from splink import Linker, SettingsCreator, block_on
+
     frames = [api.register(frame, dataset_display_name=name) for name, frame in tables.items()]
     settings = SettingsCreator(
         link_type="link_only",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -33,6 +34,10 @@ DATE_DIFFERENCES: tuple[tuple[int, Literal["month", "year"]], ...] = (
     (1, "month"), (1, "year"), (10, "year"),
 )  # fmt: skip
 
+DUCKDB_MEMORY = "4GB"
+"""DuckDB's memory for a linkage step (SVDUTY_LINKAGE_MEMORY overrides): beyond it, Splink's
+blocked pairs spill to disk rather than take the machine's memory (DuckDB's default is 80%)."""
+
 TRANSPOSED_SUFFIX = "_transposed"
 """The prepared column holding a date of birth with day and month swapped (when both could
 be a month), beside the date itself."""
@@ -40,29 +45,32 @@ be a month), beside the date itself."""
 
 @contextmanager
 def backend(engine: str) -> Iterator[DatabaseAPISubClass]:
-    """Splink's backend for the workspace's engine: DuckDB in memory, or the Spark session with
-    a checkpoint folder of its own (it holds identifiers while Splink works: removed after)."""
+    """Splink's backend for the workspace's engine: DuckDB in memory, spilling beyond
+    DUCKDB_MEMORY, or the Spark session checkpointing; either way to a folder of its own (it
+    holds identifiers while Splink works), removed after."""
+    import shutil
+    import tempfile
+
+    if engine not in ("duckdb", "spark"):
+        raise EngineError(f"linkage: no Splink backend for engine {engine!r} (duckdb or spark)")
+    folder = tempfile.mkdtemp(prefix="svduty-linkage-")
     if engine == "duckdb":
         import duckdb
         from splink import DuckDBAPI
 
-        con = duckdb.connect()
+        limit = os.environ.get("SVDUTY_LINKAGE_MEMORY", DUCKDB_MEMORY)
+        con = duckdb.connect(config={"memory_limit": limit, "temp_directory": folder})
         try:
             yield DuckDBAPI(connection=con)
         finally:
             con.close()
+            shutil.rmtree(folder, ignore_errors=True)
         return
-    if engine != "spark":
-        raise EngineError(f"linkage: no Splink backend for engine {engine!r} (duckdb or spark)")
-    import shutil
-    import tempfile
-
     from splink import SparkAPI
 
     from svduty.engine import spark_session
 
     session = spark_session()
-    folder = tempfile.mkdtemp(prefix="svduty-linkage-")
     session.sparkContext.setCheckpointDir(folder)
     try:
         yield SparkAPI(spark_session=session)
