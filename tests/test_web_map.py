@@ -86,7 +86,7 @@ def _points(geometry: dict[str, Any]) -> np.ndarray:
 
 def test_map_layers_need_a_session(served):
     _, base, _, _ = served
-    with httpx.Client(base_url=base, follow_redirects=False) as anonymous:
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=120) as anonymous:
         for name in LAYERS:
             refused = anonymous.get(f"/map/{name}.geojson")
             assert refused.status_code == 401 and "FeatureCollection" not in refused.text
@@ -244,7 +244,10 @@ def test_a_public_dashboard_serves_the_map_to_anyone(served):
     root, _, _, _ = served
     app = create_app(root, public=True, prepare_wait=120)
     try:
-        with _serving(app) as base, httpx.Client(base_url=base, follow_redirects=False) as anyone:
+        with (
+            _serving(app) as base,
+            httpx.Client(base_url=base, follow_redirects=False, timeout=120) as anyone,
+        ):
             assert _layer(anyone, "csps", {"area": "Shropshire"})["features"]
             assert anyone.get("/map/csps.geojson", params={"view": "internal"}).status_code == 403
     finally:

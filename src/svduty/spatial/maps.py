@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,7 +317,7 @@ def cells_geojson(frame: pd.DataFrame, grid: Grid) -> str:
     return json.dumps({"type": "FeatureCollection", "features": features}, allow_nan=False)
 
 
-def _properties(row: dict[str, Any]) -> dict[str, Any]:
+def _properties(row: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
     """A row as JSON values: NumPy scalars as Python ones, a missing value (NaN) as null, since
     JSON has no NaN and strict readers refuse the literal."""
     plain = {key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
