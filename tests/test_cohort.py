@@ -448,3 +448,43 @@ def test_no_person_key_or_identifier_in_any_output_or_the_audit_log(built, tmp_p
     assert out.stat().st_mode & 0o777 == 0o600
     last = log[log["action"] == "cohort export"].iloc[-1]
     assert str(out.resolve()) in last["outputs"]
+
+
+def test_linkage_scored_against_the_generators_truth_finds_people_exact_keys_split(built, tmp_path):
+    """A real Splink run on a copy of the workspace, scored by `svduty link score`: the true
+    pairs it counts equal those counted from the truth file alone, and linkage keeps what exact
+    keys find while finding pairs their typos, swapped dates and changed surnames split."""
+    import shutil
+
+    from svduty.linkage import store
+    from svduty.linkage.truth import score
+
+    ws_copy = tmp_path / "ws"
+    shutil.copytree(built, ws_copy)
+    for step in ("train", "predict", "cluster"):
+        done = CliRunner().invoke(app, ["link", step, "-w", str(ws_copy)])
+        assert done.exit_code == 0, done.output
+    truth_path = built.parent / "syn" / "truth" / "identities.csv"
+    with Workspace.open(ws_copy, read_only=True) as ws:
+        scores = score(ws, None, truth_path)
+        run = store.latest_run(ws)
+        assert run is not None
+        clusters = store.read_clusters(ws, run.run_id)
+        files = dict(ws.con.execute("SELECT batch_id, file_name FROM batches").fetchall())
+    truth = pd.read_csv(truth_path)
+    clusters["file"] = clusters["batch_id"].map(lambda b: Path(files[b]).name)
+    people = clusters.merge(truth, left_on=["file", "source_line"], right_on=["file", "line"])
+    assert len(people) == len(clusters)
+    per_person = people.groupby("person_id").size()
+    linked = {s.sources: s for s in scores if s.method.startswith("linkage run")}
+    exact = {s.sources: s for s in scores if s.method == "exact keys"}
+    assert sum(s.true_pairs for s in linked.values()) == int(
+        (per_person * (per_person - 1) // 2).sum()
+    )
+    assert linked.keys() == exact.keys() and ("ae_attendances", "involvements") in linked
+    for sources, found in linked.items():
+        assert found.true_pairs == exact[sources].true_pairs
+        assert found.precision >= 0.99, sources
+        assert found.true_positives >= exact[sources].true_positives, sources
+    police_ae = linked[("ae_attendances", "involvements")]
+    assert police_ae.recall > exact[("ae_attendances", "involvements")].recall + 0.1

@@ -180,3 +180,30 @@ def bench_linkage_command(
         found = bench_identities(rows, say=say)
         sys.stdout.write(_score_line(found.plain) + _score_line(found.svduty))
         sys.stdout.write(f"svduty / plain Splink seconds: {found.ratio:.2f}\n")
+
+
+@link_app.command("score")
+def score_command(
+    truth: Annotated[
+        Path,
+        typer.Option(
+            "--truth",
+            help="Which person each line is about: truth/identities.csv of `svduty synth "
+            "--identities` (synthetic data only).",
+        ),
+    ],
+    workspace: WorkspaceOption,
+    run_id: RunOption = None,
+) -> None:
+    """Pairwise precision, recall and F1 of a clustered run, and of exact person keys, for each
+    pair of sources, against the truth of synthetic identities."""
+    from svduty.linkage.truth import score
+
+    with _opened(workspace, read_only=True) as ws:
+        scores = score(ws, run_id, truth)
+    for s in scores:
+        sys.stdout.write(
+            f"{s.method}: {s.sources[0]} with {s.sources[1]}: {s.true_pairs:,} true pairs, "
+            f"{s.predicted:,} linked; precision {s.precision:.4f}, recall {s.recall:.4f}, "
+            f"F1 {s.f1:.4f}\n"
+        )
