@@ -478,12 +478,12 @@ def test_linkage_scored_against_the_generators_truth_finds_people_exact_keys_spl
     per_person = people.groupby("person_id").size()
     linked = {s.sources: s for s in scores if s.method.startswith("linkage run")}
     exact = {s.sources: s for s in scores if s.method == "exact keys"}
-    assert sum(s.true_pairs for s in linked.values()) == int(
+    assert sum(s.true_links for s in linked.values()) == int(
         (per_person * (per_person - 1) // 2).sum()
     )
     assert linked.keys() == exact.keys() and ("ae_attendances", "involvements") in linked
     for sources, found in linked.items():
-        assert found.true_pairs == exact[sources].true_pairs
+        assert found.true_links == exact[sources].true_links
         assert found.precision >= 0.99, sources
         assert found.true_positives >= exact[sources].true_positives, sources
     police_ae = linked[("ae_attendances", "involvements")]

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from svduty.linkage.accuracy import PairAccuracy
 from svduty.linkage.model import backend, cluster, predict, train
 from svduty.linkage.presets import Preset, load_preset
 from svduty.linkage.records import prepare
@@ -22,7 +23,7 @@ FEBRL_NAMES = {"given_name": "forename"}
 
 
 @dataclass(frozen=True)
-class LinkageScore:
+class LinkageScore(PairAccuracy):
     dataset: str
     records: int
     true_links: int
@@ -31,19 +32,6 @@ class LinkageScore:
     threshold_match_weight: float
     seconds: float
     peak_rss_mb: float
-
-    @property
-    def precision(self) -> float:
-        return self.true_positives / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positives / self.true_links if self.true_links else 0.0
-
-    @property
-    def f1(self) -> float:
-        total = self.precision + self.recall
-        return 2 * self.precision * self.recall / total if total else 0.0
 
 
 def febrl4() -> tuple[dict[str, pd.DataFrame], set[tuple[int, int]]]:

@@ -203,7 +203,7 @@ def score_command(
         scores = score(ws, run_id, truth)
     for s in scores:
         sys.stdout.write(
-            f"{s.method}: {s.sources[0]} with {s.sources[1]}: {s.true_pairs:,} true pairs, "
+            f"{s.method}: {s.sources[0]} with {s.sources[1]}: {s.true_links:,} true pairs, "
             f"{s.predicted:,} linked; precision {s.precision:.4f}, recall {s.recall:.4f}, "
             f"F1 {s.f1:.4f}\n"
         )

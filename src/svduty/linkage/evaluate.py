@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from svduty.identity.normalise import normalised_sql
+from svduty.linkage.accuracy import PairAccuracy
 from svduty.linkage.bloom import DEFAULT, SUFFIX, BloomParams, encode
 from svduty.linkage.dice import bloom_input_sql, bloom_settings
 
@@ -62,7 +63,7 @@ and month of birth: 27,333 candidate pairs holding 4,829 of the 5,000 true links
 
 
 @dataclass(frozen=True)
-class Scores:
+class Scores(PairAccuracy):
     mode: str
     threshold: float
     records: int
@@ -72,19 +73,6 @@ class Scores:
     true_positives: int
     encode_seconds: float
     seconds: float
-
-    @property
-    def precision(self) -> float:
-        return self.true_positives / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positives / self.true_links if self.true_links else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def _frame(records: pd.DataFrame) -> pd.DataFrame:

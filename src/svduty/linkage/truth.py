@@ -19,6 +19,7 @@ import pandas as pd
 
 from svduty.errors import InputError
 from svduty.linkage import store
+from svduty.linkage.accuracy import PairAccuracy
 from svduty.linkage.records import source_tables
 from svduty.workspace import Workspace
 
@@ -26,27 +27,14 @@ TRUTH_COLUMNS = ("file", "line", "person_id")
 
 
 @dataclass(frozen=True)
-class PairScore:
+class PairScore(PairAccuracy):
     """Pairwise counts for the pairs of records of `sources` (two tables, or one twice)."""
 
     sources: tuple[str, str]
     method: str  # the run's clusters, or exact person keys
-    true_pairs: int
+    true_links: int  # pairs of records of one person
     predicted: int
     true_positives: int
-
-    @property
-    def precision(self) -> float:
-        return self.true_positives / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positives / self.true_pairs if self.true_pairs else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def _truth(path: Path) -> pd.DataFrame:
