@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_identity import MAPPING_A
 
 from svduty.errors import InputError
 from svduty.identity.keys import create_key_file, parse_key
@@ -156,21 +157,6 @@ def test_bloom_mode_is_refused_on_spark_saying_why():
 
 # -- svduty pseudonymise --encoding bloom ------------------------------------------------------
 
-MAPPING = """
-id: agency-a
-force: West Mercia
-people:
-  columns:
-    crime_ref: Crime Reference
-    role: {column: Role, values: {V: victim, S: suspect}}
-    age: Age
-  identifiers:
-    forename: Forename
-    surname: Surname
-    date_of_birth: {column: Date of Birth, format: "%d/%m/%Y"}
-    postcode: Postcode
-  person_key_from: [forename, surname, date_of_birth]
-"""
 PEOPLE = [
     ("Quenbyra", "Thistlewaite-Vorn", "30/11/2001", "QX1 1QQ"),
     ("Brannoch", "Vellacourt", "14/07/1988", "QX2 2QQ"),
@@ -181,7 +167,7 @@ PEOPLE = [
 
 def test_a_bloom_extract_has_filters_and_no_identifier(tmp_path):
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text(MAPPING, encoding="utf-8")
+    mapping.write_text(MAPPING_A, encoding="utf-8")
     source = tmp_path / "people.csv"
     with source.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
