@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 from datetime import date, timedelta
 from pathlib import Path
@@ -195,10 +196,10 @@ def _extracts(tmp_path: Path) -> tuple[list[Path], list[Path], dict[str, int], l
 
 
 def _svduty(*args: str, actor: str) -> Result:
-    """The command line, run in this process as `actor` (the operating-system user)."""
+    """The command line, run in this process as `actor`: the operating-system account svduty
+    reads is replaced, as if another account ran it (setting LOGNAME would not do)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("USER", actor)
-        patch.setenv("LOGNAME", actor)
+        patch.setattr("svduty.workspace.default_actor", lambda: actor)
         return CliRunner().invoke(app, list(args))
 
 
@@ -349,3 +350,18 @@ def test_the_report_writes_splinks_charts_and_audits_the_export(linked, tmp_path
     ws.close()
     [export] = log[log["action"] == "export linkage report"]["parameters"].map(json.loads)
     assert export["allowed"] and export["holds_identifiers"] and export["folder"] == str(out)
+    # the restricted files, and the chart holding identifiers, are their owner's alone
+    for path in (root / "identifiers.duckdb", root / "linkage.duckdb",
+                 out / "waterfall-HOLDS-IDENTIFIERS.html"):  # fmt: skip
+        assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_the_actor_is_the_account_running_the_command_not_what_logname_says(monkeypatch):
+    import pwd
+
+    from svduty.workspace import default_actor
+
+    account = pwd.getpwuid(os.geteuid()).pw_name
+    monkeypatch.setenv("LOGNAME", account + "-someone-else")
+    monkeypatch.setenv("USER", account + "-someone-else")
+    assert default_actor() == account

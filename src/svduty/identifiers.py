@@ -60,12 +60,23 @@ class IdentifiersDenied(WorkspaceError):
     """The actor may not read identifiers."""
 
 
+def restrict(path: Path) -> None:
+    """Make a file of identifiers (or of what they yield) readable by its owner only, with its
+    DuckDB write-ahead log: the workspace folder is shared with its readers, and a file anyone
+    can open bypasses every role check."""
+    for each in (path, path.with_name(path.name + ".wal")):
+        if each.exists():
+            each.chmod(0o600)
+
+
 def _connect(root: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     path = root / IDENTIFIERS_FILE
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     con = duckdb.connect(str(path))
+    restrict(path)
     con.execute(_DDL)
+    restrict(path)
     return con
 
 

@@ -18,10 +18,10 @@ write a file or many read it, never both, so:
 from __future__ import annotations
 
 import errno
-import getpass
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import sys
@@ -68,11 +68,12 @@ def default_workspace() -> Path:
 
 
 def default_actor() -> str:
-    """The operating-system user, the actor audited when none is given."""
+    """The operating-system account running the command, the actor audited when none is given:
+    the account itself, not LOGNAME or USER, which anyone can set to another's name."""
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid {os.getuid()}"
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
 
 
 def _stderr(message: str) -> None:
@@ -916,8 +917,13 @@ class Workspace:
 
 def _reconcile_identifiers(root: Path, con: duckdb.DuckDBPyConnection, say: Say) -> None:
     """Identifiers of a batch the last writer did not commit are removed (see
-    `svduty.identifiers`)."""
+    `svduty.identifiers`); the restricted files are made their owner's alone, as files an
+    earlier svduty left readable to all are."""
     from svduty import identifiers
+    from svduty.linkage.store import LINKAGE_FILE
+
+    for restricted in (identifiers.IDENTIFIERS_FILE, LINKAGE_FILE):
+        identifiers.restrict(root / restricted)
 
     committed = [r[0] for r in con.execute("SELECT batch_id FROM batches").fetchall()]
     removed = identifiers.reconcile(root, committed)

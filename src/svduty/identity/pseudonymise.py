@@ -180,6 +180,7 @@ def pseudonymise(
                 target.write((note + "\n").encode())
             with body.open("rb") as made_rows:
                 shutil.copyfileobj(made_rows, target)
+        whole.chmod(0o600)  # keys and filters are still personal data: its owner's alone
         os.replace(whole, out)
     finally:
         body.unlink(missing_ok=True)

@@ -80,6 +80,10 @@ def _rules(cohort: Cohort) -> list[str]:
     return said
 
 
+ABOUT = ("period", "definition", "synthetic")
+"""What each row of the long table carries of its publication's provenance."""
+
+
 def summary(publication: Publication) -> dict[str, Any]:
     """A publication as its JSON: the figures (hidden ones as null), which columns are counts,
     and what they are about."""
@@ -93,15 +97,19 @@ def summary(publication: Publication) -> dict[str, Any]:
 
 
 def long_table(pubs: list[Publication]) -> pd.DataFrame:
-    """Every published figure as one row: area, table, category, count (None when hidden)."""
+    """Every published figure as one row: area, table, category, count (None when hidden),
+    with the period, definition and whether the records were synthetic, so a table copied
+    elsewhere still says what it counts."""
     rows = []
     for pub in pubs:
-        rows.append(
-            {"area": pub.id, "table": "members", "category": "all members",
-             "count": pub.value(SECTION, "members")}
-        )  # fmt: skip
+        about = {key: pub.provenance[key] for key in ABOUT}
+        figures = [("members", "all members", pub.value(SECTION, "members"))]
         for name, column in (("age_bands", "age_band"), ("factors", "factor")):
             frame = pub.table(SECTION, name)
-            for category, count in zip(frame[column], frame["count"], strict=True):
-                rows.append({"area": pub.id, "table": name, "category": category, "count": count})
-    return pd.DataFrame(rows, columns=["area", "table", "category", "count"], dtype=object)
+            figures += [(name, c, n) for c, n in zip(frame[column], frame["count"], strict=True)]
+        for table, category, count in figures:
+            shown = None if count is None or pd.isna(count) else int(count)
+            rows.append({"area": pub.id, "table": table, "category": category, "count": shown,
+                         **about})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["area", "table", "category", "count", *ABOUT], dtype=object)
+    return frame.astype({"count": "Int64"})

@@ -129,6 +129,8 @@ def _members_text(found: Cohort, fmt: Format) -> str:
 
 
 def _aggregate_text(pubs: list[Publication], fmt: Format, threshold: int) -> str:
+    import pandas as pd
+
     from svduty.linkage.cohort_aggregate import long_table, summary
 
     if fmt is Format.json:
@@ -141,7 +143,7 @@ def _aggregate_text(pubs: list[Publication], fmt: Format, threshold: int) -> str
     frame = long_table(pubs)
     if fmt is Format.csv:
         return csv_text(frame)
-    shown = frame.assign(count=[("suppressed" if c is None else c) for c in frame["count"]])
+    shown = frame.assign(count=[("suppressed" if pd.isna(c) else c) for c in frame["count"]])
     rules = pubs[0].provenance.get("rules", []) if pubs else []
     head = f"{PUBLISHED}\nCohort: {'; '.join(rules)}; {pubs[0].provenance['period']}.\n"
     return head + render(shown, fmt, "Cohort members (published figures)")

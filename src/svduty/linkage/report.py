@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from svduty.identifiers import restrict
 from svduty.linkage import records, store
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def write(
                 filter_nulls=True,
             )
             (out / WATERFALL_FILE).write_text(chart.to_html(inline=True), encoding="utf-8")
+            restrict(out / WATERFALL_FILE)
             written.append(out / WATERFALL_FILE)
     workspace.audit(
         "export linkage report",

@@ -8,6 +8,7 @@ itself. Steps are written by the workspace's writer (the caller opens the worksp
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,20 @@ def _usable(preset: Preset, tables: dict[str, pd.DataFrame], say: Say) -> Preset
     return used
 
 
+THRESHOLDS = (-30.0, 60.0)
+"""Match weights a threshold may take: from odds of about one in a billion to certainty."""
+
+
+def check_threshold(weight: float | None) -> None:
+    """Refuse a threshold that is not a number of the range, before anything runs or is kept."""
+    low, high = THRESHOLDS
+    if weight is not None and not (math.isfinite(weight) and low <= weight <= high):
+        raise InputError(
+            f"--threshold {weight}: a match weight from {low:g} to {high:g} (log2 of the odds "
+            "a pair is one person; 10 is a probability of about 0.999)"
+        )
+
+
 def train(
     workspace: Workspace,
     preset_name: str | Path,
@@ -68,6 +83,7 @@ def train(
     """Train the preset's model on the workspace's identifiers; the stored run."""
     from svduty.linkage import model
 
+    check_threshold(threshold_match_weight)
     workspace.store.require_writer("train a linkage model")
     preset = load_preset(preset_name)
     batches = _sources(preset, records.batches_by_table(workspace))
@@ -132,6 +148,7 @@ def predict(
 
     from svduty.linkage import model
 
+    check_threshold(threshold_match_weight)
     workspace.store.require_writer("store linkage pairs")
     run = store.find_run(workspace, run_id, "trained")
     if threshold_match_weight is not None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from svduty.errors import InputError, WorkspaceError
+from svduty.identifiers import restrict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +81,9 @@ def new_run_id() -> str:
 
 def _connect(root: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(root / LINKAGE_FILE))
+    restrict(root / LINKAGE_FILE)
     con.execute(_DDL)
+    restrict(root / LINKAGE_FILE)
     return con
 
 
