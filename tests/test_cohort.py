@@ -248,6 +248,10 @@ def test_a_mistake_in_the_cohort_rules_is_named_on_loading(tmp_path):
     (tmp_path / "svduty.toml").write_text("[workspace]\narea = 'X'\n[cohort]\nknife = -1\n")
     with pytest.raises(WorkspaceError, match=r"\[cohort\] knife: give a whole number"):
         load_settings(tmp_path)
+    off = "victim = 0\nsuspect = 0\nknife = 0\nmin_factors = 4\n"  # three factors left on
+    (tmp_path / "svduty.toml").write_text(f"[workspace]\narea = 'X'\n[cohort]\n{off}")
+    with pytest.raises(WorkspaceError, match=r"min_factors = 4: only 3 factor\(s\) are on"):
+        load_settings(tmp_path)
     defaults = CohortRules()
     text = render_settings(Settings(area="X"))
     assert f"# lookback_months = {defaults.lookback_months}" in text

@@ -16,6 +16,10 @@ from svduty.errors import InputError
 REQUIRED = ("purpose", "lawful_basis")
 
 
+FACTORS = ("victim", "suspect", "knife", "ae_assault", "youth_justice", "suspensions")
+"""The settings that are factors (a threshold of 0 turns one off)."""
+
+
 @dataclass(frozen=True)
 class CohortRules:
     """Thresholds per factor (0 turns a factor off), the lookback, how many factors make a
@@ -51,6 +55,12 @@ class CohortRules:
         rules = cls(**chosen)
         if rules.lookback_months < 1 or rules.min_factors < 1:
             raise InputError("svduty.toml [cohort] lookback_months and min_factors: give 1 or more")
+        factors = [f for f in FACTORS if getattr(rules, f) > 0]
+        if rules.min_factors > len(factors):
+            raise InputError(
+                f"svduty.toml [cohort] min_factors = {rules.min_factors}: only {len(factors)} "
+                f"factor(s) are on ({', '.join(factors) or 'none'}), so no one could meet it"
+            )
         return rules
 
     def require_purpose(self) -> None:
