@@ -84,8 +84,14 @@ NO_WORKSPACE = {
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
     "bench measures", "reference build", "reference profile", "measures validate",
     "interventions approaches", "interventions template", "keys create", "pseudonymise",
+    "bench linkage", "bench pprl", "link presets",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
+
+FOR_ANALYSTS = {"link train", "link predict", "link cluster", "link report", "link score", "cohort"}
+"""Commands on identifiers, linkage runs or the cohort, for analysts only: they need an account
+and identifiers this workspace has not got, so tests/test_linkage.py and tests/test_cohort.py
+run them, refused and allowed."""
 
 ACCOUNTS = {"users add", "users disable", "users reset-password", "users set-role"}
 """Commands that change the dashboard's accounts (`users.sqlite`), never the data: they open
@@ -130,7 +136,7 @@ def _commands(group: TyperGroup, prefix: str = "") -> dict[str, Any]:
 
 def test_every_command_is_classed():
     commands = _commands(typer.main.get_command(app))
-    classed = [*READS, *WRITES, *NO_WORKSPACE, *ACCOUNTS, *SERVERS]
+    classed = [*READS, *WRITES, *NO_WORKSPACE, *FOR_ANALYSTS, *ACCOUNTS, *SERVERS]
     assert len(classed) == len(set(classed))
     assert sorted(commands) == sorted(classed), (
         "class each command: read, write, accounts, server or neither"
