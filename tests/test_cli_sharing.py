@@ -53,6 +53,7 @@ READS: dict[str, list[str]] = {
     "interventions export": ["-w", "{ws}", "--format", "json"],
     "gaps": ["-w", "{ws}", "--format", "json"],
     "keys show": ["-w", "{ws}"],
+    "link presets": ["-w", "{ws}"],
 }
 """Commands that only read a workspace, with arguments that make each do its work (slowest
 first, so the side-by-side runs end together)."""
@@ -84,7 +85,7 @@ NO_WORKSPACE = {
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
     "bench measures", "reference build", "reference profile", "measures validate",
     "interventions approaches", "interventions template", "keys create", "pseudonymise",
-    "bench linkage", "bench pprl", "link presets",
+    "bench linkage", "bench pprl",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 
