@@ -53,6 +53,7 @@ READS: dict[str, list[str]] = {
     "interventions export": ["-w", "{ws}", "--format", "json"],
     "gaps": ["-w", "{ws}", "--format", "json"],
     "keys show": ["-w", "{ws}"],
+    "link presets": ["-w", "{ws}"],
 }
 """Commands that only read a workspace, with arguments that make each do its work (slowest
 first, so the side-by-side runs end together)."""
@@ -84,14 +85,21 @@ NO_WORKSPACE = {
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
     "bench measures", "reference build", "reference profile", "measures validate",
     "interventions approaches", "interventions template", "keys create", "pseudonymise",
-    "bench linkage", "bench pprl", "link presets",
+    "bench linkage", "bench pprl",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 
-FOR_ANALYSTS = {"link train", "link predict", "link cluster", "link report", "link score", "cohort"}
-"""Commands on identifiers, linkage runs or the cohort, for analysts only: they need an account
-and identifiers this workspace has not got, so tests/test_linkage.py and tests/test_cohort.py
-run them, refused and allowed."""
+FOR_ANALYSTS: dict[str, list[str]] = {
+    "link train": ["-w", "{ws}"],
+    "link predict": ["-w", "{ws}"],
+    "link cluster": ["-w", "{ws}"],
+    "link report": ["-w", "{ws}", "--out", "{out}"],
+    "link score": ["-w", "{ws}", "--truth", "{truth}"],
+    "cohort": ["-w", "{ws}", "--linked"],
+}
+"""Commands on identifiers, linkage runs or the cohort, for analysts only, in the order an
+analyst runs them: each works for an analyst and is refused to a partner (`roles` below, on a
+workspace of synthetic identities)."""
 
 ACCOUNTS = {"users add", "users disable", "users reset-password", "users set-role"}
 """Commands that change the dashboard's accounts (`users.sqlite`), never the data: they open
@@ -172,6 +180,62 @@ def small(tmp_path_factory, west_mercia: Path) -> tuple[Path, dict[str, str]]:
         "catalogue": str(example_catalogue()),
     }
     return base / "ws", values
+
+
+@pytest.fixture(scope="module")
+def roles(tmp_path_factory) -> dict[tuple[str, str], subprocess.CompletedProcess[str]]:
+    """Each command for analysts run by the account running the tests, as an analyst of a small
+    workspace of synthetic identities (one after another, as each step reads the one before),
+    then as a partner of a copy holding the analyst's runs (side by side): (role, command) ->
+    the finished run."""
+    from svduty.synth.check import synthetic_files
+    from svduty.synth.generate import generate
+    from svduty.synth.profile import load_profile
+    from svduty.web.accounts import add_user, set_role
+    from svduty.workspace import default_actor
+
+    base = tmp_path_factory.mktemp("roles")
+    generate(load_profile("west-mercia"), base / "syn", scale=0.02, seed=3, identities=True)
+    files, mappings = synthetic_files(base / "syn")
+    cohort = {"purpose": "review by the panel", "lawful_basis": "UK GDPR Art. 6(1)(e)"}
+    settings = Settings(**{**WEST_MERCIA.__dict__, "cohort": cohort})
+    with Workspace.init(base / "analyst", settings, say=lambda _: None) as ws:
+        ws.ingest(files, mappings=mappings)
+        ws.classify()
+    add_user(base / "analyst", default_actor(), "a long passphrase 1", "analyst")
+    truth = base / "syn" / "truth" / "identities.csv"
+
+    def run(role: str, name: str) -> subprocess.CompletedProcess[str]:
+        out = tmp_path_factory.mktemp("out")
+        argv = [a.format(ws=base / role, out=out / "report", truth=truth)
+                for a in FOR_ANALYSTS[name]]  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "svduty.cli", *name.split(), *argv], capture_output=True,
+            text=True, cwd=out,
+        )  # fmt: skip
+
+    done = {("analyst", name): run("analyst", name) for name in FOR_ANALYSTS}
+    shutil.copytree(base / "analyst", base / "partner")
+    set_role(base / "partner", default_actor(), "partner")
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
+        refused = {name: pool.submit(run, "partner", name) for name in FOR_ANALYSTS}
+        done.update({("partner", name): future.result() for name, future in refused.items()})
+    return done
+
+
+@pytest.mark.parametrize("name", FOR_ANALYSTS)
+def test_analysts_commands_work_for_an_analyst(name, roles):
+    done = roles[("analyst", name)]
+    _works(done)
+    if name == "cohort":
+        assert "clusters of linkage run" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("name", FOR_ANALYSTS)
+def test_analysts_commands_are_refused_to_a_partner(name, roles):
+    from svduty.workspace import default_actor
+
+    _refused(roles[("partner", name)], "are for analysts", f"{default_actor()!r} is a partner")
 
 
 @pytest.fixture(scope="module")

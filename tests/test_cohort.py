@@ -180,6 +180,72 @@ def test_members_are_the_people_an_independent_count_finds(built):
     assert frame["synthetic"].all()
 
 
+def _people(ws: Workspace) -> dict[str, int]:
+    """People with any record counted in the window, in any source and in each, by SQL over the
+    stored tables apart from the cohort's code."""
+    sql = """
+    WITH kept AS (
+        SELECT 'police' AS source, v.person_key AS person, i.month
+        FROM involvements v
+        JOIN incidents i ON i.force = v.force AND i.crime_ref = v.crime_ref
+        JOIN classifications c ON c.batch_id = i.batch_id AND c.source_line = i.source_line
+        WHERE c.in_definition AND c.definition_id = $definition AND v.person_key IS NOT NULL
+        UNION ALL SELECT 'A&E', person_key, month FROM ae_attendances WHERE person_key IS NOT NULL
+        UNION ALL SELECT 'youth justice', person_key, month FROM youth_justice
+            WHERE person_key IS NOT NULL
+        UNION ALL SELECT 'schools', person_key, month FROM exclusions WHERE person_key IS NOT NULL
+    ),
+    span AS (SELECT max(month) - INTERVAL ($months - 1) MONTH AS first, max(month) AS last
+             FROM kept)
+    SELECT coalesce(source, 'any source'), count(DISTINCT person)
+    FROM kept, span WHERE month BETWEEN first AND last GROUP BY ROLLUP (source)
+    """
+    found = dict(
+        ws.con.execute(
+            sql, {"definition": ws.settings.definition, "months": RULES["lookback_months"]}
+        ).fetchall()
+    )
+    return {s: found[s] for s in ("any source", "police", "A&E", "youth justice", "schools")}
+
+
+def test_the_members_are_of_the_people_with_any_record_in_the_period_by_source(built):
+    """The header and the published figures say of how many people the members are: those with
+    any record counted in the period, and in each source, as an independent count finds."""
+    from svduty.linkage.cohort_aggregate import long_table
+
+    with Workspace.open(built, read_only=True, actor="ana") as ws:
+        expected = _people(ws)
+        cohort = cohort_access.members(ws)
+        pubs = cohort_access.aggregate(ws)
+        area, csps = ws.settings.area, list(ws.settings.csps)
+    assert cohort.people_by_source() == expected
+    assert expected["any source"] > len(cohort.members) > 0
+    assert sum(list(expected.values())[1:]) > expected["any source"]  # people in several
+    header = "\n".join(cohort.describe())
+    each = ", ".join(f"{name} {n:,}" for name, n in list(expected.items())[1:])
+    assert (
+        f"Cohort: {len(cohort.members):,} members of the {expected['any source']:,} people with "
+        f"any record counted from {cohort.first_month} to {cohort.last_month} "
+        f"({RULES['lookback_months']} months; by source, a person in several counted in each: "
+        f"{each})."
+    ) in header
+    assert f"a member meets {RULES['min_factors']} or more of the 6 factors assessed" in header
+    # the published figures carry the same denominator, through disclosure control
+    whole = pubs[0].table("cohort", "people")
+    shown = dict(zip(whole["source"], whole["count"], strict=True))
+    assert shown == expected  # the whole area's counts are large: none hidden
+    assert "members are of the people with any record counted" in pubs[0].provenance["of"]
+    rows = long_table(pubs)
+    people = rows[(rows["area"] == area) & (rows["table"] == "people")]
+    assert dict(zip(people["category"], people["count"], strict=True)) == expected
+    # each CSP's people, with those placed in none, add up to the whole area's
+    truth = publications(cohort, area, csps, Policy(0, internal=True))
+    by_csp = [cohort.people_by_source(csp)["any source"] for csp in csps]
+    assert [int(p.table("cohort", "people")["count"].iloc[0]) for p in truth[1:]] == by_csp
+    unplaced = int(cohort.population.loc[cohort.population["csp"].isna(), "people"].sum())
+    assert sum(by_csp) + unplaced == expected["any source"] and sum(by_csp) > 0
+
+
 def test_each_factor_met_is_said_in_words_with_its_count_and_threshold(built):
     with Workspace.open(built, read_only=True, actor="ana") as ws:
         frame = cohort_access.members(ws, salt=SALT).members
@@ -301,21 +367,79 @@ def test_a_linkage_run_makes_one_person_of_the_keys_its_clusters_join(built):
         )  # fmt: skip
         save_trained(ws, run)
         save_clustered(ws, run, clusters)
-    with Workspace.open(built, read_only=True, actor="ana") as ws:
+    said: list[str] = []
+    with Workspace.open(built, read_only=True, actor="ana", say=said.append) as ws:
         expected = _expected(ws, dict(zip(seconds, firsts, strict=True)))
         unlinked = _expected(ws)
         cohort = cohort_access.members(ws, run=cohort_access.LATEST)
         log = ws.audit_log()
     assert _counts(cohort.members) == _counts(expected)
     assert _counts(expected) != _counts(unlinked)  # the clusters change who is in
-    assert run.run_id in cohort.person
     assert list(log["action"].tail(2)) == ["read linked records", "cohort"]
-    assert json.loads(log["parameters"].iloc[-1])["run"] == cohort_access.LATEST
+    # the run taken is named, with its preset, threshold and data version, never as "latest"
+    audited = json.loads(log["parameters"].iloc[-1])
+    assert {k: audited[k] for k in ("run", "preset", "threshold_match_weight", "data_version")} == {
+        "run": run.run_id, "preset": run.preset,
+        "threshold_match_weight": run.threshold_match_weight, "data_version": run.data_version,
+    }  # fmt: skip
+    header = "\n".join(cohort.describe())
+    assert (
+        f"linkage run {run.run_id} (preset {run.preset}, threshold match weight "
+        f"{run.threshold_match_weight:g}, data version {run.data_version})"
+    ) in header
+    # its data version is not that of the identifiers stored: a one-line warning says so
+    assert audited["data_current"] is False
+    [warning] = [line for line in said if line.startswith("warning:")]
+    assert run.run_id in warning and "\n" not in warning
     with (
         Workspace.open(built, read_only=True, actor="pat") as ws,
         pytest.raises(cohort_access.CohortDenied, match="from linked records is built by"),
     ):
         cohort_access.aggregate(ws, run=cohort_access.LATEST)
+
+
+def test_a_run_of_the_identifiers_stored_now_is_taken_without_warning_and_named(built):
+    """A run stored as current (its data version that of the batches now) and newest: --linked
+    takes it with no warning and the output header names it; an unknown --run is refused in one
+    line listing the runs there are."""
+    from svduty.linkage import records
+    from svduty.linkage.store import Run, new_run_id, runs, save_clustered, save_trained
+
+    with Workspace.open(built, actor="ana") as ws:
+        version = records.data_version(
+            {t: b for t, b in records.batches_by_table(ws).items() if t == "youth_justice"}
+        )
+        first = ws.con.execute(
+            "SELECT batch_id, source_line FROM youth_justice ORDER BY 1, 2 LIMIT 1"
+        ).fetchone()
+        run = Run(
+            new_run_id(), "current pairs", "plain", datetime.now(), "ana", 7.5, 0.99, version,
+            "{}", '["youth_justice"]', 1, None, None, "trained",
+        )  # fmt: skip
+        save_trained(ws, run)
+        clusters = pd.DataFrame(
+            [("Z1", *first, "youth_justice")],
+            columns=["cluster_id", "batch_id", "source_line", "source_table"],
+        )
+        save_clustered(ws, run, clusters)
+        stored = runs(ws)
+    done = CliRunner().invoke(app, ["cohort", "-w", str(built), "--linked"])
+    assert done.exit_code == 0, done.output
+    assert f"linkage run {run.run_id} (preset current pairs, threshold match weight 7.5" in (
+        done.stdout
+    )
+    with Workspace.open(built, read_only=True) as ws:
+        audited = json.loads(ws.audit_log()["parameters"].iloc[-1])
+    assert audited["run"] == run.run_id and audited["data_current"] is True
+    with (
+        Workspace.open(built, read_only=True, actor="ana") as ws,
+        pytest.raises(InputError) as refused,
+    ):
+        cohort_access.members(ws, run="no-such-run")
+    listed = ", ".join(f"{r.run_id} ({r.status}, {r.preset})" for r in reversed(stored))
+    assert str(refused.value) == (
+        f"--run no-such-run: no linkage run of that id; runs, newest first: {listed}"
+    )
 
 
 # -- the published aggregate ------------------------------------------------------------------

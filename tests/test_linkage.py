@@ -326,6 +326,18 @@ def test_a_partner_is_refused_linkage_and_the_refusals_are_audited(linked):
     assert said == {("read identifiers", False), ("read linked records", False)}
 
 
+def test_presets_take_a_workspace_as_every_link_command_does(linked, tmp_path):
+    root, _, _ = linked
+    listed = _svduty("link", "presets", "-w", str(root), actor="pat")
+    assert listed.exit_code == 0, listed.output
+    assert [line.split(":")[0] for line in listed.output.splitlines() if line[:1] != " "] == sorted(
+        shipped()
+    )
+    refused = _svduty("link", "presets", "--workspace", str(tmp_path), actor="pat")
+    assert isinstance(refused.exception, WorkspaceError)
+    assert f"{tmp_path} is not an svduty workspace" in str(refused.exception)
+
+
 def test_the_report_writes_splinks_charts_and_audits_the_export(linked, tmp_path):
     root, person_of, _ = linked
     out = tmp_path / "restricted"

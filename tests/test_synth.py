@@ -101,10 +101,14 @@ def test_check_notices_a_profile_the_data_does_not_follow(profile, full_scale):
 
 
 def test_corruption_is_rejected_line_for_line(profile, tmp_path, workspace):
+    """The files `svduty ingest syn/*.csv --mapping syn/mappings` takes are the sources alone:
+    the list of broken rows is in truth/, which that glob does not reach."""
     generate(profile, tmp_path / "syn", scale=0.2, seed=4, corrupt=0.01)
-    expected = pd.read_csv(tmp_path / "syn" / "corruptions.csv")
+    expected = pd.read_csv(tmp_path / "syn" / "truth" / "corruptions.csv")
     assert len(expected) > 50
-    files, mappings = synthetic_files(tmp_path / "syn")
+    files = sorted((tmp_path / "syn").glob("*.csv"))
+    sources, mappings = synthetic_files(tmp_path / "syn")
+    assert files == sorted(sources)
     ingest(workspace, files, mappings=mappings)
     rejects = workspace.con.execute(
         "SELECT file_name, line, field, reason FROM rejects ORDER BY file_name, line"

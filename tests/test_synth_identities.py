@@ -446,7 +446,7 @@ def test_a_line_without_errors_holds_its_persons_identity_and_age(
     synthetic, truth, name, dob, day_first, age
 ):
     rows = _true_rows(synthetic, truth, name)
-    corrupted = pd.read_csv(synthetic / "corruptions.csv")
+    corrupted = pd.read_csv(synthetic / "truth" / "corruptions.csv")
     broken = corrupted.loc[corrupted["file"] == name, "line"]
     clean = rows[(rows["errors"] == "") & ~rows["line"].isin(broken)]
     assert len(clean) > 0.5 * len(rows)
@@ -549,7 +549,8 @@ def test_identifiers_reach_the_restricted_store_and_no_analytic_table(linked, sy
 
 def test_without_identities_the_output_is_what_it_was(tmp_path):
     """Byte for byte what the generator wrote before identities existed (synth.json but for
-    where the profile was read from), and with identities every other value unchanged."""
+    where the profile was read from, and the list of broken rows now in truth/), and with
+    identities every other value unchanged."""
     archive = subprocess.run(
         ["git", "archive", "--format=tar", BEFORE_IDENTITIES, "src"],
         cwd=REPO, capture_output=True, check=True,
@@ -571,9 +572,10 @@ def test_without_identities_the_output_is_what_it_was(tmp_path):
     generate(profile, tmp_path / "now", scale=0.02, seed=5, corrupt=0.01)
     generate(profile, tmp_path / "ids", scale=0.02, seed=5, corrupt=0.01, identities=True)
     before = _digests(tmp_path / "before")
+    before["truth/corruptions.csv"] = before.pop("corruptions.csv")
     assert before == _digests(tmp_path / "now")
     assert len(before) == 10  # four data files, three mappings, manifest, note, corruptions
-    for name in ("crimes.csv", "admissions.csv", "corruptions.csv"):
+    for name in ("crimes.csv", "admissions.csv", "truth/corruptions.csv"):
         assert _digest(tmp_path / "ids" / name) == before[name], name
     for name, dropped in (("people.csv", ["Person ID"]), ("istv.csv", [])):
         old = pd.read_csv(tmp_path / "now" / name, dtype=str).drop(columns=dropped)

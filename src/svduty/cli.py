@@ -525,7 +525,8 @@ def synth(
     scale: Annotated[float, typer.Option(help="Multiply the profile's volumes.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 1,
     corrupt: Annotated[
-        float, typer.Option(help="Share of rows to break on purpose (listed in corruptions.csv).")
+        float,
+        typer.Option(help="Share of rows to break on purpose (listed in truth/corruptions.csv)."),
     ] = 0.0,
     check: Annotated[
         bool,

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+    from svduty.web.accounts import User
     from svduty.workspace import Workspace
 
 IDENTIFIERS_FILE = "identifiers.duckdb"
@@ -198,14 +199,35 @@ def read(
 def require_reader(workspace: Workspace, action: str, asked: dict[str, Any], what: str) -> None:
     """Refuse an actor who is not an analyst (or admin) of the workspace's accounts; the refusal
     is audited as `action` with what was `asked`."""
-    role = _role(workspace)
-    if role not in READER_ROLES:
-        workspace.audit(action, {**asked, "allowed": False, "role": role})
-        raise IdentifiersDenied(
-            f"{what} are for analysts: {workspace.actor!r} is "
-            f"{'not a user of this workspace' if role is None else f'a {role}'}; an admin can "
-            f"add them with `svduty users add {workspace.actor} --role analyst`"
+    require_role(workspace, action, asked, f"{what} are for analysts")
+
+
+def require_role(
+    workspace: Workspace,
+    action: str,
+    asked: dict[str, Any],
+    said: str,
+    roles: tuple[str, ...] = READER_ROLES,
+    advice: str | None = None,
+    denied: type[WorkspaceError] = IdentifiersDenied,
+    grant: str = "analyst",
+) -> User:
+    """The actor's account when its role is one of `roles`. Otherwise the refusal is audited as
+    `action` with what was `asked` and raised as `denied` in one line: `said`, who the actor
+    is, and `advice` (default: the command an admin runs to give them the role `grant`)."""
+    user = _user(workspace)
+    role = None if user is None else user.role
+    if user is not None and role in roles:
+        return user
+    workspace.audit(action, {**asked, "allowed": False, "role": role})
+    if advice is None:
+        verb = "add" if role is None else "set-role"
+        advice = (
+            f"an admin can give the role with `svduty users {verb} {workspace.actor} "
+            f"--role {grant}`"
         )
+    who = "not a user of this workspace" if role is None else f"a {role}"
+    raise denied(f"{said}: {workspace.actor!r} is {who}; {advice}")
 
 
 def _empty(chosen: list[str]) -> pd.DataFrame:
@@ -214,12 +236,12 @@ def _empty(chosen: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=["batch_id", "source_line", *chosen])
 
 
-def _role(workspace: Workspace) -> str | None:
-    """The actor's role in the workspace's accounts (None: not a user, or disabled)."""
+def _user(workspace: Workspace) -> User | None:
+    """The actor's account in the workspace's accounts (None: not a user, or disabled)."""
     from svduty.web.accounts import find_user
 
     user = find_user(workspace.root, workspace.actor)
-    return None if user is None or user.disabled else user.role
+    return None if user is None or user.disabled else user
 
 
 def _open_for_reading(workspace: Workspace) -> duckdb.DuckDBPyConnection | None:

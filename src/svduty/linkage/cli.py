@@ -14,7 +14,7 @@ import typer
 
 from svduty.errors import InputError
 from svduty.options import WorkspaceOption
-from svduty.workspace import Workspace
+from svduty.workspace import WORKSPACE_ENV, Workspace
 
 if TYPE_CHECKING:
     from svduty.linkage.store import Run
@@ -72,10 +72,24 @@ def _done(run: Run) -> None:
 
 
 @link_app.command("presets")
-def presets_command() -> None:
+def presets_command(
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar=WORKSPACE_ENV,
+            help="Workspace folder, checked as every link command checks it (the presets are "
+            "the same for every workspace; default: none needed).",
+        ),
+    ] = None,
+) -> None:
     """The shipped presets, their sources and thresholds."""
     from svduty.linkage.presets import load_preset, shipped
 
+    if workspace is not None:
+        with _opened(workspace, read_only=True):
+            pass
     for name in sorted(shipped()):
         preset = load_preset(name)
         sources = "all sources" if preset.sources is None else ", ".join(preset.sources)

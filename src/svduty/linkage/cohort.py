@@ -43,6 +43,7 @@ NOTICE = (
 )
 ORDER = "members with more factors first, then the most recent record first"
 UNKNOWN = "unknown"
+ANY_SOURCE = "any source"
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,57 @@ class Cohort:
     definition: str  # id and version
     sources: tuple[str, ...]  # sources read (their tables hold person keys)
     not_assessed: dict[str, str] = field(default_factory=dict)  # factor id -> why
-    people: int = 0  # people with at least one record counted
+    # the people the members are of, per CSP of their latest placed record (None: placed in
+    # none): `people` with any record counted in the period, and those seen in each source
+    population: pd.DataFrame = field(default_factory=lambda: _population_frame([]))
     person: str = "person key"  # or a group of keys and clusters of a linkage run
 
     @property
     def factors(self) -> list[Factor]:
         """Factors assessed: switched on and with a source holding person keys."""
         return [f for f in FACTORS if f.id not in self.not_assessed]
+
+    @property
+    def people(self) -> int:
+        """People with any record counted in the period: the members' denominator."""
+        return int(self.population["people"].sum())
+
+    def people_by_source(self, csp: str | None = None) -> dict[str, int]:
+        """People with any record counted in the period (ANY_SOURCE), and of them those with a
+        record of each source read, in the whole area or one CSP."""
+        rows = self.population
+        if csp is not None:
+            rows = rows[rows["csp"] == csp]
+        return {
+            ANY_SOURCE: int(rows["people"].sum()),
+            **{SOURCES[s][1]: int(rows[s].sum()) for s in self.sources},
+        }
+
+    def thresholds(self) -> list[str]:
+        """The rules in words: what makes a member, then each factor's threshold."""
+        rules = self.rules
+        said = [
+            f"a member meets {rules.min_factors} or more of the {len(self.factors)} factors "
+            f"assessed over {rules.lookback_months} months"
+        ]
+        for factor in self.factors:
+            threshold = getattr(rules, factor.rule)
+            if factor.id == "exclusions":
+                said.append(f"{factor.name}: a permanent exclusion or {threshold} suspensions")
+            else:
+                said.append(f"{factor.name}: {threshold} or more")
+        return said
+
+    def denominator(self) -> str:
+        """Of whom the members are, in words: the period and the people by source."""
+        counted = self.people_by_source()
+        each = ", ".join(f"{name} {n:,}" for name, n in counted.items() if name != ANY_SOURCE)
+        return (
+            f"{len(self.members):,} members of the {counted[ANY_SOURCE]:,} people with any "
+            f"record counted from {self.first_month} to {self.last_month} "
+            f"({self.rules.lookback_months} months; by source, a person in several counted in "
+            f"each: {each})"
+        )
 
     def describe(self) -> list[str]:
         """The lines every output of the view carries."""
@@ -115,10 +160,9 @@ class Cohort:
             MARKING,
             NOTICE,
             f"Purpose: {rules.purpose}. Lawful basis: {rules.lawful_basis}.",
-            f"{len(self.members)} members of {self.people} people with a record counted, "
-            f"{self.first_month} to {self.last_month} ({rules.lookback_months} months), "
-            f"{rules.min_factors} or more factors; one person is one {self.person}; serious "
-            f"violence as defined by {self.definition}.",
+            f"Cohort: {self.denominator()}.",
+            f"Thresholds: {'; '.join(self.thresholds())}. One person is one {self.person}; "
+            f"serious violence as defined by {self.definition}.",
             f"Order: {ORDER}. Cohort ids are drawn anew at each build.",
         ]
         names = {f.id: f.name for f in FACTORS}
@@ -151,7 +195,7 @@ def build(
     first = _months_before(last, rules.lookback_months - 1)
     window = events.filter((events.month >= first) & (events.month <= last))
     per_person = _per_person(window)
-    people = int(per_person.count().execute())
+    population = _population(per_person, sources)
     met: ir.IntegerValue = ibis.literal(0)
     for factor in FACTORS:
         if factor.id not in not_assessed:
@@ -168,9 +212,32 @@ def build(
         label(definition) or "",
         sources,
         not_assessed,
-        people,
+        population,
         person,
     )
+
+
+def _population_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["csp", "people", *SOURCES])
+
+
+def _population(per_person: ir.Table, sources: tuple[str, ...]) -> pd.DataFrame:
+    """People with any record counted, and those seen in each source, per CSP (in the engine:
+    one row per CSP reaches memory); a source not read counts nobody."""
+    counted = per_person.group_by("csp").aggregate(
+        people=per_person.count(),
+        **{s: per_person[f"seen_{s}"].sum() for s in sources},
+    )
+    frame = counted.to_pandas()
+    rows = [
+        {
+            "csp": csp if isinstance(csp, str) else None,
+            "people": int(row["people"]),
+            **{s: int(row[s]) if s in sources and not pd.isna(row[s]) else 0 for s in SOURCES},
+        }
+        for csp, row in zip(frame["csp"], frame.to_dict(orient="records"), strict=True)
+    ]
+    return _population_frame(rows)
 
 
 def _unread(not_assessed: dict[str, str]) -> set[str]:

@@ -13,11 +13,13 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from svduty.errors import WorkspaceError
-from svduty.identifiers import READER_ROLES, _role
+from svduty.identifiers import require_role
 from svduty.linkage.cohort import Cohort, build
 from svduty.linkage.cohort_rules import CohortRules
+from svduty.web.accounts import ROLES
 
 if TYPE_CHECKING:
+    from svduty.linkage.store import Run
     from svduty.publish import Publication
     from svduty.workspace import Workspace
 
@@ -42,19 +44,17 @@ def members(
     clustered linkage run ("latest": the newest) whose clusters join records into people;
     None: one person is one person key."""
     asked = {"view": "members", "fields": fields, "run": run, "to": end}
-    role = _role(workspace)
-    if role not in READER_ROLES:
-        workspace.audit(ACTION, {**asked, "allowed": False, "role": role})
-        raise CohortDenied(
-            f"the cohort's members are for analysts: {workspace.actor!r} is "
-            f"{_who(role)}; partners may have `svduty cohort --aggregate`, and an admin can "
-            f"give the role with {_grant(workspace.actor, role, 'analyst')}"
-        )
-    cohort = _built(workspace, definition, end, run, salt)
+    user = require_role(
+        workspace, ACTION, asked,
+        "the cohort's members are for analysts (partners may have `svduty cohort --aggregate`)",
+        denied=CohortDenied,
+    )  # fmt: skip
+    cohort, linked = _built(workspace, definition, end, run, salt)
     workspace.audit(
         ACTION,
-        {**asked, **_about(cohort), "allowed": True, "role": role, "rows": len(cohort.members)},
-    )
+        {**asked, **linked, **_about(cohort), "allowed": True, "role": user.role,
+         "rows": len(cohort.members)},
+    )  # fmt: skip
     return cohort
 
 
@@ -69,25 +69,19 @@ def aggregate(
     which records are one person is theirs alone."""
     from svduty.linkage.cohort_aggregate import publications
     from svduty.publish import Policy
-    from svduty.web.accounts import find_user
 
     asked = {"view": "aggregate", "run": run, "to": end}
-    user = find_user(workspace.root, workspace.actor)
-    role = None if user is None or user.disabled else user.role
-    if user is None or role is None:
-        workspace.audit(ACTION, {**asked, "allowed": False, "role": role})
-        raise CohortDenied(
-            f"the cohort's figures are for the workspace's users: {workspace.actor!r} is "
-            f"{_who(role)}; an admin can add them with "
-            f"{_grant(workspace.actor, role, 'partner')}"
-        )
-    if run is not None and role not in READER_ROLES:
-        workspace.audit(ACTION, {**asked, "allowed": False, "role": role})
-        raise CohortDenied(
-            f"a cohort from linked records is built by analysts: {workspace.actor!r} is "
-            f"{_who(role)}; without --run or --linked the figures join records by person key"
-        )
-    cohort = _built(workspace, definition, end, run, None)
+    user = require_role(
+        workspace, ACTION, asked, "the cohort's figures are for the workspace's users", ROLES,
+        denied=CohortDenied, grant="partner",
+    )  # fmt: skip
+    if run is not None:
+        require_role(
+            workspace, ACTION, asked, "a cohort from linked records is built by analysts",
+            advice="without --run or --linked the figures join records by person key",
+            denied=CohortDenied,
+        )  # fmt: skip
+    cohort, linked = _built(workspace, definition, end, run, None)
     settings = workspace.settings
     policy = Policy(settings.disclosure_threshold)
     pubs = publications(cohort, settings.area or "the whole area", list(settings.csps), policy)
@@ -96,9 +90,10 @@ def aggregate(
         ACTION,
         {
             **asked,
+            **linked,
             **_about(cohort),
             "allowed": True,
-            "role": role,
+            "role": user.role,
             "areas": [p.id for p in shown],
             "policy": policy.key,
             "suppressed": {"primary": pubs[0].primary, "secondary": pubs[0].secondary},
@@ -109,20 +104,46 @@ def aggregate(
 
 def _built(
     workspace: Workspace, definition: str | None, end: str | None, run: str | None, salt: str | None
-) -> Cohort:
+) -> tuple[Cohort, dict[str, Any]]:
+    """The cohort, and what the audit log keeps of the linkage run it used (if any): the run
+    itself, never "latest"."""
     from svduty.definitions import load_definition
 
     rules = CohortRules.of(workspace.settings.cohort)
     rules.require_purpose()
     chosen = load_definition(definition or workspace.settings.definition)
-    clusters, person = None, "person key"
+    clusters, person, linked = None, "person key", {}
     if run is not None:
-        from svduty.linkage.store import find_run, read_clusters
+        from svduty.linkage.store import find_run, is_current, read_clusters
 
         found = find_run(workspace, None if run == LATEST else run, "clustered")
+        current = is_current(workspace, found)
+        if not current:
+            workspace.say(_stale(found))
         clusters = read_clusters(workspace, found.run_id)  # audited there
-        person = f"group of person keys and clusters of linkage run {found.run_id}"
-    return build(workspace.store, chosen, rules, end, clusters, person, salt)
+        person = f"group of person keys and clusters of {describe_run(found)}"
+        linked = {
+            "run": found.run_id, "preset": found.preset,
+            "threshold_match_weight": found.threshold_match_weight,
+            "data_version": found.data_version, "data_current": current,
+        }  # fmt: skip
+    return build(workspace.store, chosen, rules, end, clusters, person, salt), linked
+
+
+def describe_run(run: Run) -> str:
+    """A linkage run in words, as outputs name it."""
+    return (
+        f"linkage run {run.run_id} (preset {run.preset}, threshold match weight "
+        f"{run.threshold_match_weight:g}, data version {run.data_version})"
+    )
+
+
+def _stale(run: Run) -> str:
+    return (
+        f"warning: linkage run {run.run_id} predates batches ingested since (its data version "
+        f"{run.data_version}): their records join people by person key alone until `svduty "
+        f"link predict --run {run.run_id}` and `svduty link cluster --run {run.run_id}`"
+    )
 
 
 def _about(cohort: Cohort) -> dict[str, Any]:
@@ -134,16 +155,5 @@ def _about(cohort: Cohort) -> dict[str, Any]:
         "definition": cohort.definition,
         "sources": list(cohort.sources),
         "members": len(cohort.members),
-        "people": cohort.people,
+        "people": cohort.people_by_source(),
     }
-
-
-def _who(role: str | None) -> str:
-    return "not a user of this workspace" if role is None else f"a {role}"
-
-
-def _grant(actor: str, role: str | None, wanted: str) -> str:
-    """The command an admin runs to give `actor` the `wanted` role."""
-    if role is None:
-        return f"`svduty users add {actor} --role {wanted}`"
-    return f"`svduty users set-role {actor} --role {wanted}`"

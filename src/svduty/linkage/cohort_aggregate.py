@@ -1,6 +1,6 @@
-"""The cohort in aggregate: how many members, by age band and by factor, for the whole area and
-each CSP, through the project's disclosure control. The only form of the cohort that may be
-published.
+"""The cohort in aggregate: how many members, of how many people with a record counted (by
+source), by age band and by factor, for the whole area and each CSP, through the project's
+disclosure control. The only form of the cohort that may be published.
 
 The whole area's report and each CSP's are controlled together (as the SNA's are), so no count
 from 1 to threshold - 1 is shown, and no hidden cell can be worked out from a table's other
@@ -19,6 +19,10 @@ from svduty.publish.tables import Table
 from svduty.vocabulary import AGE_BANDS
 
 SECTION = "cohort"
+OF = (
+    "members are of the people with any record counted in the period (table people: in any "
+    "source, then in each; a person in several sources is counted in each)"
+)
 MEMBERS = "members"  # the total the members figure and the age bands share
 
 
@@ -43,7 +47,10 @@ def _draft(cohort: Cohort, name: str, csp: str | None) -> Draft:
                       for f in cohort.factors],
         }
     )  # fmt: skip
+    counted = cohort.people_by_source(csp)
+    people = pd.DataFrame({"source": list(counted), "count": list(counted.values())})
     tables = [
+        Table(SECTION, "people", people, key=["source"], counts=["count"]),
         Table(
             SECTION,
             "members",
@@ -59,25 +66,12 @@ def _draft(cohort: Cohort, name: str, csp: str | None) -> Draft:
         "csp": csp,
         "period": f"{cohort.first_month} to {cohort.last_month}",
         "definition": cohort.definition,
-        "rules": _rules(cohort),
+        "rules": cohort.thresholds(),
+        "of": OF,
+        "person": f"one person is one {cohort.person}",
         "synthetic": bool(cohort.members["synthetic"].any()) if len(cohort.members) else False,
     }
     return Draft(name, tables, provenance)
-
-
-def _rules(cohort: Cohort) -> list[str]:
-    """The rules in words, for the published notes."""
-    rules = cohort.rules
-    said = [
-        f"a member meets {rules.min_factors} or more factors over {rules.lookback_months} months"
-    ]
-    for factor in cohort.factors:
-        threshold = getattr(rules, factor.rule)
-        if factor.id == "exclusions":
-            said.append(f"{factor.name}: a permanent exclusion or {threshold} suspensions")
-        else:
-            said.append(f"{factor.name}: {threshold} or more")
-    return said
 
 
 ABOUT = ("period", "definition", "synthetic")
@@ -103,13 +97,17 @@ def long_table(pubs: list[Publication]) -> pd.DataFrame:
     rows = []
     for pub in pubs:
         about = {key: pub.provenance[key] for key in ABOUT}
-        figures = [("members", "all members", pub.value(SECTION, "members"))]
-        for name, column in (("age_bands", "age_band"), ("factors", "factor")):
-            frame = pub.table(SECTION, name)
-            figures += [(name, c, n) for c, n in zip(frame[column], frame["count"], strict=True)]
+        figures = _rows(pub, "people", "source")
+        figures.append(("members", "all members", pub.value(SECTION, "members")))
+        figures += _rows(pub, "age_bands", "age_band") + _rows(pub, "factors", "factor")
         for table, category, count in figures:
             shown = None if count is None or pd.isna(count) else int(count)
             rows.append({"area": pub.id, "table": table, "category": category, "count": shown,
                          **about})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["area", "table", "category", "count", *ABOUT], dtype=object)
     return frame.astype({"count": "Int64"})
+
+
+def _rows(pub: Publication, name: str, column: str) -> list[tuple[str, Any, Any]]:
+    frame = pub.table(SECTION, name)
+    return [(name, c, n) for c, n in zip(frame[column], frame["count"], strict=True)]

@@ -41,11 +41,17 @@ def cohort_command(
         str | None,
         typer.Option(
             "--run",
-            help="A clustered linkage run whose clusters join records into people (analysts).",
+            help="A clustered linkage run whose clusters join records into people (analysts); "
+            "the header and the audit log name it.",
         ),
     ] = None,
     linked: Annotated[
-        bool, typer.Option("--linked", help="The newest clustered linkage run (as --run).")
+        bool,
+        typer.Option(
+            "--linked",
+            help="The newest clustered linkage run (as --run; the header and the audit log "
+            "name the run taken).",
+        ),
     ] = False,
     definition: DefinitionOption = None,
     end: ToOption = None,
@@ -144,6 +150,9 @@ def _aggregate_text(pubs: list[Publication], fmt: Format, threshold: int) -> str
     if fmt is Format.csv:
         return csv_text(frame)
     shown = frame.assign(count=[("suppressed" if pd.isna(c) else c) for c in frame["count"]])
-    rules = pubs[0].provenance.get("rules", []) if pubs else []
-    head = f"{PUBLISHED}\nCohort: {'; '.join(rules)}; {pubs[0].provenance['period']}.\n"
-    return head + render(shown, fmt, "Cohort members (published figures)")
+    about = pubs[0].provenance
+    head = (
+        f"{PUBLISHED}\nCohort, {about['period']}: {'; '.join(about['rules'])}; "
+        f"{about['of']}; {about['person']}.\n"
+    )
+    return head + render(shown, fmt, "Cohort members and the people they are of (published)")

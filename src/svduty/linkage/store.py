@@ -10,6 +10,7 @@ in one transaction: a run killed half way leaves its previous step, never half a
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from contextlib import closing
@@ -214,11 +215,23 @@ def find_run(workspace: Workspace, run_id: str | None, status: str) -> Run:
                 f"SELECT {', '.join(COLUMNS)} FROM runs WHERE run_id = ?", [run_id]
             ).fetchall()
     if not rows:
-        raise InputError(f"--run: no linkage run {run_id!r}; `svduty link report` lists them")
+        stored = [f"{r.run_id} ({r.status}, {r.preset})" for r in reversed(runs(workspace))]
+        have = f"runs, newest first: {', '.join(stored)}" if stored else "no run is stored"
+        raise InputError(f"--run {run_id}: no linkage run of that id; {have}")
     run = Run(*rows[0])
     if STATUSES.index(run.status) < STATUSES.index(status):
         raise InputError(f"--run {run_id}: the run is {run.status}, not yet {status}")
     return run
+
+
+def is_current(workspace: Workspace, run: Run) -> bool:
+    """Whether the run's data version is that of the batches of its sources now: False once a
+    batch with identifiers was ingested (or removed) since its pairs were scored."""
+    from svduty.linkage import records
+
+    wanted = json.loads(run.sources)
+    batches = {t: b for t, b in records.batches_by_table(workspace).items() if t in wanted}
+    return records.data_version(batches) == run.data_version
 
 
 def runs(workspace: Workspace) -> list[Run]:

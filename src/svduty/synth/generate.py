@@ -182,6 +182,8 @@ CORRUPTIONS = {
 
 
 IDENTIFIED_MAPPINGS = ["youth-justice.yaml", "school-exclusions.yaml"]
+CORRUPTIONS_FILE = "corruptions.csv"
+"""Rows `--corrupt` broke, in the truth folder: what ingest should reject, never a source."""
 """The mappings written only with identities, for the files only they make."""
 KEY_FROM = ["forename", "surname", "date_of_birth"]
 """The identifiers every generated mapping makes person keys from, so keys meet across them."""
@@ -330,6 +332,9 @@ class Generator:
             for name in (*cohort.FILES, *(f"mappings/{m}" for m in IDENTIFIED_MAPPINGS)):
                 (out / name).unlink(missing_ok=True)
             shutil.rmtree(out / cohort.TRUTH_FOLDER, ignore_errors=True)
+        corruptions = out / cohort.TRUTH_FOLDER / CORRUPTIONS_FILE
+        for stale in (corruptions, out / CORRUPTIONS_FILE):  # the latter: `*.csv` would take it
+            stale.unlink(missing_ok=True)
         for name, header in files.items():
             with (out / name).open("w", encoding="utf-8", newline="") as handle:
                 csv.writer(handle, lineterminator="\n").writerow(header)
@@ -371,9 +376,8 @@ class Generator:
         self._write_mappings(out / "mappings")
         recurrence = found.finish_truth(out) if found is not None else None
         if self.corrupt:
-            pd.DataFrame(written.corruptions).to_csv(
-                out / "corruptions.csv", index=False, lineterminator="\n"
-            )
+            corruptions.parent.mkdir(exist_ok=True)
+            pd.DataFrame(written.corruptions).to_csv(corruptions, index=False, lineterminator="\n")
         (out / "synth.json").write_text(
             json.dumps(
                 {
