@@ -91,6 +91,31 @@ def test_febrl4_through_svduty_reaches_f1_of_095():
     assert score.precision >= 0.95 and score.recall >= 0.95
 
 
+def test_training_estimates_date_of_birth_from_true_pairs_not_households():
+    """Blocking EM on surname and postcode district must hold the postcode comparison fixed:
+    left free, it let households (one surname, one postcode) stand in for the match class and
+    the m of an exact date of birth fell far below the generator's rate of agreement."""
+    from dataclasses import replace
+
+    from svduty.linkage.bench import _identity_tables
+    from svduty.linkage.model import backend, train
+    from svduty.linkage.records import prepare
+    from svduty.synth.identities import DOB_SWAP_RATE
+
+    tables, _ = _identity_tables(20_000, seed=3)
+    prepared = {name: prepare(frame) for name, frame in tables.items()}
+    preset = replace(load_preset("multi-agency"), link_type="link_only")
+    used = preset.keeping({str(c) for t in prepared.values() for c in t if t[c].notna().any()})
+    with backend("duckdb") as api:
+        model = train(api, prepared, used, lambda line: None)
+    [dob] = [c for c in model["comparisons"] if c["output_column_name"] == "date_of_birth"]
+    levels = dob["comparison_levels"]
+    m = {level["label_for_charts"]: level.get("m_probability") for level in levels}
+    # a true pair's dates agree unless either record swapped day and month (missing is null)
+    expected = (1 - DOB_SWAP_RATE) ** 2
+    assert m["Exact match"] == pytest.approx(expected, abs=0.08)
+
+
 # -- a workspace's runs ------------------------------------------------------------------------
 
 SYLLABLES = ["bra", "nok", "vel", "qua", "ths", "zor", "mip", "lud", "ferr", "os", "ki", "tam"]

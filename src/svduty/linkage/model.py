@@ -42,6 +42,17 @@ TRANSPOSED_SUFFIX = "_transposed"
 """The prepared column holding a date of birth with day and month swapped (when both could
 be a month), beside the date itself."""
 
+DERIVED_FROM = {
+    "postcode_district": "substr(postcode, 1, length(postcode) - 4)",
+    "year_of_birth": "substr(date_of_birth, 1, 4)",
+}
+"""Prepared columns cut from another, as SQL over the column they are cut from. Splink leaves
+out of an EM session each comparison whose column its blocking rule reads; blocking on
+`postcode_district` by name would leave the postcode comparison in, estimated from pairs that
+all agree on the district, which pulls households (one surname, one postcode) into the match
+class and drags date of birth's m toward its u (m of an exact date fell to 0.03 at a million
+records a side). Training blocks on the expression instead; prediction keeps the column."""
+
 
 @contextmanager
 def backend(engine: str) -> Iterator[DatabaseAPISubClass]:
@@ -237,7 +248,8 @@ def train(
         for rule in preset.em_blocking:
             say(f"estimating m by expectation maximisation on pairs agreeing on {', '.join(rule)}")
             made.training.estimate_parameters_using_expectation_maximisation(
-                block_on(*rule), estimate_without_term_frequencies=True
+                block_on(*(DERIVED_FROM.get(column, column) for column in rule)),
+                estimate_without_term_frequencies=True,
             )
         model = made.misc.save_model_to_json()
     return json.loads(json.dumps(model))
