@@ -18,10 +18,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import svduty as svduty_cli
 from test_identity import MAPPING_A
+from test_linkage import KINDS_OF_TYPO, _clusters, _extracts, _needles, _svduty, _typo
 
 from svduty.errors import InputError
-from svduty.identity.keys import create_key_file, parse_key
+from svduty.identifiers import IDENTIFIERS_FILE
+from svduty.identity.keys import create_key_file, fingerprint, parse_key
 from svduty.ingest import ingest
 from svduty.linkage.bloom import (
     BLOCK_LABEL,
@@ -36,9 +39,11 @@ from svduty.linkage.bloom import (
     soundex,
 )
 from svduty.linkage.dice import bloom_input_sql, bloom_settings
+from svduty.linkage import store
 from svduty.linkage.evaluate import febrl4_scores
 from svduty.settings import Settings
-from svduty.workspace import Workspace
+from svduty.web.accounts import add_user
+from svduty.workspace import DATABASE_FILE, Workspace
 
 KEY_A = hashlib.sha256(b"made-up partnership A").digest()
 KEY_B = hashlib.sha256(b"made-up partnership B").digest()
@@ -249,3 +254,177 @@ def test_the_documentation_states_the_parameters():
         assert f"`{label.decode()}`" in doc
     for block in default_blocks(["forename", "surname", "date_of_birth", "sex"]):
         assert f"`{block.name}`" in doc
+
+
+# -- linkage of Bloom-encoded extracts on a workspace ------------------------------------------
+
+
+def _pseudonymise(source: Path, mapping: Path, key_file: Path, out: Path) -> Path:
+    done = svduty_cli(
+        "pseudonymise", str(source), "--mapping", str(mapping), "--key", str(key_file),
+        "--out", str(out), "--encoding", "bloom",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def bloom_linked(tmp_path_factory) -> dict:
+    """Two agencies' extracts (test_linkage's: 30 of the 60 shared people written
+    differently), pseudonymised with --encoding bloom under one partnership key, ingested,
+    then linked in bloom mode through the command line (train, predict, cluster)."""
+    tmp_path = tmp_path_factory.mktemp("bloom-linked")
+    files, maps, person_of, people = _extracts(tmp_path)
+    key_file = tmp_path / "secure" / "partnership.key"
+    key_file.parent.mkdir()
+    create_key_file(key_file)
+    encoded = [
+        _pseudonymise(f, m, key_file, tmp_path / f"bloom-{f.name}")
+        for f, m in zip(files, maps, strict=True)
+    ]
+    root = tmp_path / "ws"
+    settings = Settings(area="Test", forces=("West Mercia",), partnership_key=f"file:{key_file}")
+    ws = Workspace.init(root, settings)
+    for path, mapping in zip(encoded, maps, strict=True):
+        ingest(ws, [path], mappings=[mapping])
+    ws.close()
+    add_user(root, "ana", "a long passphrase 1", "analyst")
+    said = []
+    for step in (("train", "--mode", "bloom"), ("predict",), ("cluster",)):
+        done = _svduty("link", *step, "-w", str(root), actor="ana")
+        assert done.exit_code == 0, done.output
+        said.append(done.output)
+    return {
+        "root": root, "person_of": person_of, "people": people, "maps": maps, "files": files,
+        "key_file": key_file, "encoded": encoded, "said": said, "tmp": tmp_path,
+    }  # fmt: skip
+
+
+def test_bloom_linkage_joins_the_people_exact_keys_missed(bloom_linked):
+    root, person_of = bloom_linked["root"], bloom_linked["person_of"]
+    assert "bloom mode" in bloom_linked["said"][0]
+    ws = Workspace.open(root, read_only=True, actor="ana")
+    keys = dict(ws.con.execute("SELECT crime_ref, person_key FROM involvements").fetchall())
+    run = store.latest_run(ws)
+    ws.close()
+    assert run is not None and run.mode == "bloom" and run.status == "clustered"
+    assert run.records == len(person_of)
+    cluster_of = _clusters(root)
+    assert set(cluster_of) == set(person_of)
+    same_person = [
+        (a, b) for a in person_of for b in person_of
+        if a < b and a.startswith("A") and b.startswith("B") and person_of[a] == person_of[b]
+    ]  # fmt: skip
+    exact = [(a, b) for a, b in same_person if keys[a] == keys[b]]
+    assert all(cluster_of[a] == cluster_of[b] for a, b in exact)
+    # the people whose surname the second agency mistyped: their exact keys differ
+    people = bloom_linked["people"]
+    typos = [
+        (a, b) for a, b in same_person
+        if _typo(people[person_of[a]], "surname typo")["surname"] != people[person_of[a]]["surname"]
+        and person_of[a] < 30 and KINDS_OF_TYPO[person_of[a] % 3] == "surname typo"
+    ]  # fmt: skip
+    assert typos and all(keys[a] != keys[b] for a, b in typos)
+    assert all(cluster_of[a] == cluster_of[b] for a, b in typos), typos
+    people_in: dict[str, set[int]] = {}
+    for ref, cluster in cluster_of.items():
+        people_in.setdefault(cluster, set()).add(person_of[ref])
+    assert all(len(found) == 1 for found in people_in.values())  # no two people merged
+
+
+def test_bloom_filters_stay_in_the_restricted_store(bloom_linked):
+    root = bloom_linked["root"]
+    encoded = [p.read_text(encoding="utf-8") for p in bloom_linked["encoded"]]
+    rows = [r for text in encoded for r in csv.DictReader(text.splitlines()[2:])]
+    samples = {rows[0]["surname" + SUFFIX], rows[0]["block_surname"], rows[-1]["forename_bloom"]}
+    needles = [n.lower() for n in _needles(bloom_linked["people"])] + [s.lower() for s in samples]
+    with duckdb.connect(str(root / DATABASE_FILE), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        for table in tables:
+            text = con.execute(f'SELECT string_agg(t::VARCHAR, \'|\') FROM "{table}" t').fetchall()
+            body = (text[0][0] or "").lower()
+            assert not [n for n in needles if n in body], table
+    with duckdb.connect(str(root / IDENTIFIERS_FILE), read_only=True) as con:
+        [(stored,)] = con.execute("SELECT count(*) FROM encodings").fetchall()
+        notes = con.execute("SELECT file, fingerprint FROM encoding_notes").fetchall()
+        [(clear,)] = con.execute("SELECT count(*) FROM identifiers").fetchall()
+    assert stored == len(rows) and clear == 0
+    made_with = fingerprint(parse_key(bloom_linked["key_file"].read_text(), "key"))
+    assert sorted(Path(f).name for f, _ in notes) == sorted(p.name for p in bloom_linked["encoded"])
+    assert {k for _, k in notes} == {made_with}
+    assert (root / IDENTIFIERS_FILE).stat().st_mode & 0o077 == 0
+
+
+def test_filters_of_another_partnership_key_are_refused(bloom_linked, tmp_path):
+    files, maps = bloom_linked["files"], bloom_linked["maps"]
+    other_key = tmp_path / "secure" / "other.key"
+    other_key.parent.mkdir()
+    create_key_file(other_key)
+    other = _pseudonymise(files[1], maps[1], other_key, tmp_path / "other-b.csv")
+    # a workspace holding the partnership key refuses the extract at ingest
+    keyed = Settings(
+        area="Test", forces=("West Mercia",), partnership_key=f"file:{bloom_linked['key_file']}"
+    )
+    ws = Workspace.init(tmp_path / "keyed", keyed)
+    with pytest.raises(InputError, match="other-b.csv: its person keys were made with"):
+        ingest(ws, [other], mappings=[maps[1]])
+    ws.close()
+    # a workspace holding no key takes both, and a bloom run refuses to link them together
+    root = tmp_path / "keyless"
+    ws = Workspace.init(root, Settings(area="Test", forces=("West Mercia",)))
+    ingest(ws, [bloom_linked["encoded"][0]], mappings=[maps[0]])
+    ingest(ws, [other], mappings=[maps[1]])
+    ws.close()
+    add_user(root, "ana", "a long passphrase 1", "analyst")
+    done = _svduty("link", "train", "--mode", "bloom", "-w", str(root), actor="ana")
+    assert done.exit_code != 0 and "Traceback" not in done.output
+    said = " ".join(done.output.split())
+    assert "different partnership keys" in said
+    assert bloom_linked["encoded"][0].name in said and "other-b.csv" in said
+    # and plain mode says which batches hold no clear identifiers
+    done = _svduty("link", "train", "-w", str(root), actor="ana")
+    said = " ".join(done.output.split())
+    assert done.exit_code != 0 and "no records with identifiers in the clear" in said
+    assert "other-b.csv" in said
+
+
+def test_a_rolled_back_batch_leaves_no_encodings(bloom_linked, tmp_path):
+    """The batch's rows are removed from the restricted store with it (a writer killed
+    between the two commits is reconciled on the next open)."""
+    from svduty import identifiers
+
+    root = tmp_path / "ws"
+    settings = Settings(
+        area="Test", forces=("West Mercia",), partnership_key=f"file:{bloom_linked['key_file']}"
+    )
+    ws = Workspace.init(root, settings)
+    [report] = ingest(ws, [bloom_linked["encoded"][0]], mappings=[bloom_linked["maps"][0]])
+    ws.close()
+    with duckdb.connect(str(root / IDENTIFIERS_FILE)) as con:  # a batch never committed
+        con.execute(
+            "INSERT INTO encodings (batch_id, source_line) SELECT 999, source_line "
+            "FROM encodings WHERE batch_id = ?",
+            [report.batch_id],
+        )
+        con.execute("INSERT INTO encoding_notes VALUES (999, 'x.csv', 'f', 'p', 'n')")
+    assert identifiers.reconcile(root, [report.batch_id]) == report.rows_accepted
+    identifiers.discard(root, report.batch_id)
+    with duckdb.connect(str(root / IDENTIFIERS_FILE), read_only=True) as con:
+        left = [con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in identifiers.TABLES]
+    assert left == [0, 0, 0]
+
+
+def test_bloom_mode_is_refused_on_a_spark_workspace_in_one_line(bloom_linked):
+    """The engine is checked before anything is read (the workspace's setting changed in
+    memory: starting Spark adds nothing to what is checked)."""
+    from dataclasses import replace
+
+    from svduty.linkage.run import train
+
+    ws = Workspace.open(bloom_linked["root"], actor="ana")
+    try:
+        ws.settings = replace(ws.settings, engine="spark")
+        with pytest.raises(InputError, match=r"^engine = 'spark': bloom mode runs on the DuckDB"):
+            train(ws, "multi-agency", None, lambda line: None, "bloom")
+    finally:
+        ws.close()
