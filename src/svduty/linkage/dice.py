@@ -18,9 +18,10 @@ from svduty.errors import InputError
 from svduty.linkage.bloom import SUFFIX
 
 if TYPE_CHECKING:
-    from svduty.linkage.presets import Preset
     from splink import SettingsCreator
     from splink.internals.comparison_creator import ComparisonCreator
+
+    from svduty.linkage.presets import Preset
 
 THRESHOLDS = (0.9, 0.8, 0.6)
 """Dice levels below identical filters: one letter changed in a name of 7 letters keeps about
@@ -70,6 +71,9 @@ ENCODED_TRAINING = (("block_surname", "block_birth_month"), ("block_forename", "
 """Expectation maximisation blockings when none of the preset's can be encoded."""
 DERIVED_BLOCKS = {"year_of_birth": "block_birth_year"}
 """Prepared columns of plain mode whose encoded counterpart is a blocking key."""
+UNENCODED = ("date_of_birth_transposed", "postcode_district")
+"""Prepared columns of plain mode with no encoded counterpart (every other column is encoded
+as a filter of its own)."""
 
 
 def bloom_preset(preset: Preset) -> Preset:
@@ -77,16 +81,15 @@ def bloom_preset(preset: Preset) -> Preset:
     its rules (prior, training, blocking) on filters in place of clear values (equal filters
     under one key are equal normalised values, so exact rules keep their meaning), plus the
     rules on encoded blocking keys (`ENCODED_BLOCKS`). Rules naming a column with no encoded
-    counterpart (the district of a postcode, a transposed date) are left out."""
+    counterpart (`UNENCODED`: the district of a postcode, a transposed date) are left out."""
     from dataclasses import replace
 
-    from svduty.identity.normalise import FIELDS
     from svduty.linkage.presets import Comparison
 
     def column(name: str) -> str | None:
-        if name in FIELDS:
-            return name + SUFFIX
-        return DERIVED_BLOCKS.get(name)
+        if name in DERIVED_BLOCKS:
+            return DERIVED_BLOCKS[name]
+        return None if name in UNENCODED else name + SUFFIX
 
     def rules(given: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
         made = []
@@ -96,8 +99,10 @@ def bloom_preset(preset: Preset) -> Preset:
                 made.append(tuple(c for c in encoded if c))
         return tuple(dict.fromkeys(made))
 
-    fields = [c for comparison in preset.comparisons for c in comparison.columns if c in FIELDS]
-    comparisons = tuple(Comparison("dice", (f + SUFFIX,)) for f in dict.fromkeys(fields))
+    fields = [c for comparison in preset.comparisons for c in comparison.columns]
+    comparisons = tuple(
+        Comparison("dice", (f + SUFFIX,)) for f in dict.fromkeys(fields) if f not in UNENCODED
+    )
     return replace(
         preset,
         comparisons=comparisons,

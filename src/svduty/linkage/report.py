@@ -105,8 +105,8 @@ def write(
 
     settings = json.loads(run.model_json)
     wanted = json.loads(run.sources)
-    found = records.batches_by_table(workspace, run.mode)
-    batches = {t: b for t, b in found.items() if t in wanted}
+    stored = records.batches_by_table(workspace, run.mode)
+    batches = {t: b for t, b in stored.items() if t in wanted}
     tables = records.read(workspace, batches, run.mode)
     settings.update(retain_matching_columns=True, retain_intermediate_calculation_columns=True)
     with model.backend(workspace.settings.engine) as api, model.quiet(say):

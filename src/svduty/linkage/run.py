@@ -4,7 +4,8 @@ above the threshold, cluster them, each step stored in the restricted linkage st
 Every step reads identifiers through `identifiers.read` (analysts only, audited) and is audited
 itself. A run in bloom mode reads Bloom-encoded extracts' filters instead
 (`identifiers.read_encodings`, as audited) and compares them with the bloom counterpart of its
-preset (`dice.bloom_preset`); its later steps follow the run's mode. Steps are written by the workspace's writer (the caller opens the workspace as such).
+preset (`dice.bloom_preset`); its later steps follow the run's mode. Steps are written by the
+workspace's writer (the caller opens the workspace as such).
 """
 
 from __future__ import annotations
@@ -180,8 +181,8 @@ def predict(
         from svduty.linkage.dice import require_duckdb
 
         require_duckdb(workspace.settings.engine)
-    found = records.batches_by_table(workspace, run.mode)
-    batches = {t: b for t, b in found.items() if t in wanted}
+    stored = records.batches_by_table(workspace, run.mode)
+    batches = {t: b for t, b in stored.items() if t in wanted}
     if not batches:
         raise InputError(
             f"{workspace.root}: no records with {records.NEEDS[run.mode]} in {', '.join(wanted)}"
@@ -215,8 +216,8 @@ def cluster(workspace: Workspace, run_id: str | None, say: Say) -> store.Run:
     workspace.store.require_writer("store linkage clusters")
     run = store.find_run(workspace, run_id, "predicted")
     wanted = json.loads(run.sources)
-    found = records.batches_by_table(workspace, run.mode)
-    batches = {t: b for t, b in found.items() if t in wanted}
+    stored = records.batches_by_table(workspace, run.mode)
+    batches = {t: b for t, b in stored.items() if t in wanted}
     if records.data_version(batches) != run.data_version:
         raise InputError(
             f"run {run.run_id}: batches changed since its pairs were scored; run "
