@@ -455,7 +455,9 @@ def test_a_presets_bloom_counterpart_compares_and_blocks_on_encodings():
     bloom = bloom_preset(plain)
     compared = {c for comparison in plain.comparisons for c in comparison.columns}
     assert {c.columns[0] for c in bloom.comparisons} == {c + SUFFIX for c in compared}
-    assert {c.kind for c in bloom.comparisons} == {"dice"}
+    exact = {c.columns[0] + SUFFIX for c in plain.comparisons if c.kind == "exact"}
+    assert {c.columns[0] for c in bloom.comparisons if c.kind == "exact"} == exact
+    assert {c.kind for c in bloom.comparisons if c.columns[0] not in exact} == {"dice"}
     assert ("date_of_birth" + SUFFIX,) in bloom.blocking  # [date_of_birth], on equal filters
     assert ("surname" + SUFFIX, "block_birth_year") in bloom.blocking  # [surname, year_of_birth]
     assert not [r for r in bloom.blocking if any("district" in c for c in r)]

@@ -153,8 +153,10 @@ def _check_key(source: SourceFile, adapter: MappedAdapter, header: list[str]) ->
     """A pseudonymised extract whose keys another partnership key made is refused: none of
     its people would meet the workspace's. (A workspace holding no key takes any: it makes no
     keys of its own to meet.)"""
-    from svduty.identity.pseudonymise import keyed_with
+    from svduty.identity.pseudonymise import encoding_note, keyed_with
 
+    if adapter.stored_encodings(header):
+        encoding_note(source.name, source.path)  # filters of unknown making are refused
     if adapter.layout(header) != "keyed" or adapter.partnership is None:
         return
     made = keyed_with(source.path)
@@ -351,16 +353,16 @@ def _store_identifiers(
         if not names:
             continue
         picked = ", ".join(f'"{IDENTIFIER_PREFIX}{f}" AS {f}' for f in names)
-        rows = workspace.con.sql(
-            f"SELECT batch_id, source_line, {picked} FROM {relation}"
-        ).to_arrow_reader(100_000)
+        select = f"SELECT batch_id, source_line, {picked} FROM {relation}"
         if store == "identifiers":
+            rows = workspace.con.sql(select).to_arrow_reader(100_000)
             identifiers.store_batch(workspace.root, batch_id, rows)
         else:
             from svduty.identity.pseudonymise import encoding_note
 
             assert source is not None
             note = encoding_note(source.name, source.path)
+            rows = workspace.con.sql(select).to_arrow_reader(100_000)
             identifiers.store_encodings(workspace.root, batch_id, rows, note)
 
 

@@ -77,9 +77,10 @@ as a filter of its own)."""
 
 
 def bloom_preset(preset: Preset) -> Preset:
-    """A preset's bloom counterpart: a Dice comparison of each compared column's filter, and
-    its rules (prior, training, blocking) on filters in place of clear values (equal filters
-    under one key are equal normalised values, so exact rules keep their meaning), plus the
+    """A preset's bloom counterpart: a Dice comparison of each compared column's filter (an
+    exact one where the preset compares exactly: sex, NHS number...), and its rules (prior,
+    training, blocking) on filters in place of clear values (equal filters under one key are
+    equal normalised values, so exact rules keep their meaning), plus the
     rules on encoded blocking keys (`ENCODED_BLOCKS`). Rules naming a column with no encoded
     counterpart (`UNENCODED`: the district of a postcode, a transposed date) are left out."""
     from dataclasses import replace
@@ -99,9 +100,11 @@ def bloom_preset(preset: Preset) -> Preset:
                 made.append(tuple(c for c in encoded if c))
         return tuple(dict.fromkeys(made))
 
-    fields = [c for comparison in preset.comparisons for c in comparison.columns]
+    kinds = {c: comparison.kind for comparison in preset.comparisons for c in comparison.columns}
     comparisons = tuple(
-        Comparison("dice", (f + SUFFIX,)) for f in dict.fromkeys(fields) if f not in UNENCODED
+        Comparison("exact" if kind == "exact" else "dice", (f + SUFFIX,))
+        for f, kind in kinds.items()
+        if f not in UNENCODED
     )
     return replace(
         preset,
