@@ -288,7 +288,7 @@ def bloom_linked(tmp_path_factory) -> dict:
     ws.close()
     add_user(root, "ana", "a long passphrase 1", "analyst")
     said = []
-    for step in (("train", "--mode", "bloom"), ("predict",), ("cluster",)):
+    for step in (("train", "--mode", "bloom"), ("predict",), ("cluster",), ("report",)):
         done = _svduty("link", *step, "-w", str(root), actor="ana")
         assert done.exit_code == 0, done.output
         said.append(done.output)
@@ -300,7 +300,9 @@ def bloom_linked(tmp_path_factory) -> dict:
 
 def test_bloom_linkage_joins_the_people_exact_keys_missed(bloom_linked):
     root, person_of = bloom_linked["root"], bloom_linked["person_of"]
-    assert "bloom mode" in bloom_linked["said"][0]
+    said = bloom_linked["said"]
+    assert "bloom mode" in said[0] and "bloom mode" in said[3]
+    assert f"records: involvements {len(person_of)}" in said[3]
     ws = Workspace.open(root, read_only=True, actor="ana")
     keys = dict(ws.con.execute("SELECT crime_ref, person_key FROM involvements").fetchall())
     run = store.latest_run(ws)
@@ -463,3 +465,36 @@ def test_a_presets_bloom_counterpart_compares_and_blocks_on_encodings():
     assert not [r for r in bloom.blocking if any("district" in c for c in r)]
     assert set(ENCODED_BLOCKS) <= set(bloom.blocking)
     assert ("forename" + SUFFIX, "surname" + SUFFIX, "date_of_birth" + SUFFIX) in bloom.prior_rules
+
+
+def test_an_identifiers_file_of_version_1_gains_the_encodings(bloom_linked, tmp_path):
+    from svduty import identifiers
+
+    settings = Settings(
+        area="Test", forces=("West Mercia",), partnership_key=f"file:{bloom_linked['key_file']}"
+    )
+    root = tmp_path / "ws"
+    Workspace.init(root, settings).close()
+    columns = ", ".join(f"{n} {k}" for n, k in identifiers.COLUMNS.items())
+    with duckdb.connect(str(root / IDENTIFIERS_FILE)) as con:  # as version 1 made it
+        con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        con.execute(f"CREATE TABLE identifiers ({columns}, PRIMARY KEY (batch_id, source_line))")
+        con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    add_user(root, "ana", "a long passphrase 1", "analyst")
+    reader = Workspace.open(root, read_only=True, actor="ana")
+    try:  # read before a writer adds the tables
+        assert identifiers.encodings_per_batch(reader) == {}
+        assert identifiers.read_encodings(reader, [1]).empty
+    finally:
+        reader.close()
+    ws = Workspace.open(root, actor="ana")
+    try:
+        [report] = ingest(ws, [bloom_linked["encoded"][0]], mappings=[bloom_linked["maps"][0]])
+        assert identifiers.encodings_per_batch(ws) == {report.batch_id: report.rows_accepted}
+        frame = identifiers.read_encodings(ws, [report.batch_id], ["surname" + SUFFIX])
+    finally:
+        ws.close()
+    assert len(frame) == report.rows_accepted and frame["surname" + SUFFIX].notna().all()
+    with duckdb.connect(str(root / IDENTIFIERS_FILE), read_only=True) as con:
+        version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+    assert version == [(str(identifiers.SCHEMA_VERSION),)]

@@ -50,7 +50,8 @@ class Summary:
     def lines(self) -> list[str]:
         run = self.run
         out = [
-            f"run {run.run_id}: preset {run.preset}, {run.status}, by {run.created_by} at "
+            f"run {run.run_id}: preset {run.preset}, {run.mode} mode, {run.status}, by "
+            f"{run.created_by} at "
             f"{run.created_at:%Y-%m-%d %H:%M}",
             f"threshold: match weight {run.threshold_match_weight:g} "
             f"(probability {run.threshold_probability:.4f})",
