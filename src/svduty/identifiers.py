@@ -14,6 +14,12 @@ The file is written by the workspace's one writer, batch by batch, before the ba
 the main database (DuckDB commits one database file per transaction): a writer killed between
 the two commits leaves rows of a batch that never committed, which the next writer removes on
 opening (`reconcile`), and readers only ever see rows of committed batches.
+
+A pseudonymised extract made with `--encoding bloom` brings no identifier but its Bloom filters
+and encoded blocking keys (svduty.linkage.bloom): an encoding of identifiers, so they are kept
+here too, in `encodings` (base64 text, as the extract holds them), with the note of each batch
+saying which partnership key and parameters made them (`encoding_notes`). They are read through
+`read_encodings`, audited as reads of identifiers are.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +35,7 @@ import duckdb
 
 from svduty.errors import InputError, WorkspaceError
 from svduty.identity.normalise import IDENTIFIER_FIELDS
+from svduty.linkage.bloom import BLOCK_KEYS, SUFFIX
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +45,9 @@ if TYPE_CHECKING:
     from svduty.workspace import Workspace
 
 IDENTIFIERS_FILE = "identifiers.duckdb"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: the encodings of a Bloom-encoded extract (tables made when missing, so a file of
+version 1 gains them when the writer next opens it)."""
 READER_ROLES = ("analyst", "admin")
 OPEN_WAIT = 30.0
 """Seconds a read waits for the writer to finish writing a batch's identifiers."""
@@ -47,14 +57,44 @@ COLUMNS: dict[str, str] = {
     "source_line": "BIGINT NOT NULL",
     **{f.name: ("DATE" if f.kind == "date" else "VARCHAR") for f in IDENTIFIER_FIELDS},
 }
+ENCODED: tuple[str, ...] = (
+    *(f.name + SUFFIX for f in IDENTIFIER_FIELDS),
+    *(b.name for b in BLOCK_KEYS),
+)
+"""The encoding columns a batch may bring: a filter per identifier, the encoded blocking keys."""
 _DDL = f"""
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS identifiers (
     {", ".join(f"{name} {kind}" for name, kind in COLUMNS.items())},
     PRIMARY KEY (batch_id, source_line)
 );
-INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');
+CREATE TABLE IF NOT EXISTS encodings (
+    batch_id INTEGER NOT NULL, source_line BIGINT NOT NULL,
+    {", ".join(f"{name} VARCHAR" for name in ENCODED)},
+    PRIMARY KEY (batch_id, source_line)
+);
+CREATE TABLE IF NOT EXISTS encoding_notes (
+    batch_id INTEGER PRIMARY KEY, file VARCHAR NOT NULL, fingerprint VARCHAR NOT NULL,
+    params VARCHAR NOT NULL, note VARCHAR NOT NULL
+);
+INSERT OR REPLACE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');
 """
+
+
+TABLES = ("identifiers", "encodings", "encoding_notes")
+"""Every table holding rows of a batch."""
+
+
+@dataclass(frozen=True)
+class EncodingNote:
+    """Who made a batch's Bloom filters and how: the note line of its extract."""
+
+    file: str
+    fingerprint: str
+    """The partnership key's fingerprint."""
+    params: str
+    """The filters' parameters (q, bits, hashes), as the note words them."""
+    note: str
 
 
 class IdentifiersDenied(WorkspaceError):
@@ -106,12 +146,43 @@ def store_batch(root: Path, batch_id: int, rows: pa.RecordBatchReader) -> int:
     return int(stored)
 
 
+def store_encodings(
+    root: Path, batch_id: int, rows: pa.RecordBatchReader, note: EncodingNote
+) -> int:
+    """Replace the batch's encodings (batch_id, source_line and `ENCODED` columns) and its note
+    in one transaction of the identifiers file; the number of rows stored."""
+    with closing(_connect(root)) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("encodings", "encoding_notes"):
+                con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
+            names = ["batch_id", "source_line", *(n for n in rows.schema.names if n in ENCODED)]
+            listed = ", ".join(names)
+            con.register("_encoded_rows", rows)
+            con.execute(f"INSERT INTO encodings ({listed}) SELECT {listed} FROM _encoded_rows")
+            con.unregister("_encoded_rows")
+            con.execute(
+                "INSERT INTO encoding_notes VALUES (?, ?, ?, ?, ?)",
+                [batch_id, note.file, note.fingerprint, note.params, note.note],
+            )
+            [(stored,)] = con.execute(
+                "SELECT count(*) FROM encodings WHERE batch_id = ?", [batch_id]
+            ).fetchall()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return int(stored)
+
+
 def discard(root: Path, batch_id: int) -> None:
-    """Remove a batch's rows after its main transaction rolled back."""
+    """Remove a batch's rows (identifiers and encodings) after its main transaction rolled
+    back."""
     if not (root / IDENTIFIERS_FILE).exists():
         return
     with closing(_connect(root)) as con:
-        con.execute("DELETE FROM identifiers WHERE batch_id = ?", [batch_id])
+        for table in TABLES:
+            con.execute(f"DELETE FROM {table} WHERE batch_id = ?", [batch_id])
 
 
 def reconcile(root: Path, committed: Iterable[int]) -> int:
@@ -120,13 +191,17 @@ def reconcile(root: Path, committed: Iterable[int]) -> int:
     if not (root / IDENTIFIERS_FILE).exists():
         return 0
     keep = sorted(set(committed))
+    orphans = 0
     with closing(_connect(root)) as con:
-        orphans = con.execute(
-            "SELECT count(*) FROM identifiers WHERE NOT list_contains(?, batch_id)", [keep]
-        ).fetchall()[0][0]
-        if orphans:
-            con.execute("DELETE FROM identifiers WHERE NOT list_contains(?, batch_id)", [keep])
-    return int(orphans)
+        for table in TABLES:
+            found = con.execute(
+                f"SELECT count(*) FROM {table} WHERE NOT list_contains(?, batch_id)", [keep]
+            ).fetchall()[0][0]
+            if found:
+                con.execute(f"DELETE FROM {table} WHERE NOT list_contains(?, batch_id)", [keep])
+            if table != "encoding_notes":
+                orphans += int(found)
+    return orphans
 
 
 # -- the reader's side ------------------------------------------------------------------------
@@ -144,6 +219,78 @@ def rows_per_batch(workspace: Workspace) -> dict[int, int]:
         ).fetchall()
     committed = workspace.batch_ids
     return {int(b): int(n) for b, n in found if b in committed}
+
+
+def encodings_per_batch(workspace: Workspace) -> dict[int, int]:
+    """How many records of each committed batch have Bloom filters stored (counts only)."""
+    con = _open_for_reading(workspace)
+    if con is None:
+        return {}
+    with closing(con):
+        if not _has(con, "encodings"):
+            return {}
+        found = con.execute(
+            "SELECT batch_id, count(*) FROM encodings GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    committed = workspace.batch_ids
+    return {int(b): int(n) for b, n in found if b in committed}
+
+
+def encoding_notes(workspace: Workspace) -> dict[int, EncodingNote]:
+    """The note of each committed batch's encodings: which key and parameters made them (no
+    identifier, so not audited)."""
+    con = _open_for_reading(workspace)
+    if con is None:
+        return {}
+    with closing(con):
+        if not _has(con, "encoding_notes"):
+            return {}
+        found = con.execute(
+            "SELECT batch_id, file, fingerprint, params, note FROM encoding_notes ORDER BY 1"
+        ).fetchall()
+    committed = workspace.batch_ids
+    return {int(b): EncodingNote(*rest) for b, *rest in found if b in committed}
+
+
+def read_encodings(
+    workspace: Workspace, batches: Iterable[int], columns: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """The Bloom filters (base64) and encoded blocking keys of whole batches, for an analyst;
+    `columns` limits those returned. Audited as a read of identifiers, refused ones too."""
+    wanted = sorted({int(b) for b in batches})
+    chosen = list(ENCODED) if columns is None else list(columns)
+    unknown = [c for c in chosen if c not in ENCODED]
+    if unknown:
+        raise InputError(
+            f"columns: unknown encoding(s) {', '.join(unknown)}; encodings: {', '.join(ENCODED)}"
+        )
+    asked: dict[str, Any] = {"batches": wanted, "fields": chosen}
+    require_reader(workspace, "read identifier encodings", asked, "identifier encodings")
+    committed = sorted(workspace.batch_ids)
+    con = _open_for_reading(workspace)
+    if con is None or not _has(con, "encodings"):
+        frame = _empty(chosen)
+        if con is not None:
+            con.close()
+    else:
+        with closing(con):
+            frame = con.execute(
+                f"SELECT {', '.join(['batch_id', 'source_line', *chosen])} FROM encodings "
+                "WHERE list_contains($committed, batch_id) AND list_contains($batches, batch_id) "
+                "ORDER BY batch_id, source_line",
+                {"committed": committed, "batches": wanted},
+            ).df()
+    workspace.audit("read identifier encodings", {**asked, "allowed": True, "rows": len(frame)})
+    return frame
+
+
+def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the file has the table: one of version 1, opened read-only, has no encodings."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'ids' AND table_name = ?",
+        [table],
+    ).fetchall()
+    return bool(found[0][0])
 
 
 def read(

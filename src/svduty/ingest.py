@@ -153,8 +153,10 @@ def _check_key(source: SourceFile, adapter: MappedAdapter, header: list[str]) ->
     """A pseudonymised extract whose keys another partnership key made is refused: none of
     its people would meet the workspace's. (A workspace holding no key takes any: it makes no
     keys of its own to meet.)"""
-    from svduty.identity.pseudonymise import keyed_with
+    from svduty.identity.pseudonymise import encoding_note, keyed_with
 
+    if adapter.stored_encodings(header):
+        encoding_note(source.name, source.path)  # filters of unknown making are refused
     if adapter.layout(header) != "keyed" or adapter.partnership is None:
         return
     made = keyed_with(source.path)
@@ -285,11 +287,12 @@ def ingest_file(
             relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
         store.stage_batch(adapter.table, batch_id, relation)
         fields = adapter.stored_identifiers(header) if isinstance(adapter, MappedAdapter) else []
-        if fields:
+        encoded = adapter.stored_encodings(header) if isinstance(adapter, MappedAdapter) else []
+        if fields or encoded:
             # committed before the batch: a batch never lands without its identifiers, and
             # rows of a batch that never lands are removed (`identifiers.reconcile`)
             wrote_identifiers = True
-            _store_identifiers(workspace, batch_id, result.relation, fields)
+            _store_identifiers(workspace, batch_id, result.relation, fields, encoded, source)
         if isinstance(store, SparkStore):
             store.publish_pending()
         if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
@@ -332,19 +335,35 @@ def ingest_file(
 
 
 def _store_identifiers(
-    workspace: Workspace, batch_id: int, relation: str, fields: list[str]
+    workspace: Workspace,
+    batch_id: int,
+    relation: str,
+    fields: list[str],
+    encoded: list[str] | None = None,
+    source: SourceFile | None = None,
 ) -> None:
-    """The accepted rows' identifiers, streamed from the staged rows to the restricted store.
+    """The accepted rows' identifiers (or a Bloom-encoded extract's encodings, with the note
+    saying how they were made), streamed from the staged rows to the restricted store.
     The person key is not selected: the staged rows are a view, and selecting it would make
     every key a second time (the record id links the two)."""
     from svduty import identifiers
     from svduty.sources.mapped import IDENTIFIER_PREFIX
 
-    picked = ", ".join(f'"{IDENTIFIER_PREFIX}{f}" AS {f}' for f in fields)
-    rows = workspace.con.sql(
-        f"SELECT batch_id, source_line, {picked} FROM {relation}"
-    ).to_arrow_reader(100_000)
-    identifiers.store_batch(workspace.root, batch_id, rows)
+    for names, store in ((fields, "identifiers"), (encoded or [], "encodings")):
+        if not names:
+            continue
+        picked = ", ".join(f'"{IDENTIFIER_PREFIX}{f}" AS {f}' for f in names)
+        select = f"SELECT batch_id, source_line, {picked} FROM {relation}"
+        if store == "identifiers":
+            rows = workspace.con.sql(select).to_arrow_reader(100_000)
+            identifiers.store_batch(workspace.root, batch_id, rows)
+        else:
+            from svduty.identity.pseudonymise import encoding_note
+
+            assert source is not None
+            note = encoding_note(source.name, source.path)
+            rows = workspace.con.sql(select).to_arrow_reader(100_000)
+            identifiers.store_encodings(workspace.root, batch_id, rows, note)
 
 
 def _drop_staging(workspace: Workspace) -> None:

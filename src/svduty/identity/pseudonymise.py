@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from svduty.errors import InputError
+from svduty.identifiers import EncodingNote
 from svduty.identity.keys import KEY_TABLE, PersonKeySecret
 from svduty.identity.normalise import FIELDS, normalised_sql
 from svduty.linkage.bloom import DEFAULT, SUFFIX, default_blocks, encode
@@ -41,6 +42,10 @@ BLOOM_NOTE = (
 ENCODINGS = ("key", "bloom")
 _NOTED = re.compile(
     r"# person keys made by svduty pseudonymise .* with partnership key ([0-9a-f]{16})"
+)
+_BLOOM_NOTED = re.compile(
+    r"# Bloom filters \(base64\) made by svduty pseudonymise from .* \((q=[^)]*)\) and "
+    r"blocking keys .*, with partnership key ([0-9a-f]{16})"
 )
 
 
@@ -205,3 +210,28 @@ def keyed_with(path: Path) -> str | None:
             if found:
                 return found.group(1)
     return None
+
+
+def bloom_noted(path: Path) -> tuple[str, str, str] | None:
+    """(fingerprint, parameters, the note line) of the Bloom filters of an extract, if its
+    note says how they were made."""
+    with path.open("rb") as handle:
+        for _ in range(comment_lines(path)):
+            line = handle.readline().decode("utf-8", "replace").strip()
+            found = _BLOOM_NOTED.match(line)
+            if found:
+                return found.group(2), found.group(1), line
+    return None
+
+
+def encoding_note(name: str, path: Path) -> EncodingNote:
+    """How a Bloom-encoded extract's filters were made, from its note line (refused without
+    one: filters of unknown making cannot be linked safely with others)."""
+    noted = bloom_noted(path)
+    if noted is None:
+        raise InputError(
+            f"{name}: Bloom filters without the note line of `svduty pseudonymise --encoding "
+            "bloom` saying which partnership key and parameters made them; keep the extract's "
+            "first lines as pseudonymise wrote them"
+        )
+    return EncodingNote(name, *noted)

@@ -65,8 +65,9 @@ def _done(run: Run) -> None:
         counts.append(f"{run.pairs:,} pairs")
     if run.clusters is not None:
         counts.append(f"{run.clusters:,} clusters")
+    mode = "" if run.mode == "plain" else f", {run.mode} mode"
     sys.stdout.write(
-        f"run {run.run_id} ({run.preset}) {run.status}: {', '.join(counts)}; threshold match "
+        f"run {run.run_id} ({run.preset}{mode}) {run.status}: {', '.join(counts)}; threshold match "
         f"weight {run.threshold_match_weight:g} (probability {run.threshold_probability:.4f})\n"
     )
 
@@ -104,12 +105,21 @@ def train_command(
     workspace: WorkspaceOption,
     preset: PresetOption = "multi-agency",
     threshold: ThresholdOption = None,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="plain: the stored identifiers; bloom: the Bloom filters of extracts made by "
+            "`svduty pseudonymise --encoding bloom` (DuckDB engine only). Later steps follow "
+            "the run's mode.",
+        ),
+    ] = "plain",
 ) -> None:
     """Train a preset's model (prior, u by sampling, m by EM) on the stored identifiers."""
     from svduty.linkage import run
 
     with _opened(workspace) as ws:
-        _done(run.train(ws, preset, threshold, ws.say))
+        _done(run.train(ws, preset, threshold, ws.say, mode))
 
 
 @link_app.command("predict")

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from splink import SettingsCreator
     from splink.internals.comparison_creator import ComparisonCreator
 
+    from svduty.linkage.presets import Preset
+
 THRESHOLDS = (0.9, 0.8, 0.6)
 """Dice levels below identical filters: one letter changed in a name of 7 letters keeps about
 0.75 of its bigrams (a Dice near 0.75), two changed about 0.5; 0.6 still tells a near spelling
@@ -52,6 +54,65 @@ def bloom_input_sql(source: str, fields: Sequence[str], text: bool = False) -> s
     ]
     excluded = ", ".join(f'"{c}"' for c in columns)
     return f"SELECT s.* EXCLUDE ({excluded}), {', '.join(made)} FROM {source} s"
+
+
+ENCODED_BLOCKS: tuple[tuple[str, ...], ...] = (
+    ("block_surname", "block_forename"),
+    ("block_surname", "block_birth_year"),
+    ("block_forename", "block_birth_year"),
+    ("block_surname", "block_birth_sex"),
+    ("block_forename", "block_birth_sex"),
+    ("block_birth_month",),
+)
+"""Blocking rules on the encoded blocking keys a bloom-mode run adds to its preset's: both name
+codes, a name code with the year of birth (with sex, when encoded), or the year and month of
+birth, so a pair is a candidate despite a typo in a name or the date of birth."""
+ENCODED_TRAINING = (("block_surname", "block_birth_month"), ("block_forename", "block_birth_month"))
+"""Expectation maximisation blockings when none of the preset's can be encoded."""
+DERIVED_BLOCKS = {"year_of_birth": "block_birth_year"}
+"""Prepared columns of plain mode whose encoded counterpart is a blocking key."""
+UNENCODED = ("date_of_birth_transposed", "postcode_district")
+"""Prepared columns of plain mode with no encoded counterpart (every other column is encoded
+as a filter of its own)."""
+
+
+def bloom_preset(preset: Preset) -> Preset:
+    """A preset's bloom counterpart: a Dice comparison of each compared column's filter (an
+    exact one where the preset compares exactly: sex, NHS number...), and its rules (prior,
+    training, blocking) on filters in place of clear values (equal filters under one key are
+    equal normalised values, so exact rules keep their meaning), plus the
+    rules on encoded blocking keys (`ENCODED_BLOCKS`). Rules naming a column with no encoded
+    counterpart (`UNENCODED`: the district of a postcode, a transposed date) are left out."""
+    from dataclasses import replace
+
+    from svduty.linkage.presets import Comparison
+
+    def column(name: str) -> str | None:
+        if name in DERIVED_BLOCKS:
+            return DERIVED_BLOCKS[name]
+        return None if name in UNENCODED else name + SUFFIX
+
+    def rules(given: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        made = []
+        for rule in given:
+            encoded = [column(c) for c in rule]
+            if all(encoded):
+                made.append(tuple(c for c in encoded if c))
+        return tuple(dict.fromkeys(made))
+
+    kinds = {c: comparison.kind for comparison in preset.comparisons for c in comparison.columns}
+    comparisons = tuple(
+        Comparison("exact" if kind == "exact" else "dice", (f + SUFFIX,))
+        for f, kind in kinds.items()
+        if f not in UNENCODED
+    )
+    return replace(
+        preset,
+        comparisons=comparisons,
+        prior_rules=rules(preset.prior_rules),
+        em_blocking=rules(preset.em_blocking) or ENCODED_TRAINING,
+        blocking=tuple(dict.fromkeys(rules(preset.blocking) + ENCODED_BLOCKS)),
+    )
 
 
 def dice_comparison(

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from svduty.errors import EngineError, InputError
+from svduty.linkage.bloom import SUFFIX
 from svduty.linkage.presets import Comparison, Preset
 
 if TYPE_CHECKING:
@@ -98,6 +99,11 @@ def _comparison(comparison: Comparison, dialect: str) -> ComparisonCreator:
     import splink.comparison_library as cl
 
     column = comparison.columns[0]
+    if comparison.kind == "dice":
+        from svduty.linkage.dice import dice_comparison, require_duckdb
+
+        require_duckdb(dialect)
+        return dice_comparison(column.removesuffix(SUFFIX), column=column)
     if comparison.kind == "forename_surname":
         return cl.ForenameSurnameComparison(
             *comparison.columns,
@@ -181,9 +187,24 @@ def quiet(say: Say) -> Iterator[None]:
         logger.handlers, logger.level, logger.propagate = saved, previous, propagate
 
 
-def _for_backend(api: DatabaseAPISubClass, frame: pd.DataFrame) -> Any:
-    """The records as the backend takes them: DuckDB reads pandas; Spark is given the schema,
-    which it cannot infer from a column no record fills."""
+def _for_backend(api: DatabaseAPISubClass, frame: pd.DataFrame, name: str) -> Any:
+    """The records as the backend takes them: DuckDB reads pandas, Bloom filters (base64 text)
+    made BITSTRINGs with their counts of bits in a table of its connection; Spark is given the
+    schema, which it cannot infer from a column no record fills."""
+    filters = [str(c).removesuffix(SUFFIX) for c in frame.columns if str(c).endswith(SUFFIX)]
+    if filters:
+        from splink import DuckDBAPI
+
+        from svduty.linkage.dice import bloom_input_sql, require_duckdb
+
+        require_duckdb(api.sql_dialect.sql_dialect_str)
+        con = cast(DuckDBAPI, api).duckdb_con
+        con.register(f"{name}_text", frame)
+        con.execute(
+            f'CREATE TABLE "{name}_bloom" AS {bloom_input_sql(f"{name}_text", filters, text=True)}'
+        )
+        con.unregister(f"{name}_text")
+        return f"{name}_bloom"
     if api.sql_dialect.sql_dialect_str != "spark":
         return frame
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
@@ -213,7 +234,9 @@ def linker(
     run = secrets.token_hex(4)  # a Spark session keeps tables registered by earlier steps
     registered = [
         api.register(
-            _for_backend(api, frame), dataset_display_name=name, table_name=f"{name}_{run}"
+            _for_backend(api, frame, f"{name}_{run}"),
+            dataset_display_name=name,
+            table_name=f"{name}_{run}",
         )
         for name, frame in tables.items()
     ]

@@ -50,7 +50,8 @@ class Summary:
     def lines(self) -> list[str]:
         run = self.run
         out = [
-            f"run {run.run_id}: preset {run.preset}, {run.status}, by {run.created_by} at "
+            f"run {run.run_id}: preset {run.preset}, {run.mode} mode, {run.status}, by "
+            f"{run.created_by} at "
             f"{run.created_at:%Y-%m-%d %H:%M}",
             f"threshold: match weight {run.threshold_match_weight:g} "
             f"(probability {run.threshold_probability:.4f})",
@@ -80,11 +81,9 @@ def summary(workspace: Workspace, run: store.Run) -> Summary:
         sizes = {int(str(k)): int(v) for k, v in size.value_counts().items()}
         across = int((clusters.groupby("cluster_id")["source_table"].nunique() > 1).sum())
     else:
-        from svduty import identifiers
-
-        counts = identifiers.rows_per_batch(workspace)
+        counts = records.stored_per_batch(workspace, run.mode)
         wanted = json.loads(run.sources)
-        for table, ids in records.batches_by_table(workspace).items():
+        for table, ids in records.batches_by_table(workspace, run.mode).items():
             if table in wanted:
                 per_source[table] = sum(counts.get(b, 0) for b in ids)
     return Summary(run, per_source, sizes, across)
@@ -107,8 +106,9 @@ def write(
 
     settings = json.loads(run.model_json)
     wanted = json.loads(run.sources)
-    batches = {t: b for t, b in records.batches_by_table(workspace).items() if t in wanted}
-    tables = records.read(workspace, batches)
+    stored = records.batches_by_table(workspace, run.mode)
+    batches = {t: b for t, b in stored.items() if t in wanted}
+    tables = records.read(workspace, batches, run.mode)
     settings.update(retain_matching_columns=True, retain_intermediate_calculation_columns=True)
     with model.backend(workspace.settings.engine) as api, model.quiet(say):
         linker = model.linker(api, tables, settings)

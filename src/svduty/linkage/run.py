@@ -2,7 +2,10 @@
 above the threshold, cluster them, each step stored in the restricted linkage store.
 
 Every step reads identifiers through `identifiers.read` (analysts only, audited) and is audited
-itself. Steps are written by the workspace's writer (the caller opens the workspace as such).
+itself. A run in bloom mode reads Bloom-encoded extracts' filters instead
+(`identifiers.read_encodings`, as audited) and compares them with the bloom counterpart of its
+preset (`dice.bloom_preset`); its later steps follow the run's mode. Steps are written by the
+workspace's writer (the caller opens the workspace as such).
 """
 
 from __future__ import annotations
@@ -79,21 +82,37 @@ def train(
     preset_name: str | Path,
     threshold_match_weight: float | None,
     say: Say,
+    mode: str = "plain",
 ) -> store.Run:
-    """Train the preset's model on the workspace's identifiers; the stored run."""
+    """Train the preset's model on the workspace's identifiers (or, in bloom mode, on their
+    Bloom filters); the stored run."""
     from svduty.linkage import model
+    from svduty.linkage.dice import bloom_preset, require_duckdb
 
     check_threshold(threshold_match_weight)
+    if mode == "bloom":
+        require_duckdb(workspace.settings.engine)
     workspace.store.require_writer("train a linkage model")
     preset = load_preset(preset_name)
-    batches = _sources(preset, records.batches_by_table(workspace))
+    batches = _sources(preset, records.batches_by_table(workspace, mode))
+    left_out = records.lacking(workspace, mode)
     if not batches:
         wanted = "any source" if preset.sources is None else ", ".join(preset.sources)
+        held = f" ({', '.join(left_out)} hold only the other mode's)" if left_out else ""
         raise InputError(
-            f"{workspace.root}: no records with identifiers in {wanted}; a mapping's part "
-            "declares identifiers (forename, surname, date_of_birth...) before ingest"
+            f"{workspace.root}: no records with {records.NEEDS[mode]} in {wanted}{held}; "
+            + (
+                "ingest extracts made by `svduty pseudonymise --encoding bloom`"
+                if mode == "bloom"
+                else "a mapping's part declares identifiers (forename, surname, "
+                "date_of_birth...) before ingest, or link Bloom-encoded extracts with --mode bloom"
+            )
         )
-    tables = records.read(workspace, batches)
+    if left_out:
+        say(f"{', '.join(left_out)} hold no {records.NEEDS[mode]}: left out of this {mode} run")
+    tables = records.read(workspace, batches, mode)
+    if mode == "bloom":
+        preset = bloom_preset(preset)
     used = _usable(preset, tables, say)
     threshold = (
         used.threshold_match_weight if threshold_match_weight is None else threshold_match_weight
@@ -106,7 +125,7 @@ def train(
     run = store.Run(
         run_id=store.new_run_id(),
         preset=used.id,
-        mode="plain",
+        mode=mode,
         created_at=datetime.now(),
         created_by=workspace.actor,
         threshold_match_weight=threshold,
@@ -158,10 +177,17 @@ def predict(
             threshold_probability=probability(threshold_match_weight),
         )
     wanted = json.loads(run.sources)
-    batches = {t: b for t, b in records.batches_by_table(workspace).items() if t in wanted}
+    if run.mode == "bloom":
+        from svduty.linkage.dice import require_duckdb
+
+        require_duckdb(workspace.settings.engine)
+    stored = records.batches_by_table(workspace, run.mode)
+    batches = {t: b for t, b in stored.items() if t in wanted}
     if not batches:
-        raise InputError(f"{workspace.root}: no records with identifiers in {', '.join(wanted)}")
-    tables = records.read(workspace, batches)
+        raise InputError(
+            f"{workspace.root}: no records with {records.NEEDS[run.mode]} in {', '.join(wanted)}"
+        )
+    tables = records.read(workspace, batches, run.mode)
     total = sum(len(t) for t in tables.values())
     say(f"scoring pairs of {total:,} records at match weight {run.threshold_match_weight:g}")
     with model.backend(workspace.settings.engine) as api:
@@ -190,14 +216,18 @@ def cluster(workspace: Workspace, run_id: str | None, say: Say) -> store.Run:
     workspace.store.require_writer("store linkage clusters")
     run = store.find_run(workspace, run_id, "predicted")
     wanted = json.loads(run.sources)
-    batches = {t: b for t, b in records.batches_by_table(workspace).items() if t in wanted}
+    stored = records.batches_by_table(workspace, run.mode)
+    batches = {t: b for t, b in stored.items() if t in wanted}
     if records.data_version(batches) != run.data_version:
         raise InputError(
             f"run {run.run_id}: batches changed since its pairs were scored; run "
             f"`svduty link predict --run {run.run_id}` first"
         )
     table_of = {b: t for t, ids in batches.items() for b in ids}
-    ids = identifiers.read(workspace, batches=sorted(table_of), fields=[])
+    if run.mode == "bloom":
+        ids = identifiers.read_encodings(workspace, sorted(table_of), columns=[])
+    else:
+        ids = identifiers.read(workspace, batches=sorted(table_of), fields=[])
     ids["unique_id"] = ids["batch_id"].astype("int64") * records.ID_SCALE + ids["source_line"]
     pairs = store.read_pairs(workspace, run.run_id)
     edges = pd.DataFrame(

@@ -24,6 +24,7 @@ from defusedxml import DefusedXmlException
 from svduty.errors import InputError
 from svduty.identity.keys import KEY_TABLE, PersonKeySecret, key_sql
 from svduty.identity.normalise import DEFAULT_DATE_FORMAT, FIELDS
+from svduty.linkage.bloom import BLOCK_KEYS, SUFFIX
 from svduty.mapping import Column, Mapping, MarkerSource, Part
 from svduty.reference import data_path
 from svduty.reference.forces import canonical_force
@@ -32,6 +33,7 @@ from svduty.sources.base import (
     SOURCE_LINE,
     Check,
     CsvAdapter,
+    StageResult,
     force_map,
     sql_text,
 )
@@ -39,6 +41,7 @@ from svduty.sources.coordinates import fill_missing_pair
 from svduty.vocabulary import MARKERS, marker_column
 
 KEY_PATTERN = "[0-9a-fA-F]{64}"
+BASE64_PATTERN = "[A-Za-z0-9+/]+={0,2}"
 IDENTIFIER_PREFIX = "_identifier_"
 """Columns of the staged projection holding identifiers on their way to the restricted store;
 the analytic tables take only their own columns, so these never reach them."""
@@ -238,6 +241,32 @@ class MappedAdapter(CsvAdapter):
         self.table = part.table
         self.description = f"{part.name} mapped by {mapping.id} ({mapping.path.name})"
         self._columns = {c.field.name: c for c in part.columns}
+        self._encoded: list[str] = []
+
+    def encoding_columns(self) -> list[str]:
+        """Columns of a Bloom-encoded extract of this part (`svduty pseudonymise --encoding
+        bloom`): a filter per declared identifier and the encoded blocking keys."""
+        if not self.part.key_from:
+            return []
+        return [i.field + SUFFIX for i in self.part.identifiers] + [b.name for b in BLOCK_KEYS]
+
+    def stored_encodings(self, header: list[str]) -> list[str]:
+        """Encoding columns this file's rows bring to the restricted store: a keyed extract's
+        Bloom filters and encoded blocking keys (never to the analytic tables)."""
+        if self.layout(header) != "keyed":
+            return []
+        return [c for c in self.encoding_columns() if c in header]
+
+    def stage(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        path: Path,
+        header: list[str],
+        batch_id: int,
+        file_name: str,
+    ) -> StageResult:
+        self._encoded = self.stored_encodings(header)
+        return super().stage(con, path, header, batch_id, file_name)
 
     def layout(self, header: list[str]) -> str | None:
         present = set(header)
@@ -249,7 +278,9 @@ class MappedAdapter(CsvAdapter):
 
     def used_columns(self, layout: str | None) -> set[str]:
         """The file's columns this layout reads."""
-        return self.part.keyed_columns if layout == "keyed" else self.part.source_columns
+        if layout == "keyed":
+            return self.part.keyed_columns | set(self.encoding_columns())
+        return self.part.source_columns
 
     def stored_identifiers(self, header: list[str]) -> list[str]:
         """Identifier fields this file's rows bring to the restricted store (none once the
@@ -264,7 +295,7 @@ class MappedAdapter(CsvAdapter):
         if layout == "clear":
             return sorted(self.part.identifier_columns)
         if layout == "keyed" and self.part.key_column is not None:
-            return [self.part.key_column.column]
+            return [self.part.key_column.column, *self._encoded]
         return []
 
     def makes_key(self, layout: str) -> bool:
@@ -385,6 +416,21 @@ class MappedAdapter(CsvAdapter):
                     "NULL",
                 )
             )
+        for column in self._encoded if layout == "keyed" else []:
+            raw = _raw(column)
+            pattern, what = (
+                (BASE64_PATTERN, "a Bloom filter (base64)")
+                if column.endswith(SUFFIX)
+                else (KEY_PATTERN, "an encoded blocking key (64 hexadecimal characters)")
+            )
+            checks.append(
+                Check(
+                    column,
+                    f"{raw} IS NOT NULL AND NOT regexp_full_match({raw}, {sql_text(pattern)})",
+                    sql_text(f"{column} is not {what}, as `svduty pseudonymise` writes"),
+                    "NULL",
+                )
+            )
         return checks
 
     def person_key_sql(self, layout: str) -> str | None:
@@ -471,6 +517,8 @@ class MappedAdapter(CsvAdapter):
                     written = identifier.format or DEFAULT_DATE_FORMAT
                     raw = f"CAST(try_strptime({raw}, {sql_text(written)}) AS DATE)"
                 select.append(f'{raw} AS "{IDENTIFIER_PREFIX}{identifier.field}"')
+        if layout == "keyed":
+            select += [f'{_raw(c)} AS "{IDENTIFIER_PREFIX}{c}"' for c in self._encoded]
         return ", ".join(select)
 
     def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> str:
