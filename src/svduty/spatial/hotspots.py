@@ -87,9 +87,16 @@ def hotspots(
         raise InputError("fewer than three grid cells fall inside the area: use smaller cells")
     keep = np.flatnonzero(inside)
     result = gi_star(binned.values[keep], w[keep][:, keep].tocsr(), permutations, seed)
-    points = t.select("easting", "northing").to_pandas()
+    # each distinct place once with its count: open data snaps every crime to a few thousand
+    points = t.group_by("easting", "northing").aggregate(n=t.count()).to_pandas()
+    points = points.sort_values(["easting", "northing"], kind="stable")
     density = kde(
-        grid, points["easting"].to_numpy(), points["northing"].to_numpy(), None, bandwidth
+        grid,
+        points["easting"].to_numpy(float),
+        points["northing"].to_numpy(float),
+        None,
+        bandwidth,
+        counts=points["n"].to_numpy(float),
     )
     frame = pd.DataFrame(
         {
