@@ -10,7 +10,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import selected, with_csp
+from svduty.analysis.selection import held, selected, with_csp
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
@@ -114,6 +114,11 @@ def _tallies(store: Store, t: ir.Table, keep: list[str]) -> Tallies:
     )
     joined = joined.select(*keep, "role", "person_key", "age", "crime_ref", "sex", "ethnicity",
                            "relationship")  # fmt: skip
+    with held(store, joined, "_svduty_who") as kept:
+        return _tallied(kept, keep)
+
+
+def _tallied(joined: ir.Table, keep: list[str]) -> Tallies:
     unknown = "not recorded"
     counts = joined.group_by(
         *keep,
