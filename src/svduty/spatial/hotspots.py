@@ -89,7 +89,6 @@ def hotspots(
     result = gi_star(binned.values[keep], w[keep][:, keep].tocsr(), permutations, seed)
     # each distinct place once with its count: open data snaps every crime to a few thousand
     points = t.group_by("easting", "northing").aggregate(n=t.count()).to_pandas()
-    points = points.sort_values(["easting", "northing"], kind="stable")
     density = kde(
         grid,
         points["easting"].to_numpy(float),
