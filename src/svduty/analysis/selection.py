@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 import ibis
@@ -33,11 +35,11 @@ def in_definition(store: Store, definition: Definition) -> ir.Table:
         t = classification_input(store, [definition])
         t = t.filter(any_of([c.expr(t).fill_null(False) for c in definition.clauses]))
         memo.clear()  # older data versions are never read again
-        memo[key] = _materialised(store, t, f"_svduty_in_{definition.sha256[:12]}_{len(batches)}")
+        memo[key] = materialised(store, t, f"_svduty_in_{definition.sha256[:12]}_{len(batches)}")
     return memo[key]
 
 
-def _materialised(store: Store, t: ir.Table, name: str) -> ir.Table:
+def materialised(store: Store, t: ir.Table, name: str) -> ir.Table:
     """A temporary table on DuckDB (dropped with the connection); Spark reads the expression."""
     if store.name != "duckdb":
         return t
@@ -73,6 +75,18 @@ def with_csp(store: Store, t: ir.Table) -> ir.Table:
     """`t` with each incident's CSP as `_area` (from its LSOA), for results split by CSP."""
     areas = store.table("areas").select(_lsoa_key="lsoa_code", _area="csp_name")
     return t.left_join(areas, t.lsoa_code == areas._lsoa_key).drop("_lsoa_key")
+
+
+@contextmanager
+def held(store: Store, t: ir.Table, name: str) -> Iterator[ir.Table]:
+    """`t` computed once for the queries of one analysis (a temporary table on DuckDB, dropped
+    after them): a join read by several aggregates is then not joined again for each."""
+    kept = materialised(store, t, name)
+    try:
+        yield kept
+    finally:
+        if kept is not t:
+            cast(Any, store.ibis).raw_sql(f"DROP TABLE IF EXISTS {name}")
 
 
 def label(definition: Definition | None) -> str | None:

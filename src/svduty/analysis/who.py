@@ -10,7 +10,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from svduty.analysis.selection import selected, with_csp
+from svduty.analysis.selection import held, selected, with_csp
 from svduty.counting import Filter
 from svduty.definitions.model import Definition
 from svduty.engine import Store
@@ -42,74 +42,120 @@ class WhoResult:
     engine: str
 
 
+BANDS = [name for _, _, name in AGE_BANDS]
+
+
 def _band(age: ibis.Value) -> ibis.Value:
     cases = [((age >= low) & (age <= high), name) for low, high, name in AGE_BANDS]
     return ibis.cases(*cases, else_="unknown")
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """The selected incidents' people, counted in the engine: rows by role and each attribute
+    (`counts`), distinct and repeat keys by role (`keys`), incidents with a repeat key by role
+    (`repeats`) and incidents with anyone (`incidents`), all split by the same columns."""
+
+    counts: pd.DataFrame
+    keys: pd.DataFrame
+    repeats: pd.DataFrame
+    incidents: pd.DataFrame
+
+    def part(self, column: str, value: object) -> Tallies:
+        return Tallies(*(f[f[column] == value] for f in self.frames()))
+
+    def frames(self) -> tuple[pd.DataFrame, ...]:
+        return (self.counts, self.keys, self.repeats, self.incidents)
 
 
 def who(
     store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
 ) -> WhoResult:
     t = selected(store, definition, filters)
-    frame = _people(store, t, [])
     incidents = int(t.count().to_pandas())
-    return who_from(frame, incidents, definition, store.name)
+    return who_from(_tallies(store, t, []), incidents, definition, store.name)
 
 
 def who_by_csp(
     store: Store, definition: Definition | None = None, filters: list[Filter] | None = None
 ) -> dict[str, WhoResult]:
-    """Each CSP's victims and suspects from one query (a CSP is the incident's)."""
+    """Each CSP's victims and suspects from one pass (a CSP is the incident's)."""
     t = with_csp(store, selected(store, definition, filters))
-    frame = _people(store, t, ["_area"])
+    tallies = _tallies(store, t, ["_area"])
     incidents = t.group_by("_area").aggregate(n=t.count()).to_pandas()
     incidents = incidents.dropna(subset=["_area"])
     return {
-        str(area): who_from(frame[frame["_area"] == area], int(n), definition, store.name)
+        str(area): who_from(tallies.part("_area", area), int(n), definition, store.name)
         for area, n in zip(incidents["_area"], incidents["n"], strict=True)
     }
 
 
-def _people(store: Store, t: ir.Table, keep: list[str]) -> pd.DataFrame:
-    chosen = t.select(
-        *keep, _force="force", _ref="crime_ref", _batch="batch_id", _line="source_line"
-    )
+def _any_people(people: ir.Table) -> bool:
+    """Whether any person is recorded at all: open data has none, and joining every incident
+    to an empty table still reads every incident."""
+    return bool(len(people.select("crime_ref").limit(1).to_pandas()))
+
+
+def _tallies(store: Store, t: ir.Table, keep: list[str]) -> Tallies:
+    """Counts of the people of incidents `t`, aggregated in the engine (a few thousand rows
+    whatever the number of people), split by `keep`."""
     people = store.table("involvements")
+    if not _any_people(people):
+        attributes = ["band", "sex", "ethnicity", "relationship", "aged", "under_18", "under_25"]
+        return Tallies(
+            pd.DataFrame(columns=[*keep, "role", *attributes, "n"]),
+            pd.DataFrame(columns=[*keep, "role", "distinct_people", "repeat_people"]),
+            pd.DataFrame(columns=[*keep, "role", "incidents"]),
+            pd.DataFrame(columns=[*keep, "n"]),
+        )
+    chosen = t.select(*keep, _force="force", _ref="crime_ref")
     joined = people.join(
         chosen, (people.force == chosen._force) & (people.crime_ref == chosen._ref)
     )
-    return joined.select(
+    joined = joined.select(*keep, "role", "person_key", "age", "crime_ref", "sex", "ethnicity",
+                           "relationship")  # fmt: skip
+    with held(store, joined, "_svduty_who") as kept:
+        return _tallied(kept, keep)
+
+
+def _tallied(joined: ir.Table, keep: list[str]) -> Tallies:
+    unknown = "not recorded"
+    counts = joined.group_by(
         *keep,
         "role",
-        "person_key",
-        "age",
-        "sex",
-        "ethnicity",
-        "relationship",
-        "crime_ref",
         band=_band(joined.age),
-    ).to_pandas()
+        sex=joined.sex.fill_null(unknown),
+        ethnicity=joined.ethnicity.fill_null(unknown),
+        relationship=joined.relationship.fill_null(unknown),
+        aged=joined.age.notnull(),
+        under_18=(joined.age < 18).fill_null(False),
+        under_25=(joined.age < 25).fill_null(False),
+    ).aggregate(n=joined.count())
+    named = joined.filter(joined.person_key.notnull())
+    per_key = named.group_by(*keep, "role", "person_key").aggregate(k=named.crime_ref.nunique())
+    keys = per_key.group_by(*keep, "role").aggregate(
+        distinct_people=per_key.count(), repeat_people=(per_key.k > 1).sum()
+    )
+    repeated = per_key.filter(per_key.k > 1).select(*keep, "role", "person_key")
+    again = joined.semi_join(repeated, [*keep, "role", "person_key"])
+    repeats = again.group_by(*keep, "role").aggregate(incidents=again.crime_ref.nunique())
+    anyone = joined.aggregate(n=joined.crime_ref.nunique(), by=keep)
+    return Tallies(counts.to_pandas(), keys.to_pandas(), repeats.to_pandas(), anyone.to_pandas())
 
 
 def who_from(
-    frame: pd.DataFrame, incidents: int, definition: Definition | None, engine: str
+    tallies: Tallies, incidents: int, definition: Definition | None, engine: str
 ) -> WhoResult:
-    """Profiles of victims and suspects from their involvement rows."""
-    profiles = {
-        role: _profile(role, frame[frame["role"] == role]) for role in ("victim", "suspect")
-    }
-    suspects = frame[frame["role"] == "suspect"]
-    relationships = (
-        _by_count(suspects["relationship"].fillna("not recorded").value_counts())
-        .rename_axis("relationship")
-        .reset_index(name="count")
-    )
+    """Profiles of victims and suspects from their tallies."""
+    profiles = {role: _profile(role, tallies) for role in ("victim", "suspect")}
+    suspects = tallies.counts[tallies.counts["role"] == "suspect"]
+    relationships = _counts(suspects, "relationship")
     return WhoResult(
         profiles["victim"],
         profiles["suspect"],
         relationships,
         incidents,
-        int(frame["crime_ref"].nunique()),
+        int(tallies.incidents["n"].sum()),
         None if definition is None else f"{definition.id} v{definition.version}",
         engine,
     )
@@ -120,8 +166,9 @@ def _by_count(table: pd.Series) -> pd.Series:
     return table.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
 
 
-def _counts(series: pd.Series, name: str, order: list[str] | None = None) -> pd.DataFrame:
-    table = _by_count(series.fillna("not recorded").value_counts())
+def _counts(rows: pd.DataFrame, name: str, order: list[str] | None = None) -> pd.DataFrame:
+    """People by the values of column `name` (summing the tallies' `n`), most first."""
+    table = _by_count(rows.groupby(name)["n"].sum().astype("int64"))
     if order:
         table = table.reindex(
             [o for o in order if o in table.index] + [i for i in table.index if i not in order]
@@ -129,20 +176,20 @@ def _counts(series: pd.Series, name: str, order: list[str] | None = None) -> pd.
     return table.rename_axis(name).reset_index(name="count")
 
 
-def _profile(role: str, frame: pd.DataFrame) -> RoleProfile:
-    aged = frame["age"].dropna()
-    keys = frame.dropna(subset=["person_key"]).groupby("person_key")["crime_ref"].nunique()
-    repeat = keys[keys > 1]
-    repeat_incidents = frame[frame["person_key"].isin(repeat.index)]["crime_ref"].nunique()
+def _profile(role: str, tallies: Tallies) -> RoleProfile:
+    rows = tallies.counts[tallies.counts["role"] == role]
+    aged = int(rows.loc[rows["aged"].astype(bool), "n"].sum())
+    keys = tallies.keys[tallies.keys["role"] == role]
+    repeats = tallies.repeats[tallies.repeats["role"] == role]
     return RoleProfile(
         role=role,
-        people=len(frame),
-        distinct_people=int(frame["person_key"].nunique()),
-        age_bands=_counts(frame["band"], "age_band", [b for _, _, b in AGE_BANDS]),
-        sex=_counts(frame["sex"], "sex"),
-        ethnicity=_counts(frame["ethnicity"], "ethnicity"),
-        under_18=float((aged < 18).mean()) if len(aged) else None,
-        under_25=float((aged < 25).mean()) if len(aged) else None,
-        repeat_people=len(repeat),
-        incidents_with_repeat=int(repeat_incidents),
+        people=int(rows["n"].sum()),
+        distinct_people=int(keys["distinct_people"].sum()),
+        age_bands=_counts(rows.rename(columns={"band": "age_band"}), "age_band", BANDS),
+        sex=_counts(rows, "sex"),
+        ethnicity=_counts(rows, "ethnicity"),
+        under_18=int(rows.loc[rows["under_18"].astype(bool), "n"].sum()) / aged if aged else None,
+        under_25=int(rows.loc[rows["under_25"].astype(bool), "n"].sum()) / aged if aged else None,
+        repeat_people=int(keys["repeat_people"].sum()),
+        incidents_with_repeat=int(repeats["incidents"].sum()),
     )

@@ -22,6 +22,10 @@ from svduty.engine import Store
 from svduty.errors import InputError
 
 CELLS_ON_SHORTER_SIDE = 50
+MAX_CELLS = 2_000_000
+"""The most cells a grid may have: each cell costs about 1 KB across the counts, the neighbour
+weights, the density and the table written (measured: 1M cells, 0.5 GB before output), so
+this keeps a map within about 2 GB whatever the area and cell size asked for."""
 # Great Britain in BNG metres; coordinates outside are not BNG (often WGS84 degrees)
 BNG_EXTENT = (0.0, 0.0, 700_000.0, 1_300_000.0)
 
@@ -113,6 +117,16 @@ def make_grid(
         columns += 1  # a point on the east edge gets a cell of its own
     if (north - y0) / size == rows:
         rows += 1
+    if columns * rows > MAX_CELLS:
+        need = size * math.sqrt(columns * rows / MAX_CELLS) * 1.02
+        step = 10 ** (math.floor(math.log10(need)) - 1)
+        wider = math.ceil(need / step) * step  # up to two significant figures
+        raise InputError(
+            f"a grid of {size:,.0f} m cells over {(east - west) / 1000:,.1f} x "
+            f"{(north - south) / 1000:,.1f} km has {columns * rows:,} cells, more than the "
+            f"{MAX_CELLS:,} that fit in memory: use a larger --cell-size (at least {wider:,.0f} "
+            "m) or a smaller area (--filter csp=NAME)"
+        )
     return Grid(x0, y0, size, columns, rows, announced)
 
 

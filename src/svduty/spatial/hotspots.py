@@ -20,7 +20,7 @@ from svduty.errors import InputError
 from svduty.spatial.gistar import NEIGHBOURS, distance_band, gi_star, queen
 from svduty.spatial.grid import Grid, area_grid, check_bng, grid_counts, located
 from svduty.spatial.kde import Density, kde
-from svduty.spatial.knox import KnoxResult, knox
+from svduty.spatial.knox import KnoxResult, check_edges, check_pairs, knox, pairs_estimate
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,15 @@ def hotspots(
         raise InputError("fewer than three grid cells fall inside the area: use smaller cells")
     keep = np.flatnonzero(inside)
     result = gi_star(binned.values[keep], w[keep][:, keep].tocsr(), permutations, seed)
-    points = t.select("easting", "northing").to_pandas()
+    # each distinct place once with its count: open data snaps every crime to a few thousand
+    points = t.group_by("easting", "northing").aggregate(n=t.count()).to_pandas()
     density = kde(
-        grid, points["easting"].to_numpy(), points["northing"].to_numpy(), None, bandwidth
+        grid,
+        points["easting"].to_numpy(float),
+        points["northing"].to_numpy(float),
+        None,
+        bandwidth,
+        counts=points["n"].to_numpy(float),
     )
     frame = pd.DataFrame(
         {
@@ -137,21 +143,29 @@ def near_repeat(
 ) -> KnoxResult:
     """Banded Knox on records with exact places and days; refuses open data, and says why."""
     t = located(store, definition, filters)
-    frame = t.select("easting", "northing", "occurred_from", "date_precision", "source_kind")
-    events = frame.to_pandas()
-    open_data = events["source_kind"].eq("police_uk_street") | events["date_precision"].eq("month")
-    if open_data.any():
+    refused = t.filter((t.source_kind == "police_uk_street") | (t.date_precision == "month"))
+    open_data = int(refused.count().to_pandas())
+    if open_data:
         raise InputError(
-            f"{int(open_data.sum()):,} of the selected incidents are data.police.uk records (or "
+            f"{open_data:,} of the selected incidents are data.police.uk records (or "
             "others dated to the month only). A near-repeat test needs each crime's day and exact "
             "place: open data gives only the month, and moves every crime to one of a few "
             "thousand snap points, which makes unrelated crimes look like repeats at distance 0. "
             "Select a force extract (filter source_kind=police_extract)."
         )
+    distance_edges = distance_edges or [0, 100, 200, 300, 400]
+    t = t.filter(t.occurred_from.notnull())
+    # pairs counted from events per cell in the engine, before any event is read
+    side = float(check_edges(distance_edges, "distance band")[-1])
+    cells = t.group_by(
+        column=(t.easting / side).floor().cast("int64"),
+        row=(t.northing / side).floor().cast("int64"),
+    ).aggregate(n=t.count())
+    binned = cells.to_pandas()
+    check_pairs(pairs_estimate(binned["column"], binned["row"], binned["n"]), side)
+    events = t.select("easting", "northing", "occurred_from").to_pandas()
     # a fixed order, so a seed gives the same shuffles whatever order the engine returns rows in
-    events = events.dropna(subset=["occurred_from"]).sort_values(
-        ["occurred_from", "easting", "northing"], kind="stable"
-    )
+    events = events.sort_values(["occurred_from", "easting", "northing"], kind="stable")
     if len(events) < 3:
         raise InputError("fewer than three selected incidents with a date and a place")
     x, y = events["easting"].to_numpy(float), events["northing"].to_numpy(float)
@@ -163,7 +177,7 @@ def near_repeat(
         x,
         y,
         days,
-        distance_edges or [0, 100, 200, 300, 400],
+        distance_edges,
         day_edges or [0, 7, 14, 21, 28],
         simulations,
         seed,

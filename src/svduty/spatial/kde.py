@@ -29,9 +29,15 @@ class Density:
     warnings: tuple[str, ...]
 
 
-def auto_bandwidth(x: np.ndarray, y: np.ndarray) -> float:
-    sigma = (np.std(x) + np.std(y)) / 2
-    return float(QUARTIC_FROM_NORMAL * sigma * len(x) ** (-1 / 6))
+def auto_bandwidth(x: np.ndarray, y: np.ndarray, counts: np.ndarray | None = None) -> float:
+    """From the events' spread; `counts` events at each (x, y) when the places are distinct."""
+    n = len(x) if counts is None else float(np.sum(counts))
+
+    def spread(v: np.ndarray) -> float:
+        return float(np.sqrt(np.average((v - np.average(v, weights=counts)) ** 2, weights=counts)))
+
+    sigma = (spread(x) + spread(y)) / 2
+    return float(QUARTIC_FROM_NORMAL * sigma * n ** (-1 / 6))
 
 
 def _kernel(u: np.ndarray, kind: str, h: float) -> np.ndarray:
@@ -49,12 +55,15 @@ def kde(
     weights: np.ndarray | None = None,
     bandwidth: float | None = None,
     kernel: str = "quartic",
+    counts: np.ndarray | None = None,
 ) -> Density:
+    """The density of events at (x, y), `counts` of them at each place when given (so the
+    engine can send each distinct place once rather than every event)."""
     if kernel not in KERNELS:
         raise InputError(f"kernel must be one of {', '.join(KERNELS)}")
-    if len(x) < 2:
+    if (len(x) if counts is None else np.sum(counts)) < 2:
         raise InputError("density needs at least two events")
-    h = auto_bandwidth(x, y) if bandwidth is None else float(bandwidth)
+    h = auto_bandwidth(x, y, counts) if bandwidth is None else float(bandwidth)
     if h <= 0:
         raise InputError("the bandwidth must be positive")
     announced = f"{kernel} kernel, bandwidth {h:,.0f} m " + (
@@ -66,6 +75,8 @@ def kde(
             f"the bandwidth ({h:,.0f} m) is smaller than the cell size ({grid.size:,.0f} m): "
             "the surface will show isolated spots; widen the bandwidth or shrink the cells"
         )
+    if counts is not None:
+        weights = counts if weights is None else weights * counts
     values = _density(grid, x, y, weights, h, kernel) * 1e6  # per square km
     return Density(values, h, kernel, announced, tuple(notes))
 

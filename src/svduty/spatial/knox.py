@@ -42,6 +42,39 @@ class KnoxResult:
     method: str
 
 
+MAX_PAIRS = 30_000_000
+"""The most pairs of events within the last distance edge the test may hold: each costs about
+80 bytes (the pair, its distance band, and each shuffle's time differences and bands), so
+this keeps the test within about 2.4 GB (and each shuffle within seconds)."""
+
+
+def pairs_estimate(column: np.ndarray, row: np.ndarray, counts: np.ndarray) -> float:
+    """About how many pairs of events lie within one cell side of each other, from the events
+    counted per square cell of that side (at `column`, `row`): the pairs within each cell's
+    3 x 3 block, times the share of the block a circle of that radius covers (pi / 9) when the
+    events are spread evenly."""
+    key = pd.Series(np.asarray(counts, float), index=pd.MultiIndex.from_arrays([column, row]))
+    around = np.zeros(len(key))
+    for dc in (-1, 0, 1):
+        for dr in (-1, 0, 1):
+            shifted = pd.MultiIndex.from_arrays([key.index.get_level_values(0) + dc,
+                                                 key.index.get_level_values(1) + dr])  # fmt: skip
+            around += key.reindex(shifted).fillna(0).to_numpy()
+    ordered = float((key.to_numpy() * (around - 1)).sum())  # an event is no pair with itself
+    return ordered / 2 * np.pi / 9
+
+
+def check_pairs(estimate: float, distance: float) -> None:
+    """Refuse, before any pair is made, a test whose pairs would not fit in memory."""
+    if estimate > MAX_PAIRS:
+        raise InputError(
+            f"about {estimate:,.0f} pairs of incidents lie within {distance:g} m of each other, "
+            f"more than the {MAX_PAIRS:,} a near-repeat test can hold in memory: choose a "
+            "shorter period (--filter month>=2024-07), one CSP (--filter csp=NAME) or a smaller "
+            "last distance edge (--distances)"
+        )
+
+
 def _labels(edges: tuple[float, ...], unit: str) -> list[str]:
     out = [f"[0, {edges[1]:g}] {unit}"]
     out += [f"({a:g}, {b:g}] {unit}" for a, b in pairwise(edges[1:])]
@@ -49,7 +82,7 @@ def _labels(edges: tuple[float, ...], unit: str) -> list[str]:
     return out
 
 
-def _check_edges(edges: list[float] | tuple[float, ...], what: str) -> tuple[float, ...]:
+def check_edges(edges: list[float] | tuple[float, ...], what: str) -> tuple[float, ...]:
     values = tuple(float(e) for e in edges)
     if len(values) < 2 or values[0] != 0 or any(b <= a for a, b in pairwise(values)):
         raise InputError(
@@ -73,13 +106,16 @@ def knox(
     seed: int | None = None,
 ) -> KnoxResult:
     """Banded Knox test of events at (x, y) metres on `days` (day numbers)."""
-    s_edges = _check_edges(distance_edges, "distance band")
-    t_edges = _check_edges(day_edges, "time band")
+    s_edges = check_edges(distance_edges, "distance band")
+    t_edges = check_edges(day_edges, "time band")
     points = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
     t = np.asarray(days, dtype=float)
     n = len(t)
     if n < 3:
         raise InputError("the Knox test needs at least three events")
+    cell = np.floor(points / s_edges[-1]).astype(np.int64)
+    places, counts = np.unique(cell, axis=0, return_counts=True)
+    check_pairs(pairs_estimate(places[:, 0], places[:, 1], counts), s_edges[-1])
     pairs = cKDTree(points).query_pairs(s_edges[-1], output_type="ndarray")
     i, j = pairs[:, 0], pairs[:, 1]
     distance = np.hypot(*(points[i] - points[j]).T)
