@@ -227,6 +227,12 @@ def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]
     ]
 
 
+GROUP_BYTES = 256 << 20
+"""Files are stored together, one transaction per group of files up to this many bytes: a
+commit costs the same for a small file as for a large one, and the national archive holds
+thousands of monthly files. Each file is still its own batch, with its own lineage."""
+
+
 def ingest(
     workspace: Workspace,
     paths: list[Path],
@@ -234,23 +240,67 @@ def ingest(
     synthetic: bool = False,
     on_file: Callable[[SourceFile], None] | None = None,
     mappings: list[Path] | None = None,
+    on_stored: Callable[[list[BatchReport]], None] | None = None,
 ) -> list[BatchReport]:
+    """Ingest every file found; `on_file` hears of each file as it starts, `on_stored` of the
+    reports of each group of files once their transaction has committed."""
     extra = mapped_adapters(workspace, mappings or [])
     settings = workspace.settings
     limits = ArchiveLimits(settings.archive_member_max_bytes, settings.archive_max_bytes)
     with expand(paths, limits) as files:
-        reports = []
+        reports: list[BatchReport] = []
         scratch = Path(tempfile.mkdtemp(prefix="svduty-xml-"))
         try:
             planned = plan(files, kind, extra, scratch)
-        except BaseException:
+            for group in groups(planned, GROUP_BYTES):
+                stored = ingest_group(workspace, group, synthetic, on_file)
+                reports.extend(stored)
+                if on_stored:
+                    on_stored(stored)
+        finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        for source, adapter, header in planned:
-            if on_file:
-                on_file(source)
+        return reports
+
+
+Planned = tuple[SourceFile, Adapter, list[str]]
+
+
+def groups(planned: list[Planned], budget: int) -> Iterator[list[Planned]]:
+    """Consecutive files up to `budget` bytes together (a larger file alone)."""
+    group: list[Planned] = []
+    size = 0
+    for item in planned:
+        length = item[0].path.stat().st_size
+        if group and size + length > budget:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += length
+    if group:
+        yield group
+
+
+def ingest_group(
+    workspace: Workspace,
+    group: list[Planned],
+    synthetic: bool = False,
+    on_file: Callable[[SourceFile], None] | None = None,
+) -> list[BatchReport]:
+    """The files of a group as batches in one transaction: all of them land, or none. A file
+    that cannot be stored (its reader stops, say) costs the others nothing: the group is rolled
+    back and its files stored one to a transaction, so those before it land and it is refused
+    as it would be alone."""
+    if len(group) == 1:
+        source, adapter, header = group[0]
+        if on_file:
+            on_file(source)
+        return [ingest_file(workspace, source, adapter, header, synthetic)]
+    try:
+        return _transaction(workspace, group, synthetic, on_file)
+    except Exception:
+        reports = []
+        for source, adapter, header in group:
             reports.append(ingest_file(workspace, source, adapter, header, synthetic))
-        shutil.rmtree(scratch, ignore_errors=True)
         return reports
 
 
@@ -261,6 +311,53 @@ def ingest_file(
     header: list[str],
     synthetic: bool = False,
 ) -> BatchReport:
+    """One file as one batch in its own transaction."""
+    [report] = _transaction(workspace, [(source, adapter, header)], synthetic)
+    return report
+
+
+def _transaction(
+    workspace: Workspace,
+    group: list[Planned],
+    synthetic: bool,
+    on_file: Callable[[SourceFile], None] | None = None,
+) -> list[BatchReport]:
+    con, store = workspace.con, workspace.store
+    reports: list[BatchReport] = []
+    identified: list[int] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for source, adapter, header in group:
+            if on_file:
+                on_file(source)
+            reports.append(_stage_file(workspace, source, adapter, header, synthetic, identified))
+        if isinstance(store, SparkStore):
+            store.publish_pending()
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        store.after_rollback()
+        _drop_staging(workspace)
+        if identified:
+            from svduty import identifiers
+
+            for batch_id in identified:
+                identifiers.discard(workspace.root, batch_id)
+        raise
+    store.after_commit()
+    return reports
+
+
+def _stage_file(
+    workspace: Workspace,
+    source: SourceFile,
+    adapter: Adapter,
+    header: list[str],
+    synthetic: bool,
+    identified: list[int],
+) -> BatchReport:
+    """Store one file as a batch inside the open transaction (or say it is stored already);
+    a batch whose identifiers it stores is added to `identified`."""
     con, store = workspace.con, workspace.store
     digest = sha256_of(source.path)
     existing = con.execute(
@@ -275,55 +372,42 @@ def ingest_file(
         )
     started = datetime.now()
     clock = time.perf_counter()
-    wrote_identifiers = False
-    con.execute("BEGIN TRANSACTION")
-    try:
-        batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
-        result = adapter.stage(con, source.path, header, batch_id, source.name)
-        relation = f"SELECT * FROM {result.relation}"
-        if synthetic and adapter.table == "incidents":
-            relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
-        store.stage_batch(adapter.table, batch_id, relation)
-        fields = adapter.stored_identifiers(header) if isinstance(adapter, MappedAdapter) else []
-        if fields:
-            # committed before the batch: a batch never lands without its identifiers, and
-            # rows of a batch that never lands are removed (`identifiers.reconcile`)
-            wrote_identifiers = True
-            _store_identifiers(workspace, batch_id, result.relation, fields)
-        if isinstance(store, SparkStore):
-            store.publish_pending()
-        if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
-            # the rows say whether they are synthetic; the batch says so too
-            found = con.execute(f"SELECT bool_or(synthetic) FROM ({relation})").fetchall()
-            synthetic = bool(found[0][0])
-        if result.rows_accepted == 0 and result.rows_read > 0:
-            status = "all rows rejected"
-        elif result.rows_rejected:
-            status = "complete with rejects"
-        else:
-            status = "complete"
-        seconds = time.perf_counter() - clock
-        # the finish is taken here, not by now() in SQL, which gives the transaction's start
-        finished = datetime.now()
-        con.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch_id, adapter.kind, source.name, digest, result.rows_read,
-                result.rows_accepted, result.rows_rejected, started, finished, seconds, status,
-                store.name, synthetic,
-            ],
-        )  # fmt: skip
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        store.after_rollback()
-        _drop_staging(workspace)
-        if wrote_identifiers:
-            from svduty import identifiers
-
-            identifiers.discard(workspace.root, batch_id)
-        raise
-    store.after_commit()
+    batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
+    result = adapter.stage(con, source.path, header, batch_id, source.name)
+    relation = f"SELECT * FROM {result.relation}"
+    if synthetic and adapter.table == "incidents":
+        relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
+    store.stage_batch(adapter.table, batch_id, relation)
+    fields = adapter.stored_identifiers(header) if isinstance(adapter, MappedAdapter) else []
+    if fields:
+        # committed before the batch: a batch never lands without its identifiers, and
+        # rows of a batch that never lands are removed (`identifiers.reconcile`)
+        identified.append(batch_id)
+        _store_identifiers(workspace, batch_id, result.relation, fields)
+    if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
+        # the rows say whether they are synthetic; the batch says so too (read from the rows
+        # stored, not by computing the staged rows again)
+        found = con.execute(
+            f'SELECT bool_or(synthetic) FROM "{adapter.table}" WHERE batch_id = ?', [batch_id]
+        ).fetchall()
+        synthetic = bool(found[0][0])
+    if result.rows_accepted == 0 and result.rows_read > 0:
+        status = "all rows rejected"
+    elif result.rows_rejected:
+        status = "complete with rejects"
+    else:
+        status = "complete"
+    seconds = time.perf_counter() - clock
+    # the finish is taken here, not by now() in SQL, which gives the transaction's start
+    finished = datetime.now()
+    con.execute(
+        "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            batch_id, adapter.kind, source.name, digest, result.rows_read,
+            result.rows_accepted, result.rows_rejected, started, finished, seconds, status,
+            store.name, synthetic,
+        ],
+    )  # fmt: skip
     _drop_staging(workspace)
     return BatchReport(
         source.name, adapter.kind, batch_id, status, result.rows_read,

@@ -240,9 +240,11 @@ class CsvAdapter(Adapter):
                 f"s.{_quoted(SOURCE_LINE)} AS BIGINT), s._row) AS _row) FROM _staged s"
             )
         checks = self.checks(layout)
-        self._record_check_rejects(con, batch_id, file_name, checks, hidden)
-        self.prepare(con, layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
+        # one scan finds whether any row fails a check; most files have none to record
+        if checks and _scalar(con, f"SELECT count(*) FROM _staged s WHERE NOT ({good})"):
+            self._record_check_rejects(con, batch_id, file_name, checks, hidden)
+        self.prepare(con, layout)
         # a view: the projection is computed once, while the rows are published
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW _accepted AS SELECT {self.projection(layout, batch_id)} "
@@ -250,7 +252,8 @@ class CsvAdapter(Adapter):
         )
         relation = self.finish(con, layout)
         staged = _scalar(con, "SELECT count(*) FROM _staged")
-        accepted = _scalar(con, f"SELECT count(*) FROM {relation}")
+        # the relation adds columns to `_accepted`, never rows
+        accepted = _scalar(con, "SELECT count(*) FROM _accepted")
         rejected = csv_rejects + (staged - accepted)
         return StageResult(staged + csv_rejects, accepted, rejected, relation)
 
