@@ -287,9 +287,9 @@ def ingest_group(
     on_file: Callable[[SourceFile], None] | None = None,
 ) -> list[BatchReport]:
     """The files of a group as batches in one transaction: all of them land, or none. A file
-    that cannot be stored (its reader stops, say) costs the others nothing: the group is rolled
-    back and its files stored one to a transaction, so those before it land and it is refused
-    as it would be alone."""
+    refused for what it holds (its reader stops, say) costs the others nothing: the group is
+    rolled back and its files stored one to a transaction, so those before it land and it is
+    refused as it would be alone."""
     if len(group) == 1:
         source, adapter, header = group[0]
         if on_file:
@@ -297,7 +297,8 @@ def ingest_group(
         return [ingest_file(workspace, source, adapter, header, synthetic)]
     try:
         return _transaction(workspace, group, synthetic, on_file)
-    except Exception:
+    except InputError:
+        # only a file refused for what it holds; an interruption or a failing disk stops here
         reports = []
         for source, adapter, header in group:
             reports.append(ingest_file(workspace, source, adapter, header, synthetic))
@@ -345,6 +346,7 @@ def _transaction(
                 identifiers.discard(workspace.root, batch_id)
         raise
     store.after_commit()
+    _drop_staging(workspace)  # once a transaction: each file's staging replaces the last's
     return reports
 
 
@@ -408,7 +410,6 @@ def _stage_file(
             store.name, synthetic,
         ],
     )  # fmt: skip
-    _drop_staging(workspace)
     return BatchReport(
         source.name, adapter.kind, batch_id, status, result.rows_read,
         result.rows_accepted, result.rows_rejected, seconds,

@@ -224,6 +224,10 @@ def run_step(
         outcome = f"timed out after {timeout:.0f} s"
     elif code == -signal.SIGKILL:
         outcome = "killed (out of memory?)"
+    elif code == 2 and any(x.startswith("error:") for x in lines):
+        # svduty's own refusal (exit 2, one line saying why), not a crash
+        said = next(x for x in lines if x.startswith("error:"))
+        outcome = f"refused: {said.removeprefix('error:').strip()}"[:160]
     elif code != 0:
         said = next((x for x in lines if x.lower().startswith("error")), lines[-1] if lines else "")
         outcome = f"failed (exit {code}): {said.strip() or 'no message'}"[:160]
