@@ -69,6 +69,7 @@ class Generated:
     rows: int
     files: int
     gaps: int
+    seconds: float
 
 
 def _slug(force: str) -> str:
@@ -124,6 +125,7 @@ def generate(
     if not templates:
         raise InputError("no template rows: the West Mercia example files were not found")
     counts, gaps = _file_rows(rows, _months(months), seed)
+    began = time.perf_counter()
     con = duckdb.connect()
     try:
         con.execute(
@@ -157,7 +159,8 @@ def generate(
                 clock = time.monotonic()
     finally:
         con.close()
-    return Generated(target, sum(counts.values()), len(counts), gaps)
+    seconds = time.perf_counter() - began
+    return Generated(target, sum(counts.values()), len(counts), gaps, seconds)
 
 
 @dataclass(frozen=True)
