@@ -29,7 +29,7 @@ from svduty.errors import InputError
 from svduty.mapping import Part, load_mapping
 from svduty.schema import FACT_TABLES
 from svduty.sources import detect
-from svduty.sources.base import Adapter, read_header
+from svduty.sources.base import Adapter, CsvAdapter, GroupFile, comment_lines, read_header
 from svduty.sources.mapped import MappedAdapter, first_record, xml_to_csv
 from svduty.workspace import Workspace
 
@@ -328,7 +328,14 @@ def _transaction(
     identified: list[int] = []
     con.execute("BEGIN TRANSACTION")
     try:
-        for source, adapter, header in group:
+        for run in _runs(workspace, group):
+            if len(run) > 1:
+                if on_file:
+                    for source, _, _ in run:
+                        on_file(source)
+                reports.extend(_stage_together(workspace, run, synthetic))
+                continue
+            source, adapter, header = run[0]
             if on_file:
                 on_file(source)
             reports.append(_stage_file(workspace, source, adapter, header, synthetic, identified))
@@ -348,6 +355,129 @@ def _transaction(
     store.after_commit()
     _drop_staging(workspace)  # once a transaction: each file's staging replaces the last's
     return reports
+
+
+def _runs(workspace: Workspace, group: list[Planned]) -> Iterator[list[Planned]]:
+    """Consecutive files one read can stage together: the same kind and header, no comment
+    lines, on DuckDB (Spark keeps a file per batch); any other file on its own."""
+    run: list[Planned] = []
+    for item in group:
+        source, adapter, header = item
+        fits = (
+            isinstance(adapter, CsvAdapter)
+            and adapter.together
+            and workspace.store.name == "duckdb"
+            and comment_lines(source.path, source.name) == 0
+        )
+        if run and fits and type(run[0][1]) is type(adapter) and run[0][2] == header:
+            run.append(item)
+            continue
+        if run:
+            yield run
+        run = [item] if fits else []
+        if not fits:
+            yield [item]
+    if run:
+        yield run
+
+
+def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -> list[BatchReport]:
+    """Files of one kind and header as batches with one read, one set of checks and one write:
+    each file's per-file costs paid once for all. Each still gets its own batch row; its time
+    is the run's, shared by rows read."""
+    con, store = workspace.con, workspace.store
+    adapter, header = run[0][1], run[0][2]
+    assert isinstance(adapter, CsvAdapter)
+    started = datetime.now()
+    clock = time.perf_counter()
+    reports: list[BatchReport | None] = []
+    fresh: list[tuple[int, SourceFile, str]] = []
+    first: dict[str, int] = {}
+    for source, _, _ in run:
+        digest = sha256_of(source.path)
+        existing = con.execute(
+            "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
+            "WHERE sha256 = ? AND source_kind = ?",
+            [digest, adapter.kind],
+        ).fetchall()
+        if existing:
+            batch_id, read, accepted, rejected = existing[0]
+            reports.append(
+                BatchReport(
+                    source.name, adapter.kind, batch_id, "already ingested", read, accepted,
+                    rejected, 0.0,
+                )
+            )  # fmt: skip
+        elif digest in first:
+            reports.append(None)  # the same content earlier in this run: filled in below
+            fresh.append((first[digest], source, digest))
+        else:
+            batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
+            first[digest] = batch_id
+            reports.append(None)
+            fresh.append((batch_id, source, digest))
+    stored: dict[int, BatchReport] = {}
+    staged: dict[int, tuple[int, SourceFile, str]] = {}
+    for batch_id, source, digest in fresh:
+        staged.setdefault(batch_id, (batch_id, source, digest))  # a file's first copy
+    if staged:
+        files = [GroupFile(s.path, s.name, b) for b, s, _ in staged.values()]
+        relation, results = adapter.stage_together(con, header, files)
+        if synthetic and adapter.table == "incidents":
+            relation = f"SELECT * REPLACE (true AS synthetic) FROM ({relation})"
+        store.stage_batch(adapter.table, files[0].batch_id, relation)
+        flags: dict[int, bool] = {}
+        if "synthetic" in FACT_TABLES[adapter.table]:
+            ids = [f.batch_id for f in files]
+            flags = dict(
+                con.execute(
+                    f'SELECT batch_id, bool_or(synthetic) FROM "{adapter.table}" '
+                    "WHERE batch_id BETWEEN ? AND ? GROUP BY ALL",
+                    [min(ids), max(ids)],
+                ).fetchall()
+            )
+        seconds = time.perf_counter() - clock
+        finished = datetime.now()
+        total = sum(r.rows_read for r in results.values()) or 1
+        for batch_id, source, digest in staged.values():
+            result = results[batch_id]
+            if result.rows_accepted == 0 and result.rows_read > 0:
+                status = "all rows rejected"
+            elif result.rows_rejected:
+                status = "complete with rejects"
+            else:
+                status = "complete"
+            share = seconds * result.rows_read / total
+            con.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    batch_id, adapter.kind, source.name, digest, result.rows_read,
+                    result.rows_accepted, result.rows_rejected, started, finished, share, status,
+                    store.name, synthetic or bool(flags.get(batch_id)),
+                ],
+            )  # fmt: skip
+            stored[batch_id] = BatchReport(
+                source.name, adapter.kind, batch_id, status, result.rows_read,
+                result.rows_accepted, result.rows_rejected, share,
+            )  # fmt: skip
+    done = iter(fresh)
+    out: list[BatchReport] = []
+    for report in reports:
+        if report is not None:
+            out.append(report)
+            continue
+        batch_id, source, _ = next(done)
+        made = stored[batch_id]
+        if made.file_name == source.name:
+            out.append(made)
+        else:
+            out.append(
+                BatchReport(
+                    source.name, made.source_kind, batch_id, "already ingested", made.rows_read,
+                    made.rows_accepted, made.rows_rejected, 0.0,
+                )
+            )  # fmt: skip
+    return out
 
 
 def _stage_file(
