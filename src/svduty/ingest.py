@@ -3,7 +3,9 @@
 Files are given as paths to CSV files, folders (searched recursively) or zip archives in the
 data.police.uk layout. Every file's kind is checked before anything is stored, so a wrong header
 stops the command with nothing written. A file whose content (SHA-256) is already stored as a
-batch of the same kind is skipped and said to be.
+batch of the same kind is skipped and said to be. Files are stored many to a transaction, and
+files of one kind and header are staged by one read (`_stage_together`), as the national archive
+holds thousands of small monthly files.
 """
 
 from __future__ import annotations
