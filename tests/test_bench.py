@@ -22,7 +22,9 @@ def test_bench_reports_both_datasets_against_the_same_files():
     assert results[1].rows == 102_105 * 2  # 250,000 / 102,105 rounds to two copies
     for result in results:
         assert result.baseline_seconds > 0 and result.ingest_seconds > 0
+        assert result.typed_seconds > 0
         assert result.ratio == result.ingest_rate / result.baseline_rate
+        assert result.typed_ratio == result.ingest_rate / result.typed_rate
 
 
 def test_repeat_to_keeps_one_header(west_mercia, tmp_path):

@@ -1,7 +1,8 @@
 """Benchmarks, reported as ratios against a baseline run in the same process.
 
 `ingest`: svduty's full ingest (parse, validate, reject, project, store) against DuckDB's bare
-`SELECT count(*) FROM read_csv(...)` over the same files, on the example and on a larger file made
+`SELECT count(*) FROM read_csv(...)` and its typed load (`CREATE TABLE AS SELECT * FROM
+read_csv(...)` into a database file) of the same files, on the example and on a larger file made
 by repeating the example's rows.
 `measures`: a generated framework's monthly series for every area with an SPC chart each,
 against one count of the incidents by month and against the measures counted one at a time.
@@ -44,6 +45,8 @@ class IngestBench:
     files: int
     baseline_seconds: float
     ingest_seconds: float
+    typed_seconds: float = 0.0
+    """DuckDB's own typed load of the same files into a database file."""
 
     @property
     def baseline_rate(self) -> float:
@@ -54,8 +57,17 @@ class IngestBench:
         return self.rows / self.ingest_seconds
 
     @property
+    def typed_rate(self) -> float:
+        return self.rows / self.typed_seconds
+
+    @property
     def ratio(self) -> float:
         return self.ingest_rate / self.baseline_rate
+
+    @property
+    def typed_ratio(self) -> float:
+        """Ingest's rate over DuckDB's typed load's: 1 is as fast as the engine stores them."""
+        return self.ingest_rate / self.typed_rate
 
 
 def _baseline(files: list[Path]) -> tuple[int, float]:
@@ -67,6 +79,24 @@ def _baseline(files: list[Path]) -> tuple[int, float]:
     elapsed = time.perf_counter() - start
     con.close()
     return (int(row[0]) if row else 0), elapsed
+
+
+def typed_load(files: list[Path], scratch: Path) -> float:
+    """Seconds DuckDB takes to store the files as a typed table in a new database file:
+    `CREATE TABLE t AS SELECT * FROM read_csv(...)`, what ingest would cost with no checks,
+    rejects, lineage or canonical columns."""
+    target = scratch / "typed-load.duckdb"
+    target.unlink(missing_ok=True)
+    con = duckdb.connect(str(target))
+    try:
+        start = time.perf_counter()
+        con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [[str(f) for f in files]])
+        con.execute("CHECKPOINT")
+        return time.perf_counter() - start
+    finally:
+        con.close()
+        target.unlink(missing_ok=True)
+        Path(f"{target}.wal").unlink(missing_ok=True)
 
 
 def _ingest(files: list[Path], scratch: Path) -> float:
@@ -106,8 +136,9 @@ def bench_ingest(rows: int = 5_000_000, report: bool = True) -> list[IngestBench
         results = []
         for name, files in datasets:
             count, baseline = _baseline(files)
+            typed = typed_load(files, scratch)
             elapsed = _ingest(files, scratch)
-            results.append(IngestBench(name, count, len(files), baseline, elapsed))
+            results.append(IngestBench(name, count, len(files), baseline, elapsed, typed))
         return results
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

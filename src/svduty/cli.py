@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from svduty.analysis.severity import Weights
     from svduty.counting import Filter
     from svduty.definitions.model import Definition
-    from svduty.ingest import SourceFile
+    from svduty.ingest import BatchReport, SourceFile
     from svduty.reference.boundaries import Boundaries
     from svduty.spatial.maps import Outlines
 
@@ -204,20 +204,22 @@ def ingest(
     """Load files as batches: atomic, idempotent, with rejected rows kept and reported. New
     records are then classified under the workspace's default definition."""
     ws = _open(workspace)
-    started: list[str] = []
+    stored: list[BatchReport] = []
 
     def on_file(source: SourceFile) -> None:
         if CTRL_C:  # pressed during the last file and caught there: stop before the next
             raise KeyboardInterrupt
-        if started:
-            STORED_SO_FAR[:] = [
-                f"the first {len(started)} file(s), to {_short_name(started[-1])}; "
-                f"{_short_name(source.name)} was not"
-            ]
-        started.append(source.name)
         _say(f"ingesting {source.name}")
 
-    reports = ws.ingest(paths, kind, mapping or [], synthetic, on_file=on_file)
+    def on_stored(reports: list[BatchReport]) -> None:
+        # files are stored a transaction at a time: those of an unfinished one are not
+        stored.extend(reports)
+        STORED_SO_FAR[:] = [
+            f"the first {len(stored)} file(s), to {_short_name(stored[-1].file_name)}; "
+            "the files after it were not"
+        ]
+
+    reports = ws.ingest(paths, kind, mapping or [], synthetic, on_file=on_file, on_stored=on_stored)
     STORED_SO_FAR[:] = [
         f"all {len(reports)} file(s); their classification did not finish (run svduty classify)"
     ]
@@ -1683,7 +1685,7 @@ def bench_ingest(
         int, typer.Option(help="Rows in the large file (0: example only).")
     ] = 5_000_000,
 ) -> None:
-    """Ingest rate against DuckDB's bare read_csv count over the same files."""
+    """Ingest rate against DuckDB's bare read_csv count and its typed load of the same files."""
     from svduty.bench import bench_ingest as run
 
     frame = pd.DataFrame(
@@ -1691,9 +1693,10 @@ def bench_ingest(
             {
                 "dataset": r.dataset, "rows": r.rows, "files": r.files,
                 "read_csv count (s)": round(r.baseline_seconds, 3),
+                "typed load (s)": round(r.typed_seconds, 3),
                 "ingest (s)": round(r.ingest_seconds, 3),
                 "read_csv rows/s": round(r.baseline_rate), "ingest rows/s": round(r.ingest_rate),
-                "ratio": round(r.ratio, 3),
+                "ratio to count": round(r.ratio, 3), "ratio to typed load": round(r.typed_ratio, 3),
             }
             for r in run(rows)
         ]
@@ -1802,6 +1805,41 @@ def bench_measures(
         ]
     )  # fmt: skip
     _emit(frame, Format.table, "Success measures benchmark")
+
+
+@bench_app.command("scale")
+def bench_scale(
+    rows: Annotated[int, typer.Option(help="Rows of the generated national data set.")] = 6_000_000,
+    months: Annotated[int, typer.Option(help="Months, to September 2025.")] = 120,
+    seed: Annotated[int, typer.Option(help="Seed for the missing force-months.")] = 1,
+    timeout: Annotated[float, typer.Option(help="Seconds each step may take.")] = 3600.0,
+    scratch: Annotated[
+        Path | None, typer.Option(help="Folder for the data set and workspace (default: temp).")
+    ] = None,
+) -> None:
+    """Every step (ingest, classify, counts, quality, report, hotspots, near repeats) on a
+    generated national decade of street crime (43 forces, monthly files), beside DuckDB's own
+    read and typed load of the same files: seconds, rows/s and peak memory of each."""
+    from svduty.scale import bench_scale as run
+
+    data, steps = run(rows, months, seed, timeout, scratch, _say)
+    frame = pd.DataFrame(
+        [
+            {
+                "step": s.name, "outcome": s.outcome, "rows": s.rows,
+                "seconds": round(s.seconds, 1),
+                "rows/s": round(s.rows_per_second) if s.rows_per_second else None,
+                "peak RSS (MB)": round(s.peak_rss_bytes / 2**20) if s.peak_rss_bytes else None,
+            }
+            for s in steps
+        ]
+    )  # fmt: skip
+    _emit(
+        frame,
+        Format.table,
+        f"Scale benchmark: {data.rows:,} rows in {data.files:,} files "
+        f"({data.gaps} force-months missing), generated in {data.seconds:.0f} s",
+    )
 
 
 @bench_app.command("dashboard")

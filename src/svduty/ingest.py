@@ -3,7 +3,9 @@
 Files are given as paths to CSV files, folders (searched recursively) or zip archives in the
 data.police.uk layout. Every file's kind is checked before anything is stored, so a wrong header
 stops the command with nothing written. A file whose content (SHA-256) is already stored as a
-batch of the same kind is skipped and said to be.
+batch of the same kind is skipped and said to be. Files are stored many to a transaction, and
+files of one kind and header are staged by one read (`_stage_together`), as the national archive
+holds thousands of small monthly files.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from svduty.errors import InputError
 from svduty.mapping import Part, load_mapping
 from svduty.schema import FACT_TABLES
 from svduty.sources import detect
-from svduty.sources.base import Adapter, read_header
+from svduty.sources.base import Adapter, CsvAdapter, GroupFile, comment_lines, read_header
 from svduty.sources.mapped import MappedAdapter, first_record, xml_to_csv
 from svduty.workspace import Workspace
 
@@ -229,6 +231,12 @@ def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]
     ]
 
 
+GROUP_BYTES = 256 << 20
+"""Files are stored together, one transaction per group of files up to this many bytes: a
+commit costs the same for a small file as for a large one, and the national archive holds
+thousands of monthly files. Each file is still its own batch, with its own lineage."""
+
+
 def ingest(
     workspace: Workspace,
     paths: list[Path],
@@ -236,23 +244,68 @@ def ingest(
     synthetic: bool = False,
     on_file: Callable[[SourceFile], None] | None = None,
     mappings: list[Path] | None = None,
+    on_stored: Callable[[list[BatchReport]], None] | None = None,
 ) -> list[BatchReport]:
+    """Ingest every file found; `on_file` hears of each file as it starts, `on_stored` of the
+    reports of each group of files once their transaction has committed."""
     extra = mapped_adapters(workspace, mappings or [])
     settings = workspace.settings
     limits = ArchiveLimits(settings.archive_member_max_bytes, settings.archive_max_bytes)
     with expand(paths, limits) as files:
-        reports = []
+        reports: list[BatchReport] = []
         scratch = Path(tempfile.mkdtemp(prefix="svduty-xml-"))
         try:
             planned = plan(files, kind, extra, scratch)
-        except BaseException:
+            for group in groups(planned, GROUP_BYTES):
+                stored = ingest_group(workspace, group, synthetic, on_file)
+                reports.extend(stored)
+                if on_stored:
+                    on_stored(stored)
+        finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        for source, adapter, header in planned:
-            if on_file:
-                on_file(source)
+        return reports
+
+
+Planned = tuple[SourceFile, Adapter, list[str]]
+
+
+def groups(planned: list[Planned], budget: int) -> Iterator[list[Planned]]:
+    """Consecutive files up to `budget` bytes together (a larger file alone)."""
+    group: list[Planned] = []
+    size = 0
+    for item in planned:
+        length = item[0].path.stat().st_size
+        if group and size + length > budget:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += length
+    if group:
+        yield group
+
+
+def ingest_group(
+    workspace: Workspace,
+    group: list[Planned],
+    synthetic: bool = False,
+    on_file: Callable[[SourceFile], None] | None = None,
+) -> list[BatchReport]:
+    """The files of a group as batches in one transaction: all of them land, or none. A file
+    refused for what it holds (its reader stops, say) costs the others nothing: the group is
+    rolled back and its files stored one to a transaction, so those before it land and it is
+    refused as it would be alone."""
+    if len(group) == 1:
+        source, adapter, header = group[0]
+        if on_file:
+            on_file(source)
+        return [ingest_file(workspace, source, adapter, header, synthetic)]
+    try:
+        return _transaction(workspace, group, synthetic, on_file)
+    except InputError:
+        # only a file refused for what it holds; an interruption or a failing disk stops here
+        reports = []
+        for source, adapter, header in group:
             reports.append(ingest_file(workspace, source, adapter, header, synthetic))
-        shutil.rmtree(scratch, ignore_errors=True)
         return reports
 
 
@@ -263,6 +316,184 @@ def ingest_file(
     header: list[str],
     synthetic: bool = False,
 ) -> BatchReport:
+    """One file as one batch in its own transaction."""
+    [report] = _transaction(workspace, [(source, adapter, header)], synthetic)
+    return report
+
+
+def _transaction(
+    workspace: Workspace,
+    group: list[Planned],
+    synthetic: bool,
+    on_file: Callable[[SourceFile], None] | None = None,
+) -> list[BatchReport]:
+    con, store = workspace.con, workspace.store
+    reports: list[BatchReport] = []
+    identified: list[int] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for run in _runs(workspace, group):
+            if len(run) > 1:
+                if on_file:
+                    for source, _, _ in run:
+                        on_file(source)
+                reports.extend(_stage_together(workspace, run, synthetic))
+                continue
+            source, adapter, header = run[0]
+            if on_file:
+                on_file(source)
+            reports.append(_stage_file(workspace, source, adapter, header, synthetic, identified))
+        if isinstance(store, SparkStore):
+            store.publish_pending()
+        con.execute("COMMIT")
+    except BaseException:
+        rollback(con)
+        store.after_rollback()
+        _drop_staging(workspace)
+        if identified:
+            from svduty import identifiers
+
+            for batch_id in identified:
+                identifiers.discard(workspace.root, batch_id)
+        raise
+    store.after_commit()
+    _drop_staging(workspace)  # once a transaction: each file's staging replaces the last's
+    return reports
+
+
+def _runs(workspace: Workspace, group: list[Planned]) -> Iterator[list[Planned]]:
+    """Consecutive files one read can stage together: the same kind and header, no comment
+    lines, on DuckDB (Spark keeps a file per batch); any other file on its own."""
+    run: list[Planned] = []
+    for item in group:
+        source, adapter, header = item
+        fits = (
+            isinstance(adapter, CsvAdapter)
+            and adapter.together
+            and workspace.store.name == "duckdb"
+            and comment_lines(source.path, source.name) == 0
+        )
+        if run and fits and type(run[0][1]) is type(adapter) and run[0][2] == header:
+            run.append(item)
+            continue
+        if run:
+            yield run
+        run = [item] if fits else []
+        if not fits:
+            yield [item]
+    if run:
+        yield run
+
+
+def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -> list[BatchReport]:
+    """Files of one kind and header as batches with one read, one set of checks and one write:
+    each file's per-file costs paid once for all. Each still gets its own batch row; its time
+    is the run's, shared by rows read."""
+    con, store = workspace.con, workspace.store
+    adapter, header = run[0][1], run[0][2]
+    assert isinstance(adapter, CsvAdapter)
+    started = datetime.now()
+    clock = time.perf_counter()
+    reports: list[BatchReport | None] = []
+    fresh: list[tuple[int, SourceFile, str]] = []
+    first: dict[str, int] = {}
+    for source, _, _ in run:
+        digest = sha256_of(source.path)
+        existing = con.execute(
+            "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
+            "WHERE sha256 = ? AND source_kind = ?",
+            [digest, adapter.kind],
+        ).fetchall()
+        if existing:
+            batch_id, read, accepted, rejected = existing[0]
+            reports.append(
+                BatchReport(
+                    source.name, adapter.kind, batch_id, "already ingested", read, accepted,
+                    rejected, 0.0,
+                )
+            )  # fmt: skip
+        elif digest in first:
+            reports.append(None)  # the same content earlier in this run: filled in below
+            fresh.append((first[digest], source, digest))
+        else:
+            batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
+            first[digest] = batch_id
+            reports.append(None)
+            fresh.append((batch_id, source, digest))
+    stored: dict[int, BatchReport] = {}
+    staged: dict[int, tuple[int, SourceFile, str]] = {}
+    for batch_id, source, digest in fresh:
+        staged.setdefault(batch_id, (batch_id, source, digest))  # a file's first copy
+    if staged:
+        files = [GroupFile(s.path, s.name, b) for b, s, _ in staged.values()]
+        relation, results = adapter.stage_together(con, header, files)
+        if synthetic and adapter.table == "incidents":
+            relation = f"SELECT * REPLACE (true AS synthetic) FROM ({relation})"
+        store.stage_batch(adapter.table, files[0].batch_id, relation)
+        flags: dict[int, bool] = {}
+        if "synthetic" in FACT_TABLES[adapter.table]:
+            ids = [f.batch_id for f in files]
+            flags = dict(
+                con.execute(
+                    f'SELECT batch_id, bool_or(synthetic) FROM "{adapter.table}" '
+                    "WHERE batch_id BETWEEN ? AND ? GROUP BY ALL",
+                    [min(ids), max(ids)],
+                ).fetchall()
+            )
+        seconds = time.perf_counter() - clock
+        finished = datetime.now()
+        total = sum(r.rows_read for r in results.values()) or 1
+        for batch_id, source, digest in staged.values():
+            result = results[batch_id]
+            if result.rows_accepted == 0 and result.rows_read > 0:
+                status = "all rows rejected"
+            elif result.rows_rejected:
+                status = "complete with rejects"
+            else:
+                status = "complete"
+            share = seconds * result.rows_read / total
+            con.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    batch_id, adapter.kind, source.name, digest, result.rows_read,
+                    result.rows_accepted, result.rows_rejected, started, finished, share, status,
+                    store.name, synthetic or bool(flags.get(batch_id)),
+                ],
+            )  # fmt: skip
+            stored[batch_id] = BatchReport(
+                source.name, adapter.kind, batch_id, status, result.rows_read,
+                result.rows_accepted, result.rows_rejected, share,
+            )  # fmt: skip
+    done = iter(fresh)
+    out: list[BatchReport] = []
+    for report in reports:
+        if report is not None:
+            out.append(report)
+            continue
+        batch_id, source, _ = next(done)
+        made = stored[batch_id]
+        if made.file_name == source.name:
+            out.append(made)
+        else:
+            out.append(
+                BatchReport(
+                    source.name, made.source_kind, batch_id, "already ingested", made.rows_read,
+                    made.rows_accepted, made.rows_rejected, 0.0,
+                )
+            )  # fmt: skip
+    return out
+
+
+def _stage_file(
+    workspace: Workspace,
+    source: SourceFile,
+    adapter: Adapter,
+    header: list[str],
+    synthetic: bool,
+    identified: list[int],
+) -> BatchReport:
+    """Store one file as a batch inside the open transaction (or say it is stored already);
+    a batch whose identifiers it stores is added to `identified`."""
     con, store = workspace.con, workspace.store
     digest = sha256_of(source.path)
     existing = con.execute(
@@ -277,57 +508,43 @@ def ingest_file(
         )
     started = datetime.now()
     clock = time.perf_counter()
-    wrote_identifiers = False
-    con.execute("BEGIN TRANSACTION")
-    try:
-        batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
-        result = adapter.stage(con, source.path, header, batch_id, source.name)
-        relation = f"SELECT * FROM {result.relation}"
-        if synthetic and adapter.table == "incidents":
-            relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
-        store.stage_batch(adapter.table, batch_id, relation)
-        fields = adapter.stored_identifiers(header) if isinstance(adapter, MappedAdapter) else []
-        encoded = adapter.stored_encodings(header) if isinstance(adapter, MappedAdapter) else []
-        if fields or encoded:
-            # committed before the batch: a batch never lands without its identifiers, and
-            # rows of a batch that never lands are removed (`identifiers.reconcile`)
-            wrote_identifiers = True
-            _store_identifiers(workspace, batch_id, result.relation, fields, encoded, source)
-        if isinstance(store, SparkStore):
-            store.publish_pending()
-        if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
-            # the rows say whether they are synthetic; the batch says so too
-            found = con.execute(f"SELECT bool_or(synthetic) FROM ({relation})").fetchall()
-            synthetic = bool(found[0][0])
-        if result.rows_accepted == 0 and result.rows_read > 0:
-            status = "all rows rejected"
-        elif result.rows_rejected:
-            status = "complete with rejects"
-        else:
-            status = "complete"
-        seconds = time.perf_counter() - clock
-        # the finish is taken here, not by now() in SQL, which gives the transaction's start
-        finished = datetime.now()
-        con.execute(
-            "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch_id, adapter.kind, source.name, digest, result.rows_read,
-                result.rows_accepted, result.rows_rejected, started, finished, seconds, status,
-                store.name, synthetic,
-            ],
-        )  # fmt: skip
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        store.after_rollback()
-        _drop_staging(workspace)
-        if wrote_identifiers:
-            from svduty import identifiers
-
-            identifiers.discard(workspace.root, batch_id)
-        raise
-    store.after_commit()
-    _drop_staging(workspace)
+    batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
+    result = adapter.stage(con, source.path, header, batch_id, source.name)
+    relation = f"SELECT * FROM {result.relation}"
+    if synthetic and adapter.table == "incidents":
+        relation = f"SELECT * REPLACE (true AS synthetic) FROM {result.relation}"
+    store.stage_batch(adapter.table, batch_id, relation)
+    fields = adapter.stored_identifiers(header) if isinstance(adapter, MappedAdapter) else []
+    encoded = adapter.stored_encodings(header) if isinstance(adapter, MappedAdapter) else []
+    if fields or encoded:
+        # committed before the batch: a batch never lands without its identifiers, and
+        # rows of a batch that never lands are removed (`identifiers.reconcile`)
+        identified.append(batch_id)
+        _store_identifiers(workspace, batch_id, result.relation, fields, encoded, source)
+    if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
+        # the rows say whether they are synthetic; the batch says so too (read from the rows
+        # stored, not by computing the staged rows again)
+        found = con.execute(
+            f'SELECT bool_or(synthetic) FROM "{adapter.table}" WHERE batch_id = ?', [batch_id]
+        ).fetchall()
+        synthetic = bool(found[0][0])
+    if result.rows_accepted == 0 and result.rows_read > 0:
+        status = "all rows rejected"
+    elif result.rows_rejected:
+        status = "complete with rejects"
+    else:
+        status = "complete"
+    seconds = time.perf_counter() - clock
+    # the finish is taken here, not by now() in SQL, which gives the transaction's start
+    finished = datetime.now()
+    con.execute(
+        "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            batch_id, adapter.kind, source.name, digest, result.rows_read,
+            result.rows_accepted, result.rows_rejected, started, finished, seconds, status,
+            store.name, synthetic,
+        ],
+    )  # fmt: skip
     return BatchReport(
         source.name, adapter.kind, batch_id, status, result.rows_read,
         result.rows_accepted, result.rows_rejected, seconds,

@@ -706,14 +706,17 @@ class Workspace:
         mappings: Sequence[Path | str] | None = None,
         synthetic: bool = False,
         on_file: Callable[[SourceFile], None] | None = None,
+        on_stored: Callable[[list[BatchReport]], None] | None = None,
     ) -> list[BatchReport]:
-        """Load files, folders or archives as batches (atomic, idempotent, rejects kept)."""
+        """Load files, folders or archives as batches (atomic, idempotent, rejects kept);
+        `on_file` hears of each file as it starts, `on_stored` of each transaction's batches
+        once committed."""
         from svduty.ingest import ingest as run_ingest
 
         self.store.require_writer("ingest")
         named = [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
         maps = [Path(m) for m in mappings or []]
-        reports = run_ingest(self, named, kind, synthetic, on_file, maps)
+        reports = run_ingest(self, named, kind, synthetic, on_file, maps, on_stored)
         self.audit(
             "ingest",
             {

@@ -44,6 +44,15 @@ class Check:
 
 
 @dataclass(frozen=True)
+class GroupFile:
+    """A file staged with others: where it is read from, its name in lineage and its batch."""
+
+    path: Path
+    name: str
+    batch_id: int
+
+
+@dataclass(frozen=True)
 class StageResult:
     rows_read: int
     rows_accepted: int
@@ -240,9 +249,11 @@ class CsvAdapter(Adapter):
                 f"s.{_quoted(SOURCE_LINE)} AS BIGINT), s._row) AS _row) FROM _staged s"
             )
         checks = self.checks(layout)
-        self._record_check_rejects(con, batch_id, file_name, checks, hidden)
-        self.prepare(con, layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
+        # one scan finds whether any row fails a check; most files have none to record
+        if checks and _scalar(con, f"SELECT count(*) FROM _staged s WHERE NOT ({good})"):
+            self._record_check_rejects(con, batch_id, file_name, checks, hidden)
+        self.prepare(con, layout)
         # a view: the projection is computed once, while the rows are published
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW _accepted AS SELECT {self.projection(layout, batch_id)} "
@@ -250,9 +261,136 @@ class CsvAdapter(Adapter):
         )
         relation = self.finish(con, layout)
         staged = _scalar(con, "SELECT count(*) FROM _staged")
-        accepted = _scalar(con, f"SELECT count(*) FROM {relation}")
+        # the relation adds columns to `_accepted`, never rows
+        accepted = _scalar(con, "SELECT count(*) FROM _accepted")
         rejected = csv_rejects + (staged - accepted)
         return StageResult(staged + csv_rejects, accepted, rejected, relation)
+
+    together = False
+    """Whether files of this kind may be staged together, one read for many files: the file's
+    name does not change how its rows are read."""
+
+    def stage_together(
+        self, con: duckdb.DuckDBPyConnection, header: list[str], files: list[GroupFile]
+    ) -> tuple[str, dict[int, StageResult]]:
+        """Stage many files of one layout with one read: what `stage` does for each, with each
+        row carrying its batch. Returns the relation of canonical rows (batch_id set per row)
+        and each batch's counts. The files have no comment lines before the header."""
+        layout = self.layout(header)
+        if layout is None:
+            raise InputError(f"{files[0].name}: header does not match {self.kind}")
+        types = self.column_types(layout, header)
+        columns = "{" + ", ".join(f"{sql_text(c)}: {sql_text(t)}" for c, t in types.items()) + "}"
+        options = [
+            f"columns={columns}", "header=true", "auto_detect=false", "delim=','",
+            "quote='\"'", "escape='\"'", "store_rejects=true", "rejects_table='_csv_errors'",
+            "rejects_scan='_csv_scans'", "filename='_path'",
+        ]  # fmt: skip
+        if self.dateformat:
+            options.append(f"dateformat={sql_text(self.dateformat)}")
+        con.execute("DROP TABLE IF EXISTS _csv_errors")
+        con.execute("DROP TABLE IF EXISTS _csv_scans")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _group (_path VARCHAR, _batch INTEGER, _name VARCHAR)"
+        )
+        con.executemany(
+            "INSERT INTO _group VALUES (?, ?, ?)",
+            [(str(f.path), f.batch_id, f.name) for f in files],
+        )
+        paths = ", ".join(sql_text(str(f.path)) for f in files)
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _read AS SELECT row_number() OVER () AS _grn, * "
+                f"FROM read_csv([{paths}], {', '.join(options)})"
+            )
+        except duckdb.InvalidInputException as error:
+            reason = str(error).split("\n", 1)[0].removeprefix("Invalid Input Error: ")
+            raise InputError(
+                f"{files[0].name} and the files read with it: DuckDB's CSV reader cannot read "
+                f"one of them ({reason})"
+            ) from error
+        data = ", ".join(_quoted(c) for c in types)
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT r._grn - m._first + 1 AS _rn, "
+            f"r._grn - m._first + 2 AS _row, {data}, g._batch, g._name, r._path FROM _read r "
+            "JOIN (SELECT _path, min(_grn) AS _first FROM _read GROUP BY _path) m USING (_path) "
+            "JOIN _group g USING (_path)"
+        )
+        con.execute("DROP TABLE _read")
+        csv_rejects = self._record_group_csv_rejects(con, types)
+        checks = self.checks(layout)
+        good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
+        if checks and _scalar(con, f"SELECT count(*) FROM _staged s WHERE NOT ({good})"):
+            raw = 'json_merge_patch(to_json(s), \'{"_batch": null, "_name": null, "_path": null}\')'
+            for check in checks:
+                value = check.value or f's."{check.field}"'
+                con.execute(
+                    "INSERT INTO rejects SELECT s._batch, s._name, s._row, "
+                    f"{sql_text(check.field)}, CAST({value} AS VARCHAR), {check.reason}, "
+                    f"CAST({raw} AS VARCHAR) "
+                    f"FROM _staged s WHERE coalesce({check.bad}, false)"
+                )
+        self.prepare(con, layout)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _accepted AS SELECT {self.projection(layout, 0)}, "
+            f"s._batch AS _batch_of FROM _staged s {self.joins(layout)} WHERE {good}"
+        )
+        relation = self.finish(con, layout)
+        staged = dict(con.execute("SELECT _batch, count(*) FROM _staged GROUP BY ALL").fetchall())
+        accepted = dict(
+            con.execute("SELECT _batch_of, count(*) FROM _accepted GROUP BY ALL").fetchall()
+        )
+        results = {}
+        for f in files:
+            read = staged.get(f.batch_id, 0) + csv_rejects.get(f.batch_id, 0)
+            kept = accepted.get(f.batch_id, 0)
+            results[f.batch_id] = StageResult(read, kept, read - kept, relation)
+        return f"SELECT * REPLACE (_batch_of AS batch_id) FROM {relation}", results
+
+    def _record_group_csv_rejects(
+        self, con: duckdb.DuckDBPyConnection, types: dict[str, str]
+    ) -> dict[int, int]:
+        """`_record_csv_rejects` and `_number_rows` for files read together; rejects per batch."""
+        errors = con.execute(
+            "SELECT g._batch, g._name, e.line, e.column_name, e.error_type, e.csv_line, "
+            "e.error_message FROM _csv_errors e JOIN _csv_scans c USING (scan_id, file_id) "
+            "JOIN _group g ON g._path = c.file_path ORDER BY g._batch, e.line"
+        ).fetchall()
+        seen: dict[tuple[int, int], tuple[str, str | None, str | None, str, str | None]] = {}
+        for batch, name, line, column, error_type, raw, message in errors:
+            if (batch, line) in seen:
+                continue
+            if error_type == "CAST":
+                value = _cast_value(message)
+                reason = f"{column}: {value!r} is not a valid {_type_word(types.get(column))}"
+            else:
+                value = None
+                reason = _CSV_REASONS.get(error_type, error_type.lower())
+                if error_type in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
+                    reason += f" ({message})"
+                    column = None
+            seen[(batch, line)] = (name, column, value, reason, raw)
+        if not seen:
+            return {}
+        con.executemany(
+            "INSERT INTO rejects VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(b, n, line, c, v, r, raw) for (b, line), (n, c, v, r, raw) in seen.items()],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _skips AS SELECT b AS _batch, "
+            "line - 1 - row_number() OVER (PARTITION BY b ORDER BY line) AS before "
+            "FROM (SELECT unnest(?) AS b, unnest(?) AS line)",
+            [[b for b, _ in seen], [line for _, line in seen]],
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE (s._rn + 1 + (SELECT "
+            "count(*) FROM _skips k WHERE k._batch = s._batch AND k.before < s._rn) AS _row) "
+            "FROM _staged s"
+        )
+        found: dict[int, int] = {}
+        for batch, _ in seen:
+            found[batch] = found.get(batch, 0) + 1
+        return found
 
     def _record_csv_rejects(
         self,

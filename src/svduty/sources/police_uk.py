@@ -101,6 +101,7 @@ class StreetAdapter(CsvAdapter):
     table = "incidents"
     description = "data.police.uk street-level crime (current 12-column and 2011 layouts)"
     dateformat = "%Y-%m"
+    together = True
 
     def layout(self, header: list[str]) -> str | None:
         return {STREET: "current", STREET_2011: "2011"}.get(tuple(header))
@@ -182,6 +183,7 @@ class OutcomesAdapter(CsvAdapter):
     table = "outcomes"
     description = "data.police.uk outcomes (one row per outcome of a crime)"
     dateformat = "%Y-%m"
+    together = True
 
     def layout(self, header: list[str]) -> str | None:
         return "current" if tuple(header) == OUTCOMES else None
