@@ -57,14 +57,9 @@ if TYPE_CHECKING:
 
 DATABASE_FILE = "svduty.duckdb"
 SNAPSHOT_FILE = "svduty.read.duckdb"
-WORKSPACE_ENV = "SVDUTY_WORKSPACE"
 READER_DATABASE = "workspace"
 
 Say = Callable[[str], None]
-
-
-def default_workspace() -> Path:
-    return Path(os.environ.get(WORKSPACE_ENV) or Path.cwd())
 
 
 def default_actor() -> str:
