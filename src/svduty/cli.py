@@ -1907,6 +1907,27 @@ class FuzzTargetName(StrEnum):
     yaml = "yaml"
 
 
+@bench_app.command("startup")
+def bench_startup(
+    runs: Annotated[int, typer.Option(help="Runs of each command (the median is shown).")] = 7,
+) -> None:
+    """Start-up of the command line (--help, counts on a small workspace) against bare Python."""
+    import pandas as pd
+
+    from svduty.bench import bench_startup as run
+
+    frame = pd.DataFrame(
+        [
+            {
+                "command": r.command, "runs": r.runs, "median (s)": round(r.seconds, 3),
+                "above bare Python (s)": round(r.excess, 3),
+            }
+            for r in run(runs)
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Start-up benchmark")
+
+
 @bench_app.command("fuzz")
 def bench_fuzz(
     cases: Annotated[int, typer.Option(help="Inputs to run per target.")] = 10_000,
