@@ -20,6 +20,8 @@ too much when readers, the dashboard and a writer each open the workspace at onc
 MEMORY_CAP = 16 * GIB
 MEMORY_FLOOR = GIB
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|[KMGT]i?B)\s*", re.IGNORECASE)
+DuckDBConfig = dict[str, str | bool | int | float | list[str]]
+"""Options of `duckdb.connect(config=...)`."""
 _UNITS = {
     "k": 1e3,
     "m": 1e6,
@@ -178,9 +180,9 @@ class Settings:
         if problems:
             raise WorkspaceError("; ".join(problems))
 
-    def duckdb_config(self) -> dict[str, str | int]:
+    def duckdb_config(self) -> DuckDBConfig:
         """The memory limit and threads every DuckDB connection to the workspace opens with."""
-        config: dict[str, str | int] = {"memory_limit": self.memory_limit or default_memory()}
+        config: DuckDBConfig = {"memory_limit": self.memory_limit or default_memory()}
         if self.threads:
             config["threads"] = self.threads
         return config
