@@ -70,3 +70,23 @@ def test_measures_bench_times_every_measure_and_area_of_a_generated_framework():
 def test_measures_bench_refuses_an_empty_framework():
     with pytest.raises(InputError, match="--measures must be 1 or more, not 0"):
         bench_measures(incidents=10, months=1, measures=0)
+
+
+def test_startup_bench_times_each_command_against_bare_python():
+    from svduty.bench import bench_startup
+
+    results = bench_startup(runs=1)
+    assert [r.command for r in results] == ["python -c pass", "svduty --help", "svduty counts"]
+    bare = results[0].seconds
+    for result in results:
+        assert result.runs == 1 and result.seconds > 0
+        assert result.bare_seconds == bare
+        assert result.excess == result.seconds - bare
+    assert results[0].excess == 0
+
+
+def test_startup_bench_refuses_no_runs():
+    from svduty.bench import bench_startup
+
+    with pytest.raises(InputError, match="--runs must be 1 or more"):
+        bench_startup(runs=0)

@@ -9,11 +9,16 @@ against one count of the incidents by month and against the measures counted one
 `report`: the whole Strategic Needs Assessment of the example workspace (HTML, summary.json and
 PDF; then HTML alone) against one grouped count over the same incidents, on DuckDB and, with
 `spark`, the HTML build on Spark over the same files.
+`startup`: `svduty --help` and `svduty counts` on a one-month workspace, each a new process as a
+user runs it, against a bare `python -c pass` in the same run.
 """
 
 from __future__ import annotations
 
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -685,5 +690,56 @@ def bench_measures(
             measures, area_count, months, incidents, count_seconds,
             min(one_by_one, measures), one_seconds, series_seconds, spc_seconds,
         )  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class StartupBench:
+    command: str
+    runs: int
+    seconds: float  # the median of the runs
+    bare_seconds: float  # the median of `python -c pass` in the same run
+
+    @property
+    def excess(self) -> float:
+        """Seconds above a bare interpreter: what svduty itself costs before the answer."""
+        return self.seconds - self.bare_seconds
+
+
+def _median_run(command: list[str], runs: int) -> float:
+    """The median wall time of `runs` new processes (after one unmeasured run, which warms the
+    page cache and, for a reader, publishes the read copy)."""
+    subprocess.run(command, capture_output=True, check=True)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_startup(runs: int = 7) -> list[StartupBench]:
+    """Start-up of the command line: bare Python, `svduty --help`, and `svduty counts` on a
+    workspace holding one month of the example (each a new process, as a user runs it)."""
+    if runs < 1:
+        raise InputError(f"--runs must be 1 or more, not {runs}")
+    scratch = Path(tempfile.mkdtemp(prefix="svduty-bench-startup-"))
+    try:
+        with zipfile.ZipFile(example_archive()) as zipped:
+            first = sorted(n for n in zipped.namelist() if n.endswith("-street.csv"))[0]
+            month = Path(zipped.extract(first, scratch / "example"))
+        with Workspace.init(scratch / "workspace", WEST_MERCIA) as workspace:
+            ingest(workspace, [month])
+        python = [sys.executable]
+        svduty = [sys.executable, "-m", "svduty.cli"]
+        commands = {
+            "python -c pass": [*python, "-c", "pass"],
+            "svduty --help": [*svduty, "--help"],
+            "svduty counts": [*svduty, "counts", "-w", str(scratch / "workspace")],
+        }
+        seconds = {name: _median_run(command, runs) for name, command in commands.items()}
+        bare = seconds["python -c pass"]
+        return [StartupBench(name, runs, s, bare) for name, s in seconds.items()]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

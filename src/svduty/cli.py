@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -33,15 +32,17 @@ from svduty.options import DefinitionOption as WorkspaceDefinitionOption
 from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, csv_text, render
 from svduty.settings import Settings
-from svduty.workspace import Workspace
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from svduty.analysis.severity import Weights
     from svduty.counting import Filter
     from svduty.definitions.model import Definition
     from svduty.ingest import BatchReport, SourceFile
     from svduty.reference.boundaries import Boundaries
     from svduty.spatial.maps import Outlines
+    from svduty.workspace import Workspace
 
 app = typer.Typer(
     help="svduty: pool partner data, apply a serious-violence definition, publish the SNA.",
@@ -81,6 +82,8 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output for
 def _open(workspace: Path, read_only: bool = False) -> Workspace:
     """Commands that only read open the last published data (never waiting for a writer);
     those that change the workspace open it as its one writer, waiting for another to finish."""
+    from svduty.workspace import Workspace
+
     opened = Workspace.open(workspace, read_only=read_only, say=_say)
     OPENED.append(opened)
     return opened
@@ -157,6 +160,8 @@ def init(
     ] = "",
 ) -> None:
     """Create a workspace: settings file and DuckDB database with reference data loaded."""
+    from svduty.workspace import Workspace
+
     if force_alias:
         err.print(
             "note: --force names a police force here and never overwrites; it is kept for old "
@@ -203,6 +208,8 @@ def ingest(
 ) -> None:
     """Load files as batches: atomic, idempotent, with rejected rows kept and reported. New
     records are then classified under the workspace's default definition."""
+    import pandas as pd
+
     ws = _open(workspace)
     stored: list[BatchReport] = []
 
@@ -442,6 +449,8 @@ def render_explanation(result: Any) -> str:
 @definitions_app.command("list")
 def definitions_list(fmt: FormatOption = Format.table) -> None:
     """The definitions shipped with svduty."""
+    import pandas as pd
+
     from svduty.definitions import load_definition, shipped_definitions
 
     rows = []
@@ -1158,6 +1167,8 @@ def users_add(
 @users_app.command("list")
 def users_list(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
     """The dashboard's users, their roles and areas."""
+    import pandas as pd
+
     from svduty.web.accounts import users
 
     rows = [
@@ -1299,6 +1310,8 @@ def pseudonymise(
 @measures_app.command("list")
 def measures_list(workspace: WorkspaceOption, fmt: FormatOption = Format.table) -> None:
     """The measures of the shipped frameworks and of the workspace's own (measures/*.yaml)."""
+    import pandas as pd
+
     from svduty.measures.framework import frameworks
 
     rows = [
@@ -1322,6 +1335,8 @@ def measures_show(
     fmt: FormatOption = Format.table,
 ) -> None:
     """A measure: what it counts and why, and its latest period for the area and each CSP."""
+    import pandas as pd
+
     from svduty.analysis.measure_series import all_series
     from svduty.measures.framework import find_measure
     from svduty.periods import WORDS
@@ -1366,6 +1381,8 @@ def measures_show(
 
 
 def _rounded(value: Any) -> float | None:
+    import pandas as pd
+
     return None if value is None or pd.isna(value) else round(float(value), 3)
 
 
@@ -1612,6 +1629,8 @@ def fetch_police_uk(
     ] = "",
 ) -> None:
     """Download data.police.uk monthly archives (resumable) and ingest the force's files."""
+    import pandas as pd
+
     from svduty.fetch import DEFAULT_BASE_URL, Month, fetch_police_uk
 
     ws = _open(workspace)
@@ -1686,6 +1705,8 @@ def bench_ingest(
     ] = 5_000_000,
 ) -> None:
     """Ingest rate against DuckDB's bare read_csv count and its typed load of the same files."""
+    import pandas as pd
+
     from svduty.bench import bench_ingest as run
 
     frame = pd.DataFrame(
@@ -1710,6 +1731,8 @@ def bench_classify(
     threads: Annotated[int, typer.Option(help="DuckDB threads (1: per-core rate).")] = 1,
 ) -> None:
     """Classification rate per core under each shipped definition, against a bare column scan."""
+    import pandas as pd
+
     from svduty.bench import bench_classify as run
 
     frame = pd.DataFrame(
@@ -1732,6 +1755,8 @@ def bench_synth(
     incidents: Annotated[int, typer.Option(help="Incidents in the large run.")] = 10_000_000,
 ) -> None:
     """Time and peak memory of synthetic generation, small run against a large one."""
+    import pandas as pd
+
     from svduty.bench import bench_synth as run
 
     results = run((100_000, incidents))
@@ -1760,6 +1785,8 @@ def bench_report(
 ) -> None:
     """The whole assessment of the example workspace against one grouped count of its
     incidents."""
+    import pandas as pd
+
     from svduty.bench import bench_report as run
 
     frame = pd.DataFrame(
@@ -1789,6 +1816,8 @@ def bench_measures(
 ) -> None:
     """A framework's monthly series for the area and its five CSPs, with an SPC chart each,
     against one count of the incidents by month and against counting one measure at a time."""
+    import pandas as pd
+
     from svduty.bench import bench_measures as run
 
     r = run(incidents, months, measures, one_by_one)
@@ -1859,6 +1888,8 @@ def bench_dashboard(
     """The dashboard under load, over loopback only: every page for the whole area and each
     CSP (and each period given) viewed once, then `users` browsing them at once, pausing to
     read; latency of cached views, of first views and of new sets, errors, peak memory."""
+    import pandas as pd
+
     from svduty.web.load import load_test
 
     periods = [("", "")]
@@ -1889,6 +1920,8 @@ def bench_spatial(
     events: Annotated[int, typer.Option(help="Events for the Knox test.")] = 20_000,
 ) -> None:
     """Gi* against esda and the Knox test against pointpats, same data, one run."""
+    import pandas as pd
+
     from svduty.bench import bench_spatial as run
 
     frame = pd.DataFrame(
@@ -1913,6 +1946,27 @@ class FuzzTargetName(StrEnum):
     yaml = "yaml"
 
 
+@bench_app.command("startup")
+def bench_startup(
+    runs: Annotated[int, typer.Option(help="Runs of each command (the median is shown).")] = 7,
+) -> None:
+    """Start-up of the command line (--help, counts on a small workspace) against bare Python."""
+    import pandas as pd
+
+    from svduty.bench import bench_startup as run
+
+    frame = pd.DataFrame(
+        [
+            {
+                "command": r.command, "runs": r.runs, "median (s)": round(r.seconds, 3),
+                "above bare Python (s)": round(r.excess, 3),
+            }
+            for r in run(runs)
+        ]
+    )  # fmt: skip
+    _emit(frame, Format.table, "Start-up benchmark")
+
+
 @bench_app.command("fuzz")
 def bench_fuzz(
     cases: Annotated[int, typer.Option(help="Inputs to run per target.")] = 10_000,
@@ -1927,6 +1981,8 @@ def bench_fuzz(
 ) -> None:
     """Coverage-guided fuzzing (atheris, libFuzzer) of the CSV, XML, zip and YAML readers: any
     input must end in success or an svduty error. A crashing input is kept for the tests."""
+    import pandas as pd
+
     from svduty.fuzz import fuzz, summary
 
     chosen = [t.value for t in target] if target else [t.value for t in FuzzTargetName]

@@ -36,6 +36,7 @@ import duckdb
 from svduty.errors import InputError, WorkspaceError
 from svduty.identity.normalise import IDENTIFIER_FIELDS
 from svduty.linkage.bloom import BLOCK_KEYS, SUFFIX
+from svduty.settings import load_settings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,10 +112,12 @@ def restrict(path: Path) -> None:
 
 
 def _connect(root: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """The identifiers file, within the workspace's memory limit and threads."""
     path = root / IDENTIFIERS_FILE
+    config = load_settings(root).duckdb_config()
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
-    con = duckdb.connect(str(path))
+        return duckdb.connect(str(path), read_only=True, config=config)
+    con = duckdb.connect(str(path), config=config)
     restrict(path)
     con.execute(_DDL)
     restrict(path)

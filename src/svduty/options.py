@@ -1,13 +1,22 @@
-"""Command-line options shared by every command group (the main one and its sub-apps)."""
+"""Command-line options shared by every command group (the main one and its sub-apps).
+
+Light on purpose, like `errors`, `settings` and `output`: every command imports this module before
+it runs, so it loads nothing heavier than typer (no DuckDB, pandas or Ibis)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from svduty.workspace import WORKSPACE_ENV, default_workspace
+WORKSPACE_ENV = "SVDUTY_WORKSPACE"
+
+
+def default_workspace() -> Path:
+    return Path(os.environ.get(WORKSPACE_ENV) or Path.cwd())
+
 
 WorkspaceOption = Annotated[
     Path,

@@ -1,4 +1,7 @@
-"""Tables to the terminal, CSV or JSON: the three formats every listing command offers."""
+"""Tables to the terminal, CSV or JSON: the three formats every listing command offers.
+
+Every command line module imports `Format` from here before any command runs, so pandas is
+imported by the functions that take a frame (their caller has loaded it already), not here."""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ import json
 import math
 import re
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Format(StrEnum):
@@ -20,10 +25,10 @@ class Format(StrEnum):
     json = "json"
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, missing_time: Any) -> Any:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    if value is pd.NaT:
+    if value is missing_time:
         return None
     if hasattr(value, "item"):
         return value.item()
@@ -48,11 +53,11 @@ def safe_cell(value: Any) -> Any:
 
 def safe_for_spreadsheets(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every text cell (and column name) made safe by `safe_cell`."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     safe = frame.rename(columns=lambda c: safe_cell(str(c)))
     for column in safe.columns:
-        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_bool_dtype(
-            safe[column]
-        ):
+        if not is_numeric_dtype(safe[column]) and not is_bool_dtype(safe[column]):
             safe[column] = safe[column].map(safe_cell)
     return safe
 
@@ -77,21 +82,25 @@ def csv_text(frame: pd.DataFrame) -> str:
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    import pandas as pd
+
     return [
-        {str(k): _plain(v) for k, v in row.items()}
+        {str(k): _plain(v, pd.NaT) for k, v in row.items()}
         for row in frame.astype(object).to_dict(orient="records")
     ]
 
 
 def render(frame: pd.DataFrame, fmt: Format, title: str | None = None, wide: bool = False) -> str:
     """A frame in one of the formats; a `wide` table never folds or cuts a cell."""
+    from pandas.api.types import is_numeric_dtype
+
     if fmt is Format.csv:
         return csv_text(frame)
     if fmt is Format.json:
         return json.dumps(records(frame), indent=2, default=str) + "\n"
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
-        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        numeric = is_numeric_dtype(frame[column])
         table.add_column(str(column), justify="right" if numeric else "left", no_wrap=wide)
     rows = [["" if v is None else str(v) for v in row.values()] for row in records(frame)]
     for row in rows:

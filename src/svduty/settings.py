@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,6 +14,24 @@ from svduty.errors import WorkspaceError
 SETTINGS_FILE = "svduty.toml"
 ENGINES = ("duckdb", "spark")
 GIB = 1 << 30
+MEMORY_SHARE = 0.25
+"""The default DuckDB memory limit as a share of the machine's memory (DuckDB's own is 80%,
+too much when readers, the dashboard and a writer each open the workspace at once)."""
+MEMORY_CAP = 16 * GIB
+MEMORY_FLOOR = GIB
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|[KMGT]i?B)\s*", re.IGNORECASE)
+DuckDBConfig = dict[str, str | bool | int | float | list[str]]
+"""Options of `duckdb.connect(config=...)`."""
+_UNITS = {
+    "k": 1e3,
+    "m": 1e6,
+    "g": 1e9,
+    "t": 1e12,
+    "ki": 2**10,
+    "mi": 2**20,
+    "gi": 2**30,
+    "ti": 2**40,
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds a command that changes the workspace (ingest, classify) waits for another "
         "one to finish before giving up.",
     ),
+    Setting(
+        "memory_limit",
+        "",
+        "Most memory each DuckDB connection to the workspace may use before spilling to disk: "
+        "an amount ('4GB', '512MB', '8GiB') or a share of the machine's memory ('30%'). Empty: "
+        "25% of the machine's memory, at least 1 GiB and at most 16 GiB.",
+    ),
+    Setting(
+        "threads",
+        0,
+        "Threads each DuckDB connection to the workspace may use; 0: one per core.",
+    ),
 )
 
 
@@ -111,6 +143,8 @@ class Settings:
     archive_max_bytes: int = 20 * GIB
     writer_wait: float = 60
     partnership_key: str = ""
+    memory_limit: str = ""
+    threads: int = 0
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
     need: dict[str, Any] = field(default_factory=dict)  # how need is scored: [need]
     cohort: dict[str, Any] = field(default_factory=dict)  # the most-at-risk cohort: [cohort]
@@ -142,8 +176,54 @@ class Settings:
             malformed = check_spec(self.partnership_key)
             if malformed:
                 problems.append(malformed)
+        problems += _engine_problems(self.memory_limit, self.threads)
         if problems:
             raise WorkspaceError("; ".join(problems))
+
+    def duckdb_config(self) -> DuckDBConfig:
+        """The memory limit and threads every DuckDB connection to the workspace opens with."""
+        config: DuckDBConfig = {"memory_limit": self.memory_limit or default_memory()}
+        if self.threads:
+            config["threads"] = self.threads
+        return config
+
+
+def _engine_problems(memory_limit: Any, threads: Any) -> list[str]:
+    problems = []
+    accepted = "an amount such as '4GB' or '512MB', a share such as '30%', or empty for the default"
+    found = _MEMORY.fullmatch(memory_limit) if isinstance(memory_limit, str) else None
+    if memory_limit != "" and found is None:
+        problems.append(f"memory_limit must be {accepted}; {memory_limit!r} was given")
+    elif found is not None:
+        number, unit = float(found[1]), found[2]
+        if unit == "%" and not 0 < number <= 100:
+            problems.append(
+                "memory_limit as a share must be above 0% and at most 100%; "
+                f"{memory_limit!r} was given"
+            )
+        elif unit != "%" and number * _UNITS[unit[:-1].lower()] < 2**27:
+            problems.append(f"memory_limit must be at least 128MB; {memory_limit!r} was given")
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        problems.append(
+            f"threads must be a whole number >= 0 (0: one per core); {threads!r} was given"
+        )
+    return problems
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its container's if less."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def default_memory() -> str:
+    """MEMORY_SHARE of the machine's memory, between MEMORY_FLOOR and MEMORY_CAP, in MiB."""
+    share = int(machine_memory() * MEMORY_SHARE)
+    return f"{min(max(share, MEMORY_FLOOR), MEMORY_CAP) >> 20}MiB"
 
 
 def load_settings(workspace: Path) -> Settings:
@@ -170,7 +250,10 @@ def load_settings(workspace: Path) -> Settings:
     _check_need(path, need)
     cohort = dict(raw.get("cohort", {}))
     _check_cohort(path, cohort)
-    return Settings(**section, csps=csps, need=need, cohort=cohort)
+    try:
+        return Settings(**section, csps=csps, need=need, cohort=cohort)
+    except WorkspaceError as error:
+        raise WorkspaceError(f"{path}: {error}") from error
 
 
 def _check_need(path: Path, need: dict[str, Any]) -> None:

@@ -57,14 +57,11 @@ if TYPE_CHECKING:
 
 DATABASE_FILE = "svduty.duckdb"
 SNAPSHOT_FILE = "svduty.read.duckdb"
-WORKSPACE_ENV = "SVDUTY_WORKSPACE"
+SPILL_DIR = DATABASE_FILE + ".tmp"
+"""Where the writer's DuckDB spills what exceeds its memory limit (emptied when it closes)."""
 READER_DATABASE = "workspace"
 
 Say = Callable[[str], None]
-
-
-def default_workspace() -> Path:
-    return Path(os.environ.get(WORKSPACE_ENV) or Path.cwd())
 
 
 def default_actor() -> str:
@@ -107,11 +104,13 @@ def _first_line(error: BaseException) -> str:
     return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
-def _connect_live(root: Path) -> duckdb.DuckDBPyConnection:
-    """The live file, read-write; a file DuckDB cannot read is named with what to restore."""
+def _connect_live(root: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The live file, read-write, within the workspace's memory limit and threads; a file DuckDB
+    cannot read is named with what to restore."""
     live = root / DATABASE_FILE
+    config = {**settings.duckdb_config(), "temp_directory": str(root / SPILL_DIR)}
     try:
-        return duckdb.connect(str(live))
+        return duckdb.connect(str(live), config=config)
     except duckdb.IOException as error:
         if "Could not set lock" in str(error):
             raise WorkspaceError(
@@ -336,7 +335,7 @@ class Workspace:
                 or not (root / SNAPSHOT_FILE).exists()
                 or (root / (DATABASE_FILE + ".wal")).exists()
             )
-            con = _connect_live(root)
+            con = _connect_live(root, settings)
             con, upgraded = cls._prepare_schema(con, root, settings, say)
             store = make_store(settings.engine, con, root)
             store.create()
@@ -389,7 +388,7 @@ class Workspace:
                 f"{root}: schema version {found} is older than this svduty's {SCHEMA_VERSION}; "
                 f"backed up to {copy}; upgrading"
             )
-            con = duckdb.connect(str(root / DATABASE_FILE))
+            con = _connect_live(root, settings)
             try:
                 applied = migrations.upgrade(con, root, settings.engine, found)
             except BaseException:
@@ -426,14 +425,16 @@ class Workspace:
         )
 
     @staticmethod
-    def _connect_reader(path: Path) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    def _connect_reader(path: Path, settings: Settings) -> tuple[duckdb.DuckDBPyConnection, Path]:
         """The file attached read-only to a database engine of the reader's own: DuckDB shares
         one engine among a process's connections to one path, which would keep a reader on the
-        copy an earlier reader opened. It spills to a folder of its own (readers share none,
-        and a read-only share has none to offer)."""
+        copy an earlier reader opened. It has the workspace's memory limit and threads, and
+        spills to a folder of its own (readers share none, and a read-only share has none to
+        offer)."""
         scratch = Path(tempfile.mkdtemp(prefix="svduty-reader-"))
         try:
-            con = duckdb.connect(":memory:", config={"temp_directory": str(scratch)})
+            config = {**settings.duckdb_config(), "temp_directory": str(scratch)}
+            con = duckdb.connect(":memory:", config=config)
             quoted = str(path).replace("'", "''")
             try:
                 con.execute(f"ATTACH '{quoted}' AS {READER_DATABASE} (READ_ONLY)")
@@ -470,7 +471,7 @@ class Workspace:
     def _checked(
         cls, path: Path, root: Path, settings: Settings
     ) -> tuple[duckdb.DuckDBPyConnection, Path] | _Stale:
-        con, scratch = cls._connect_reader(path)
+        con, scratch = cls._connect_reader(path, settings)
         try:
             stale = _check_catalogue(con, root, settings)
         except BaseException:

@@ -4,10 +4,12 @@ and LSOAs of the bundled reference areas that lie in them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from svduty.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)

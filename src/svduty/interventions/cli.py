@@ -1,6 +1,9 @@
 """`svduty interventions ...`: the catalogue from the command line (a thin layer over
 `svduty.interventions`). `add` and `edit` take one option per column of the layout, made from
-the layout's own list so the two cannot drift apart."""
+the layout's own list so the two cannot drift apart.
+
+The main command line imports this module to list its commands, so the workspace (DuckDB) and
+pandas are imported by the commands that use them."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 from svduty.errors import InputError
@@ -25,12 +27,14 @@ from svduty.options import DefinitionOption as WorkspaceDefinitionOption
 from svduty.options import FromOption, ToOption, WorkspaceOption
 from svduty.output import Format, records, render
 from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
-from svduty.workspace import Workspace
 
 if TYPE_CHECKING:
     from types import ModuleType
 
+    import pandas as pd
+
     from svduty.interventions import api
+    from svduty.workspace import Workspace
 
 
 def _api() -> ModuleType:
@@ -62,6 +66,8 @@ def _cli() -> Any:
 def _opened(workspace: Path, read_only: bool = False) -> Iterator[Workspace]:
     """The workspace for one command, closed however the command ends (a writer then
     publishes what it committed and releases the lock)."""
+    from svduty.workspace import Workspace
+
     ws = Workspace.open(workspace, read_only=read_only, say=_cli()._say)
     try:
         yield ws
@@ -71,6 +77,8 @@ def _opened(workspace: Path, read_only: bool = False) -> Iterator[Workspace]:
 
 def _fail_with(problems: api.CatalogueProblems) -> None:
     """Every problem to standard error as a table, then the one-line error."""
+    import pandas as pd
+
     frame = pd.DataFrame(
         [(p.row, p.column, p.value, p.reason) for p in problems.problems],
         columns=["row", "column", "value", "reason"],
@@ -163,6 +171,8 @@ def show(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
 ) -> None:
     """Every field of one intervention, its evidence, and its versions (who changed what, when)."""
+    import pandas as pd
+
     cli = _cli()
     with _opened(workspace, read_only=True) as ws:
         one = _store().get(ws, ident)
@@ -218,6 +228,8 @@ def _period(funding: dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str:
+    import pandas as pd
+
     if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
         return ""
     if value is pd.NaT:

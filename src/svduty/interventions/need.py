@@ -11,13 +11,15 @@ set in `svduty.toml` under `[need]`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from svduty.errors import InputError
-from svduty.publish import Publication
 from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
+
+if TYPE_CHECKING:
+    from svduty.publish import Publication
 
 LEVELS = ("high", "medium", "low")
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from svduty.errors import InputError
-from svduty.options import WorkspaceOption
-from svduty.workspace import WORKSPACE_ENV, Workspace
+from svduty.options import WORKSPACE_ENV, WorkspaceOption
 
 if TYPE_CHECKING:
     from svduty.linkage.store import Run
+    from svduty.workspace import Workspace
 
 link_app = typer.Typer(
     help="Probabilistic linkage (Splink) of the stored identifiers: train, predict, cluster, "
@@ -52,6 +52,8 @@ def _cli() -> Any:
 def _opened(workspace: Path, read_only: bool = False) -> Iterator[Workspace]:
     """The workspace for one command (as its one writer unless `read_only`), closed however
     the command ends: a writer then releases the lock."""
+    from svduty.workspace import Workspace
+
     ws = Workspace.open(workspace, read_only=read_only, say=_cli()._say)
     try:
         yield ws
