@@ -21,17 +21,22 @@ SHARED = Path(os.environ.get("SVDUTY_SHARED_DATA", Path(__file__).parents[2] / "
 FIRST = (
     "test_readme_tour.py",
     "test_analysis_engines.py",
-    "test_sna.py",
+    "test_workspace_service.py",
     "test_engines.py",
+    "test_sna.py",
     "test_atomic_ingest.py",
     "test_cli_sharing.py",
+    "test_cli.py",
     "test_web_records.py",
 )
 """The files that run first, the slowest mostly: `make test` hands each file whole to one of two
 workers in collection order, so a long file started first runs beside the many short ones, not
-alone at the end (the README tour, one test of about four minutes, came last by default). The
-other files on Spark follow the longest one, which the worker whose Spark session is running
-takes up as it ends: one worker pays for starting Spark, not both."""
+alone at the end (the README tour, one test of about four minutes, came last by default, and
+so did the workspace service's readers, last by name). A worker whose queue is down to two tests
+takes the next file at once, so the README tour's worker, which starts with two, is given the
+third file straight away: the workspace service, not a long file like the SNA's. The other
+files on Spark follow the longest one, which the worker whose Spark session is running takes up
+as it ends: one worker pays for starting Spark, not both."""
 
 os.environ.setdefault(
     "PYSPARK_SUBMIT_ARGS",

@@ -59,8 +59,27 @@ class Records(logging.Handler):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, west_mercia):
-    """The workspace, its users (added with the command), and the server's address."""
-    root = tmp_path_factory.mktemp("web") / "ws"
+    """The workspace, its users (added with the command), and the server's address. The modules
+    that serve the dashboard each change their copy (users, settings, the catalogue), so each
+    serves a copy of its own of a workspace made once by the test process."""
+    base = tmp_path_factory.getbasetemp() / "web-base"
+    if not (base / "built").exists():
+        shutil.rmtree(base, ignore_errors=True)  # what a failed build in a module before left
+        base.mkdir()
+        _users_and_data(base / "ws", west_mercia)
+        (base / "built").touch()
+    root = Path(shutil.copytree(base / "ws", tmp_path_factory.mktemp("web") / "ws"))
+    app = create_app(root, prepare_wait=120)  # a page waits for its figures here
+    records = Records()
+    access.addHandler(records)
+    access.setLevel(logging.INFO)
+    with _serving(app) as base_url:
+        yield root, base_url, app, records
+    access.removeHandler(records)
+    app.state.published.close()
+
+
+def _users_and_data(root: Path, west_mercia: Path) -> None:
     ws = make_workspace(root, settings=replace(WEST_MERCIA, definition="police-uk-open-data"))
     month = next(west_mercia.glob("2025-01/*street.csv"))
     hostile = root.parent / HOSTILE
@@ -77,14 +96,6 @@ def served(tmp_path_factory, west_mercia):
     ):
         done = _add(root, name, role, areas, PASSWORDS[name])
         assert done.returncode == 0, done.stderr
-    app = create_app(root, prepare_wait=120)  # a page waits for its figures here
-    records = Records()
-    access.addHandler(records)
-    access.setLevel(logging.INFO)
-    with _serving(app) as base:
-        yield root, base, app, records
-    access.removeHandler(records)
-    app.state.published.close()
 
 
 @contextmanager
