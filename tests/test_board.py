@@ -289,3 +289,21 @@ def test_a_source_row_hidden_whole_is_said_as_hidden():
     said = records_statement(pub)
     assert said[0].startswith("[c] crime records are held")
     assert said[1].startswith("[c] real partner records") and "nan" not in " ".join(said)
+
+
+def test_a_publication_holding_no_records_says_none_counted():
+    """A period with no records (a workspace whose months all fall outside it) has a held table
+    of no rows: its basis is "none", not an error."""
+    import pandas as pd
+
+    from svduty.publish import Policy, Publication
+    from svduty.publish.board import basis
+
+    key = {"source": [], "force": [], "data": []}
+    tables = {
+        "records/held": pd.DataFrame({**key, "count": []}, dtype=object),
+        "records/assessed": pd.DataFrame(
+            {**key, "count": [], "not_in": [], "undecided": []}, dtype=object
+        ),
+    }
+    assert basis(Publication("sna", Policy(5), tables, {}, {}, {})) == "none"

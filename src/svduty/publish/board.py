@@ -141,7 +141,7 @@ def basis(pub: Publication) -> str:
         return REAL  # the Home Office tables: published, real
     if "data" not in frame.columns:
         return "none"
-    counted = frame[[v is None or v > 0 for v in frame["in_definition"]]]
+    counted = frame[frame["in_definition"].map(lambda v: v is None or v > 0).astype(bool)]
     kinds = set(counted["data"])
     if not kinds:
         return "none"
