@@ -522,11 +522,16 @@ def _stage_file(
         identified.append(batch_id)
         _store_identifiers(workspace, batch_id, result.relation, fields, encoded, source)
     if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
-        # the rows say whether they are synthetic; the batch says so too (read from the rows
-        # stored, not by computing the staged rows again)
-        found = con.execute(
-            f'SELECT bool_or(synthetic) FROM "{adapter.table}" WHERE batch_id = ?', [batch_id]
-        ).fetchall()
+        # the rows say whether they are synthetic; the batch says so too (on DuckDB read from
+        # the rows stored, not by computing the staged rows again; a Spark store's rows are
+        # not in this connection, so the staged rows are read there)
+        if isinstance(store, SparkStore):
+            found = con.execute(f"SELECT bool_or(synthetic) FROM ({relation})").fetchall()
+        else:
+            found = con.execute(
+                f'SELECT bool_or(synthetic) FROM "{adapter.table}" WHERE batch_id = ?',
+                [batch_id],
+            ).fetchall()
         synthetic = bool(found[0][0])
     if result.rows_accepted == 0 and result.rows_read > 0:
         status = "all rows rejected"
