@@ -85,7 +85,7 @@ NO_WORKSPACE = {
     "funnel", "bench ingest", "bench classify", "bench synth", "bench spatial", "bench fuzz",
     "bench measures", "reference build", "reference profile", "measures validate",
     "interventions approaches", "interventions template", "keys create", "pseudonymise",
-    "bench linkage", "bench pprl", "bench startup",
+    "bench linkage", "bench pprl", "bench startup", "bench scale",
 }  # fmt: skip
 """Commands that open no workspace (checked below by their parameters)."""
 
