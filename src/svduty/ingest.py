@@ -399,19 +399,9 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
     first: dict[str, int] = {}
     for source, _, _ in run:
         digest = sha256_of(source.path)
-        existing = con.execute(
-            "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
-            "WHERE sha256 = ? AND source_kind = ?",
-            [digest, adapter.kind],
-        ).fetchall()
-        if existing:
-            batch_id, read, accepted, rejected = existing[0]
-            reports.append(
-                BatchReport(
-                    source.name, adapter.kind, batch_id, "already ingested", read, accepted,
-                    rejected, 0.0,
-                )
-            )  # fmt: skip
+        already = _stored_already(con, source, adapter.kind, digest)
+        if already is not None:
+            reports.append(already)
         elif digest in first:
             reports.append(None)  # the same content earlier in this run: filled in below
             fresh.append((first[digest], source, digest))
@@ -496,16 +486,9 @@ def _stage_file(
     a batch whose identifiers it stores is added to `identified`."""
     con, store = workspace.con, workspace.store
     digest = sha256_of(source.path)
-    existing = con.execute(
-        "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
-        "WHERE sha256 = ? AND source_kind = ?",
-        [digest, adapter.kind],
-    ).fetchall()
-    if existing:
-        batch_id, read, accepted, rejected = existing[0]
-        return BatchReport(
-            source.name, adapter.kind, batch_id, "already ingested", read, accepted, rejected, 0.0
-        )
+    stored = _stored_already(con, source, adapter.kind, digest)
+    if stored is not None:
+        return stored
     started = datetime.now()
     clock = time.perf_counter()
     batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
@@ -554,6 +537,23 @@ def _stage_file(
         source.name, adapter.kind, batch_id, status, result.rows_read,
         result.rows_accepted, result.rows_rejected, seconds,
     )  # fmt: skip
+
+
+def _stored_already(
+    con: duckdb.DuckDBPyConnection, source: SourceFile, kind: str, digest: str
+) -> BatchReport | None:
+    """The report of a batch of this kind holding the same content, if one is stored."""
+    existing = con.execute(
+        "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
+        "WHERE sha256 = ? AND source_kind = ?",
+        [digest, kind],
+    ).fetchall()
+    if not existing:
+        return None
+    batch_id, read, accepted, rejected = existing[0]
+    return BatchReport(
+        source.name, kind, batch_id, "already ingested", read, accepted, rejected, 0.0
+    )
 
 
 def _store_identifiers(
