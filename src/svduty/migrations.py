@@ -268,7 +268,7 @@ def _to_v8(ctx: Context) -> None:
     if ctx.engine != "spark" or not old.is_dir():
         return
     from deltalake import DeltaTable, write_deltalake
-    from deltalake.transaction import AddAction
+    from deltalake.transaction import AddAction, RemoveAction
 
     new = ctx.root / "warehouse.v8"
     shutil.rmtree(new, ignore_errors=True)
@@ -294,7 +294,7 @@ def _to_v8(ctx: Context) -> None:
             if key.startswith(f"derived:{table}:") and (folder / value).is_dir()
         ]
         if sets:  # a derived table: each set in a folder of its own, which the catalogue names
-            actions = []
+            actions: list[AddAction | RemoveAction] = []
             for key, source in sets:
                 target = f"svduty-{secrets.token_hex(8)}"
                 (new / table / target).mkdir()
@@ -303,8 +303,8 @@ def _to_v8(ctx: Context) -> None:
                     f"TO '{new / table / target / 'part-0.parquet'}' (FORMAT parquet)"
                 )
                 path = new / table / target / "part-0.parquet"
-                rows = ctx.con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()
-                stats = f'{{"numRecords": {rows[0][0]}}}'
+                held = ctx.con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()
+                stats = f'{{"numRecords": {held[0][0]}}}'
                 actions.append(
                     AddAction(
                         f"{target}/part-0.parquet",
