@@ -65,12 +65,7 @@ def test_killed_ingest_leaves_no_partial_batch(tmp_path, west_mercia, big_file, 
     assert counts(ws.store, "incidents", ["month"]).frame.equals(before)
     assert ws.con.execute("SELECT count(*) FROM rejects").fetchall() == [(0,)]
     if engine == "spark":
-        leftovers = [
-            p.name
-            for p in (root / "warehouse").rglob("*.parquet")
-            if "batch-" in p.name and p.name != "batch-1.parquet"
-        ]
-        assert leftovers == []
+        _assert_delta_holds_only_committed_batches(ws)
     # and the same file then ingests whole
     [report] = ingest(ws, [big_file])
     assert report.status == "complete"
@@ -91,11 +86,24 @@ def grouped_files(west_mercia: Path, tmp_path_factory) -> Path:
     return folder
 
 
+def _assert_delta_holds_only_committed_batches(ws: Workspace) -> None:
+    """What any Delta reader sees as the table's newest version is what the catalogue
+    committed: a killed writer's version was restored when the next writer opened."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(ws.store.uri("incidents"))  # type: ignore[attr-defined]
+    assert table.version() == ws.store.recorded_version("incidents")  # type: ignore[attr-defined]
+    batches = table.to_pyarrow_table(columns=["batch_id"]).column("batch_id").unique()
+    committed = ws.con.execute("SELECT batch_id FROM batches").fetchall()
+    assert sorted(batches.to_pylist()) == sorted(b for (b,) in committed)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
 def test_killed_multi_file_transaction_lands_nothing_and_the_retry_lands_each_file_once(
-    tmp_path, west_mercia, grouped_files
+    tmp_path, west_mercia, grouped_files, engine
 ):
     root = tmp_path / "ws"
-    ws = make_workspace(root)
+    ws = make_workspace(root, engine)
     ingest(ws, [west_mercia / "2024-01"])
     before = counts(ws.store, "incidents", []).total
     ws.close()
@@ -115,6 +123,8 @@ def test_killed_multi_file_transaction_lands_nothing_and_the_retry_lands_each_fi
     assert ws.con.execute("SELECT batch_id, status FROM batches").fetchall() == [(1, "complete")]
     assert counts(ws.store, "incidents", []).total == before
     assert ws.con.execute("SELECT count(*) FROM rejects").fetchall() == [(0,)]
+    if engine == "spark":
+        _assert_delta_holds_only_committed_batches(ws)
 
     files = sorted(grouped_files.iterdir())
     reports = ingest(ws, [grouped_files])
@@ -128,6 +138,8 @@ def test_killed_multi_file_transaction_lands_nothing_and_the_retry_lands_each_fi
     assert counts(ws.store, "incidents", []).total == before + sum(rows)
     again = ingest(ws, [grouped_files])
     assert [r.status for r in again] == ["already ingested"] * len(files)
+    if engine == "spark":
+        _assert_delta_holds_only_committed_batches(ws)
     ws.close()
 
 

@@ -214,8 +214,11 @@ def test_a_v2_workspace_keeps_its_attendances_and_gains_their_person_key(v2_work
 
 
 def test_a_v6_spark_workspace_gains_the_person_key_and_the_new_tables(tmp_path):
-    """On the Spark engine the migration rewrites the A&E Parquet files with an empty person
-    key and writes the new tables' empty files; a youth justice extract then lands."""
+    """On the Spark engine the migrations rewrite the A&E Parquet files with an empty person
+    key, then turn the warehouse into Delta Lake tables holding the committed rows (the old
+    files kept in backups/); a youth justice extract then lands."""
+    from deltalake import DeltaTable
+
     source = _extract(V6_COMMIT, tmp_path / "code")
     root, syn = tmp_path / "ws", tmp_path / "syn"
     script = f"""
@@ -235,26 +238,25 @@ ws.close()
     warehouse = root / "warehouse"
     files = sorted((warehouse / "ae_attendances").glob("*.parquet"))
     old = duckdb.sql(f"SELECT * FROM read_parquet({[str(f) for f in files]})").fetchall()
+    areas = duckdb.sql(f"SELECT count(*) FROM '{warehouse / 'areas' / 'data.parquet'}'").fetchall()
     assert len(files) == 2 and old  # the empty file and one batch
     with Workspace.open(root, say=lambda _: None) as ws:
         rows = ws.ingest(_youth_justice_extract(tmp_path), mappings=[_youth_justice_mapping()])
         assert [r.rows_accepted for r in rows] == [1]
     from svduty.schema import FACT_TABLES
 
-    for path in files:
-        columns = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
-        assert [c[0] for c in columns] == list(FACT_TABLES["ae_attendances"]), path
-    new = duckdb.sql(
-        f"SELECT * EXCLUDE (person_key) FROM read_parquet({[str(f) for f in files]})"
-    ).fetchall()
-    assert new == old
+    def delta(table: str) -> duckdb.DuckDBPyRelation:
+        return duckdb.from_arrow(DeltaTable(str(warehouse / table)).to_pyarrow_table())
+
+    attendances = delta("ae_attendances")
+    assert attendances.columns == list(FACT_TABLES["ae_attendances"])
+    assert sorted(attendances.select("* EXCLUDE (person_key)").fetchall()) == sorted(old)
+    assert delta("areas").count("*").fetchall() == areas and areas[0][0] > 0
     for table in ("youth_justice", "exclusions"):
-        empty = duckdb.sql(f"DESCRIBE SELECT * FROM '{warehouse / table / 'empty.parquet'}'")
-        assert [c[0] for c in empty.fetchall()] == list(FACT_TABLES[table]), table
-    landed = duckdb.sql(
-        f"SELECT contact_type, month FROM read_parquet('{warehouse / 'youth_justice'}/batch-*')"
-    ).fetchall()
+        assert delta(table).columns == list(FACT_TABLES[table]), table
+    landed = delta("youth_justice").select("contact_type, month").fetchall()
     assert [(kind, str(month)) for kind, month in landed] == [("prevention", "2025-02-01")]
+    assert len(list((root / "backups").glob("warehouse-v7-*/ae_attendances/*.parquet"))) == 2
 
 
 def _youth_justice_mapping() -> Path:

@@ -29,10 +29,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from svduty.engine import require_spark
 from svduty.errors import InputError, SvdutyError
 from svduty.example import WEST_MERCIA, example_archive
 from svduty.ingest import ingest
+from svduty.spark_store import require_spark
 from svduty.synth.check import synthetic_files
 from svduty.workspace import Workspace
 

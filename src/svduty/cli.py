@@ -1845,13 +1845,19 @@ def bench_scale(
     scratch: Annotated[
         Path | None, typer.Option(help="Folder for the data set and workspace (default: temp).")
     ] = None,
+    memory_limit: Annotated[
+        str, typer.Option(help="The workspace's memory_limit setting for its DuckDB connections.")
+    ] = "3GB",
+    fmt: FormatOption = Format.table,
 ) -> None:
     """Every step (ingest, classify, counts, quality, report, hotspots, near repeats) on a
     generated national decade of street crime (43 forces, monthly files), beside DuckDB's own
     read and typed load of the same files: seconds, rows/s and peak memory of each."""
+    import pandas as pd
+
     from svduty.scale import bench_scale as run
 
-    data, steps = run(rows, months, seed, timeout, scratch, _say)
+    data, steps = run(rows, months, seed, timeout, scratch, _say, memory_limit)
     frame = pd.DataFrame(
         [
             {
@@ -1865,7 +1871,7 @@ def bench_scale(
     )  # fmt: skip
     _emit(
         frame,
-        Format.table,
+        fmt,
         f"Scale benchmark: {data.rows:,} rows in {data.files:,} files "
         f"({data.gaps} force-months missing), generated in {data.seconds:.0f} s",
     )

@@ -26,7 +26,7 @@ import duckdb
 
 from svduty.archive import ArchiveLimits, read_members
 from svduty.audit import sha256_of
-from svduty.engine import SparkStore, rollback
+from svduty.engine import rollback
 from svduty.errors import InputError
 from svduty.mapping import Part, load_mapping
 from svduty.schema import FACT_TABLES
@@ -343,8 +343,6 @@ def _transaction(
             if on_file:
                 on_file(source)
             reports.append(_stage_file(workspace, source, adapter, header, synthetic, identified))
-        if isinstance(store, SparkStore):
-            store.publish_pending()
         con.execute("COMMIT")
     except BaseException:
         rollback(con)
@@ -363,14 +361,13 @@ def _transaction(
 
 def _runs(workspace: Workspace, group: list[Planned]) -> Iterator[list[Planned]]:
     """Consecutive files one read can stage together: the same kind and header, no comment
-    lines, on DuckDB (Spark keeps a file per batch); any other file on its own."""
+    lines; any other file on its own."""
     run: list[Planned] = []
     for item in group:
         source, adapter, header = item
         fits = (
             isinstance(adapter, CsvAdapter)
             and adapter.together
-            and workspace.store.name == "duckdb"
             and comment_lines(source.path, source.name) == 0
         )
         if run and fits and type(run[0][1]) is type(adapter) and run[0][2] == header:
@@ -420,16 +417,9 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
         if synthetic and adapter.table == "incidents":
             relation = f"SELECT * REPLACE (true AS synthetic) FROM ({relation})"
         store.stage_batch(adapter.table, files[0].batch_id, relation)
-        flags: dict[int, bool] = {}
+        flagged: set[int] = set()
         if "synthetic" in FACT_TABLES[adapter.table]:
-            ids = [f.batch_id for f in files]
-            flags = dict(
-                con.execute(
-                    f'SELECT batch_id, bool_or(synthetic) FROM "{adapter.table}" '
-                    "WHERE batch_id BETWEEN ? AND ? GROUP BY ALL",
-                    [min(ids), max(ids)],
-                ).fetchall()
-            )
+            flagged = store.synthetic_batches(adapter.table, [f.batch_id for f in files], relation)
         seconds = time.perf_counter() - clock
         finished = datetime.now()
         total = sum(r.rows_read for r in results.values()) or 1
@@ -447,7 +437,7 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
                 [
                     batch_id, adapter.kind, source.name, digest, result.rows_read,
                     result.rows_accepted, result.rows_rejected, started, finished, share, status,
-                    store.name, synthetic or bool(flags.get(batch_id)),
+                    store.name, synthetic or batch_id in flagged,
                 ],
             )  # fmt: skip
             stored[batch_id] = BatchReport(
@@ -505,17 +495,8 @@ def _stage_file(
         identified.append(batch_id)
         _store_identifiers(workspace, batch_id, result.relation, fields, encoded, source)
     if "synthetic" in FACT_TABLES[adapter.table] and not synthetic:
-        # the rows say whether they are synthetic; the batch says so too (on DuckDB read from
-        # the rows stored, not by computing the staged rows again; a Spark store's rows are
-        # not in this connection, so the staged rows are read there)
-        if isinstance(store, SparkStore):
-            found = con.execute(f"SELECT bool_or(synthetic) FROM ({relation})").fetchall()
-        else:
-            found = con.execute(
-                f'SELECT bool_or(synthetic) FROM "{adapter.table}" WHERE batch_id = ?',
-                [batch_id],
-            ).fetchall()
-        synthetic = bool(found[0][0])
+        # the rows say whether they are synthetic; the batch says so too
+        synthetic = batch_id in store.synthetic_batches(adapter.table, [batch_id], relation)
     if result.rows_accepted == 0 and result.rows_read > 0:
         status = "all rows rejected"
     elif result.rows_rejected:

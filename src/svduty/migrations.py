@@ -10,7 +10,7 @@ Released versions: 1 (the first package), 2 (markers, involvements, A&E and admi
 audit log moves to `audit.sqlite` so readers can append to it; derived tables are versioned),
 4 (each LSOA's electoral ward in the areas table), 5 (external series of success measures),
 6 (the catalogue of interventions, every version kept), 7 (youth justice contacts and school
-exclusions; a person key on A&E attendances).
+exclusions; a person key on A&E attendances), 8 (a Spark warehouse holds Delta Lake tables).
 """
 
 from __future__ import annotations
@@ -257,6 +257,98 @@ def _to_v7(ctx: Context) -> None:
             ctx.con.execute(f"COPY (SELECT {body} LIMIT 0) TO '{folder / 'empty.parquet'}'")
 
 
+_PARTITIONS_V8 = {"incidents": ["force", "month"]}
+
+
+def _to_v8(ctx: Context) -> None:
+    """On Spark, the warehouse's Parquet files (one per table and batch) become Delta Lake
+    tables holding the committed batches and the classification sets the catalogue names; the
+    old warehouse is kept in `backups/`."""
+    old = ctx.root / "warehouse"
+    if ctx.engine != "spark" or not old.is_dir():
+        return
+    from deltalake import DeltaTable, write_deltalake
+    from deltalake.transaction import AddAction, RemoveAction
+
+    new = ctx.root / "warehouse.v8"
+    shutil.rmtree(new, ignore_errors=True)
+    committed = {r[0] for r in ctx.con.execute("SELECT batch_id FROM batches").fetchall()}
+    named = dict(
+        ctx.con.execute("SELECT key, value FROM meta WHERE key LIKE 'derived:%'").fetchall()
+    )
+    for folder in sorted(p for p in old.iterdir() if p.is_dir() and p.name != "_staging"):
+        table, empty = folder.name, folder / "empty.parquet"
+        if not empty.exists():
+            continue
+        described = ctx.con.execute(f"DESCRIBE SELECT * FROM read_parquet('{empty}')").fetchall()
+        columns = ", ".join(f'CAST("{c}" AS {kind}) AS "{c}"' for c, kind, *_ in described)
+        uri = str(new / table)
+        write_deltalake(
+            uri,
+            ctx.con.sql(f"SELECT {columns} FROM read_parquet('{empty}')").to_arrow_table(),
+            partition_by=_PARTITIONS_V8.get(table),
+        )
+        sets = [
+            (key, folder / value)
+            for key, value in named.items()
+            if key.startswith(f"derived:{table}:") and (folder / value).is_dir()
+        ]
+        if sets:  # a derived table: each set in a folder of its own, which the catalogue names
+            actions: list[AddAction | RemoveAction] = []
+            for key, source in sets:
+                target = f"svduty-{secrets.token_hex(8)}"
+                (new / table / target).mkdir()
+                ctx.con.execute(
+                    f"COPY (SELECT {columns} FROM read_parquet('{source}/*.parquet')) "
+                    f"TO '{new / table / target / 'part-0.parquet'}' (FORMAT parquet)"
+                )
+                path = new / table / target / "part-0.parquet"
+                held = ctx.con.execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()
+                stats = f'{{"numRecords": {held[0][0]}}}'
+                actions.append(
+                    AddAction(
+                        f"{target}/part-0.parquet",
+                        path.stat().st_size,
+                        {},
+                        int(path.stat().st_mtime * 1000),
+                        True,
+                        stats,
+                    )
+                )
+                ctx.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, target])
+            delta = DeltaTable(uri)
+            delta.create_write_transaction(actions, "append", delta.schema())
+        else:
+            files = (
+                [folder / "data.parquet"]
+                if (folder / "data.parquet").exists()
+                else [
+                    path
+                    for path in sorted(folder.glob("batch-*.parquet"))
+                    if int(path.stem.removeprefix("batch-")) in committed
+                ]
+            )
+            if files:
+                listed = ", ".join(f"'{f}'" for f in files)
+                rows = ctx.con.sql(
+                    f"SELECT {columns} FROM read_parquet([{listed}], union_by_name = true)"
+                )
+                write_deltalake(
+                    uri,
+                    rows.to_arrow_reader(),
+                    mode="append",
+                    partition_by=_PARTITIONS_V8.get(table),
+                )
+        ctx.con.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [f"delta:{table}", str(DeltaTable(uri).version())],
+        )
+    kept = ctx.root / BACKUPS_DIR / f"warehouse-v7-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    kept.parent.mkdir(exist_ok=True)
+    os.replace(old, kept)
+    os.replace(new, old)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "partner data: markers, involvements, A&E attendances, admissions", _to_v2),
     Migration(3, "audit log in audit.sqlite; versioned derived tables", _to_v3),
@@ -264,6 +356,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "external series of success measures", _to_v5),
     Migration(6, "the catalogue of interventions", _to_v6),
     Migration(7, "youth justice and exclusions; person keys on A&E attendances", _to_v7),
+    Migration(8, "Spark warehouses become Delta Lake tables", _to_v8),
 )
 
 

@@ -269,10 +269,14 @@ def bench_scale(
     timeout: float = 3600.0,
     scratch_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    memory_limit: str = "3GB",
 ) -> tuple[Generated, list[Step]]:
     """Generate the national data set, then time DuckDB's bare read and typed load of its files
     and svduty's steps on it: ingest (which classifies what it stored), classify again, counts,
-    quality, the Strategic Needs Assessment (HTML), hotspots and near repeats."""
+    quality, the Strategic Needs Assessment (HTML), hotspots and near repeats. The workspace's
+    DuckDB connections are held to `memory_limit` (its `memory_limit` setting)."""
+    from dataclasses import replace
+
     from svduty.example import WEST_MERCIA, example_archive
     from svduty.workspace import Workspace
 
@@ -289,7 +293,7 @@ def bench_scale(
         data = generate(scratch / "data", rows, templates, months, seed, say)
         files = sorted(data.folder.rglob("*.csv"))
         root = scratch / "workspace"
-        Workspace.init(root, WEST_MERCIA, say=say).close()
+        Workspace.init(root, replace(WEST_MERCIA, memory_limit=memory_limit), say=say).close()
         cli = [sys.executable, "-m", "svduty.cli"]
         ws = ["--workspace", str(root)]
         out = scratch / "outputs"
@@ -314,7 +318,8 @@ def bench_scale(
                 step = _engine_step(name, command, files, data.rows, timeout)
             else:
                 step = run_step(name, command, rows_now, timeout, env)
-            say(f"{name}: {step.outcome}, {step.seconds:.1f} s")
+            peak = f", peak {step.peak_rss_bytes / 2**20:,.0f} MB" if step.peak_rss_bytes else ""
+            say(f"{name}: {step.outcome}, {step.seconds:.1f} s{peak}")
             results.append(step)
             if command is steps[2][1]:
                 # the steps after an unfinished ingest work on what it stored

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from svduty.vocabulary import MARKERS, marker_column
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Bump with a migration in `svduty.migrations` for every change to a table below."""
 
 FACT_TABLES: dict[str, dict[str, str]] = {

@@ -122,6 +122,20 @@ SETTINGS: tuple[Setting, ...] = (
         0,
         "Threads each DuckDB connection to the workspace may use; 0: one per core.",
     ),
+    Setting(
+        "spark_master",
+        "local[*]",
+        "With engine = 'spark': the Spark master to connect to ('local[*]', 'local[4]', "
+        "'spark://host:7077', 'yarn', 'local-cluster[2,1,1024]').",
+    ),
+    Setting(
+        "spark_warehouse",
+        "",
+        "With engine = 'spark': where the Delta Lake tables live, a path or a URI "
+        "('/data/svduty', 's3://bucket/svduty', 'hdfs://namenode/svduty'; object-store "
+        "credentials from the usual environment variables). Empty: the workspace's "
+        "warehouse/ folder.",
+    ),
 )
 
 
@@ -145,6 +159,8 @@ class Settings:
     partnership_key: str = ""
     memory_limit: str = ""
     threads: int = 0
+    spark_master: str = "local[*]"
+    spark_warehouse: str = ""
     csps: dict[str, tuple[str, ...]] = field(default_factory=dict)
     need: dict[str, Any] = field(default_factory=dict)  # how need is scored: [need]
     cohort: dict[str, Any] = field(default_factory=dict)  # the most-at-risk cohort: [cohort]
@@ -177,6 +193,11 @@ class Settings:
             if malformed:
                 problems.append(malformed)
         problems += _engine_problems(self.memory_limit, self.threads)
+        for name in ("spark_master", "spark_warehouse"):
+            if not isinstance(getattr(self, name), str):
+                problems.append(f"{name} must be text; {getattr(self, name)!r} was given")
+        if isinstance(self.spark_master, str) and not self.spark_master.strip():
+            problems.append("spark_master must name a master, e.g. 'local[*]'")
         if problems:
             raise WorkspaceError("; ".join(problems))
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from svduty import __version__, audit
-from svduty.engine import Store, make_store, require_spark, rollback
+from svduty.engine import Store, make_store, rollback
 from svduty.errors import InputError, WorkspaceError
 from svduty.reference import data_path
 from svduty.schema import CATALOGUE_DDL, SCHEMA_VERSION
@@ -260,6 +260,8 @@ class Workspace:
         if (root / SETTINGS_FILE).exists():
             raise WorkspaceError(f"{root} is already a workspace ({SETTINGS_FILE} exists)")
         if settings.engine == "spark":
+            from svduty.spark_store import require_spark
+
             require_spark()
         root.mkdir(parents=True, exist_ok=True)
         save_settings(root, settings)
@@ -337,7 +339,9 @@ class Workspace:
             )
             con = _connect_live(root, settings)
             con, upgraded = cls._prepare_schema(con, root, settings, say)
-            store = make_store(settings.engine, con, root)
+            store = make_store(
+                settings.engine, con, root, False, settings.spark_master, settings.spark_warehouse
+            )
             store.create()
             store.recover()
             _reconcile_identifiers(root, con, say)
@@ -419,7 +423,9 @@ class Workspace:
             else:
                 opened = cls._read_live(root, settings, opened)
         con, scratch = opened
-        store = make_store(settings.engine, con, root, read_only=True)
+        store = make_store(
+            settings.engine, con, root, True, settings.spark_master, settings.spark_warehouse
+        )
         return cls(
             root, settings, con, store, read_only=True, actor=actor, say=say, scratch=scratch
         )

@@ -80,7 +80,7 @@ def backend(engine: str) -> Iterator[DatabaseAPISubClass]:
         return
     from splink import SparkAPI
 
-    from svduty.engine import spark_session
+    from svduty.spark_store import spark_session
 
     session = spark_session()
     session.sparkContext.setCheckpointDir(folder)
