@@ -41,7 +41,7 @@ browser:
 # Each test file runs whole on one of two workers, in the order tests/conftest.py sets (the
 # slowest first), not reordered by how many tests a file holds.
 test: system-libraries browser lint
-	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30
 
 bench: $(VENV)/.installed
 	$(BIN)/svduty bench ingest

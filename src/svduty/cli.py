@@ -239,7 +239,17 @@ def ingest(
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports])
     frame["file_name"] = frame["file_name"].map(_short_name)
-    _emit(frame.drop(columns=["seconds"]), Format.table, "Batches")
+    if len(frame) <= LISTED_BATCHES:
+        _emit(frame.drop(columns=["seconds"]), Format.table, "Batches")
+    else:
+        grouped = frame.groupby(["source_kind", "status"], sort=False)
+        summary = grouped.agg(
+            files=("file_name", "size"), rows_read=("rows_read", "sum"),
+            rows_accepted=("rows_accepted", "sum"), rows_rejected=("rows_rejected", "sum"),
+            first_file=("file_name", "first"), last_file=("file_name", "last"),
+        ).reset_index()  # fmt: skip
+        title = f"Batches: {len(frame):,} files by kind and outcome ('svduty batches' lists each)"
+        _emit(summary, Format.table, title)
     new = [r for r in reports if r.status != "already ingested"]
     out.print(
         f"{len(new)} new batch(es), {len(reports) - len(new)} already ingested; "
@@ -250,6 +260,8 @@ def ingest(
 
 
 INCIDENT_KINDS = ("police_uk_street", "police_extract_crimes", "police_extract_people")
+LISTED_BATCHES = 50
+"""Up to this many files, `ingest` lists each; beyond, it sums them by kind and outcome."""
 
 
 @app.command()
@@ -1848,6 +1860,9 @@ def bench_scale(
     memory_limit: Annotated[
         str, typer.Option(help="The workspace's memory_limit setting for its DuckDB connections.")
     ] = "3GB",
+    engine: Annotated[
+        str, typer.Option(help="The workspace's engine: duckdb, or spark (Delta Lake tables).")
+    ] = "duckdb",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Every step (ingest, classify, counts, quality, report, hotspots, near repeats) on a
@@ -1857,7 +1872,7 @@ def bench_scale(
 
     from svduty.scale import bench_scale as run
 
-    data, steps = run(rows, months, seed, timeout, scratch, _say, memory_limit)
+    data, steps = run(rows, months, seed, timeout, scratch, _say, memory_limit, engine)
     frame = pd.DataFrame(
         [
             {

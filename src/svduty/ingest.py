@@ -394,19 +394,18 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
     reports: list[BatchReport | None] = []
     fresh: list[tuple[int, SourceFile, str]] = []
     first: dict[str, int] = {}
-    for source, _, _ in run:
-        digest = sha256_of(source.path)
-        already = _stored_already(con, source, adapter.kind, digest)
-        if already is not None:
-            reports.append(already)
-        elif digest in first:
-            reports.append(None)  # the same content earlier in this run: filled in below
-            fresh.append((first[digest], source, digest))
+    digests = [sha256_of(source.path) for source, _, _ in run]
+    known = _stored_batches(con, adapter.kind, digests)
+    unseen = [digest for digest in dict.fromkeys(digests) if digest not in known]
+    # one query for the run's batch ids, in the order of the files' first copies
+    ids = con.execute("SELECT nextval('batch_ids') AS id FROM range(?) ORDER BY id", [len(unseen)])
+    first.update(zip(unseen, (int(row[0]) for row in ids.fetchall()), strict=True))
+    for (source, _, _), digest in zip(run, digests, strict=True):
+        if digest in known:
+            reports.append(BatchReport(source.name, adapter.kind, *known[digest]))
         else:
-            batch_id = int(con.execute("SELECT nextval('batch_ids')").fetchall()[0][0])
-            first[digest] = batch_id
-            reports.append(None)
-            fresh.append((batch_id, source, digest))
+            reports.append(None)  # filled in below (a later copy of the same content too)
+            fresh.append((first[digest], source, digest))
     stored: dict[int, BatchReport] = {}
     staged: dict[int, tuple[int, SourceFile, str]] = {}
     for batch_id, source, digest in fresh:
@@ -423,6 +422,7 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
         seconds = time.perf_counter() - clock
         finished = datetime.now()
         total = sum(r.rows_read for r in results.values()) or 1
+        rows: list[list[object]] = []
         for batch_id, source, digest in staged.values():
             result = results[batch_id]
             if result.rows_accepted == 0 and result.rows_read > 0:
@@ -432,18 +432,17 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
             else:
                 status = "complete"
             share = seconds * result.rows_read / total
-            con.execute(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    batch_id, adapter.kind, source.name, digest, result.rows_read,
-                    result.rows_accepted, result.rows_rejected, started, finished, share, status,
-                    store.name, synthetic or batch_id in flagged,
-                ],
-            )  # fmt: skip
+            rows.append([
+                batch_id, adapter.kind, source.name, digest, result.rows_read,
+                result.rows_accepted, result.rows_rejected, started, finished, share, status,
+                store.name, synthetic or batch_id in flagged,
+            ])  # fmt: skip
             stored[batch_id] = BatchReport(
                 source.name, adapter.kind, batch_id, status, result.rows_read,
                 result.rows_accepted, result.rows_rejected, share,
             )  # fmt: skip
+        slots = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
+        con.execute(f"INSERT INTO batches VALUES {slots}", [v for row in rows for v in row])
     done = iter(fresh)
     out: list[BatchReport] = []
     for report in reports:
@@ -524,17 +523,25 @@ def _stored_already(
     con: duckdb.DuckDBPyConnection, source: SourceFile, kind: str, digest: str
 ) -> BatchReport | None:
     """The report of a batch of this kind holding the same content, if one is stored."""
-    existing = con.execute(
-        "SELECT batch_id, rows_read, rows_accepted, rows_rejected FROM batches "
-        "WHERE sha256 = ? AND source_kind = ?",
-        [digest, kind],
+    known = _stored_batches(con, kind, [digest])
+    return BatchReport(source.name, kind, *known[digest]) if digest in known else None
+
+
+def _stored_batches(
+    con: duckdb.DuckDBPyConnection, kind: str, digests: list[str]
+) -> dict[str, tuple[int, str, int, int, int, float]]:
+    """For each content already stored as a batch of this kind, what its report says (batch,
+    status, rows read, accepted, rejected, seconds): one query for a run of files."""
+    found = con.execute(
+        "SELECT sha256, min(batch_id), arg_min(rows_read, batch_id), "
+        "arg_min(rows_accepted, batch_id), arg_min(rows_rejected, batch_id) FROM batches "
+        "WHERE source_kind = ? AND sha256 IN (SELECT unnest(?)) GROUP BY sha256",
+        [kind, digests],
     ).fetchall()
-    if not existing:
-        return None
-    batch_id, read, accepted, rejected = existing[0]
-    return BatchReport(
-        source.name, kind, batch_id, "already ingested", read, accepted, rejected, 0.0
-    )
+    return {
+        digest: (batch, "already ingested", read, accepted, rejected, 0.0)
+        for digest, batch, read, accepted, rejected in found
+    }
 
 
 def _store_identifiers(

@@ -270,11 +270,13 @@ def bench_scale(
     scratch_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     memory_limit: str = "3GB",
+    engine: str = "duckdb",
 ) -> tuple[Generated, list[Step]]:
     """Generate the national data set, then time DuckDB's bare read and typed load of its files
     and svduty's steps on it: ingest (which classifies what it stored), classify again, counts,
     quality, the Strategic Needs Assessment (HTML), hotspots and near repeats. The workspace's
-    DuckDB connections are held to `memory_limit` (its `memory_limit` setting)."""
+    DuckDB connections are held to `memory_limit` (its `memory_limit` setting); `engine` is
+    its engine (files are parsed by DuckDB either way)."""
     from dataclasses import replace
 
     from svduty.example import WEST_MERCIA, example_archive
@@ -293,7 +295,8 @@ def bench_scale(
         data = generate(scratch / "data", rows, templates, months, seed, say)
         files = sorted(data.folder.rglob("*.csv"))
         root = scratch / "workspace"
-        Workspace.init(root, replace(WEST_MERCIA, memory_limit=memory_limit), say=say).close()
+        settings = replace(WEST_MERCIA, memory_limit=memory_limit, engine=engine)
+        Workspace.init(root, settings, say=say).close()
         cli = [sys.executable, "-m", "svduty.cli"]
         ws = ["--workspace", str(root)]
         out = scratch / "outputs"

@@ -56,10 +56,10 @@ records a side). Training blocks on the expression instead; prediction keeps the
 
 
 @contextmanager
-def backend(engine: str) -> Iterator[DatabaseAPISubClass]:
+def backend(engine: str, spark_master: str = "local[*]") -> Iterator[DatabaseAPISubClass]:
     """Splink's backend for the workspace's engine: DuckDB in memory, spilling beyond
-    DUCKDB_MEMORY, or the Spark session checkpointing; either way to a folder of its own (it
-    holds identifiers while Splink works), removed after."""
+    DUCKDB_MEMORY, or the Spark session (on `spark_master`) checkpointing; either way to a
+    folder of its own (it holds identifiers while Splink works), removed after."""
     import shutil
     import tempfile
 
@@ -82,7 +82,7 @@ def backend(engine: str) -> Iterator[DatabaseAPISubClass]:
 
     from svduty.spark_store import spark_session
 
-    session = spark_session()
+    session = spark_session(spark_master)
     session.sparkContext.setCheckpointDir(folder)
     try:
         yield SparkAPI(spark_session=session)

@@ -110,7 +110,10 @@ def write(
     batches = {t: b for t, b in stored.items() if t in wanted}
     tables = records.read(workspace, batches, run.mode)
     settings.update(retain_matching_columns=True, retain_intermediate_calculation_columns=True)
-    with model.backend(workspace.settings.engine) as api, model.quiet(say):
+    with (
+        model.backend(workspace.settings.engine, workspace.settings.spark_master) as api,
+        model.quiet(say),
+    ):
         linker = model.linker(api, tables, settings)
         charts: dict[str, Any] = {
             "match-weights.html": linker.visualisations.match_weights_chart(),

@@ -120,7 +120,7 @@ def train(
     total = sum(len(t) for t in tables.values())
     held = ", ".join(f"{t} {len(frame):,}" for t, frame in tables.items())
     say(f"training {used.id} on {total:,} records ({held})")
-    with model.backend(workspace.settings.engine) as api:
+    with model.backend(workspace.settings.engine, workspace.settings.spark_master) as api:
         trained = model.train(api, tables, used, say)
     run = store.Run(
         run_id=store.new_run_id(),
@@ -190,7 +190,7 @@ def predict(
     tables = records.read(workspace, batches, run.mode)
     total = sum(len(t) for t in tables.values())
     say(f"scoring pairs of {total:,} records at match weight {run.threshold_match_weight:g}")
-    with model.backend(workspace.settings.engine) as api:
+    with model.backend(workspace.settings.engine, workspace.settings.spark_master) as api:
         found = model.predict(
             api, tables, json.loads(run.model_json), run.threshold_match_weight, say
         )
@@ -241,7 +241,7 @@ def cluster(workspace: Workspace, run_id: str | None, say: Say) -> store.Run:
         }
     )
     say(f"clustering {len(ids):,} records joined by {len(edges):,} pairs")
-    with model.backend(workspace.settings.engine) as api:
+    with model.backend(workspace.settings.engine, workspace.settings.spark_master) as api:
         found = model.cluster(api, ids, edges, run.threshold_match_weight, say)
     found["unique_id"] = found["unique_id"].astype("int64")
     found["batch_id"], found["source_line"] = _split(found["unique_id"])

@@ -250,8 +250,12 @@ class CsvAdapter(Adapter):
             )
         checks = self.checks(layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
-        # one scan finds whether any row fails a check; most files have none to record
-        if checks and _scalar(con, f"SELECT count(*) FROM _staged s WHERE NOT ({good})"):
+        # one scan counts the rows and those passing every check (the joins of `_accepted`
+        # are lookups, which add columns, never rows); most files have no reject to record
+        [(staged, accepted)] = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE {good}) FROM _staged s"
+        ).fetchall()
+        if accepted < staged:
             self._record_check_rejects(con, batch_id, file_name, checks, hidden)
         self.prepare(con, layout)
         # a view: the projection is computed once, while the rows are published
@@ -260,9 +264,6 @@ class CsvAdapter(Adapter):
             f"FROM _staged s {self.joins(layout)} WHERE {good}"
         )
         relation = self.finish(con, layout)
-        staged = _scalar(con, "SELECT count(*) FROM _staged")
-        # the relation adds columns to `_accepted`, never rows
-        accepted = _scalar(con, "SELECT count(*) FROM _accepted")
         rejected = csv_rejects + (staged - accepted)
         return StageResult(staged + csv_rejects, accepted, rejected, relation)
 
@@ -320,7 +321,14 @@ class CsvAdapter(Adapter):
         csv_rejects = self._record_group_csv_rejects(con, types)
         checks = self.checks(layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
-        if checks and _scalar(con, f"SELECT count(*) FROM _staged s WHERE NOT ({good})"):
+        # one scan counts each file's rows and those passing every check (the joins of
+        # `_accepted` are lookups, which add columns, never rows)
+        counted = con.execute(
+            f"SELECT _batch, count(*), count(*) FILTER (WHERE {good}) FROM _staged s GROUP BY ALL"
+        ).fetchall()
+        staged = {batch: n for batch, n, _ in counted}
+        accepted = {batch: kept for batch, _, kept in counted}
+        if staged != accepted:
             raw = 'json_merge_patch(to_json(s), \'{"_batch": null, "_name": null, "_path": null}\')'
             for check in checks:
                 value = check.value or f's."{check.field}"'
@@ -336,10 +344,6 @@ class CsvAdapter(Adapter):
             f"s._batch AS _batch_of FROM _staged s {self.joins(layout)} WHERE {good}"
         )
         relation = self.finish(con, layout)
-        staged = dict(con.execute("SELECT _batch, count(*) FROM _staged GROUP BY ALL").fetchall())
-        accepted = dict(
-            con.execute("SELECT _batch_of, count(*) FROM _accepted GROUP BY ALL").fetchall()
-        )
         results = {}
         for f in files:
             read = staged.get(f.batch_id, 0) + csv_rejects.get(f.batch_id, 0)
