@@ -68,3 +68,35 @@ def test_files_staged_together_store_what_each_alone_would(tmp_path, west_mercia
     assert any(r[3] for r in alone[0])  # b has rejects of both kinds
     for mine, theirs in zip(together[1:], alone[1:], strict=True):
         assert mine == theirs
+
+
+def test_the_command_sums_many_files_by_kind_and_outcome(tmp_path, west_mercia: Path):
+    """Beyond LISTED_BATCHES files, `svduty ingest` prints a row per kind and outcome, whose
+    files and rows add up to what was generated, not a row per file."""
+    import subprocess
+    import sys
+
+    from svduty.cli import LISTED_BATCHES
+    from svduty.scale import generate
+
+    templates = sorted(west_mercia.glob("2025-*/*street.csv"))
+    data = generate(tmp_path / "data", 3000, templates, months=2)
+    assert data.files > LISTED_BATCHES
+    make_workspace(tmp_path / "ws").close()
+    argv = [sys.executable, "-m", "svduty.cli", "ingest", "--workspace", str(tmp_path / "ws")]
+    for again in (False, True):
+        done = subprocess.run([*argv, str(data.folder)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"Batches: {data.files} files by kind and outcome" in done.stdout
+        rows = [
+            [cell.strip() for cell in line.split("│") if cell.strip()]
+            for line in done.stdout.splitlines()
+            if "police_uk_street" in line
+        ]
+        assert len(done.stdout.splitlines()) < 12
+        assert sum(int(row[2]) for row in rows) == data.files
+        if again:
+            assert {row[1] for row in rows} == {"already ingested"}
+        else:  # a file may hold only the header, the same content as another such file
+            assert {row[1] for row in rows} <= {"complete", "already ingested"}
+            assert sum(int(row[4]) for row in rows) == 3000

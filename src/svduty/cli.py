@@ -243,13 +243,13 @@ def ingest(
         _emit(frame.drop(columns=["seconds"]), Format.table, "Batches")
     else:
         grouped = frame.groupby(["source_kind", "status"], sort=False)
-        summary = grouped.agg(
+        by_outcome = grouped.agg(
             files=("file_name", "size"), rows_read=("rows_read", "sum"),
             rows_accepted=("rows_accepted", "sum"), rows_rejected=("rows_rejected", "sum"),
             first_file=("file_name", "first"), last_file=("file_name", "last"),
         ).reset_index()  # fmt: skip
         title = f"Batches: {len(frame):,} files by kind and outcome ('svduty batches' lists each)"
-        _emit(summary, Format.table, title)
+        _emit(by_outcome, Format.table, title)
     new = [r for r in reports if r.status != "already ingested"]
     out.print(
         f"{len(new)} new batch(es), {len(reports) - len(new)} already ingested; "
