@@ -148,3 +148,12 @@ def test_spark_readers_read_what_the_catalogue_copy_names(tmp_path, shared: Path
     assert len(list(folder.glob("svduty-*"))) == 2
     paths = pyarrow.table(DeltaTable(str(folder)).get_add_actions(flatten=True))["path"]
     assert len({path.split("/")[0] for path in paths.to_pylist()}) == 1
+
+
+def test_health_of_a_workspace_with_no_partner_data_agrees(both):
+    """No admissions held: both engines count none (Spark's sum of nothing is NaN, not null)."""
+    from svduty.analysis.health import health
+
+    definition = load_definition("west-mercia-2022")
+    duck, spark = (health(both[e].store, definition) for e in ("duckdb", "spark"))
+    assert (duck.admissions, duck.attendances) == (spark.admissions, spark.attendances) == (0, 0)

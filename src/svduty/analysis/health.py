@@ -70,7 +70,7 @@ def health(
     adm = _in_period(store.table("admissions"), filters)
     if csp is not None:
         adm = adm.filter(adm.area_code.isin(list(csp[1])))
-    admissions = int(adm["count"].sum().to_pandas() or 0)
+    admissions = int(adm["count"].sum().fill_null(0).to_pandas())  # Spark's empty sum: NaN
     sharp = adm.filter(adm.cause_code.startswith("X99"))
     by_age = (
         sharp.group_by("age_band")
