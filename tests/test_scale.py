@@ -78,3 +78,20 @@ def test_every_step_is_run_and_reported_at_a_tiny_size(tmp_path):
     # open data is dated to the month: svduty refuses a near-repeat test, and the bench says so
     assert steps[-1]["outcome"].startswith("refused:") and "month" in steps[-1]["outcome"]
     assert list(tmp_path.iterdir()) == []  # the data set and workspace are removed
+
+
+def test_a_bad_setting_is_refused_before_anything_is_generated(tmp_path):
+    """At 60 million rows generation takes minutes: an engine or memory limit svduty refuses
+    is named before it starts, and nothing is left in the scratch folder."""
+    for option, value, said in [
+        ("--engine", "nonsense", "engine must be one of"),
+        ("--memory-limit", "lots", "memory_limit must be"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "svduty.cli", "bench", "scale", "--rows", "60000000",
+             "--scratch", str(tmp_path), option, value],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 2 and said in done.stderr, done.stderr
+        assert "generating" not in done.stderr and "Traceback" not in done.stderr
+        assert list(tmp_path.iterdir()) == []

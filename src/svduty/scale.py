@@ -283,6 +283,7 @@ def bench_scale(
     from svduty.workspace import Workspace
 
     say = progress or (lambda _: None)
+    settings = replace(WEST_MERCIA, memory_limit=memory_limit, engine=engine)  # checked first
     scratch = Path(tempfile.mkdtemp(prefix="svduty-scale-", dir=scratch_dir))
     try:
         templates_folder = scratch / "templates"
@@ -295,7 +296,6 @@ def bench_scale(
         data = generate(scratch / "data", rows, templates, months, seed, say)
         files = sorted(data.folder.rglob("*.csv"))
         root = scratch / "workspace"
-        settings = replace(WEST_MERCIA, memory_limit=memory_limit, engine=engine)
         Workspace.init(root, settings, say=say).close()
         cli = [sys.executable, "-m", "svduty.cli"]
         ws = ["--workspace", str(root)]
