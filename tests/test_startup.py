@@ -81,3 +81,36 @@ def test_a_command_does_load_what_it_uses(tmp_path):
         "runpy.run_module('svduty.cli', run_name='__main__')"
     )
     assert "duckdb" in _heavy_loaded(run)
+
+
+def test_counts_on_duckdb_loads_only_duckdb(tmp_path):
+    """A script calls `counts` many times: on DuckDB it is one SQL query, with neither Ibis nor
+    pandas (a second of imports a call); tests/test_counts_sql.py holds it to the same answers."""
+    from svduty.example import WEST_MERCIA
+    from svduty.workspace import Workspace
+
+    Workspace.init(tmp_path / "ws", WEST_MERCIA).close()
+    for by in ("", "csp,month,offence_group"):
+        run = (
+            f"sys.argv = ['svduty', 'counts', '-w', {str(tmp_path / 'ws')!r}, '--by', {by!r}]; "
+            "runpy.run_module('svduty.cli', run_name='__main__')"
+        )
+        assert _heavy_loaded(run) == ["duckdb"]
+
+
+def test_each_command_is_built_alone_as_it_is_in_the_whole_command_line():
+    """`svduty NAME ...` builds only NAME (typer builds every command it holds before running
+    one); each alone must be the command the whole command line holds under that name."""
+    import typer.main
+
+    from svduty import cli
+
+    whole = typer.main.get_command(cli.app)
+    assert len(whole.commands) > 20
+    for name, command in whole.commands.items():
+        alone = typer.main.get_command(cli._app_for([name, "--help"]))
+        assert list(alone.commands) == [name]
+        assert alone.commands[name].help == command.help
+        assert [p.name for p in alone.commands[name].params] == [p.name for p in command.params]
+    for args in ([], ["--version"], ["no-such-command"]):
+        assert cli._app_for(args) is cli.app  # help and errors list every command

@@ -17,9 +17,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 AUDIT_FILE = "audit.sqlite"
 BUSY_TIMEOUT_MS = 30_000
@@ -142,6 +143,8 @@ def replace_migrated(root: Path, entries: list[Entry]) -> None:
 
 def read(root: Path) -> pd.DataFrame:
     """Every row, oldest first (empty when nothing was audited yet)."""
+    import pandas as pd
+
     path = root / AUDIT_FILE
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))

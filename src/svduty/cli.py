@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import signal
 import sys
@@ -30,7 +31,7 @@ from svduty.linkage.cohort_cli import cohort_command
 from svduty.linkage.pprl_bench import pprl_command
 from svduty.options import DefinitionOption as WorkspaceDefinitionOption
 from svduty.options import FromOption, ToOption, WorkspaceOption
-from svduty.output import Format, csv_text, render
+from svduty.output import Format, csv_text, render, render_rows
 from svduty.settings import Settings
 
 if TYPE_CHECKING:
@@ -368,28 +369,39 @@ def counts(
     """Count records by lsoa, la, csp, force, month, quarter, financial_year, offence_group,
     offence_subgroup, offence_code, category or any column (and clause, with --definition)."""
     from svduty.counting import Filter
-    from svduty.counting import counts as run_counts
-    from svduty.definitions import load_definition
-    from svduty.definitions.classify import clause_summary
 
     ws = _open(workspace, read_only=True)
     dims = [d.strip() for d in by.split(",") if d.strip()]
-    chosen = load_definition(definition) if definition else None
-    result = run_counts(
-        ws.store, table, dims, [Filter.parse(f) for f in filter_ or []], chosen, clause
-    )
-    unassessed = None
-    if chosen is not None:
-        summary = clause_summary(ws.store, chosen).clauses
-        unassessed = summary[summary["not_assessable"] > 0]
-    ws.close()
+    filters = [Filter.parse(f) for f in filter_ or []]
     title = f"{table} by {', '.join(dims) or 'total'}"
-    _emit(result.frame, fmt, title)
-    if result.note:
-        err.print(result.note)
-    if result.synthetic:
+    unassessed = None
+    if definition is None and clause is None and ws.store.name == "duckdb":
+        from svduty.counts_sql import count_rows
+
+        counted = count_rows(ws.store.catalogue, table, dims, filters)
+        ws.close()
+        figures = [c for c in counted.columns if c not in dims]
+        text = render_rows(counted.columns, counted.rows, fmt, title, figures)
+        sys.stdout.write(text)
+        total, synthetic = counted.total(), counted.synthetic()
+    else:
+        from svduty.counting import counts as run_counts
+        from svduty.definitions import load_definition
+        from svduty.definitions.classify import clause_summary
+
+        chosen = load_definition(definition) if definition else None
+        result = run_counts(ws.store, table, dims, filters, chosen, clause)
+        if chosen is not None:
+            summary = clause_summary(ws.store, chosen).clauses
+            unassessed = summary[summary["not_assessable"] > 0]
+        ws.close()
+        _emit(result.frame, fmt, title)
+        if result.note:
+            err.print(result.note)
+        total, synthetic = result.total, result.synthetic
+    if synthetic:
         err.print(
-            f"SYNTHETIC: {result.synthetic:,} of the {result.total:,} records counted are "
+            f"SYNTHETIC: {synthetic:,} of the {total:,} records counted are "
             "synthetic (column 'synthetic')."
         )
     if unassessed is not None and len(unassessed):
@@ -2121,13 +2133,33 @@ def _run() -> None:
     try:
         with Heartbeat(err, action_of(sys.argv)) as beat:
             HEARTBEAT.append(beat)
-            app()
+            _app_for(sys.argv[1:])()
     finally:
         for opened in OPENED:
             try:
                 opened.close()
             except Exception:  # a second failure must not hide the first
                 continue
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The command line holding only the command (or group) the arguments name: typer builds
+    every command it holds before running one, about a tenth of a second for all of svduty's,
+    which a script calling one command many times would pay each time. Anything else (an
+    option, a mistyped name) gets the whole command line, so help and errors list every
+    command."""
+    named = args[0] if args else ""
+    commands = [
+        c
+        for c in app.registered_commands
+        if (c.name or (c.callback.__name__ if c.callback else "").replace("_", "-")) == named
+    ]
+    groups = [g for g in app.registered_groups if g.name == named]
+    if not commands and not groups:
+        return app
+    only = copy.copy(app)
+    only.registered_commands, only.registered_groups = commands, groups
+    return only
 
 
 def _interrupted(error: BaseException) -> bool:

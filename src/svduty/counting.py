@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
-import pandas as pd
-
-from svduty.definitions.classify import classification_input
-from svduty.definitions.model import Definition
-from svduty.definitions.rules import any_of
-from svduty.dimensions import dimensions, resolve
-from svduty.engine import Store
 from svduty.errors import InputError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from svduty.definitions.model import Definition
+    from svduty.engine import Store
 
 
 @dataclass(frozen=True)
@@ -103,6 +102,9 @@ class CountResult:
 
     @property
     def synthetic(self) -> int:
+        """How many of the records counted are synthetic (said beside every count)."""
+        if "synthetic" in self.by:
+            return int(self.frame.loc[self.frame["synthetic"] == "true", "count"].sum())
         return int(self.frame["synthetic"].sum()) if "synthetic" in self.frame else 0
 
 
@@ -111,6 +113,11 @@ def _classified(
 ) -> ir.Table:
     """Incidents in the definition (or one clause); with `clause` in `by`, one row per incident
     and clause it matches."""
+    import ibis
+
+    from svduty.definitions.classify import classification_input
+    from svduty.definitions.rules import any_of
+
     if clause is None and "clause" not in by:
         from svduty.analysis.selection import in_definition
 
@@ -138,6 +145,8 @@ def counts(
     clause: str | None = None,
 ) -> CountResult:
     """Counts by dimensions; with a definition, of the incidents it (or one clause) takes in."""
+    from svduty.dimensions import dimensions, resolve
+
     filters = filters or []
     base = None
     if definition is not None:
@@ -167,12 +176,12 @@ def counts(
     ]
     expr = joined.filter(*predicates) if predicates else joined
     metrics = {"count": expr.count() if measure is None else expr[measure].sum()}
-    if "synthetic" in expr.columns:
+    if "synthetic" in expr.columns and "synthetic" not in by:  # else the dimension says it
         metrics["synthetic"] = expr.synthetic.cast("int64").sum()
     grouped = expr.group_by(**keys).aggregate(**metrics) if keys else expr.aggregate(**metrics)
     frame = grouped.to_pandas()
     frame["count"] = frame["count"].fillna(0).astype("int64")
-    if "synthetic" in frame:
+    if "synthetic" in metrics:
         # synthetic records are never counted silently: a column says how many there are
         frame["synthetic"] = frame["synthetic"].fillna(0).astype("int64")
         if frame["synthetic"].sum() == 0:
@@ -185,6 +194,10 @@ def counts(
 
 def sql_of(store: Store, table: str, by: list[str]) -> str:
     """The SQL an engine runs for a count, for the methods annex and for debugging."""
+    import ibis
+
+    from svduty.dimensions import dimensions, resolve
+
     joined, dims, measure = dimensions(store, table)
     keys = {name: resolve(name, dims, table).cast("string").name(name) for name in by}
     total = joined.count() if measure is None else joined[measure].sum()

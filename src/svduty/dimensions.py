@@ -7,14 +7,18 @@ analyses agree on what "financial_year" or "csp" means, on every engine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-import ibis
-import ibis.expr.types as ir
-
-from svduty.engine import Store
 from svduty.errors import InputError
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from svduty.engine import Store
+
 COUNTABLE = ("incidents", "offence_counts")
+
+Dimension = TypeVar("Dimension")
 
 
 def _two_digits(value: ir.IntegerValue) -> ir.StringValue:
@@ -28,6 +32,8 @@ def month_text(month: ir.DateValue) -> ir.StringValue:
 
 def financial_year_of(year: ir.IntegerValue, month: ir.IntegerValue) -> ir.StringValue:
     """April-to-March years labelled as the Home Office does: 2017/18."""
+    import ibis
+
     start = ibis.ifelse(month >= 4, year, year - 1)
     return start.cast("string") + "/" + _two_digits((start + 1) % 100)
 
@@ -111,14 +117,20 @@ def dimensions(
 ) -> tuple[ir.Table, dict[str, ir.Value], str | None]:
     """The joined table, its dimensions by name, and the column to sum (None: count rows).
     `base` replaces the incidents table (e.g. by the classification input)."""
-    if table not in _BUILDERS:
-        raise InputError(f"cannot count table {table!r}; choose one of {', '.join(COUNTABLE)}")
+    require_countable(table)
     if base is not None:
         return _incidents(store, base)
     return _BUILDERS[table](store)
 
 
-def resolve(name: str, dims: dict[str, ir.Value], table: str) -> ir.Value:
+def require_countable(table: str) -> None:
+    if table not in COUNTABLE:
+        raise InputError(f"cannot count table {table!r}; choose one of {', '.join(COUNTABLE)}")
+
+
+def resolve(name: str, dims: dict[str, Dimension], table: str) -> Dimension:
+    """A dimension by name, or the reason it cannot be counted (`dims` holds Ibis expressions,
+    or SQL text for `svduty.counts_sql`)."""
     if name in dims:
         return dims[name]
     if table == "offence_counts" and name in _NOT_IN_AGGREGATES:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
-import ibis
 
 from svduty.errors import EngineError, WorkspaceError
 from svduty.schema import DERIVED_TABLES, FACT_TABLES, REFERENCE_TABLES, create_table_sql
@@ -171,6 +170,8 @@ class DuckDBStore(Store):
     def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
         self.require_writer(f"store {table}")
         names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
+        import ibis
+
         sql = ibis.to_sql(expr, dialect="duckdb")
         self.catalogue.execute("BEGIN TRANSACTION")
         try:
@@ -186,6 +187,8 @@ class DuckDBStore(Store):
     def ibis(self) -> BaseBackend:
         """Ibis on its own cursor, so its results never collide with the catalogue's."""
         if self._ibis is None:
+            import ibis
+
             cursor = self.catalogue.cursor()
             [(database,)] = self.catalogue.execute("SELECT current_database()").fetchall()
             cursor.execute(f'USE "{database}"')  # a reader's catalogue is an attached file

@@ -5,10 +5,12 @@ imported by the functions that take a frame (their caller has loaded it already)
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
 import re
+from collections.abc import Collection
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -98,17 +100,46 @@ def render(frame: pd.DataFrame, fmt: Format, title: str | None = None, wide: boo
         return csv_text(frame)
     if fmt is Format.json:
         return json.dumps(records(frame), indent=2, default=str) + "\n"
+    numeric = [is_numeric_dtype(frame[column]) for column in frame.columns]
+    rows = [list(row.values()) for row in records(frame)]
+    return _table_text([str(c) for c in frame.columns], numeric, rows, title, wide)
+
+
+def render_rows(
+    columns: list[str],
+    rows: list[tuple[Any, ...]],
+    fmt: Format,
+    title: str | None = None,
+    numeric: Collection[str] = (),
+) -> str:
+    """Rows of plain values (text, whole numbers, None) in one of the formats, as `render`
+    writes the same rows held in a frame, for a command that has no frame to hand; the
+    `numeric` columns are aligned right."""
+    if fmt is Format.csv:
+        sink = _Records()
+        writer = csv.writer(sink, lineterminator="\r\n")
+        writer.writerow([safe_cell(c) for c in columns])
+        writer.writerows([safe_cell(v) for v in row] for row in rows)
+        return sink.getvalue()
+    if fmt is Format.json:
+        listed = [dict(zip(columns, row, strict=True)) for row in rows]
+        return json.dumps(listed, indent=2, default=str) + "\n"
+    right = [column in numeric for column in columns]
+    return _table_text(columns, right, [list(row) for row in rows], title, wide=False)
+
+
+def _table_text(
+    columns: list[str], numeric: list[bool], rows: list[list[Any]], title: str | None, wide: bool
+) -> str:
     table = Table(title=title, show_lines=False)
-    for column in frame.columns:
-        numeric = is_numeric_dtype(frame[column])
-        table.add_column(str(column), justify="right" if numeric else "left", no_wrap=wide)
-    rows = [["" if v is None else str(v) for v in row.values()] for row in records(frame)]
-    for row in rows:
+    for column, right in zip(columns, numeric, strict=True):
+        table.add_column(column, justify="right" if right else "left", no_wrap=wide)
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    for row in cells:
         table.add_row(*row)
     width = 200
     if wide:
-        cells = [[str(c) for c in frame.columns], *rows]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(frame.columns))]
+        widths = [max(len(row[i]) for row in [columns, *cells]) for i in range(len(columns))]
         width = max(width, sum(widths) + 3 * len(widths) + 1)
     console = Console(file=io.StringIO(), width=width, record=True)
     console.print(table)

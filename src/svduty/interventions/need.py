@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from svduty.errors import InputError
 from svduty.vocabulary import COHORT_AGES, GAP_COHORTS, NEED_THEMES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from svduty.publish import Publication
 
 LEVELS = ("high", "medium", "low")
@@ -157,6 +157,8 @@ def needs(
         row["level"] = _level(row["score"], count, method)
         if row["ratio"] is not None:  # scored unrounded; shown to two places
             row["ratio"], row["p_ratio"] = round(row["ratio"], 2), round(row["p_ratio"], 4)
+    import pandas as pd
+
     # object columns: a hidden figure stays None and a count stays a whole number
     frame = pd.DataFrame({c: pd.Series([r[c] for r in rows], dtype=object) for c in NEED_COLUMNS})
     definition = whole.provenance.get("definition", {})
