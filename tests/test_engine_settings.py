@@ -48,6 +48,28 @@ def test_the_settings_apply_to_the_writer_and_to_readers(tmp_path: Path):
     assert 'memory_limit = "3GB"' in (root / "svduty.toml").read_text()
 
 
+def test_the_settings_apply_to_the_linkage_file(tmp_path: Path):
+    """Linkage keeps its runs in a DuckDB file of its own, opened with the same limits."""
+    from svduty.linkage.store import _connect, _open_for_reading
+
+    root = tmp_path / "ws"
+    Workspace.init(root, replace(WEST_MERCIA, memory_limit="3GB", threads=1)).close()
+    expected = _bare("3GB", 1)
+    with Workspace.open(root) as ws:
+        writer = _connect(ws)
+        try:
+            assert _shown(writer) == expected
+        finally:
+            writer.close()
+    with Workspace.open(root, read_only=True) as ws:
+        reader = _open_for_reading(ws)
+        assert reader is not None
+        try:
+            assert _shown(reader) == expected
+        finally:
+            reader.close()
+
+
 def test_the_default_is_a_capped_share_of_the_machine(tmp_path: Path):
     share = min(max(machine_memory() // 4, MEMORY_FLOOR), MEMORY_CAP)
     assert default_memory() == f"{share >> 20}MiB"

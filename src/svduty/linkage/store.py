@@ -16,7 +16,6 @@ import time
 from contextlib import closing
 from dataclasses import dataclass, fields
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -80,23 +79,26 @@ def new_run_id() -> str:
     return datetime.now().strftime("%Y%m%dT%H%M%S-") + secrets.token_hex(3)
 
 
-def _connect(root: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(root / LINKAGE_FILE))
+def _connect(workspace: Workspace) -> duckdb.DuckDBPyConnection:
+    """The linkage file for writing, with the workspace's memory limit and threads."""
+    root = workspace.root
+    con = duckdb.connect(str(root / LINKAGE_FILE), config=workspace.settings.duckdb_config())
     restrict(root / LINKAGE_FILE)
     con.execute(_DDL)
     restrict(root / LINKAGE_FILE)
     return con
 
 
-def _open_for_reading(root: Path) -> duckdb.DuckDBPyConnection | None:
+def _open_for_reading(workspace: Workspace) -> duckdb.DuckDBPyConnection | None:
     """The file read-only (None when no run was ever stored), waiting while a writer stores."""
-    path = root / LINKAGE_FILE
+    path = workspace.root / LINKAGE_FILE
+    config = workspace.settings.duckdb_config()
     if not path.exists():
         return None
     deadline = time.monotonic() + OPEN_WAIT
     while True:
         try:
-            return duckdb.connect(str(path), read_only=True)
+            return duckdb.connect(str(path), read_only=True, config=config)
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or time.monotonic() > deadline:
                 reason = str(error).splitlines()[0]
@@ -109,7 +111,7 @@ def _open_for_reading(root: Path) -> duckdb.DuckDBPyConnection | None:
 
 def save_trained(workspace: Workspace, run: Run) -> None:
     workspace.store.require_writer("store a linkage run")
-    with closing(_connect(workspace.root)) as con:
+    with closing(_connect(workspace)) as con:
         marks = ", ".join("?" for _ in COLUMNS)
         con.execute(
             f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})",
@@ -123,7 +125,7 @@ def save_predicted(
     """Replace the run's pairs (batch_id_l, source_line_l, batch_id_r, source_line_r,
     match_weight, match_probability) and clusters in one transaction."""
     workspace.store.require_writer("store linkage pairs")
-    with closing(_connect(workspace.root)) as con:
+    with closing(_connect(workspace)) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM pairs WHERE run_id = ?", [run.run_id])
@@ -154,7 +156,7 @@ def save_clustered(workspace: Workspace, run: Run, clusters: pd.DataFrame) -> No
     """Replace the run's clusters (cluster_id, batch_id, source_line, source_table) in one
     transaction."""
     workspace.store.require_writer("store linkage clusters")
-    with closing(_connect(workspace.root)) as con:
+    with closing(_connect(workspace)) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("DELETE FROM clusters WHERE run_id = ?", [run.run_id])
@@ -185,7 +187,7 @@ def latest_run(workspace: Workspace, status: str = "clustered") -> Run | None:
     if status not in STATUSES:
         raise InputError(f"status {status!r}: one of {', '.join(STATUSES)}")
     reached = list(STATUSES[STATUSES.index(status) :])
-    con = _open_for_reading(workspace.root)
+    con = _open_for_reading(workspace)
     if con is None:
         return None
     with closing(con):
@@ -207,7 +209,7 @@ def find_run(workspace: Workspace, run_id: str | None, status: str) -> Run:
                 f"{workspace.root}: no linkage run has been {status}; run `svduty link {step}`"
             )
         return found
-    con = _open_for_reading(workspace.root)
+    con = _open_for_reading(workspace)
     rows = []
     if con is not None:
         with closing(con):
@@ -235,7 +237,7 @@ def is_current(workspace: Workspace, run: Run) -> bool:
 
 
 def runs(workspace: Workspace) -> list[Run]:
-    con = _open_for_reading(workspace.root)
+    con = _open_for_reading(workspace)
     if con is None:
         return []
     with closing(con):
@@ -252,7 +254,7 @@ def read_clusters(workspace: Workspace, run_id: str) -> pd.DataFrame:
 
     asked = {"run_id": run_id}
     require_reader(workspace, "read linked records", asked, "linked records")
-    con = _open_for_reading(workspace.root)
+    con = _open_for_reading(workspace)
     if con is None:
         raise InputError(f"{workspace.root}: no linkage run; run `svduty link train`")
     with closing(con):
@@ -269,7 +271,7 @@ def read_clusters(workspace: Workspace, run_id: str) -> pd.DataFrame:
 
 def read_pairs(workspace: Workspace, run_id: str) -> pd.DataFrame:
     """The run's scored pairs (for clustering and the report; callers check the role)."""
-    con = _open_for_reading(workspace.root)
+    con = _open_for_reading(workspace)
     if con is None:
         raise InputError(f"{workspace.root}: no linkage run; run `svduty link train`")
     with closing(con):
