@@ -31,7 +31,14 @@ from svduty.errors import InputError
 from svduty.mapping import Part, load_mapping
 from svduty.schema import FACT_TABLES
 from svduty.sources import detect
-from svduty.sources.base import Adapter, CsvAdapter, GroupFile, comment_lines, read_header
+from svduty.sources.base import (
+    Adapter,
+    CsvAdapter,
+    GroupFile,
+    comment_lines,
+    drop_staged,
+    read_header,
+)
 from svduty.sources.mapped import MappedAdapter, first_record, xml_to_csv
 from svduty.workspace import Workspace
 
@@ -580,8 +587,10 @@ def _drop_staging(workspace: Workspace) -> None:
     con = workspace.con
     for view in ("_with_coordinates", "_accepted"):
         con.execute(f"DROP VIEW IF EXISTS {view}")
+    drop_staged(con)
     for temp in (
-        "_staged", "_csv_errors", "_csv_scans", "_csv_lines", "_skips", "_forces", "_person_key",
+        "_read", "_files", "_group", "_numbered", "_csv_errors", "_csv_scans", "_csv_lines",
+        "_skips", "_forces", "_person_key",
     ):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     with contextlib.suppress(duckdb.Error):

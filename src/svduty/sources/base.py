@@ -226,9 +226,10 @@ class CsvAdapter(Adapter):
             options.append(f"skip={notes}")
         con.execute("DROP TABLE IF EXISTS _csv_errors")
         con.execute("DROP TABLE IF EXISTS _csv_scans")
+        drop_staged(con)
         try:
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
+                "CREATE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
                 f"row_number() OVER () + {1 + notes} AS _row, * FROM "
                 f"read_csv({sql_text(str(path))}, {', '.join(options)})"
             )
@@ -310,14 +311,20 @@ class CsvAdapter(Adapter):
                 f"{files[0].name} and the files read with it: DuckDB's CSV reader cannot read "
                 f"one of them ({reason})"
             ) from error
-        data = ", ".join(_quoted(c) for c in types)
+        # each row's batch and line come from a lookup of its file, joined by the scans that
+        # read them: copying every row once more to add them cost a tenth of an ingest
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT r._grn - m._first + 1 AS _rn, "
-            f"r._grn - m._first + 2 AS _row, {data}, g._batch, g._name, r._path FROM _read r "
-            "JOIN (SELECT _path, min(_grn) AS _first FROM _read GROUP BY _path) m USING (_path) "
-            "JOIN _group g USING (_path)"
+            "CREATE OR REPLACE TEMP TABLE _files AS SELECT g._path, g._batch, g._name, m._first "
+            "FROM _group g JOIN (SELECT _path, min(_grn) AS _first FROM _read GROUP BY _path) m "
+            "USING (_path)"
         )
-        con.execute("DROP TABLE _read")
+        data = ", ".join(_quoted(c) for c in types)
+        drop_staged(con)
+        con.execute(
+            "CREATE TEMP VIEW _staged AS SELECT r._grn - f._first + 1 AS _rn, "
+            f"r._grn - f._first + 2 AS _row, {data}, f._batch, f._name, r._path FROM _read r "
+            "JOIN _files f USING (_path)"
+        )
         csv_rejects = self._record_group_csv_rejects(con, types)
         checks = self.checks(layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
@@ -387,10 +394,12 @@ class CsvAdapter(Adapter):
             [[b for b, _ in seen], [line for _, line in seen]],
         )
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE (s._rn + 1 + (SELECT "
+            "CREATE OR REPLACE TEMP TABLE _numbered AS SELECT s.* REPLACE (s._rn + 1 + (SELECT "
             "count(*) FROM _skips k WHERE k._batch = s._batch AND k.before < s._rn) AS _row) "
             "FROM _staged s"
         )
+        drop_staged(con)
+        con.execute("CREATE TEMP VIEW _staged AS SELECT * FROM _numbered")
         found: dict[int, int] = {}
         for batch, _ in seen:
             found[batch] = found.get(batch, 0) + 1
@@ -498,6 +507,17 @@ def _type_word(kind: str | None) -> str:
         "BIGINT": "whole number",
         "INTEGER": "whole number",
     }.get(kind or "", (kind or "value").lower())
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop `_staged`: a table when one file is staged, a view over the rows read when many
+    files are (and DuckDB drops each kind only by its own name)."""
+    kinds = con.execute(
+        "SELECT table_type FROM information_schema.tables "
+        "WHERE table_catalog = 'temp' AND table_name = '_staged'"
+    ).fetchall()
+    if kinds:
+        con.execute(f"DROP {'VIEW' if kinds[0][0] == 'VIEW' else 'TABLE'} _staged")
 
 
 def force_map(con: duckdb.DuckDBPyConnection, column: str) -> None:
