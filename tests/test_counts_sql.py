@@ -119,6 +119,8 @@ def test_synthetic_records_are_counted_in_a_column_of_their_own(workspace):
     [
         ("incidents", ["nonsense"], []),
         ("incidents", ["csp", "csp"], []),
+        ("incidents", ["clause"], []),
+        ("offence_counts", ["clause", "force"], []),
         ("incidents", [], ["nonsense=1"]),
         ("offence_counts", ["lsoa"], []),
         ("offence_counts", ["month"], []),

@@ -589,6 +589,35 @@ def test_csv_cells_that_would_run_as_formulas_are_neutralised():
     assert [float(r[2]) for r in rows[1:]] == frame["rate"].tolist()
 
 
+MARKUP = ["[/x]", "[bold]x", ":fire:", "[link=http://127.0.0.1:9]y[/link]", "[", "a]b"]
+"""Text that Rich would read as markup or emoji codes if printed as a plain string."""
+
+
+def test_table_cells_that_look_like_markup_print_as_they_are():
+    import pandas as pd
+
+    frame = pd.DataFrame({"[b]text": MARKUP, "count": range(len(MARKUP))})
+    lines = render(frame, Format.table, title="[/title]").splitlines()
+    assert lines[0].strip() == "[/title]"
+    [heading] = [[c.strip() for c in line.split("┃")[1:-1]] for line in lines if "┃" in line]
+    assert heading == ["[b]text", "count"]
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if "│" in line]
+    assert cells == [[value, str(i)] for i, value in enumerate(MARKUP)]
+
+
+def test_markup_in_partner_data_reaches_the_terminal_as_written(tmp_path):
+    crimes, people = random_extract(seed=8, n=len(MARKUP))
+    for crime, payload in zip(crimes, MARKUP, strict=True):
+        crime["outcome"] = payload
+    ws = make_workspace(tmp_path / "ws")
+    ingest(ws, write_force_extract(tmp_path / "extract", crimes, people), mappings=[MAPPINGS])
+    ws.close()
+    done = svduty("counts", "-w", str(tmp_path / "ws"), "--by", "outcome")
+    assert done.returncode == 0, done.stderr
+    cells = [line.split("│")[1].strip() for line in done.stdout.splitlines() if "│" in line]
+    assert sorted(cells) == sorted(MARKUP)
+
+
 def test_formula_payloads_in_partner_data_reach_csv_outputs_neutralised(tmp_path):
     crimes, people = random_extract(seed=9, n=len(PAYLOADS) + 2)
     for crime, payload in zip(crimes, PAYLOADS, strict=False):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from svduty.dimensions import require_countable, resolve
+from svduty.errors import InputError
 
 if TYPE_CHECKING:
     import duckdb
@@ -104,11 +105,11 @@ def count_rows(
     """Counts of `table` by the dimensions `by`, filtered, in the order `svduty.counting` gives
     (by each dimension, missing values last), as one query."""
     require_countable(table)
+    if "clause" in by:
+        raise InputError("dimension 'clause' needs a definition")
     source, dims, measure = _dimensions(con, table)
     for name in by:
         if by.count(name) > 1:
-            from svduty.errors import InputError
-
             raise InputError(f"dimension {name!r} is given twice")
     keys = {name: f"CAST({resolve(name, dims, table)} AS VARCHAR)" for name in by}
     wanted: dict[str, list[str]] = defaultdict(list)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,12 +132,15 @@ def render_rows(
 def _table_text(
     columns: list[str], numeric: list[bool], rows: list[list[Any]], title: str | None, wide: bool
 ) -> str:
-    table = Table(title=title, show_lines=False)
+    # every cell, heading and title as Text: a plain string would be read as Rich markup, so a
+    # value such as "[/x]" in a partner's file would stop the command and "[bold]x" or ":fire:"
+    # would print as something else
+    table = Table(title=None if title is None else Text(title), show_lines=False)
     for column, right in zip(columns, numeric, strict=True):
-        table.add_column(column, justify="right" if right else "left", no_wrap=wide)
+        table.add_column(Text(column), justify="right" if right else "left", no_wrap=wide)
     cells = [["" if v is None else str(v) for v in row] for row in rows]
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(Text(cell) for cell in row))
     width = 200
     if wide:
         widths = [max(len(row[i]) for row in [columns, *cells]) for i in range(len(columns))]
