@@ -618,6 +618,20 @@ def test_markup_in_partner_data_reaches_the_terminal_as_written(tmp_path):
     assert sorted(cells) == sorted(MARKUP)
 
 
+def test_names_that_look_like_markup_are_printed_as_they_are(tmp_path):
+    """Messages name folders and files, which may hold brackets: printed as markup, "[/q]"
+    stopped `svduty init` after it had made the workspace, and "[bold]" vanished."""
+    root = tmp_path / "ws[/q] [bold]x :fire:"
+    made = svduty("init", str(root))
+    assert made.returncode == 0, made.stderr
+    assert f"Created workspace {root} (engine duckdb)." in made.stdout
+    missing = tmp_path / "d[" / "x] [red]y.csv"
+    refused = svduty("ingest", "-w", str(root), str(missing))
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"error: {missing}")
+    assert "Traceback" not in refused.stderr
+
+
 def test_formula_payloads_in_partner_data_reach_csv_outputs_neutralised(tmp_path):
     crimes, people = random_extract(seed=9, n=len(PAYLOADS) + 2)
     for crime, payload in zip(crimes, PAYLOADS, strict=False):

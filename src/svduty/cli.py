@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,6 +20,7 @@ from rich.progress import (
     TextColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from svduty import __version__
 from svduty.errors import SvdutyError
@@ -74,8 +74,10 @@ app.add_typer(link_app, name="link")
 bench_app.command("linkage")(bench_linkage_command)
 bench_app.command("pprl")(pprl_command)
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# markup off: what is printed names files, areas and values from partners' data, which Rich
+# would otherwise read as markup ("[/x]" stops the command, "[area]" vanishes)
+out = Console(soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
@@ -98,7 +100,7 @@ between its transactions still publishes what it committed and releases the lock
 def _say(line: str) -> None:
     """The workspace's notes (waiting for a writer, upgrading, recovering, the step under way)
     to standard error."""
-    err.print(escape(line), highlight=False)
+    err.print(line, highlight=False)
     if HEARTBEAT:
         HEARTBEAT[0].note(line)
 
@@ -1659,7 +1661,7 @@ def fetch_police_uk(
 
     ws = _open(workspace)
     with Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -2087,7 +2089,7 @@ def main() -> None:
         if CTRL_C:  # pressed, and caught on its way up: the run ends as interrupted all the same
             sys.exit(130)  # said below
     except SvdutyError as error:
-        err.print("[red]error:[/red]", escape(str(error)), highlight=False, soft_wrap=True)
+        _say_error(str(error))
         sys.exit(2)
     except OSError as error:
         if not _denied(error):
@@ -2096,7 +2098,7 @@ def main() -> None:
             f"{error.filename}: {error.strerror}; svduty may not write there (a read-only "
             "share?): choose a folder you can write to"
         )
-        err.print("[red]error:[/red]", escape(message), highlight=False, soft_wrap=True)
+        _say_error(message)
         sys.exit(2)
     except SystemExit as ended:
         if ended.code == 130:  # how typer ends on Ctrl-C
@@ -2104,6 +2106,11 @@ def main() -> None:
         raise
     except Exception as error:
         _unexpected(error)
+
+
+def _say_error(text: str) -> None:
+    """One line to standard error: 'error:' in red, then the text as it is."""
+    err.print(Text.assemble(("error:", "red"), " ", text), highlight=False, soft_wrap=True)
 
 
 def _denied(error: OSError) -> bool:
@@ -2118,11 +2125,9 @@ def _unexpected(error: Exception) -> NoReturn:
         _say_interrupted()
         sys.exit(130)
     log = write_crash_log(error)
-    err.print(
-        f"[red]error:[/red] unexpected {type(error).__name__}: {escape(_first_line(error))}. "
-        f"The details are in {escape(str(log))}; please include that file when reporting it.",
-        highlight=False,
-        soft_wrap=True,
+    _say_error(
+        f"unexpected {type(error).__name__}: {_first_line(error)}. "
+        f"The details are in {log}; please include that file when reporting it."
     )
     sys.exit(1)
 

@@ -55,7 +55,8 @@ class Heartbeat:
         if self.console.is_terminal:
             if self._stop.wait(FIRST_SIGN):
                 return
-            columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+            label = TextColumn("{task.description}", markup=False)  # names files as they are
+            columns = (SpinnerColumn(), label, TimeElapsedColumn())
             with Progress(*columns, console=self.console, transient=True) as bar:
                 task = bar.add_task(self._label(), total=None)
                 while not self._stop.wait(0.2):
