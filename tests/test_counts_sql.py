@@ -125,6 +125,7 @@ def test_synthetic_records_are_counted_in_a_column_of_their_own(workspace):
         ("offence_counts", ["lsoa"], []),
         ("offence_counts", ["month"], []),
         ("classifications", ["month"], []),
+        ("classifications", ["clause"], []),
     ],
     ids=str,
 )

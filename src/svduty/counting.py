@@ -145,7 +145,7 @@ def counts(
     clause: str | None = None,
 ) -> CountResult:
     """Counts by dimensions; with a definition, of the incidents it (or one clause) takes in."""
-    from svduty.dimensions import dimensions, resolve
+    from svduty.dimensions import dimensions, require_distinct, resolve
 
     filters = filters or []
     base = None
@@ -158,9 +158,7 @@ def counts(
     elif "clause" in by:
         raise InputError("dimension 'clause' needs a definition")
     joined, dims, measure = dimensions(store, table, base)
-    for name in by:
-        if by.count(name) > 1:
-            raise InputError(f"dimension {name!r} is given twice")
+    require_distinct(by)
     keys = {name: resolve(name, dims, table).cast("string").name(name) for name in by}
     wanted: dict[str, list[str]] = defaultdict(list)
     for item in filters:

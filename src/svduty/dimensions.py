@@ -128,6 +128,12 @@ def require_countable(table: str) -> None:
         raise InputError(f"cannot count table {table!r}; choose one of {', '.join(COUNTABLE)}")
 
 
+def require_distinct(by: list[str]) -> None:
+    for name in by:
+        if by.count(name) > 1:
+            raise InputError(f"dimension {name!r} is given twice")
+
+
 def resolve(name: str, dims: dict[str, Dimension], table: str) -> Dimension:
     """A dimension by name, or the reason it cannot be counted (`dims` holds Ibis expressions,
     or SQL text for `svduty.counts_sql`)."""

@@ -168,10 +168,10 @@ class DuckDBStore(Store):
         """Nothing to do: DuckDB discards an uncommitted transaction on restart."""
 
     def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
-        self.require_writer(f"store {table}")
-        names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
         import ibis
 
+        self.require_writer(f"store {table}")
+        names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
         sql = ibis.to_sql(expr, dialect="duckdb")
         self.catalogue.execute("BEGIN TRANSACTION")
         try:
