@@ -234,7 +234,7 @@ def ingest(
         f"all {len(reports)} file(s); their classification did not finish (run svduty classify)"
     ]
     if any(r.status != "already ingested" and r.source_kind in INCIDENT_KINDS for r in reports):
-        summary = ws.classify()
+        summary = ws.classify(only_new=True)
         out.print(
             f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
             f"{summary.in_definition:,} in."

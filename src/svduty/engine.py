@@ -118,6 +118,16 @@ class Store(ABC):
     def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
         """Replace the rows of a derived table whose `key` column equals `value` with `expr`."""
 
+    adds_derived = False
+    """Whether `add_derived` can add to a derived table's part (else it is replaced whole)."""
+
+    def add_derived(
+        self, table: str, key: str, value: str, expr: ir.Table, after_batch: int
+    ) -> None:
+        """Replace the rows of the part whose `key` equals `value` that come from batches after
+        `after_batch` with `expr` (the rows of those batches alone)."""
+        raise NotImplementedError(f"the {self.name} store replaces a derived table's part whole")
+
     @property
     @abstractmethod
     def ibis(self) -> BaseBackend:
@@ -176,6 +186,28 @@ class DuckDBStore(Store):
         self.catalogue.execute("BEGIN TRANSACTION")
         try:
             self.catalogue.execute(f'DELETE FROM "{table}" WHERE "{key}" = ?', [value])
+            self.catalogue.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql})')
+            self._record_derived(table, value, secrets.token_hex(6))
+            self.catalogue.execute("COMMIT")
+        except BaseException:
+            rollback(self.catalogue)
+            raise
+
+    adds_derived = True
+
+    def add_derived(
+        self, table: str, key: str, value: str, expr: ir.Table, after_batch: int
+    ) -> None:
+        import ibis
+
+        self.require_writer(f"store {table}")
+        names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        self.catalogue.execute("BEGIN TRANSACTION")
+        try:
+            self.catalogue.execute(
+                f'DELETE FROM "{table}" WHERE "{key}" = ? AND batch_id > ?', [value, after_batch]
+            )
             self.catalogue.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql})')
             self._record_derived(table, value, secrets.token_hex(6))
             self.catalogue.execute("COMMIT")

@@ -16,7 +16,8 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -238,6 +239,28 @@ def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]
     ]
 
 
+class Digests:
+    """Each file's SHA-256, worked out by a thread of its own ahead of the storing: hashing a
+    national archive's gigabytes one file at a time, between reads, held every read up."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="svduty-sha256")
+        self._pending: dict[Path, Future[str]] = {
+            path: self._pool.submit(sha256_of, path) for path in dict.fromkeys(paths)
+        }
+
+    def of(self, path: Path) -> str:
+        pending = self._pending.get(path)
+        return pending.result() if pending is not None else sha256_of(path)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _digest(digests: Digests | None, path: Path) -> str:
+    return digests.of(path) if digests is not None else sha256_of(path)
+
+
 GROUP_BYTES = 256 << 20
 """Files are stored together, one transaction per group of files up to this many bytes: a
 commit costs the same for a small file as for a large one, and the national archive holds
@@ -263,11 +286,15 @@ def ingest(
         scratch = Path(tempfile.mkdtemp(prefix="svduty-xml-"))
         try:
             planned = plan(files, kind, extra, scratch)
-            for group in groups(planned, GROUP_BYTES):
-                stored = ingest_group(workspace, group, synthetic, on_file)
-                reports.extend(stored)
-                if on_stored:
-                    on_stored(stored)
+            digests = Digests(source.path for source, _, _ in planned)
+            try:
+                for group in groups(planned, GROUP_BYTES):
+                    stored = ingest_group(workspace, group, synthetic, on_file, digests)
+                    reports.extend(stored)
+                    if on_stored:
+                        on_stored(stored)
+            finally:
+                digests.close()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return reports
@@ -296,6 +323,7 @@ def ingest_group(
     group: list[Planned],
     synthetic: bool = False,
     on_file: Callable[[SourceFile], None] | None = None,
+    digests: Digests | None = None,
 ) -> list[BatchReport]:
     """The files of a group as batches in one transaction: all of them land, or none. A file
     refused for what it holds (its reader stops, say) costs the others nothing: the group is
@@ -305,14 +333,14 @@ def ingest_group(
         source, adapter, header = group[0]
         if on_file:
             on_file(source)
-        return [ingest_file(workspace, source, adapter, header, synthetic)]
+        return [ingest_file(workspace, source, adapter, header, synthetic, digests)]
     try:
-        return _transaction(workspace, group, synthetic, on_file)
+        return _transaction(workspace, group, synthetic, on_file, digests)
     except InputError:
         # only a file refused for what it holds; an interruption or a failing disk stops here
         reports = []
         for source, adapter, header in group:
-            reports.append(ingest_file(workspace, source, adapter, header, synthetic))
+            reports.append(ingest_file(workspace, source, adapter, header, synthetic, digests))
         return reports
 
 
@@ -322,9 +350,10 @@ def ingest_file(
     adapter: Adapter,
     header: list[str],
     synthetic: bool = False,
+    digests: Digests | None = None,
 ) -> BatchReport:
     """One file as one batch in its own transaction."""
-    [report] = _transaction(workspace, [(source, adapter, header)], synthetic)
+    [report] = _transaction(workspace, [(source, adapter, header)], synthetic, None, digests)
     return report
 
 
@@ -333,6 +362,7 @@ def _transaction(
     group: list[Planned],
     synthetic: bool,
     on_file: Callable[[SourceFile], None] | None = None,
+    digests: Digests | None = None,
 ) -> list[BatchReport]:
     con, store = workspace.con, workspace.store
     reports: list[BatchReport] = []
@@ -344,12 +374,14 @@ def _transaction(
                 if on_file:
                     for source, _, _ in run:
                         on_file(source)
-                reports.extend(_stage_together(workspace, run, synthetic))
+                reports.extend(_stage_together(workspace, run, synthetic, digests))
                 continue
             source, adapter, header = run[0]
             if on_file:
                 on_file(source)
-            reports.append(_stage_file(workspace, source, adapter, header, synthetic, identified))
+            reports.append(
+                _stage_file(workspace, source, adapter, header, synthetic, identified, digests)
+            )
         con.execute("COMMIT")
     except BaseException:
         rollback(con)
@@ -389,7 +421,9 @@ def _runs(workspace: Workspace, group: list[Planned]) -> Iterator[list[Planned]]
         yield run
 
 
-def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -> list[BatchReport]:
+def _stage_together(
+    workspace: Workspace, run: list[Planned], synthetic: bool, digests: Digests | None = None
+) -> list[BatchReport]:
     """Files of one kind and header as batches with one read, one set of checks and one write:
     each file's per-file costs paid once for all. Each still gets its own batch row; its time
     is the run's, shared by rows read."""
@@ -401,13 +435,13 @@ def _stage_together(workspace: Workspace, run: list[Planned], synthetic: bool) -
     reports: list[BatchReport | None] = []
     fresh: list[tuple[int, SourceFile, str]] = []
     first: dict[str, int] = {}
-    digests = [sha256_of(source.path) for source, _, _ in run]
-    known = _stored_batches(con, adapter.kind, digests)
-    unseen = [digest for digest in dict.fromkeys(digests) if digest not in known]
+    contents = [_digest(digests, source.path) for source, _, _ in run]
+    known = _stored_batches(con, adapter.kind, contents)
+    unseen = [digest for digest in dict.fromkeys(contents) if digest not in known]
     # one query for the run's batch ids, in the order of the files' first copies
     ids = con.execute("SELECT nextval('batch_ids') AS id FROM range(?) ORDER BY id", [len(unseen)])
     first.update(zip(unseen, (int(row[0]) for row in ids.fetchall()), strict=True))
-    for (source, _, _), digest in zip(run, digests, strict=True):
+    for (source, _, _), digest in zip(run, contents, strict=True):
         if digest in known:
             reports.append(BatchReport(source.name, adapter.kind, *known[digest]))
         else:
@@ -477,11 +511,12 @@ def _stage_file(
     header: list[str],
     synthetic: bool,
     identified: list[int],
+    digests: Digests | None = None,
 ) -> BatchReport:
     """Store one file as a batch inside the open transaction (or say it is stored already);
     a batch whose identifiers it stores is added to `identified`."""
     con, store = workspace.con, workspace.store
-    digest = sha256_of(source.path)
+    digest = _digest(digests, source.path)
     stored = _stored_already(con, source, adapter.kind, digest)
     if stored is not None:
         return stored
@@ -589,8 +624,8 @@ def _drop_staging(workspace: Workspace) -> None:
         con.execute(f"DROP VIEW IF EXISTS {view}")
     drop_staged(con)
     for temp in (
-        "_read", "_files", "_group", "_numbered", "_csv_errors", "_csv_scans", "_csv_lines",
-        "_skips", "_forces", "_person_key",
+        "_read", "_files", "_group", "_numbered", "_restaged", "_csv_errors", "_csv_scans",
+        "_csv_lines", "_skips", "_forces", "_person_key",
     ):  # fmt: skip
         con.execute(f"DROP TABLE IF EXISTS {temp}")
     with contextlib.suppress(duckdb.Error):

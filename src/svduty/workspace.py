@@ -738,15 +738,18 @@ class Workspace:
         )
         return reports
 
-    def classify(self, definition: Definition | str | Path | None = None) -> ClassificationSummary:
+    def classify(
+        self, definition: Definition | str | Path | None = None, only_new: bool = False
+    ) -> ClassificationSummary:
         """Store every incident's classification under a definition (default: the workspace's)
-        and summarise it."""
+        and summarise it. With `only_new` (after an ingest), incidents classified already under
+        the same definition and reference data are kept as stored and only the rest classified."""
         from svduty.definitions import load_definition
-        from svduty.definitions.classify import classify as run_classify
+        from svduty.definitions.classified import classify_kept
 
         self.store.require_writer("classify")
         chosen = load_definition(definition or self.settings.definition)
-        summary = run_classify(self.store, chosen)
+        summary, classified = classify_kept(self.con, self.store, chosen, only_new)
         self.audit(
             "classify",
             {
@@ -755,6 +758,7 @@ class Workspace:
                 "sha256": chosen.sha256,
                 "incidents": summary.incidents,
                 "in_definition": summary.in_definition,
+                "classified_now": classified,
             },
         )
         return summary

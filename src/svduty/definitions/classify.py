@@ -64,6 +64,10 @@ def classify_expr(t: ir.Table, definition: Definition) -> ir.Table:
     )
 
 
+COUNTS = ["matched", "not_matched", "not_assessable"]
+"""A summary's counts per clause."""
+
+
 @dataclass(frozen=True)
 class ClassificationSummary:
     """Per clause: incidents matched, not matched and not assessable; and the definition total."""
@@ -74,9 +78,25 @@ class ClassificationSummary:
     in_definition: int
     clauses: pd.DataFrame
 
+    def plus(self, other: ClassificationSummary) -> ClassificationSummary:
+        """This summary with another's incidents added (of other batches, so none twice)."""
+        clauses = self.clauses.copy()
+        clauses[COUNTS] = clauses[COUNTS].to_numpy() + other.clauses[COUNTS].to_numpy()
+        return ClassificationSummary(
+            self.definition,
+            self.engine,
+            self.incidents + other.incidents,
+            self.in_definition + other.in_definition,
+            clauses,
+        )
 
-def clause_summary(store: Store, definition: Definition) -> ClassificationSummary:
-    t = classification_input(store, [definition])
+
+def clause_summary(
+    store: Store, definition: Definition, t: ir.Table | None = None
+) -> ClassificationSummary:
+    """Per clause and in all, of every incident or of those of `t` (the classification input)."""
+    if t is None:
+        t = classification_input(store, [definition])
     metrics: dict[str, Any] = {
         "incidents": t.count(),
         "in_definition": any_of([c.expr(t).fill_null(False) for c in definition.clauses]).sum(),
@@ -106,13 +126,20 @@ def clause_summary(store: Store, definition: Definition) -> ClassificationSummar
     )
 
 
-def classify(store: Store, definition: Definition) -> ClassificationSummary:
-    """Store every incident's classification under the definition, and summarise it."""
+def classify(
+    store: Store, definition: Definition, after_batch: int | None = None
+) -> ClassificationSummary:
+    """Store every incident's classification under the definition, and summarise it; with
+    `after_batch`, only those of later batches (the rest are stored already), summarised alone."""
     t = classification_input(store, [definition])
-    store.replace_derived(
-        "classifications", "definition_id", definition.id, classify_expr(t, definition)
-    )
-    return clause_summary(store, definition)
+    if after_batch is None:
+        expr = classify_expr(t, definition)
+        store.replace_derived("classifications", "definition_id", definition.id, expr)
+        return clause_summary(store, definition)
+    t = t.filter(t.batch_id > after_batch)
+    expr = classify_expr(t, definition)
+    store.add_derived("classifications", "definition_id", definition.id, expr, after_batch)
+    return clause_summary(store, definition, t)
 
 
 class NoSuchIncident(InputError):

@@ -228,9 +228,10 @@ class CsvAdapter(Adapter):
         con.execute("DROP TABLE IF EXISTS _csv_scans")
         drop_staged(con)
         try:
+            # read in parallel, numbered after: `row_number() OVER ()` over a read holds it to
+            # one thread, while a table's rowid is the order read (insertion order is kept)
             con.execute(
-                "CREATE TEMP TABLE _staged AS SELECT row_number() OVER () AS _rn, "
-                f"row_number() OVER () + {1 + notes} AS _row, * FROM "
+                "CREATE OR REPLACE TEMP TABLE _read AS SELECT * FROM "
                 f"read_csv({sql_text(str(path))}, {', '.join(options)})"
             )
         except duckdb.InvalidInputException as error:
@@ -241,13 +242,20 @@ class CsvAdapter(Adapter):
                 f"{file_name}: DuckDB's CSV reader cannot read this file ({reason}); a carriage "
                 "return or quote is probably out of place. Nothing from it was stored"
             ) from error
+        # rowids count from where the table's storage starts (inside a transaction, far from 0)
+        first = _scalar(con, "SELECT coalesce(min(rowid), 0) FROM _read")
+        con.execute(
+            f"CREATE TEMP VIEW _staged AS SELECT rowid - {first} + 1 AS _rn, "
+            f"rowid - {first} + {2 + notes} AS _row, * FROM _read"
+        )
         hidden = self.withheld(layout)
         csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types, bool(hidden))
         self._number_rows(con, notes)
         if SOURCE_LINE in types:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE (coalesce(try_cast("
-                f"s.{_quoted(SOURCE_LINE)} AS BIGINT), s._row) AS _row) FROM _staged s"
+            restage(
+                con,
+                "SELECT s.* REPLACE (coalesce(try_cast("
+                f"s.{_quoted(SOURCE_LINE)} AS BIGINT), s._row) AS _row) FROM _staged s",
             )
         checks = self.checks(layout)
         good = " AND ".join(f"NOT coalesce({c.bad}, false)" for c in checks) or "true"
@@ -286,23 +294,27 @@ class CsvAdapter(Adapter):
         options = [
             f"columns={columns}", "header=true", "auto_detect=false", "delim=','",
             "quote='\"'", "escape='\"'", "store_rejects=true", "rejects_table='_csv_errors'",
-            "rejects_scan='_csv_scans'", "filename='_path'",
+            "rejects_scan='_csv_scans'",
         ]  # fmt: skip
         if self.dateformat:
             options.append(f"dateformat={sql_text(self.dateformat)}")
         con.execute("DROP TABLE IF EXISTS _csv_errors")
         con.execute("DROP TABLE IF EXISTS _csv_scans")
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _group (_path VARCHAR, _batch INTEGER, _name VARCHAR)"
+            "CREATE OR REPLACE TEMP TABLE _group "
+            "(_file INTEGER, _path VARCHAR, _batch INTEGER, _name VARCHAR)"
         )
         con.executemany(
-            "INSERT INTO _group VALUES (?, ?, ?)",
-            [(str(f.path), f.batch_id, f.name) for f in files],
+            "INSERT INTO _group VALUES (?, ?, ?, ?)",
+            [(i, str(f.path), f.batch_id, f.name) for i, f in enumerate(files)],
         )
         paths = ", ".join(sql_text(str(f.path)) for f in files)
         try:
+            # read in parallel: `row_number() OVER ()` would hold the read to one thread, and
+            # the table's rowid is the order read (insertion order is kept), file after file;
+            # `file_index` is the file's place in the list
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE _read AS SELECT row_number() OVER () AS _grn, * "
+                "CREATE OR REPLACE TEMP TABLE _read AS SELECT file_index AS _file, * "
                 f"FROM read_csv([{paths}], {', '.join(options)})"
             )
         except duckdb.InvalidInputException as error:
@@ -314,16 +326,16 @@ class CsvAdapter(Adapter):
         # each row's batch and line come from a lookup of its file, joined by the scans that
         # read them: copying every row once more to add them cost a tenth of an ingest
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _files AS SELECT g._path, g._batch, g._name, m._first "
-            "FROM _group g JOIN (SELECT _path, min(_grn) AS _first FROM _read GROUP BY _path) m "
-            "USING (_path)"
+            "CREATE OR REPLACE TEMP TABLE _files AS SELECT g._file, g._batch, g._name, m._first "
+            "FROM _group g JOIN (SELECT _file, min(rowid) AS _first FROM _read GROUP BY _file) m "
+            "USING (_file)"
         )
         data = ", ".join(_quoted(c) for c in types)
         drop_staged(con)
         con.execute(
-            "CREATE TEMP VIEW _staged AS SELECT r._grn - f._first + 1 AS _rn, "
-            f"r._grn - f._first + 2 AS _row, {data}, f._batch, f._name, r._path FROM _read r "
-            "JOIN _files f USING (_path)"
+            "CREATE TEMP VIEW _staged AS SELECT r.rowid - f._first + 1 AS _rn, "
+            f"r.rowid - f._first + 2 AS _row, {data}, f._batch, f._name, r._file FROM _read r "
+            "JOIN _files f USING (_file)"
         )
         csv_rejects = self._record_group_csv_rejects(con, types)
         checks = self.checks(layout)
@@ -336,7 +348,7 @@ class CsvAdapter(Adapter):
         staged = {batch: n for batch, n, _ in counted}
         accepted = {batch: kept for batch, _, kept in counted}
         if staged != accepted:
-            raw = 'json_merge_patch(to_json(s), \'{"_batch": null, "_name": null, "_path": null}\')'
+            raw = 'json_merge_patch(to_json(s), \'{"_batch": null, "_name": null, "_file": null}\')'
             for check in checks:
                 value = check.value or f's."{check.field}"'
                 con.execute(
@@ -393,13 +405,11 @@ class CsvAdapter(Adapter):
             "FROM (SELECT unnest(?) AS b, unnest(?) AS line)",
             [[b for b, _ in seen], [line for _, line in seen]],
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _numbered AS SELECT s.* REPLACE (s._rn + 1 + (SELECT "
-            "count(*) FROM _skips k WHERE k._batch = s._batch AND k.before < s._rn) AS _row) "
-            "FROM _staged s"
+        restage(
+            con,
+            "SELECT s.* REPLACE (s._rn + 1 + (SELECT count(*) FROM _skips k "
+            "WHERE k._batch = s._batch AND k.before < s._rn) AS _row) FROM _staged s",
         )
-        drop_staged(con)
-        con.execute("CREATE TEMP VIEW _staged AS SELECT * FROM _numbered")
         found: dict[int, int] = {}
         for batch, _ in seen:
             found[batch] = found.get(batch, 0) + 1
@@ -459,10 +469,11 @@ class CsvAdapter(Adapter):
             f"SELECT line - {1 + notes} - row_number() OVER (ORDER BY line) AS before "
             "FROM _csv_lines"
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _staged AS SELECT s.* REPLACE ("
+        restage(
+            con,
+            "SELECT s.* REPLACE ("
             f"s._rn + {1 + notes} + (SELECT count(*) FROM _skips k WHERE k.before < s._rn) "
-            "AS _row) FROM _staged s"
+            "AS _row) FROM _staged s",
         )
 
     def _record_check_rejects(
@@ -510,14 +521,18 @@ def _type_word(kind: str | None) -> str:
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop `_staged`: a table when one file is staged, a view over the rows read when many
-    files are (and DuckDB drops each kind only by its own name)."""
-    kinds = con.execute(
-        "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = 'temp' AND table_name = '_staged'"
-    ).fetchall()
-    if kinds:
-        con.execute(f"DROP {'VIEW' if kinds[0][0] == 'VIEW' else 'TABLE'} _staged")
+    """Drop `_staged`, the view of the rows read and numbered."""
+    con.execute("DROP VIEW IF EXISTS _staged")
+
+
+def restage(con: duckdb.DuckDBPyConnection, select: str) -> None:
+    """Make `_staged` the rows of `select` (which reads `_staged`), kept as table `_numbered`:
+    the rows read are numbered once more where lines were rejected or came from elsewhere."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _restaged AS {select}")
+    drop_staged(con)
+    con.execute("DROP TABLE IF EXISTS _numbered")
+    con.execute("ALTER TABLE _restaged RENAME TO _numbered")
+    con.execute("CREATE TEMP VIEW _staged AS SELECT * FROM _numbered")
 
 
 def force_map(con: duckdb.DuckDBPyConnection, column: str) -> None:
