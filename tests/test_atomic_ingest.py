@@ -3,6 +3,7 @@ when files are stored many to a transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -166,3 +167,31 @@ def test_a_file_the_reader_refuses_costs_the_files_grouped_with_it_nothing(tmp_p
     assert [r.status for r in reports] == ["already ingested", "complete"]
     assert reports[1].rows_accepted == len(csv_rows(folder / "c-street.csv"))
     ws.close()
+
+
+def test_hashing_ahead_stops_when_the_ingest_does(tmp_path):
+    """Files are hashed a group ahead by a thread of their own; an interrupted ingest closes it,
+    and it stops within a block rather than reading a large file to its end. A pipe that never
+    ends stands for a file too large to wait for."""
+    import threading
+
+    from svduty.ingest import Digests
+
+    pipe = tmp_path / "endless"
+    os.mkfifo(pipe)
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError), pipe.open("wb") as out:
+            while True:
+                out.write(b"x" * (1 << 20))
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    digests = Digests()
+    digests.ahead([pipe])
+    time.sleep(0.5)  # the hash is under way
+    digests.close()
+    with pytest.raises(InputError, match="hashing stopped"):
+        digests.of(pipe)
+    feeder.join(timeout=30)
+    assert not feeder.is_alive()  # the pipe was closed: the thread stopped reading it

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_workspace
+from partner_files import FORCE_MAPPING, write_force_extract
 
 from svduty.ingest import ingest
 
@@ -65,4 +66,23 @@ def test_files_read_together_keep_their_own_line_numbers(tmp_path, west_mercia):
     assert [r.rows_accepted for r in reports] == list(sizes.values())
     assert len({r.batch_id for r in reports}) == 3
     assert _misplaced(ws) == (sum(sizes.values()), 0)
+    ws.close()
+
+
+def test_a_column_called_rowid_is_read_as_any_other(tmp_path):
+    """Database exports often carry a ROWID column: in DuckDB that name would hide the row ids
+    rows are numbered by, so it is read under another name and given its own back."""
+    crimes = [{"crime_ref": f"C{i}", "offence_code": "8N"} for i in range(5)]
+    crimes_file, _ = write_force_extract(tmp_path / "x", crimes, [])
+    with crimes_file.open(newline="", encoding="utf-8") as handle:
+        header, *rows = list(csv.reader(handle))
+    with crimes_file.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*header, "ROWID"])
+        writer.writerows([*row, str(100 - i)] for i, row in enumerate(rows))
+    ws = make_workspace(tmp_path / "ws")
+    [report] = ingest(ws, [crimes_file], mappings=[FORCE_MAPPING])
+    assert report.rows_accepted == len(crimes)
+    stored = ws.con.execute("SELECT crime_ref, source_line FROM incidents ORDER BY 2").fetchall()
+    assert stored == [(c["crime_ref"], line) for line, c in enumerate(crimes, start=2)]
     ws.close()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -240,21 +242,37 @@ def mapped_adapters(workspace: Workspace, mappings: list[Path]) -> list[Adapter]
 
 
 class Digests:
-    """Each file's SHA-256, worked out by a thread of its own ahead of the storing: hashing a
-    national archive's gigabytes one file at a time, between reads, held every read up."""
+    """Each file's SHA-256, worked out by a thread of its own while the group before it is
+    stored: hashing a national archive's gigabytes between reads held every read up. It hashes
+    one group ahead, no more, so a file is read soon after it is hashed, and stops within a
+    block of being closed (an interrupted ingest does not wait for a large file's hash)."""
 
-    def __init__(self, paths: Iterable[Path]) -> None:
+    def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="svduty-sha256")
-        self._pending: dict[Path, Future[str]] = {
-            path: self._pool.submit(sha256_of, path) for path in dict.fromkeys(paths)
-        }
+        self._pending: dict[Path, Future[str]] = {}
+        self._stop = threading.Event()
+
+    def ahead(self, paths: Iterable[Path]) -> None:
+        for path in paths:
+            if path not in self._pending:
+                self._pending[path] = self._pool.submit(self._hash, path)
 
     def of(self, path: Path) -> str:
-        pending = self._pending.get(path)
+        pending = self._pending.pop(path, None)
         return pending.result() if pending is not None else sha256_of(path)
 
     def close(self) -> None:
+        self._stop.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _hash(self, path: Path) -> str:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                if self._stop.is_set():
+                    raise InputError(f"{path}: hashing stopped")
+                digest.update(block)
+        return digest.hexdigest()
 
 
 def _digest(digests: Digests | None, path: Path) -> str:
@@ -286,9 +304,12 @@ def ingest(
         scratch = Path(tempfile.mkdtemp(prefix="svduty-xml-"))
         try:
             planned = plan(files, kind, extra, scratch)
-            digests = Digests(source.path for source, _, _ in planned)
+            grouped = list(groups(planned, GROUP_BYTES))
+            digests = Digests()
             try:
-                for group in groups(planned, GROUP_BYTES):
+                for group, following in zip(grouped, [*grouped[1:], []], strict=True):
+                    digests.ahead(source.path for source, _, _ in group)
+                    digests.ahead(source.path for source, _, _ in following)
                     stored = ingest_group(workspace, group, synthetic, on_file, digests)
                     reports.extend(stored)
                     if on_stored:

@@ -1,17 +1,20 @@
 """What a stored classification covers, so that an ingest classifies only the incidents it added.
 
 A definition's stored classification is kept with a note, in the catalogue's `meta`, of what it
-was made from (the definition's content, svduty's version, the reference tables, the people its
-age rules read), the last batch it covers and its summary. When asked for new incidents only and
-all of that is unchanged, the incidents of later batches are classified alone and their summary
-added: an ingest into a national workspace then costs what it adds, not a reclassification of
-every incident. Anything else classifies every incident again. The note names the stored
-version of the classification it describes, so a note that outlived its rows is never trusted.
+was made from (the definition's content, svduty's version and rules code, the reference tables,
+the people its age rules read), the last batch it covers and its summary. When asked for new
+incidents only and all of that is unchanged, the incidents of later batches are classified alone
+and their summary added: an ingest into a national workspace then costs what it adds, not a
+reclassification of every incident. Anything else classifies every incident again. The note
+names the stored version of the classification it describes, so a note that outlived its rows
+is never trusted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -73,9 +76,22 @@ def _inputs(con: duckdb.DuckDBPyConnection, definition: Definition) -> dict[str,
     return {
         "sha256": definition.sha256,
         "svduty": __version__,
+        "rules": _rules_digest(),
         "reference": reference,
         "people_through": people,
     }
+
+
+def _rules_digest() -> str:
+    """The code that turns a definition into a classification, as it reads: a change to it
+    classifies every incident again even where svduty's version number stayed the same."""
+    from svduty.definitions import classify as classify_module
+    from svduty.definitions import rules
+
+    digest = hashlib.sha256()
+    for module in (classify_module, rules):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
 
 
 def _note(con: duckdb.DuckDBPyConnection, definition_id: str) -> dict[str, Any] | None:

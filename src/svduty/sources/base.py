@@ -207,7 +207,7 @@ class CsvAdapter(Adapter):
         if layout is None:
             raise InputError(f"{file_name}: header does not match {self.kind}")
         types = self.column_types(layout, header)
-        columns = "{" + ", ".join(f"{sql_text(c)}: {sql_text(t)}" for c, t in types.items()) + "}"
+        columns = _read_columns(types)
         options = [
             f"columns={columns}",
             "header=true",
@@ -230,6 +230,7 @@ class CsvAdapter(Adapter):
         try:
             # read in parallel, numbered after: `row_number() OVER ()` over a read holds it to
             # one thread, while a table's rowid is the order read (insertion order is kept)
+            con.execute(KEEP_ORDER)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _read AS SELECT * FROM "
                 f"read_csv({sql_text(str(path))}, {', '.join(options)})"
@@ -246,7 +247,7 @@ class CsvAdapter(Adapter):
         first = _scalar(con, "SELECT coalesce(min(rowid), 0) FROM _read")
         con.execute(
             f"CREATE TEMP VIEW _staged AS SELECT rowid - {first} + 1 AS _rn, "
-            f"rowid - {first} + {2 + notes} AS _row, * FROM _read"
+            f"rowid - {first} + {2 + notes} AS _row, {_as_read(types)} FROM _read"
         )
         hidden = self.withheld(layout)
         csv_rejects = self._record_csv_rejects(con, batch_id, file_name, types, bool(hidden))
@@ -290,7 +291,7 @@ class CsvAdapter(Adapter):
         if layout is None:
             raise InputError(f"{files[0].name}: header does not match {self.kind}")
         types = self.column_types(layout, header)
-        columns = "{" + ", ".join(f"{sql_text(c)}: {sql_text(t)}" for c, t in types.items()) + "}"
+        columns = _read_columns(types)
         options = [
             f"columns={columns}", "header=true", "auto_detect=false", "delim=','",
             "quote='\"'", "escape='\"'", "store_rejects=true", "rejects_table='_csv_errors'",
@@ -313,6 +314,7 @@ class CsvAdapter(Adapter):
             # read in parallel: `row_number() OVER ()` would hold the read to one thread, and
             # the table's rowid is the order read (insertion order is kept), file after file;
             # `file_index` is the file's place in the list
+            con.execute(KEEP_ORDER)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE _read AS SELECT file_index AS _file, * "
                 f"FROM read_csv([{paths}], {', '.join(options)})"
@@ -330,7 +332,7 @@ class CsvAdapter(Adapter):
             "FROM _group g JOIN (SELECT _file, min(rowid) AS _first FROM _read GROUP BY _file) m "
             "USING (_file)"
         )
-        data = ", ".join(_quoted(c) for c in types)
+        data = ", ".join(f"r.{_quoted(_read_name(c))} AS {_quoted(c)}" for c in types)
         drop_staged(con)
         con.execute(
             "CREATE TEMP VIEW _staged AS SELECT r.rowid - f._first + 1 AS _rn, "
@@ -380,12 +382,14 @@ class CsvAdapter(Adapter):
             "JOIN _group g ON g._path = c.file_path ORDER BY g._batch, e.line"
         ).fetchall()
         seen: dict[tuple[int, int], tuple[str, str | None, str | None, str, str | None]] = {}
-        for batch, name, line, column, error_type, raw, message in errors:
+        for batch, name, line, read_as, error_type, raw, message in errors:
             if (batch, line) in seen:
                 continue
+            column = _file_name_of(read_as, types)
             if error_type == "CAST":
                 value = _cast_value(message)
-                reason = f"{column}: {value!r} is not a valid {_type_word(types.get(column))}"
+                kind = _type_word(types.get(column or ""))
+                reason = f"{column}: {value!r} is not a valid {kind}"
             else:
                 value = None
                 reason = _CSV_REASONS.get(error_type, error_type.lower())
@@ -430,12 +434,14 @@ class CsvAdapter(Adapter):
             "ORDER BY line"
         ).fetchall()
         seen: dict[int, tuple[str | None, str | None, str, str | None]] = {}
-        for line, column, error_type, raw, message in errors:
+        for line, read_as, error_type, raw, message in errors:
             if line in seen:
                 continue
+            column = _file_name_of(read_as, types)
             if error_type == "CAST":
                 value = _cast_value(message)
-                reason = f"{column}: {value!r} is not a valid {_type_word(types.get(column))}"
+                kind = _type_word(types.get(column or ""))
+                reason = f"{column}: {value!r} is not a valid {kind}"
             else:
                 value = None
                 reason = _CSV_REASONS.get(error_type, error_type.lower())
@@ -499,6 +505,40 @@ class CsvAdapter(Adapter):
                 f"FROM _staged s WHERE coalesce({check.bad}, false)",
                 {"file": file_name},
             )
+
+
+KEEP_ORDER = "SET preserve_insertion_order = true"
+"""Rows are numbered by the order they were read in, which DuckDB keeps only with this on (its
+default, set again in case a caller turned it off)."""
+
+ROWID_STAND_IN = "svduty:rowid"
+"""The name a file's own column called rowid is read under: in DuckDB that name would hide the
+row ids by which the rows read are numbered (database exports often carry one)."""
+
+
+def _read_name(column: str) -> str:
+    return ROWID_STAND_IN if column.lower() == "rowid" else column
+
+
+def _file_name_of(read_as: str | None, types: dict[str, str]) -> str | None:
+    """A column's name in the file, from the name it was read under."""
+    if read_as != ROWID_STAND_IN:
+        return read_as
+    return next(c for c in types if _read_name(c) == ROWID_STAND_IN)
+
+
+def _read_columns(types: dict[str, str]) -> str:
+    """read_csv's `columns` option: each column's type, under the name it is read by."""
+    pairs = (f"{sql_text(_read_name(c))}: {sql_text(t)}" for c, t in types.items())
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _as_read(types: dict[str, str]) -> str:
+    """Every column read, each under its name in the file."""
+    renamed = [c for c in types if _read_name(c) != c]
+    if not renamed:
+        return "*"
+    return f"* RENAME ({_quoted(ROWID_STAND_IN)} AS {_quoted(renamed[0])})"
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
