@@ -1897,7 +1897,7 @@ def bench_scale(
             }
             for s in steps
         ]
-    )  # fmt: skip
+    ).astype({"rows/s": "Int64", "peak RSS (MB)": "Int64"})  # whole numbers, or blank
     _emit(
         frame,
         fmt,
