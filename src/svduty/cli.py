@@ -1890,7 +1890,9 @@ def bench_scale(
     frame = pd.DataFrame(
         [
             {
-                "step": s.name, "outcome": s.outcome, "rows": s.rows,
+                "step": s.name,
+                "outcome": s.outcome,
+                "rows": s.rows,
                 "seconds": round(s.seconds, 1),
                 "rows/s": round(s.rows_per_second) if s.rows_per_second else None,
                 "peak RSS (MB)": round(s.peak_rss_bytes / 2**20) if s.peak_rss_bytes else None,
