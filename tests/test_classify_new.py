@@ -11,7 +11,7 @@ from partner_files import FORCE_MAPPING, write_force_extract
 from test_classification import AGE_CASES, YOUTH
 
 from svduty.definitions import load_definition
-from svduty.definitions.classify import classify
+from svduty.definitions.classify import classify, clause_summary
 from svduty.ingest import ingest
 from svduty.workspace import Workspace
 
@@ -50,6 +50,7 @@ def test_an_ingest_classifies_only_what_it_added(tmp_path, west_mercia):
     assert _classified_now(ws) == again.incidents == new.incidents
     assert ws.con.execute(STORED).fetchall() == kept
     _same(new, again)
+    _same(again, clause_summary(ws.store, open_data))  # what is stored, summarised afresh
     assert 0 < new.in_definition < new.incidents
 
     nothing = ws.classify(open_data, only_new=True)

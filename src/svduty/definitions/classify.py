@@ -126,6 +126,38 @@ def clause_summary(
     )
 
 
+def stored_summary(store: Store, definition: Definition) -> ClassificationSummary:
+    """The summary of the classification stored under the definition, from its rows grouped by
+    their labels (a few combinations), rather than by classifying every incident once more."""
+    t = store.table("classifications")
+    t = t.filter(t.definition_id == definition.id)
+    grouped = (
+        t.group_by(["in_definition", "clauses", "unassessed"]).aggregate(n=t.count()).to_pandas()
+    )
+    matched = {c.id: 0 for c in definition.clauses}
+    unassessed = dict(matched)
+    for row in grouped.itertuples():
+        for found, labels in ((matched, row.clauses), (unassessed, row.unassessed)):
+            for label in (labels or "").split(","):
+                if label in found:
+                    found[label] += int(row.n)
+    total = int(grouped["n"].sum())
+    table = pd.DataFrame(
+        [
+            {
+                "clause": c.id,
+                "name": c.name,
+                "matched": matched[c.id],
+                "not_matched": total - matched[c.id] - unassessed[c.id],
+                "not_assessable": unassessed[c.id],
+            }
+            for c in definition.clauses
+        ]
+    )
+    inside = int(grouped.loc[grouped["in_definition"].astype(bool), "n"].sum())
+    return ClassificationSummary(definition, store.name, total, inside, table)
+
+
 def classify(
     store: Store, definition: Definition, after_batch: int | None = None
 ) -> ClassificationSummary:
@@ -135,7 +167,7 @@ def classify(
     if after_batch is None:
         expr = classify_expr(t, definition)
         store.replace_derived("classifications", "definition_id", definition.id, expr)
-        return clause_summary(store, definition)
+        return stored_summary(store, definition)
     t = t.filter(t.batch_id > after_batch)
     expr = classify_expr(t, definition)
     store.add_derived("classifications", "definition_id", definition.id, expr, after_batch)
