@@ -178,26 +178,22 @@ class DuckDBStore(Store):
         """Nothing to do: DuckDB discards an uncommitted transaction on restart."""
 
     def replace_derived(self, table: str, key: str, value: str, expr: ir.Table) -> None:
-        import ibis
-
-        self.require_writer(f"store {table}")
-        names = ", ".join(f'"{c}"' for c in DERIVED_TABLES[table])
-        sql = ibis.to_sql(expr, dialect="duckdb")
-        self.catalogue.execute("BEGIN TRANSACTION")
-        try:
-            self.catalogue.execute(f'DELETE FROM "{table}" WHERE "{key}" = ?', [value])
-            self.catalogue.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql})')
-            self._record_derived(table, value, secrets.token_hex(6))
-            self.catalogue.execute("COMMIT")
-        except BaseException:
-            rollback(self.catalogue)
-            raise
+        self._write_derived(table, f'"{key}" = ?', [value], value, expr)
 
     adds_derived = True
 
     def add_derived(
         self, table: str, key: str, value: str, expr: ir.Table, after_batch: int
     ) -> None:
+        self._write_derived(
+            table, f'"{key}" = ? AND batch_id > ?', [value, after_batch], value, expr
+        )
+
+    def _write_derived(
+        self, table: str, replaced: str, params: list[object], value: str, expr: ir.Table
+    ) -> None:
+        """In one transaction: the rows `replaced` selects give way to `expr`'s, and the part
+        `value` gets a new version."""
         import ibis
 
         self.require_writer(f"store {table}")
@@ -205,9 +201,7 @@ class DuckDBStore(Store):
         sql = ibis.to_sql(expr, dialect="duckdb")
         self.catalogue.execute("BEGIN TRANSACTION")
         try:
-            self.catalogue.execute(
-                f'DELETE FROM "{table}" WHERE "{key}" = ? AND batch_id > ?', [value, after_batch]
-            )
+            self.catalogue.execute(f'DELETE FROM "{table}" WHERE {replaced}', params)
             self.catalogue.execute(f'INSERT INTO "{table}" ({names}) SELECT {names} FROM ({sql})')
             self._record_derived(table, value, secrets.token_hex(6))
             self.catalogue.execute("COMMIT")
