@@ -250,6 +250,7 @@ class Workspace:
         self._scratch = scratch
         self._closed = False
         self._version: str | None = None
+        self._boundaries_read: tuple[tuple[object, ...], Boundaries] | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -631,8 +632,22 @@ class Workspace:
                 f"{self.root / SETTINGS_FILE}: boundaries needs the area's CSPs or forces, to "
                 "know which districts the file must cover"
             )
+        # a report reads them for the area, each CSP and its hotspots: read once while the file,
+        # the districts and the reference tables stay the same (about a second a read)
+        stat = path.stat()
+        key = (
+            path,
+            stat.st_mtime_ns,
+            stat.st_size,
+            frozenset(wanted),
+            _meta(self.con, "reference"),
+        )
+        if self._boundaries_read is not None and self._boundaries_read[0] == key:
+            return self._boundaries_read[1]
         areas = self.store.table("areas").select("lsoa_code", "la_code", "in_2011", "in_2021")
-        return read_boundaries(path, areas.to_pandas(), wanted)
+        found = read_boundaries(path, areas.to_pandas(), wanted)
+        self._boundaries_read = (key, found)
+        return found
 
     def similar_groups(self) -> Groups | None:
         """The most similar groups the settings name (a path relative to the workspace), if any."""
