@@ -49,9 +49,17 @@ def _label_list(labels: dict[str, ir.BooleanValue]) -> ir.StringValue:
 
 
 def classify_expr(t: ir.Table, definition: Definition) -> ir.Table:
-    clauses = {c.id: c.expr(t) for c in definition.clauses}
+    # each clause's verdict is worked out once, then read for the definition, the clauses
+    # matched and those not assessable (written out in each, the engine evaluated it four times)
+    verdicts = t.select(
+        "batch_id",
+        "source_line",
+        **{f"_clause{i}": c.expr(t) for i, c in enumerate(definition.clauses)},
+    )
+    clauses = {c.id: verdicts[f"_clause{i}"] for i, c in enumerate(definition.clauses)}
     matched = {k: v.fill_null(False) for k, v in clauses.items()}
     unassessable = {k: unknown(v) for k, v in clauses.items()}
+    t = verdicts
     return t.select(
         definition_id=ibis.literal(definition.id),
         definition_version=ibis.literal(definition.version),
