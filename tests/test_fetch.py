@@ -134,3 +134,45 @@ def test_archive_choice_and_force_slugs():
     assert force_slug("West Mercia") == "west-mercia"
     assert force_slug("Devon & Cornwall") == "devon-and-cornwall"
     assert force_slug("Metropolitan Police") == "metropolitan"
+
+
+def test_the_fetch_command_classifies_the_incidents_it_adds(workspace, server, west_mercia, shared):
+    """As `svduty ingest` does: the stored classification covers every incident fetched, and
+    a later fetch classifies only the months it adds."""
+    import os
+    import subprocess
+    import sys
+
+    from svduty.workspace import Workspace
+
+    base, root = server
+    _archive(root, west_mercia, shared)
+    folder = workspace.root
+    workspace.close()
+
+    def fetch(start: str, end: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "svduty.cli", "fetch", "police-uk", "-w", str(folder),
+             "--force", "West Mercia", "--from", start, "--to", end],
+            capture_output=True, text=True, env={**os.environ, "SVDUTY_POLICE_UK_ARCHIVE": base},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def stored() -> tuple[int, int]:
+        with Workspace.open(folder, read_only=True) as ws:
+            [(incidents,)] = ws.con.execute("SELECT count(*) FROM incidents").fetchall()
+            [(classified,)] = ws.con.execute(
+                "SELECT count(*) FROM classifications WHERE definition_id = ?",
+                [ws.settings.definition],
+            ).fetchall()
+        return incidents, classified
+
+    said = fetch("2024-02", "2024-04")
+    first = 7654 + 8529 + 8540  # PROVENANCE.md rows for 2024-02 to 2024-04
+    assert f"Classified {first:,} incidents" in said
+    assert stored() == (first, first)
+    said = fetch("2024-01", "2024-04")  # adds January from the same archive
+    incidents, classified = stored()
+    assert incidents > first and classified == incidents
+    assert f"Classified {incidents:,} incidents" in said

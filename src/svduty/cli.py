@@ -233,12 +233,7 @@ def ingest(
     STORED_SO_FAR[:] = [
         f"all {len(reports)} file(s); their classification did not finish (run svduty classify)"
     ]
-    if any(r.status != "already ingested" and r.source_kind in INCIDENT_KINDS for r in reports):
-        summary = ws.classify(only_new=True)
-        out.print(
-            f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
-            f"{summary.in_definition:,} in."
-        )
+    _classify_added(ws, reports)
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports])
     frame["file_name"] = frame["file_name"].map(_short_name)
@@ -290,6 +285,17 @@ def batches(
     sys.stdout.write(render(frame, fmt, "Batches", wide=True))
     if short:
         err.print("File names and SHA-256 digests are shortened; --wide shows them whole.")
+
+
+def _classify_added(ws: Workspace, reports: list[BatchReport]) -> None:
+    """Classify the incidents an ingest added (those stored before keep their classification),
+    so explanations and the stored classification never lag behind the data."""
+    if any(r.status != "already ingested" and r.source_kind in INCIDENT_KINDS for r in reports):
+        summary = ws.classify(only_new=True)
+        out.print(
+            f"Classified {summary.incidents:,} incidents under {summary.definition.id}: "
+            f"{summary.in_definition:,} in."
+        )
 
 
 def _short_name(name: str) -> str:
@@ -1678,6 +1684,7 @@ def fetch_police_uk(
         reports = fetch_police_uk(
             ws, force, Month.parse(start), Month.parse(end), base_url or DEFAULT_BASE_URL, progress
         )
+    _classify_added(ws, reports)
     ws.close()
     frame = pd.DataFrame([r.__dict__ for r in reports]).drop(columns=["seconds"])
     frame["file_name"] = frame["file_name"].map(_short_name)
