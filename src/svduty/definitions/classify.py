@@ -59,13 +59,12 @@ def classify_expr(t: ir.Table, definition: Definition) -> ir.Table:
     clauses = {c.id: verdicts[f"_clause{i}"] for i, c in enumerate(definition.clauses)}
     matched = {k: v.fill_null(False) for k, v in clauses.items()}
     unassessable = {k: unknown(v) for k, v in clauses.items()}
-    t = verdicts
-    return t.select(
+    return verdicts.select(
         definition_id=ibis.literal(definition.id),
         definition_version=ibis.literal(definition.version),
         definition_sha256=ibis.literal(definition.sha256),
-        batch_id=t.batch_id,
-        source_line=t.source_line,
+        batch_id=verdicts.batch_id,
+        source_line=verdicts.source_line,
         in_definition=any_of(list(matched.values())),
         clauses=_label_list(matched),
         unassessed=_label_list(unassessable),
