@@ -1107,6 +1107,9 @@ def serve(
 ) -> None:
     """The partnership's dashboard: the published figures of the workspace (opened read-only),
     behind a sign-in (`svduty users add`); an ingest elsewhere shows once committed."""
+    import logging
+    import os
+
     import uvicorn
 
     from svduty.web.accounts import users
@@ -1122,10 +1125,24 @@ def serve(
     for beat in HEARTBEAT:
         beat.stop()  # the access log says what the server is doing
     err.print(f"serving {root} on http://{host}:{port} (Ctrl-C stops)", highlight=False)
-    uvicorn.run(
-        app_, host=host, port=port, access_log=False,
-        log_level="warning", timeout_keep_alive=KEEP_ALIVE,
-    )  # fmt: skip
+    code: int | str | None = 0
+    try:
+        uvicorn.run(
+            app_, host=host, port=port, access_log=False,
+            log_level="warning", timeout_keep_alive=KEEP_ALIVE,
+        )  # fmt: skip
+    except SystemExit as stopped:  # uvicorn's own exit (the port taken, say)
+        code = stopped.code
+        if isinstance(code, str):
+            err.print(code, highlight=False, markup=False)
+    # The server has stopped and written its last audit row. A published set may still be in
+    # the making on a background thread, inside DuckDB, HiGHS or matplotlib; the interpreter's
+    # teardown would destroy their threads under it and abort ("terminate called ..."). The
+    # set is cached whole or not at all, so the process ends here instead.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if code is None else code if isinstance(code, int) else 1)
 
 
 PasswordStdin = Annotated[
