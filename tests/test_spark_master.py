@@ -53,13 +53,17 @@ def test_a_workspace_runs_on_the_master_its_settings_name(tmp_path, west_mercia:
     months = [west_mercia / "2025-01", west_mercia / "2025-02"]
     root = tmp_path / "spark"
     Workspace.init(root, replace(WEST_MERCIA, engine="spark", spark_master=MASTER)).close()
+    elsewhere = tmp_path / "elsewhere"  # the folder the command is run from
+    elsewhere.mkdir()
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(root), *map(str, months)],
         capture_output=True,
         text=True,
         timeout=600,
+        cwd=elsewhere,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert list(elsewhere.iterdir()) == [], "Spark left files where the command ran"
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["master"] == MASTER and found["executors"] == 2
 

@@ -28,6 +28,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from functools import cache
 from pathlib import Path
@@ -329,6 +330,9 @@ def spark_session(master: str = "local[*]") -> Any:
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.driver.memory", os.environ.get("SVDUTY_SPARK_DRIVER_MEMORY", "2g"))
+        # svduty keeps nothing in Spark's catalogue, whose default database would otherwise
+        # leave an empty spark-warehouse folder in whatever folder the command ran from
+        .config("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "svduty-spark"))
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
