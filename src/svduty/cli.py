@@ -1125,16 +1125,16 @@ def serve(
     for beat in HEARTBEAT:
         beat.stop()  # the access log says what the server is doing
     err.print(f"serving {root} on http://{host}:{port} (Ctrl-C stops)", highlight=False)
-    code: int | str | None = 0
+    status = 0
     try:
         uvicorn.run(
             app_, host=host, port=port, access_log=False,
             log_level="warning", timeout_keep_alive=KEEP_ALIVE,
         )  # fmt: skip
     except SystemExit as stopped:  # uvicorn's own exit (the port taken, say)
-        code = stopped.code
-        if isinstance(code, str):
-            err.print(code, highlight=False, markup=False)
+        if isinstance(stopped.code, str):
+            err.print(stopped.code, highlight=False, markup=False)
+        status = stopped.code if isinstance(stopped.code, int) else int(stopped.code is not None)
     # The server has stopped and written its last audit row. A published set may still be in
     # the making on a background thread, inside DuckDB, HiGHS or matplotlib; the interpreter's
     # teardown would destroy their threads under it and abort ("terminate called ..."). The
@@ -1142,7 +1142,7 @@ def serve(
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0 if code is None else code if isinstance(code, int) else 1)
+    os._exit(status)
 
 
 PasswordStdin = Annotated[

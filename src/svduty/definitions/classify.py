@@ -113,23 +113,13 @@ def clause_summary(
         metrics[f"{clause.id}__matched"] = expr.fill_null(False).sum()
         metrics[f"{clause.id}__unassessed"] = unknown(expr).sum()
     row = t.aggregate(**metrics).to_pandas().iloc[0]
-    total = int(row["incidents"])
-    table = pd.DataFrame(
-        [
-            {
-                "clause": c.id,
-                "name": c.name,
-                "matched": int(row[f"{c.id}__matched"] or 0),
-                "not_matched": total
-                - int(row[f"{c.id}__matched"] or 0)
-                - int(row[f"{c.id}__unassessed"] or 0),
-                "not_assessable": int(row[f"{c.id}__unassessed"] or 0),
-            }
-            for c in definition.clauses
-        ]
-    )
-    return ClassificationSummary(
-        definition, store.name, total, int(row["in_definition"] or 0), table
+    return _summary(
+        store,
+        definition,
+        int(row["incidents"]),
+        int(row["in_definition"] or 0),
+        {c.id: int(row[f"{c.id}__matched"] or 0) for c in definition.clauses},
+        {c.id: int(row[f"{c.id}__unassessed"] or 0) for c in definition.clauses},
     )
 
 
@@ -148,7 +138,20 @@ def stored_summary(store: Store, definition: Definition) -> ClassificationSummar
             for label in (labels or "").split(","):
                 if label in found:
                     found[label] += int(row.n)
-    total = int(grouped["n"].sum())
+    inside = int(grouped.loc[grouped["in_definition"].astype(bool), "n"].sum())
+    return _summary(store, definition, int(grouped["n"].sum()), inside, matched, unassessed)
+
+
+def _summary(
+    store: Store,
+    definition: Definition,
+    total: int,
+    inside: int,
+    matched: dict[str, int],
+    unassessed: dict[str, int],
+) -> ClassificationSummary:
+    """The summary of `total` incidents, `inside` the definition, from each clause's counts of
+    incidents matched and not assessable (the rest are not matched)."""
     table = pd.DataFrame(
         [
             {
@@ -161,7 +164,6 @@ def stored_summary(store: Store, definition: Definition) -> ClassificationSummar
             for c in definition.clauses
         ]
     )
-    inside = int(grouped.loc[grouped["in_definition"].astype(bool), "n"].sum())
     return ClassificationSummary(definition, store.name, total, inside, table)
 
 
