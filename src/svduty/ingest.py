@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from svduty.archive import ArchiveLimits, read_members
 from svduty.audit import sha256_of
@@ -503,8 +504,11 @@ def _stage_together(
                 source.name, adapter.kind, batch_id, status, result.rows_read,
                 result.rows_accepted, result.rows_rejected, share,
             )  # fmt: skip
-        slots = ", ".join(["(" + ", ".join("?" * len(rows[0])) + ")"] * len(rows))
-        con.execute(f"INSERT INTO batches VALUES {slots}", [v for row in rows for v in row])
+        # as Arrow columns: thousands of rows bound as parameters took 0.9 s for 5,000 files
+        columns = zip(*rows, strict=True)
+        con.from_arrow(pa.table({f"c{i}": pa.array(c) for i, c in enumerate(columns)})).insert_into(
+            "batches"
+        )
     done = iter(fresh)
     out: list[BatchReport] = []
     for report in reports:

@@ -258,6 +258,16 @@ CREATE TABLE IF NOT EXISTS interventions (
 engine."""
 
 
+STORED_WITH_ZSTD = frozenset({"crime_ref", "person_key"})
+"""Columns of unique, high-entropy strings (data.police.uk's 64-digit crime IDs, keyed hashes of
+people), stored with zstd. DuckDB's default for strings (a dictionary with FSST) works hard on them
+for little gain: for 6 million police.uk crime IDs, 2.0 s to write and 176 MB, against 1.0 s and
+188 MB with zstd."""
+
+
 def create_table_sql(name: str, columns: dict[str, str]) -> str:
-    body = ", ".join(f'"{column}" {kind}' for column, kind in columns.items())
+    body = ", ".join(
+        f'"{column}" {kind}' + (" USING COMPRESSION zstd" if column in STORED_WITH_ZSTD else "")
+        for column, kind in columns.items()
+    )
     return f'CREATE TABLE IF NOT EXISTS "{name}" ({body})'

@@ -24,13 +24,18 @@ def _transformer(source: str, target: str) -> Transformer:
     return Transformer.from_crs(source, target, always_xy=True)
 
 
-def fill_missing_pair(con: duckdb.DuckDBPyConnection, relation: str, given: str) -> str:
+def fill_missing_pair(
+    con: duckdb.DuckDBPyConnection, relation: str, given: str, candidates: str | None = None
+) -> str:
     """A view of `relation` with the coordinate pair it lacks computed from the one it has
-    (`given` is 'wgs84' or 'bng')."""
+    (`given` is 'wgs84' or 'bng'). `candidates`, a query whose two columns hold every pair
+    `relation` has (more do no harm), spares working out `relation`'s rows once more just to
+    list their pairs."""
     wanted = "bng" if given == "wgs84" else "wgs84"
     (x, y), (out_x, out_y) = _PAIRS[given], _PAIRS[wanted]
+    listed = candidates or f"SELECT {x}, {y} FROM {relation}"
     pairs = con.sql(
-        f"SELECT DISTINCT {x}, {y} FROM {relation} WHERE {x} IS NOT NULL AND {y} IS NOT NULL"
+        f"SELECT DISTINCT * FROM ({listed}) p({x}, {y}) WHERE {x} IS NOT NULL AND {y} IS NOT NULL"
     ).to_arrow_table()
     xs = pairs.column(0).to_numpy(zero_copy_only=False).astype("float64")
     ys = pairs.column(1).to_numpy(zero_copy_only=False).astype("float64")

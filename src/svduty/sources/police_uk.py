@@ -175,7 +175,10 @@ class StreetAdapter(CsvAdapter):
         )
 
     def finish(self, con: duckdb.DuckDBPyConnection, layout: str) -> str:
-        return fill_missing_pair(con, "_accepted", "bng" if layout == "2011" else "wgs84")
+        # the pairs as read: staging keeps the rows read in `_read`
+        read = '"Easting", "Northing"' if layout == "2011" else '"Longitude", "Latitude"'
+        given = "bng" if layout == "2011" else "wgs84"
+        return fill_missing_pair(con, "_accepted", given, f"SELECT {read} FROM _read")
 
 
 class OutcomesAdapter(CsvAdapter):
