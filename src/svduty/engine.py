@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import secrets
 from abc import ABC, abstractmethod
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 
@@ -218,11 +219,32 @@ class DuckDBStore(Store):
             cursor = self.catalogue.cursor()
             [(database,)] = self.catalogue.execute("SELECT current_database()").fetchall()
             cursor.execute(f'USE "{database}"')  # a reader's catalogue is an attached file
-            self._ibis = ibis.duckdb.from_connection(cursor)
+            self._ibis = remembering_compiles(ibis.duckdb.from_connection(cursor))
         return self._ibis
 
     def table(self, name: str) -> ir.Table:
         return self.ibis.table(name)
+
+
+def remembering_compiles(backend: BaseBackend) -> BaseBackend:
+    """`backend`, keeping the SQL of the last queries it compiled. Ibis compiles an expression
+    anew each time it runs, at tens of milliseconds for an assessment's, and a set of reports
+    asks for the same query again and again (143 distinct of 226 for an SNA of the whole area and
+    its five CSPs). Expressions are immutable and equal only when they ask the same thing, so
+    the same expression always gets the same SQL."""
+    compile_ = cast(Any, backend).compile
+
+    @lru_cache(maxsize=1024)
+    def by_expression(op: Any, limit: Any, pretty: bool) -> str:
+        return compile_(op.to_expr(), limit=limit, pretty=pretty)
+
+    def compile(expr: Any, /, *, limit: Any = None, params: Any = None, **kwargs: Any) -> str:
+        if params or set(kwargs) - {"pretty"}:
+            return compile_(expr, limit=limit, params=params, **kwargs)
+        return by_expression(expr.op(), limit, bool(kwargs.get("pretty", False)))
+
+    cast(Any, backend).compile = compile
+    return backend
 
 
 def make_store(
