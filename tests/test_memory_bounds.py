@@ -230,6 +230,33 @@ def test_hotspot_density_matches_the_density_of_every_event(extract):
     np.testing.assert_allclose(found.frame["density"], every.values, rtol=1e-9, atol=1e-12)
 
 
+def test_past_its_limit_the_density_map_pools_events_in_squares_and_says_so(extract, monkeypatch):
+    """Millions of distinct places would make the density map hold one row each: past
+    `DENSITY_PLACES` it holds at most POOL_FRACTION^2 squares per occupied cell, and the map
+    stays within a hair of the exact one."""
+    from svduty.spatial import hotspots as module
+
+    exact = hotspots(extract.store)
+    held: list[int] = []
+
+    def counted(grid, x, y, *args, **kwargs):  # type: ignore[no-untyped-def]
+        held.append(len(x))
+        return kde(grid, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(module, "DENSITY_PLACES", 200)
+    monkeypatch.setattr(module, "kde", counted)
+    pooled = hotspots(extract.store)
+    occupied = int((exact.frame["count"] > 0).sum())
+    assert 200 < held[0] <= module.POOL_FRACTION**2 * occupied
+    assert any("distinct places" in w for w in pooled.density.warnings)
+    assert not any("distinct places" in w for w in exact.density.warnings)
+    # the cells' counts and their statistics do not depend on it
+    assert pooled.frame["count"].equals(exact.frame["count"])
+    assert pooled.frame["gi_star_z"].equals(exact.frame["gi_star_z"])
+    gap = (pooled.frame["density"] - exact.frame["density"]).abs().max()
+    assert gap <= 0.01 * exact.frame["density"].max()
+
+
 # --- refusals before the work starts ---
 
 

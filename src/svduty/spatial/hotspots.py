@@ -5,8 +5,10 @@ seed, correction, bandwidth), so a map or table can always be traced to its para
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from shapely import MultiPolygon, Polygon, contains_xy
@@ -87,8 +89,7 @@ def hotspots(
         raise InputError("fewer than three grid cells fall inside the area: use smaller cells")
     keep = np.flatnonzero(inside)
     result = gi_star(binned.values[keep], w[keep][:, keep].tocsr(), permutations, seed)
-    # each distinct place once with its count: open data snaps every crime to a few thousand
-    points = t.group_by("easting", "northing").aggregate(n=t.count()).to_pandas()
+    points, pooled = density_places(t, grid)
     density = kde(
         grid,
         points["easting"].to_numpy(float),
@@ -97,6 +98,8 @@ def hotspots(
         bandwidth,
         counts=points["n"].to_numpy(float),
     )
+    if pooled:
+        density = replace(density, warnings=(*density.warnings, pooled))
     frame = pd.DataFrame(
         {
             "cell_id": np.arange(grid.cells),
@@ -129,6 +132,36 @@ def hotspots(
         binned.unweighted_events,
         label(definition),
         store.name,
+    )
+
+
+DENSITY_PLACES = 1_000_000
+"""Distinct places the density map takes one by one (open data snaps every crime to a few
+thousand); beyond, events are pooled in squares an eighth of a cell wide, so what the map holds
+is bounded by the grid, not by the records."""
+POOL_FRACTION = 8
+
+
+def density_places(t: ir.Table, grid: Grid) -> tuple[pd.DataFrame, str | None]:
+    """Each distinct place with its number of events (`easting`, `northing`, `n`), counted in
+    the engine; past `DENSITY_PLACES`, the events of each square of the pooling lattice at its
+    centre instead, with a note saying so."""
+    exact = t.group_by("easting", "northing").aggregate(n=t.count())
+    points = exact.limit(DENSITY_PLACES + 1).to_pandas()
+    if len(points) <= DENSITY_PLACES:
+        return points, None
+    side = grid.size / POOL_FRACTION
+
+    def centre(value: ir.NumericColumn, origin: float) -> ir.NumericValue:
+        return ((value - origin) / side).floor() * side + origin + side / 2
+
+    pooled = t.group_by(
+        easting=centre(t.easting, grid.x0), northing=centre(t.northing, grid.y0)
+    ).aggregate(n=t.count())
+    return pooled.to_pandas(), (
+        f"more than {DENSITY_PLACES:,} distinct places: for the density map each event is "
+        f"counted at the centre of its {side:,.0f} m square (moved at most "
+        f"{side / math.sqrt(2):,.0f} m)"
     )
 
 
