@@ -48,3 +48,31 @@ def test_limits_and_parameters_still_reach_the_compiler(backend):
     picked = t.filter(t.x == chosen).count()
     assert picked.execute(params={chosen: 1}) == 2
     assert picked.execute(params={chosen: 3}) == 1
+
+
+def test_the_default_limit_is_read_when_the_query_runs(backend, monkeypatch):
+    import ibis
+
+    t = backend.table("t")
+    assert len(t.execute()) == 4
+    monkeypatch.setattr(ibis.options.sql, "default_limit", 2)
+    assert len(backend.table("t").execute()) == 2  # the same query, compiled before
+
+
+def test_a_query_holding_a_data_frame_is_not_kept(backend, monkeypatch):
+    import ibis
+    import pandas as pd
+
+    kind = type(backend.compiler)
+    made = []
+    original = kind.to_sqlglot
+
+    def counted(self, expr, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(expr)
+        return original(self, expr, **kwargs)
+
+    monkeypatch.setattr(kind, "to_sqlglot", counted)
+    frame = ibis.memtable(pd.DataFrame({"x": [1, 2]}))
+    assert backend.execute(frame.count()) == 2
+    assert backend.execute(frame.count()) == 2
+    assert len(made) == 2

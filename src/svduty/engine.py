@@ -231,7 +231,11 @@ def remembering_compiles(backend: BaseBackend) -> BaseBackend:
     anew each time it runs, at tens of milliseconds for an assessment's, and a set of reports
     asks for the same query again and again (143 distinct of 226 for an SNA of the whole area and
     its five CSPs). Expressions are immutable and equal only when they ask the same thing, so
-    the same expression always gets the same SQL."""
+    the same expression always gets the same SQL. Those holding a data frame (an Ibis memtable)
+    are compiled each time, so the cache never keeps a frame alive."""
+    import ibis
+    import ibis.expr.operations as ops
+
     compile_ = cast(Any, backend).compile
 
     @lru_cache(maxsize=1024)
@@ -239,9 +243,12 @@ def remembering_compiles(backend: BaseBackend) -> BaseBackend:
         return compile_(op.to_expr(), limit=limit, pretty=pretty)
 
     def compile(expr: Any, /, *, limit: Any = None, params: Any = None, **kwargs: Any) -> str:
-        if params or set(kwargs) - {"pretty"}:
+        op = expr.op()
+        if params or set(kwargs) - {"pretty"} or op.find(ops.InMemoryTable):
             return compile_(expr, limit=limit, params=params, **kwargs)
-        return by_expression(expr.op(), limit, bool(kwargs.get("pretty", False)))
+        if limit == "default":  # the option as it is now, not as it was when first compiled
+            limit = ibis.options.sql.default_limit
+        return by_expression(op, limit, bool(kwargs.get("pretty", False)))
 
     cast(Any, backend).compile = compile
     return backend

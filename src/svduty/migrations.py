@@ -27,7 +27,7 @@ import duckdb
 
 from svduty import audit
 from svduty.engine import rollback
-from svduty.schema import SCHEMA_VERSION
+from svduty.schema import SCHEMA_VERSION, create_table_sql
 
 BACKUPS_DIR = "backups"
 
@@ -88,8 +88,7 @@ _CLASSIFICATIONS_V3 = {
 
 
 def _create(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str]) -> None:
-    body = ", ".join(f'"{c}" {kind}' for c, kind in columns.items())
-    con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({body})')
+    con.execute(create_table_sql(name, columns))
 
 
 def _conform_parquet(con: duckdb.DuckDBPyConnection, path: Path, added: dict[str, str]) -> None:
